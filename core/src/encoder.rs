@@ -1,0 +1,246 @@
+//! The encoder: frames into caller-provided byte slices.
+//!
+//! [`encode_frame`] writes prefix, header and body; [`encode_head`] writes
+//! only prefix and header, for a body the caller streams afterwards. Header
+//! JSON is compact, with `data_size` first (SPEC), and strings are escaped.
+//! Every write is bounds-checked and every length conversion is checked: a
+//! buffer too small is an error, never a panic or a truncated frame.
+
+use core::fmt;
+
+use crate::header::Header;
+use crate::prefix::{self, PREFIX_LEN};
+
+/// Why a frame could not be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The output buffer is too small for the frame.
+    BufferTooSmall,
+    /// The header is longer than the wire's i32 prefix can express.
+    HeaderTooLong,
+    /// `header.data_size` differs from the body's length.
+    SizeMismatch,
+    /// A user header type failed to serialize.
+    Serialize,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::BufferTooSmall => "output buffer too small for the frame",
+            Self::HeaderTooLong => "header longer than the prefix can express",
+            Self::SizeMismatch => "header data_size differs from the body length",
+            Self::Serialize => "header type failed to serialize",
+        })
+    }
+}
+
+impl core::error::Error for EncodeError {}
+
+/// Writes prefix + header + body into `out`; returns the frame's length.
+/// `header.data_size` must equal `body.len()`.
+pub fn encode_frame(out: &mut [u8], header: &Header, body: &[u8]) -> Result<usize, EncodeError> {
+    if u64::try_from(body.len()).ok() != Some(header.data_size) {
+        return Err(EncodeError::SizeMismatch);
+    }
+    let head = encode_head(out, header)?;
+    let end = head
+        .checked_add(body.len())
+        .ok_or(EncodeError::BufferTooSmall)?;
+    out.get_mut(head..end)
+        .ok_or(EncodeError::BufferTooSmall)?
+        .copy_from_slice(body);
+    Ok(end)
+}
+
+/// Writes prefix + header into `out`; returns their length. The caller
+/// sends exactly `header.data_size` body bytes after them.
+pub fn encode_head(out: &mut [u8], header: &Header) -> Result<usize, EncodeError> {
+    let mut w = Cursor {
+        out,
+        pos: PREFIX_LEN,
+    };
+    w.put(b"{\"data_size\":")?;
+    w.put_u64(header.data_size)?;
+    let fields: [(&[u8], Option<&str>); 5] = [
+        (b",\"op\":", header.op.as_deref()),
+        (b",\"name\":", header.name.as_deref()),
+        (b",\"status\":", header.status.as_deref()),
+        (b",\"error\":", header.error.as_deref()),
+        (b",\"sha256\":", header.sha256.as_deref()),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            w.put(key)?;
+            w.put_json_str(value)?;
+        }
+    }
+    w.put(b"}")?;
+    w.finish()
+}
+
+/// Writes prefix + a user header type's JSON into `out` (serde, compact).
+/// The type decides its own key order; it must carry `data_size`.
+pub fn encode_head_with<T: serde::Serialize + ?Sized>(
+    out: &mut [u8],
+    header: &T,
+) -> Result<usize, EncodeError> {
+    let json_area = out
+        .get_mut(PREFIX_LEN..)
+        .ok_or(EncodeError::BufferTooSmall)?;
+    let len = serde_json_core::to_slice(header, json_area).map_err(|e| match e {
+        serde_json_core::ser::Error::BufferFull => EncodeError::BufferTooSmall,
+        _ => EncodeError::Serialize,
+    })?;
+    Cursor {
+        out,
+        pos: PREFIX_LEN + len,
+    }
+    .finish()
+}
+
+struct Cursor<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        let end = self
+            .pos
+            .checked_add(bytes.len())
+            .ok_or(EncodeError::BufferTooSmall)?;
+        self.out
+            .get_mut(self.pos..end)
+            .ok_or(EncodeError::BufferTooSmall)?
+            .copy_from_slice(bytes);
+        self.pos = end;
+        Ok(())
+    }
+
+    fn put_u64(&mut self, mut v: u64) -> Result<(), EncodeError> {
+        // No core::fmt here: it is large on a microcontroller and slow in the hot path.
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            if let (Some(slot), Ok(d)) = (digits.get_mut(i), u8::try_from(v % 10)) {
+                *slot = b'0' + d;
+            }
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.put(digits.get(i..).unwrap_or_default())
+    }
+
+    fn put_json_str(&mut self, s: &str) -> Result<(), EncodeError> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.put(b"\"")?;
+        let bytes = s.as_bytes();
+        let mut run_start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escaped: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x00..=0x1F => &[],
+                _ => continue,
+            };
+            self.put(bytes.get(run_start..i).unwrap_or_default())?;
+            if escaped.is_empty() {
+                let hex = |n: u8| HEX.get(usize::from(n & 0xF)).copied().unwrap_or(b'0');
+                self.put(&[b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b)])?;
+            } else {
+                self.put(escaped)?;
+            }
+            run_start = i + 1;
+        }
+        self.put(bytes.get(run_start..).unwrap_or_default())?;
+        self.put(b"\"")
+    }
+
+    /// Fills in the prefix now that the header length is known.
+    fn finish(self) -> Result<usize, EncodeError> {
+        let header_len = self.pos - PREFIX_LEN;
+        let bytes = prefix::emit(header_len).ok_or(EncodeError::HeaderTooLong)?;
+        self.out
+            .get_mut(prefix::PREFIX)
+            .ok_or(EncodeError::BufferTooSmall)?
+            .copy_from_slice(&bytes);
+        Ok(self.pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::{Op, Status};
+
+    #[test]
+    fn golden_spec_vector() {
+        let mut out = [0u8; 64];
+        let n = encode_frame(&mut out, &Header::new(2), b"hi").unwrap();
+        assert_eq!(&out[..n], b"\x0f\x00\x00\x00{\"data_size\":2}hi");
+    }
+
+    #[test]
+    fn field_order_and_escaping() {
+        let mut h = Header::reply(Status::Ok, 0)
+            .with_name("a\"b\\c\n\u{1}é")
+            .unwrap();
+        h.op = Header::request(Op::Get, 0).op;
+        let mut out = [0u8; 128];
+        let n = encode_head(&mut out, &h).unwrap();
+        let json = core::str::from_utf8(&out[4..n]).unwrap();
+        assert_eq!(
+            json,
+            r#"{"data_size":0,"op":"get","name":"a\"b\\c\n\u0001é","status":"ok"}"#
+        );
+        assert_eq!(Header::parse(json.as_bytes()).unwrap(), h);
+    }
+
+    #[test]
+    fn small_buffers_are_errors() {
+        let h = Header::new(2);
+        for len in 0..21 {
+            let mut out = std::vec![0u8; len];
+            assert_eq!(
+                encode_frame(&mut out, &h, b"hi"),
+                Err(EncodeError::BufferTooSmall),
+                "{len}"
+            );
+        }
+        assert_eq!(
+            encode_frame(&mut [0; 64], &h, b"h"),
+            Err(EncodeError::SizeMismatch)
+        );
+    }
+
+    #[test]
+    fn user_type() {
+        #[derive(serde::Serialize)]
+        struct Mine {
+            data_size: u64,
+            tag: &'static str,
+        }
+        let mut out = [0u8; 64];
+        let n = encode_head_with(
+            &mut out,
+            &Mine {
+                data_size: 1,
+                tag: "x",
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            &out[..n],
+            b"\x19\x00\x00\x00{\"data_size\":1,\"tag\":\"x\"}"
+        );
+    }
+}

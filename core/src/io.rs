@@ -1,0 +1,222 @@
+//! Frame I/O over `embedded-io` (blocking, [`blocking`]) and
+//! `embedded-io-async` ([`asynch`]).
+//!
+//! Both modules have the same functions, generated from one definition so the
+//! two can never drift apart:
+//!
+//! - `read_frame`: the next frame, `None` on a clean close between frames.
+//!   Reads go straight into the decoder's buffer and never past the end of
+//!   the current frame, so no bytes of the next frame are lost and no second
+//!   buffer is needed.
+//! - `read_body`: the next chunk of a streamed body, into the caller's buffer.
+//! - `write_frame` / `write_head`: a frame (or its head, for a streamed
+//!   body), encoded in the caller's scratch buffer; small frames leave in one
+//!   write.
+//! - `write_all`: like the traits' own, but `Ok(0)` from the writer is an
+//!   error rather than a panic.
+
+use core::fmt;
+
+use crate::decoder::{DecodeError, Frame, Head};
+use crate::encoder::EncodeError;
+
+/// Why reading a frame failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ReadError<E> {
+    /// The underlying reader failed.
+    Io(E),
+    /// The bytes are not a valid frame (see [`DecodeError::is_recoverable`]).
+    Decode(DecodeError),
+    /// The peer closed in the middle of a frame.
+    UnexpectedEof,
+}
+
+impl<E: fmt::Debug> fmt::Display for ReadError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "read failed: {e:?}"),
+            Self::Decode(e) => write!(f, "{e}"),
+            Self::UnexpectedEof => f.write_str("connection closed in the middle of a frame"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> core::error::Error for ReadError<E> {}
+
+/// Why writing a frame failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum WriteError<E> {
+    /// The underlying writer failed.
+    Io(E),
+    /// The frame could not be encoded.
+    Encode(EncodeError),
+    /// The writer accepted zero bytes.
+    WriteZero,
+}
+
+impl<E: fmt::Debug> fmt::Display for WriteError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "write failed: {e:?}"),
+            Self::Encode(e) => write!(f, "{e}"),
+            Self::WriteZero => f.write_str("writer accepted zero bytes"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> core::error::Error for WriteError<E> {}
+
+/// What `read_frame` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received<'a> {
+    /// A whole frame, in the decoder's buffer.
+    Frame(Frame<'a>),
+    /// A streamed frame's header (decoder in streaming mode): read its body
+    /// with `read_body`, or let the next `read_frame` skip it.
+    Head(Head<'a>),
+}
+
+macro_rules! frame_io {
+    ($Read:path, $Write:path, $($async:ident)?; $($await:tt)*) => {
+        use crate::decoder::{Decoder, Progress, Step};
+        use crate::encoder::{encode_head, EncodeError};
+        use crate::header::Header;
+        use crate::io::{Received, ReadError, WriteError};
+
+        /// Reads the next frame. `Ok(None)`: the peer closed between frames.
+        /// An unfinished streamed body from the previous frame is skipped.
+        pub $($async)? fn read_frame<'d, R, B>(
+            reader: &mut R,
+            decoder: &'d mut Decoder<B>,
+        ) -> Result<Option<Received<'d>>, ReadError<R::Error>>
+        where
+            R: $Read,
+            B: AsRef<[u8]> + AsMut<[u8]>,
+        {
+            let mut discard = [0u8; 256];
+            let step = loop {
+                if decoder.is_failed() {
+                    // Report the stored fatal error.
+                    let (_, result) = decoder.advance(&[]);
+                    return Err(result.err().map_or(ReadError::UnexpectedEof, ReadError::Decode));
+                }
+                if decoder.is_streaming_body() {
+                    decoder.skip_body();
+                }
+                let skipping = decoder.want() > 0 && decoder.slot().is_empty();
+                if skipping {
+                    let len = decoder.want().min(discard.len());
+                    let n = reader.read(&mut discard[..len]) $($await)* .map_err(ReadError::Io)?;
+                    if n == 0 {
+                        return Err(ReadError::UnexpectedEof);
+                    }
+                    decoder.consumed_body(n);
+                    continue;
+                }
+                let n = reader.read(decoder.slot()) $($await)* .map_err(ReadError::Io)?;
+                if n == 0 {
+                    return if decoder.is_idle() { Ok(None) } else { Err(ReadError::UnexpectedEof) };
+                }
+                decoder.filled(n);
+                match decoder.complete_stage() {
+                    Ok(Progress::Ready(step)) => break step,
+                    Ok(Progress::Continue | Progress::Incomplete) => {}
+                    Err(e) => return Err(ReadError::Decode(e)),
+                }
+            };
+            Ok(Some(match step {
+                Step::Head { header_len, data_size } => {
+                    Received::Head(decoder.head_view(header_len, data_size))
+                }
+                Step::Frame { header_len, body_len } => {
+                    Received::Frame(decoder.frame_view(header_len, body_len))
+                }
+                // complete_stage reports only frames and heads.
+                Step::NeedMore | Step::Chunk { .. } => return Err(ReadError::UnexpectedEof),
+            }))
+        }
+
+        /// Reads the next chunk of a streamed body into `buf` (at most
+        /// `buf.len()` bytes); `Ok(None)` once the body is complete.
+        pub $($async)? fn read_body<'b, R, B>(
+            reader: &mut R,
+            decoder: &mut Decoder<B>,
+            buf: &'b mut [u8],
+        ) -> Result<Option<&'b [u8]>, ReadError<R::Error>>
+        where
+            R: $Read,
+            B: AsRef<[u8]> + AsMut<[u8]>,
+        {
+            if !decoder.is_streaming_body() || buf.is_empty() {
+                return Ok(None);
+            }
+            let len = decoder.want().min(buf.len());
+            let n = reader.read(&mut buf[..len]) $($await)* .map_err(ReadError::Io)?;
+            if n == 0 {
+                return Err(ReadError::UnexpectedEof);
+            }
+            decoder.consumed_body(n);
+            Ok(buf.get(..n))
+        }
+
+        /// Writes a whole frame. `scratch` holds the encoded head (and the
+        /// body too when it fits, so small frames leave in one write).
+        pub $($async)? fn write_frame<W: $Write>(
+            writer: &mut W,
+            scratch: &mut [u8],
+            header: &Header,
+            body: &[u8],
+        ) -> Result<(), WriteError<W::Error>> {
+            if u64::try_from(body.len()).ok() != Some(header.data_size) {
+                return Err(WriteError::Encode(EncodeError::SizeMismatch));
+            }
+            let head = encode_head(scratch, header).map_err(WriteError::Encode)?;
+            if let Some(room) = scratch.get_mut(head..head + body.len()) {
+                room.copy_from_slice(body);
+                return write_all(writer, &scratch[..head + body.len()]) $($await)*;
+            }
+            write_all(writer, &scratch[..head]) $($await)*?;
+            write_all(writer, body) $($await)*
+        }
+
+        /// Writes prefix + header; the caller then writes exactly
+        /// `header.data_size` body bytes (with [`write_all`]).
+        pub $($async)? fn write_head<W: $Write>(
+            writer: &mut W,
+            scratch: &mut [u8],
+            header: &Header,
+        ) -> Result<(), WriteError<W::Error>> {
+            let head = encode_head(scratch, header).map_err(WriteError::Encode)?;
+            write_all(writer, &scratch[..head]) $($await)*
+        }
+
+        /// Writes all of `bytes`; a writer accepting zero bytes is an error.
+        pub $($async)? fn write_all<W: $Write>(
+            writer: &mut W,
+            mut bytes: &[u8],
+        ) -> Result<(), WriteError<W::Error>> {
+            while !bytes.is_empty() {
+                match writer.write(bytes) $($await)* {
+                    Ok(0) => return Err(WriteError::WriteZero),
+                    Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+                    Err(e) => return Err(WriteError::Io(e)),
+                }
+            }
+            Ok(())
+        }
+    };
+}
+
+/// Blocking helpers over `embedded_io::{Read, Write}`.
+pub mod blocking {
+    frame_io!(embedded_io::Read, embedded_io::Write, ; );
+}
+
+/// Async helpers over `embedded_io_async::{Read, Write}`.
+pub mod asynch {
+    frame_io!(embedded_io_async::Read, embedded_io_async::Write, async; .await);
+}

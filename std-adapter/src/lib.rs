@@ -1,0 +1,1 @@
+//! jframe over std::net (see issue: std adapter).
