@@ -1,0 +1,196 @@
+//! jframe against the obvious std way of doing what the Python seeds do.
+//!
+//! One criterion group, `codec`, so the figures sit side by side:
+//!
+//! - `small/jframe`: `FRAMES` Python-style frames (`{"data_size": 12}` with
+//!   json.dumps' space, 12-byte body) concatenated in one buffer, fed to
+//!   `Decoder::feed` in a loop, each frame's header parsed with
+//!   `frame.header()` (the reference parses its header too).
+//! - `small/jframe_feed_only`: the same without `frame.header()` (the
+//!   decoder still validates the JSON and reads `data_size` itself).
+//! - `small/ldc_serde_json`: the reference. tokio-util's `LengthDelimitedCodec`
+//!   (4-byte little-endian length, max 4096, so it splits off exactly the
+//!   JSON header), `serde_json::from_slice` into a `#[derive(Deserialize)]`
+//!   struct `{ data_size: u64 }`, then `BytesMut::split_to(data_size)` for the
+//!   body: what a Python peer's `struct.unpack` + `json.loads` + `recv(n)`
+//!   does, in Rust.
+//! - `small/ldc_bare`: the same codec splitting the same stream with no JSON
+//!   parsing at all (the body is split by the known constant size): the cost
+//!   of bare framing, a floor no JSON-header codec can reach.
+//! - `1MiB/jframe`: one frame with a 1 MiB body decoded whole by a `Decoder`
+//!   over a `Vec` of 1 MiB + 4 KiB; `1MiB/memcpy`: `copy_from_slice` of the
+//!   same 1 MiB. Throughput in bytes.
+//!
+//! The input of the reference variants is a fresh `BytesMut` per iteration,
+//! made in criterion's untimed setup (`iter_batched`), as a socket read
+//! would have filled it. Run `scripts/bench-core.sh` for the ratios.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use jframe::{Decoder, Event};
+use tokio_util::codec::{Decoder as _, LengthDelimitedCodec};
+
+/// Frames per iteration of the small-frame benchmarks.
+const FRAMES: usize = 1024;
+const BODY: &[u8; 12] = b"hello world!";
+/// `json.dumps({"data_size": 12})`.
+const PY_HEADER: &[u8] = b"{\"data_size\": 12}";
+const MIB: usize = 1 << 20;
+
+/// What the reference deserializes the header into.
+#[derive(serde::Deserialize)]
+struct PyHeader {
+    data_size: u64,
+}
+
+/// `struct.pack('i', len(h)) + h + body`, as Python sends it.
+fn python_frame(header: &[u8], body: &[u8]) -> Vec<u8> {
+    let len = i32::try_from(header.len()).expect("small header");
+    let mut out = len.to_le_bytes().to_vec();
+    out.extend_from_slice(header);
+    out.extend_from_slice(body);
+    out
+}
+
+fn small_stream() -> Vec<u8> {
+    python_frame(PY_HEADER, BODY).repeat(FRAMES)
+}
+
+/// Decodes every frame of `stream`; returns how many there were.
+fn jframe_frames(decoder: &mut Decoder<[u8; 256]>, stream: &[u8], parse: bool) -> usize {
+    let mut input = stream;
+    let mut frames = 0;
+    while !input.is_empty() {
+        let (used, event) = decoder.feed(input);
+        match event {
+            Ok(Event::Frame(frame)) => {
+                if parse {
+                    let header = frame.header().expect("valid header");
+                    black_box(header.data_size);
+                }
+                black_box(frame.body);
+                frames += 1;
+            }
+            Ok(Event::NeedMore) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        input = &input[used..];
+    }
+    frames
+}
+
+fn length_delimited() -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .little_endian()
+        .length_field_length(4)
+        .max_frame_length(4096)
+        .new_codec()
+}
+
+/// The reference: header split by the codec, parsed by serde_json, body
+/// split by its `data_size`.
+fn ldc_serde_frames(codec: &mut LengthDelimitedCodec, buf: &mut BytesMut) -> usize {
+    let mut frames = 0;
+    while let Some(header) = codec.decode(buf).expect("valid prefix") {
+        let parsed: PyHeader = serde_json::from_slice(&header).expect("valid header");
+        let size = usize::try_from(parsed.data_size).expect("fits");
+        assert!(buf.len() >= size, "whole stream is buffered");
+        let body = buf.split_to(size).freeze();
+        black_box(body);
+        frames += 1;
+    }
+    frames
+}
+
+/// Bare framing: the codec splits the header, the body is split by the
+/// size the benchmark knows, nothing is parsed.
+fn ldc_bare_frames(codec: &mut LengthDelimitedCodec, buf: &mut BytesMut) -> usize {
+    let mut frames = 0;
+    while let Some(header) = codec.decode(buf).expect("valid prefix") {
+        black_box(header);
+        let body = buf.split_to(BODY.len()).freeze();
+        black_box(body);
+        frames += 1;
+    }
+    frames
+}
+
+fn codec(c: &mut Criterion) {
+    let mut group = c.benchmark_group("codec");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+
+    let stream = small_stream();
+    group.throughput(Throughput::Elements(FRAMES as u64));
+
+    let mut decoder = Decoder::new([0u8; 256]);
+    group.bench_function("small/jframe", |b| {
+        b.iter(|| {
+            let n = jframe_frames(&mut decoder, black_box(&stream), true);
+            assert_eq!(n, FRAMES);
+        });
+    });
+    group.bench_function("small/jframe_feed_only", |b| {
+        b.iter(|| {
+            let n = jframe_frames(&mut decoder, black_box(&stream), false);
+            assert_eq!(n, FRAMES);
+        });
+    });
+
+    let mut ldc = length_delimited();
+    group.bench_function("small/ldc_serde_json", |b| {
+        b.iter_batched_ref(
+            || BytesMut::from(&stream[..]),
+            |buf| {
+                let n = ldc_serde_frames(&mut ldc, buf);
+                assert_eq!((n, buf.remaining()), (FRAMES, 0));
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("small/ldc_bare", |b| {
+        b.iter_batched_ref(
+            || BytesMut::from(&stream[..]),
+            |buf| {
+                let n = ldc_bare_frames(&mut ldc, buf);
+                assert_eq!((n, buf.remaining()), (FRAMES, 0));
+            },
+            BatchSize::SmallInput,
+        );
+    });
+
+    let body: Vec<u8> = (0..MIB).map(|i| (i % 251) as u8).collect();
+    let header = format!("{{\"data_size\": {MIB}}}");
+    let big = python_frame(header.as_bytes(), &body);
+    group.throughput(Throughput::Bytes(MIB as u64));
+
+    let mut big_decoder = Decoder::new(vec![0u8; MIB + 4096]);
+    group.bench_function("1MiB/jframe", |b| {
+        b.iter(|| {
+            let (used, event) = big_decoder.feed(black_box(&big));
+            match event {
+                Ok(Event::Frame(frame)) => {
+                    assert_eq!(frame.body.len(), MIB);
+                    black_box(frame.body);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            assert_eq!(used, big.len());
+        });
+    });
+    let mut dst = vec![0u8; MIB];
+    group.bench_function("1MiB/memcpy", |b| {
+        b.iter(|| {
+            dst.copy_from_slice(black_box(&body));
+            black_box(&mut dst);
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, codec);
+criterion_main!(benches);
