@@ -26,8 +26,10 @@
 //!
 //! A bad header behind a valid prefix ([`DecodeError::Header`]) and a body too
 //! large for whole-frame mode ([`DecodeError::BodyTooLarge`]) are recoverable:
-//! the decoder skips the declared body (when it could read one) and goes on
-//! with the next frame. A bad prefix means the stream can no longer be
+//! the decoder skips the declared body and goes on with the next frame. When
+//! the header is too broken to say how long its body is (bad JSON before
+//! `data_size`, a `data_size` that is not an integer), the body is taken to be
+//! empty, as SPEC's "no `data_size`" case implies. A bad prefix means the stream can no longer be
 //! trusted: the decoder stays failed and returns the same error forever.
 //!
 //! # Panics

@@ -370,7 +370,7 @@ impl Sizes {
 pub(crate) fn scan_data_size(json: &[u8]) -> Result<u64, (HeaderError, Option<u64>)> {
     let mut sizes = Sizes::default();
     match json::scan(json, |k, v| sizes.visit(k, v).map(|_| ())) {
-        Ok(()) => sizes.resolve().map_err(|e| (e, None)),
+        Ok(()) => sizes.resolve().map_err(|e| (e, sizes.known())),
         Err(e) => Err((e, sizes.known())),
     }
 }

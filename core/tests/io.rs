@@ -1,0 +1,188 @@
+//! The embedded-io helpers, blocking and async, over in-memory streams.
+
+use jframe::io::{Received, asynch, blocking};
+use jframe::{Decoder, Header, Op, ReadError};
+
+/// A reader that hands out at most `step` bytes per call, like a socket.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl embedded_io::ErrorType for Trickle<'_> {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(self.step).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+impl embedded_io_async::Read for Trickle<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        embedded_io::Read::read(self, buf)
+    }
+}
+
+fn wire() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut scratch = [0u8; 1024];
+    blocking::write_frame(
+        &mut out,
+        &mut scratch,
+        &Header::request(Op::Echo, 5),
+        b"hello",
+    )
+    .unwrap();
+    let big = vec![b'x'; 3000];
+    blocking::write_frame(&mut out, &mut scratch, &Header::new(3000), &big).unwrap();
+    blocking::write_frame(&mut out, &mut scratch, &Header::new(0), b"").unwrap();
+    out
+}
+
+#[test]
+fn blocking_reads_pipelined_frames_and_streams_big_bodies() {
+    let wire = wire();
+    for step in [1, 3, 4096] {
+        let mut reader = Trickle { data: &wire, step };
+        let mut dec = Decoder::new([0u8; 512]).streaming(true);
+        match blocking::read_frame(&mut reader, &mut dec).unwrap() {
+            Some(Received::Frame(f)) => {
+                assert_eq!(f.header().unwrap().op(), Ok(Op::Echo));
+                assert_eq!(f.body, b"hello");
+            }
+            other => panic!("{other:?}"),
+        }
+        match blocking::read_frame(&mut reader, &mut dec).unwrap() {
+            Some(Received::Head(h)) => assert_eq!(h.data_size, 3000),
+            other => panic!("{other:?}"),
+        }
+        let mut body = Vec::new();
+        let mut buf = [0u8; 100];
+        while let Some(chunk) = blocking::read_body(&mut reader, &mut dec, &mut buf).unwrap() {
+            body.extend_from_slice(chunk);
+        }
+        assert_eq!(body, vec![b'x'; 3000]);
+        assert!(matches!(
+            blocking::read_frame(&mut reader, &mut dec).unwrap(),
+            Some(Received::Frame(f)) if f.body.is_empty()
+        ));
+        assert_eq!(
+            blocking::read_frame(&mut reader, &mut dec).unwrap(),
+            None,
+            "clean close"
+        );
+    }
+}
+
+#[test]
+fn blocking_skips_an_unread_streamed_body() {
+    let wire = wire();
+    let mut reader = Trickle {
+        data: &wire,
+        step: 7,
+    };
+    let mut dec = Decoder::new([0u8; 512]).streaming(true);
+    blocking::read_frame(&mut reader, &mut dec).unwrap();
+    assert!(matches!(
+        blocking::read_frame(&mut reader, &mut dec).unwrap(),
+        Some(Received::Head(_))
+    ));
+    // Not reading the body: the next read_frame skips it.
+    assert!(matches!(
+        blocking::read_frame(&mut reader, &mut dec).unwrap(),
+        Some(Received::Frame(f)) if f.body.is_empty()
+    ));
+}
+
+#[test]
+fn blocking_eof_mid_frame_is_an_error() {
+    let wire = wire();
+    for cut in [1, 10, 25] {
+        let mut reader = Trickle {
+            data: &wire[..cut],
+            step: 64,
+        };
+        let mut dec = Decoder::new([0u8; 512]);
+        assert_eq!(
+            blocking::read_frame(&mut reader, &mut dec),
+            Err(ReadError::UnexpectedEof),
+            "{cut}"
+        );
+    }
+}
+
+#[test]
+fn blocking_bad_prefix_is_reported_and_final() {
+    let bad = (-5i32).to_le_bytes();
+    let mut reader = Trickle {
+        data: &bad,
+        step: 64,
+    };
+    let mut dec = Decoder::new([0u8; 64]);
+    let err = blocking::read_frame(&mut reader, &mut dec).unwrap_err();
+    assert_eq!(
+        err,
+        ReadError::Decode(jframe::DecodeError::HeaderTooShort { len: -5 })
+    );
+    assert_eq!(
+        blocking::read_frame(&mut reader, &mut dec).unwrap_err(),
+        err
+    );
+}
+
+/// Polls a future that never waits on anything external (in-memory I/O).
+fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+    let mut fut = core::pin::pin!(fut);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    loop {
+        if let core::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+#[test]
+fn async_helpers_match_blocking() {
+    let wire = wire();
+    block_on(async {
+        let mut reader = Trickle {
+            data: &wire,
+            step: 5,
+        };
+        let mut dec = Decoder::new([0u8; 512]).streaming(true);
+        let mut out: Vec<u8> = Vec::new();
+        let mut scratch = [0u8; 1024];
+        loop {
+            let frame = asynch::read_frame(&mut reader, &mut dec).await.unwrap();
+            match frame {
+                None => break,
+                Some(Received::Frame(f)) => {
+                    let h = f.header().unwrap();
+                    let body = f.body.to_vec();
+                    asynch::write_frame(&mut out, &mut scratch, &h, &body)
+                        .await
+                        .unwrap();
+                }
+                Some(Received::Head(h)) => {
+                    let header = h.header().unwrap();
+                    asynch::write_head(&mut out, &mut scratch, &header)
+                        .await
+                        .unwrap();
+                    let mut buf = [0u8; 64];
+                    while let Some(chunk) = asynch::read_body(&mut reader, &mut dec, &mut buf)
+                        .await
+                        .unwrap()
+                    {
+                        asynch::write_all(&mut out, chunk).await.unwrap();
+                    }
+                }
+            }
+        }
+        assert_eq!(out, wire, "echoing every frame reproduces the stream");
+    });
+}
