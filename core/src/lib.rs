@@ -48,6 +48,8 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Lengths cross u64/usize/u32/i32 boundaries everywhere here: never silently.
+#![warn(clippy::cast_possible_truncation)]
 
 #[cfg(test)]
 extern crate std;
@@ -64,3 +66,8 @@ pub use encoder::{EncodeError, encode_frame, encode_head, encode_head_with};
 pub use header::{Header, HeaderError, Op, Status, parse_header_as};
 pub use io::{ReadError, Received, WriteError};
 pub use prefix::{DEFAULT_MAX_HEADER_LEN, PREFIX_LEN};
+
+/// The root README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
