@@ -110,7 +110,8 @@ macro_rules! frame_io {
                 let skipping = decoder.want() > 0 && decoder.slot().is_empty();
                 if skipping {
                     let len = decoder.want().min(discard.len());
-                    let n = reader.read(&mut discard[..len]) $($await)* .map_err(ReadError::Io)?;
+                    let into = discard.get_mut(..len).unwrap_or_default();
+                    let n = reader.read(into) $($await)* .map_err(ReadError::Io)?;
                     if n == 0 {
                         return Err(ReadError::UnexpectedEof);
                     }
@@ -155,7 +156,8 @@ macro_rules! frame_io {
                 return Ok(None);
             }
             let len = decoder.want().min(buf.len());
-            let n = reader.read(&mut buf[..len]) $($await)* .map_err(ReadError::Io)?;
+            let into = buf.get_mut(..len).unwrap_or_default();
+            let n = reader.read(into) $($await)* .map_err(ReadError::Io)?;
             if n == 0 {
                 return Err(ReadError::UnexpectedEof);
             }
@@ -175,11 +177,12 @@ macro_rules! frame_io {
                 return Err(WriteError::Encode(EncodeError::SizeMismatch));
             }
             let head = encode_head(scratch, header).map_err(WriteError::Encode)?;
-            if let Some(room) = scratch.get_mut(head..head + body.len()) {
+            let end = head.saturating_add(body.len());
+            if let Some(room) = scratch.get_mut(head..end) {
                 room.copy_from_slice(body);
-                return write_all(writer, &scratch[..head + body.len()]) $($await)*;
+                return write_all(writer, scratch.get(..end).unwrap_or_default()) $($await)*;
             }
-            write_all(writer, &scratch[..head]) $($await)*?;
+            write_all(writer, scratch.get(..head).unwrap_or_default()) $($await)*?;
             write_all(writer, body) $($await)*
         }
 
@@ -191,7 +194,7 @@ macro_rules! frame_io {
             header: &Header,
         ) -> Result<(), WriteError<W::Error>> {
             let head = encode_head(scratch, header).map_err(WriteError::Encode)?;
-            write_all(writer, &scratch[..head]) $($await)*
+            write_all(writer, scratch.get(..head).unwrap_or_default()) $($await)*
         }
 
         /// Writes all of `bytes`; a writer accepting zero bytes is an error.
