@@ -1,0 +1,99 @@
+//! jframe echo service firmware for QEMU `mps2-an386` (Cortex-M4F).
+//!
+//! SysTick time driver, LAN9118 Ethernet, embassy-net with a static IPv4
+//! address on QEMU's user network, and a pool of tasks each serving one TCP
+//! connection on port 7. It never opens an outbound connection.
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+mod interrupts;
+mod lan9118;
+mod logging;
+mod time_driver;
+
+use embassy_executor::Spawner;
+use embassy_net::{Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4};
+use static_cell::StaticCell;
+
+/// Concurrent connections served (one task and one socket each).
+const CONNECTIONS: usize = 4;
+/// Per-connection TCP buffers.
+const SOCKET_RX: usize = 2048;
+const SOCKET_TX: usize = 2048;
+/// QEMU user networking: guest 10.0.2.15/24, gateway (and host) 10.0.2.2.
+const ADDRESS: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
+const PREFIX: u8 = 24;
+const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+
+#[embassy_executor::task]
+async fn net_task(mut runner: embassy_net::Runner<'static, lan9118::Lan9118>) -> ! {
+    runner.run().await
+}
+
+#[embassy_executor::task(pool_size = CONNECTIONS)]
+async fn echo_task(stack: Stack<'static>, id: usize) -> ! {
+    let mut rx = [0u8; SOCKET_RX];
+    let mut tx = [0u8; SOCKET_TX];
+    loop {
+        let mut socket = embassy_net::tcp::TcpSocket::new(stack, &mut rx, &mut tx);
+        socket.set_timeout(Some(embassy_time::Duration::from_secs(30)));
+        if socket.accept(7).await.is_err() {
+            continue;
+        }
+        log::info!("[{id}] connected");
+        let mut buf = [0u8; 512];
+        loop {
+            let n = match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if embedded_io_async::Write::write_all(&mut socket, &buf[..n]).await.is_err() {
+                break;
+            }
+        }
+        socket.close();
+        let _ = socket.flush().await;
+        socket.abort();
+        log::info!("[{id}] closed");
+    }
+}
+
+// The executor macro stores the executor in a static with `unsafe`.
+#[allow(unsafe_code)]
+#[embassy_executor::main]
+async fn main(spawner: Spawner) {
+    logging::init(log::LevelFilter::Info);
+    let Some(core) = cortex_m::Peripherals::take() else {
+        logging::exit(false);
+    };
+    time_driver::init(core.SYST);
+
+    let device = match lan9118::Lan9118::new() {
+        Ok(device) => device,
+        Err(e) => {
+            log::error!("LAN9118 init failed: {e:?}");
+            logging::exit(false);
+        }
+    };
+    let mac = device.mac();
+    let seed = device.entropy() ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]);
+    interrupts::enable_lan9118();
+
+    let config = embassy_net::Config::ipv4_static(StaticConfigV4 {
+        address: Ipv4Cidr::new(ADDRESS, PREFIX),
+        gateway: Some(GATEWAY),
+        dns_servers: heapless::Vec::new(),
+    });
+    static RESOURCES: StaticCell<StackResources<{ CONNECTIONS + 1 }>> = StaticCell::new();
+    let (stack, runner) = embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
+
+    log::info!(
+        "jframe firmware: {ADDRESS}/{PREFIX} gw {GATEWAY}, mac {:02x?}, port 7, {CONNECTIONS} connections",
+        mac
+    );
+    spawner.spawn(net_task(runner).unwrap());
+    for id in 0..CONNECTIONS {
+        spawner.spawn(echo_task(stack, id).unwrap());
+    }
+}
