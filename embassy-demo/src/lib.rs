@@ -1,1 +1,28 @@
+//! # jframe-embassy-demo
+//!
+//! The jframe echo service of the embedded device, on an
+//! [`embassy_net::Stack`]: it listens on TCP port 7 with a pool of sockets
+//! and answers `upper`, `echo` and `greet` frames (SPEC.md), streaming
+//! bodies of any size through fixed ~1 KiB buffers.
+//!
+//! - [`echo`]: the service ([`echo::serve_socket`] is what firmware and the
+//!   host simulator spawn, once per pool slot);
+//! - [`ops`]: what each op does to a body, chunk by chunk;
+//! - `sim` (host only): the in-process virtual Ethernet wire with fault
+//!   injection and the loopback forwarder that `host-sim` is made of.
+//!
+//! The library is `no_std` and builds for `thumbv7em-none-eabihf`; everything
+//! that needs std sits behind `cfg(not(target_os = "none"))`.
 #![no_std]
+
+#[cfg(not(target_os = "none"))]
+extern crate std;
+
+#[macro_use]
+mod fmt;
+
+pub mod echo;
+pub mod ops;
+
+#[cfg(not(target_os = "none"))]
+pub mod sim;

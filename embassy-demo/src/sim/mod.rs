@@ -1,0 +1,1 @@
+//! Host-only simulator parts (filled in below).
