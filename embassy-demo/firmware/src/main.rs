@@ -13,6 +13,7 @@ mod logging;
 mod time_driver;
 
 use embassy_executor::Spawner;
+use jframe_embassy_demo::echo::{ECHO_PORT, EchoConfig, serve_socket};
 use embassy_net::{Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4};
 use static_cell::StaticCell;
 
@@ -32,31 +33,10 @@ async fn net_task(mut runner: embassy_net::Runner<'static, lan9118::Lan9118>) ->
 }
 
 #[embassy_executor::task(pool_size = CONNECTIONS)]
-async fn echo_task(stack: Stack<'static>, id: usize) -> ! {
+async fn echo_task(stack: Stack<'static>) -> ! {
     let mut rx = [0u8; SOCKET_RX];
     let mut tx = [0u8; SOCKET_TX];
-    loop {
-        let mut socket = embassy_net::tcp::TcpSocket::new(stack, &mut rx, &mut tx);
-        socket.set_timeout(Some(embassy_time::Duration::from_secs(30)));
-        if socket.accept(7).await.is_err() {
-            continue;
-        }
-        log::info!("[{id}] connected");
-        let mut buf = [0u8; 512];
-        loop {
-            let n = match socket.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if embedded_io_async::Write::write_all(&mut socket, &buf[..n]).await.is_err() {
-                break;
-            }
-        }
-        socket.close();
-        let _ = socket.flush().await;
-        socket.abort();
-        log::info!("[{id}] closed");
-    }
+    serve_socket(stack, &mut rx, &mut tx, &EchoConfig::default()).await
 }
 
 // The executor macro stores the executor in a static with `unsafe`.
@@ -89,11 +69,11 @@ async fn main(spawner: Spawner) {
     let (stack, runner) = embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
 
     log::info!(
-        "jframe firmware: {ADDRESS}/{PREFIX} gw {GATEWAY}, mac {:02x?}, port 7, {CONNECTIONS} connections",
+        "jframe firmware: {ADDRESS}/{PREFIX} gw {GATEWAY}, mac {:02x?}, port {ECHO_PORT}, {CONNECTIONS} connections",
         mac
     );
     spawner.spawn(net_task(runner).unwrap());
-    for id in 0..CONNECTIONS {
-        spawner.spawn(echo_task(stack, id).unwrap());
+    for _ in 0..CONNECTIONS {
+        spawner.spawn(echo_task(stack).unwrap());
     }
 }
