@@ -1,0 +1,294 @@
+//! host-sim: the device's jframe echo service on embassy-net, on the host.
+//!
+//! The device stack runs on embassy-executor (platform-std) and is joined by
+//! an in-process virtual Ethernet wire to a second, host-side embassy-net
+//! stack. A loopback port is forwarded through that wire to the device's
+//! port 7, the way QEMU's `hostfwd` reaches firmware, so any jframe client
+//! (the `jframe` CLI, the Python seed client, `nc`) can talk to it. With
+//! `--tap` the device stack sits on a real TAP interface instead and the
+//! forwarder reaches it through the kernel.
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use async_io::Async;
+use clap::Parser;
+use embassy_executor::{Executor, Spawner};
+use embassy_net::{IpEndpoint, Runner, Stack, StackResources};
+use embassy_net_tuntap::TunTapDevice;
+use embassy_time::Duration;
+use jframe_embassy_demo::echo::{self, EchoConfig};
+use jframe_embassy_demo::sim::forward::{self, ForwardStats, Inbox, Target};
+use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
+use jframe_embassy_demo::sim::wire::{self, Faults, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireStats};
+use static_cell::StaticCell;
+
+/// Echo sockets listening on the device's port 7 (the pool).
+const ECHO_SOCKETS: usize = 4;
+/// Concurrent forwarded connections.
+const FORWARDERS: usize = 8;
+/// Device socket buffers: a microcontroller-sized window.
+const DEVICE_SOCKET_BUF: usize = 4096;
+/// Host-side socket buffers.
+const HOST_SOCKET_BUF: usize = 16 * 1024;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "host-sim",
+    version,
+    about = "Run the jframe echo device (embassy-net) on the host, reachable through a forwarded loopback port",
+    after_help = "Example: host-sim --drop 5 --seed 42, then: jframe send 127.0.0.1:7000 hello"
+)]
+struct Args {
+    /// Loopback address forwarded to the device's port 7 (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7000")]
+    forward: SocketAddr,
+    /// Percentage of Ethernet frames the virtual wire drops.
+    #[arg(long, value_name = "PCT", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    drop: u8,
+    /// Percentage of Ethernet frames the virtual wire corrupts (one bit flipped).
+    #[arg(long, value_name = "PCT", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    corrupt: u8,
+    /// One-way latency the virtual wire adds to every frame, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    delay: u64,
+    /// Ethernet MTU of the virtual wire and both stacks (frame bytes, header included).
+    #[arg(long, value_name = "N", default_value_t = MAX_MTU as u64,
+          value_parser = clap::value_parser!(u64).range(MIN_MTU as u64..=MAX_MTU as u64))]
+    mtu: u64,
+    /// Seed of the fault PRNG and the stacks' randomness: same seed, same faults.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Put the device on this TAP interface instead of the virtual wire (needs root).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["drop", "corrupt", "delay", "mtu"])]
+    tap: Option<String>,
+    /// Idle timeout of a device connection, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+}
+
+static EXECUTOR: StaticCell<Executor> = StaticCell::new();
+static ECHO_CONFIG: StaticCell<EchoConfig> = StaticCell::new();
+static INBOX: Inbox = Inbox::new();
+static FWD_STATS: StaticCell<Arc<ForwardStats>> = StaticCell::new();
+static LISTENER: StaticCell<Async<TcpListener>> = StaticCell::new();
+static DEVICE_RESOURCES: StaticCell<StackResources<{ ECHO_SOCKETS + 2 }>> = StaticCell::new();
+static HOST_RESOURCES: StaticCell<StackResources<{ FORWARDERS + 2 }>> = StaticCell::new();
+static PORT_A: StaticCell<PortState> = StaticCell::new();
+static PORT_B: StaticCell<PortState> = StaticCell::new();
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args = Args::parse();
+    match start(&args) {
+        Ok(setup) => run(args, setup),
+        Err(message) => {
+            eprintln!("host-sim: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What `start` prepared before the executor takes over the thread.
+struct Setup {
+    listener: &'static Async<TcpListener>,
+    tap: Option<TunTapDevice>,
+}
+
+/// Binds the forwarded port and opens the TAP device, with clear errors.
+fn start(args: &Args) -> Result<Setup, String> {
+    let listener = TcpListener::bind(args.forward)
+        .map_err(|e| format!("cannot listen on {}: {e}", args.forward))?;
+    let listener = Async::new(listener).map_err(|e| format!("cannot poll the listener: {e}"))?;
+    let tap = match &args.tap {
+        None => None,
+        Some(name) => Some(open_tap(name)?),
+    };
+    Ok(Setup {
+        listener: LISTENER.init(listener),
+        tap,
+    })
+}
+
+fn open_tap(name: &str) -> Result<TunTapDevice, String> {
+    let mut device = TunTapDevice::new(name).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied: TAP mode needs root (CAP_NET_ADMIN)".to_string()
+            }
+            std::io::ErrorKind::NotFound => "/dev/net/tun does not exist (no TUN/TAP support)".to_string(),
+            _ => e.to_string(),
+        };
+        format!("cannot open TAP interface {name:?}: {why}")
+    })?;
+    device.set_hardware_address(DEVICE_MAC);
+    Ok(device)
+}
+
+fn run(args: Args, setup: Setup) -> ExitCode {
+    let wire_stats = Arc::new(WireStats::default());
+    let fwd_stats: &'static Arc<ForwardStats> = FWD_STATS.init(Arc::new(ForwardStats::default()));
+    let config: &'static EchoConfig = ECHO_CONFIG.init(EchoConfig {
+        timeout: Duration::from_secs(args.timeout),
+        ..EchoConfig::default()
+    });
+    let local = setup.listener.get_ref().local_addr().unwrap_or(args.forward);
+    let device = IpEndpoint::new(DEVICE_IP.into(), config.port);
+    let how = match &args.tap {
+        Some(name) => format!(
+            "host-sim: device {DEVICE_IP} (echo on port {}) on TAP interface {name}; give the kernel side \
+             {HOST_IP}/{} (ip addr add {HOST_IP}/{} dev {name}; ip link set {name} up)",
+            config.port,
+            net::PREFIX_LEN,
+            net::PREFIX_LEN
+        ),
+        None => format!(
+            "host-sim: device {DEVICE_IP} (echo on port {}) on a virtual Ethernet wire to host-side stack {HOST_IP} \
+             [drop {}%, corrupt {}%, delay {} ms, mtu {}, seed {}]",
+            config.port, args.drop, args.corrupt, args.delay, args.mtu, args.seed
+        ),
+    };
+    println!("{how}");
+    // Tests read this line to find an ephemeral port: keep its shape.
+    println!("host-sim: listening on {local}, forwarded to {device}");
+    println!("host-sim: try: jframe send {local} hello   (Ctrl-C prints a summary and exits)");
+    let _ = std::io::stdout().flush();
+
+    let summary = {
+        let (wire_stats, fwd_stats) = (wire_stats.clone(), Arc::clone(fwd_stats));
+        move || format!("host-sim: {}; {}", wire_stats.summary(), fwd_stats.summary())
+    };
+    if let Err(e) = ctrlc::set_handler(move || {
+        println!("\n{}", summary());
+        std::process::exit(0);
+    }) {
+        eprintln!("host-sim: warning: no Ctrl-C summary: {e}");
+    }
+
+    let faults = Faults {
+        drop_pct: args.drop,
+        corrupt_pct: args.corrupt,
+        delay: Duration::from_millis(args.delay),
+        mtu: usize::try_from(args.mtu).unwrap_or(MAX_MTU),
+        seed: args.seed,
+    };
+    let seed = args.seed;
+    EXECUTOR.init(Executor::new()).run(move |spawner| {
+        let spawned = match setup.tap {
+            Some(tap) => spawn_tap(spawner, tap, seed, config, fwd_stats, setup.listener),
+            None => spawn_virtual(spawner, faults, wire_stats, config, fwd_stats, setup.listener),
+        };
+        if let Err(e) = spawned {
+            eprintln!("host-sim: error: cannot start tasks: {e:?}");
+            std::process::exit(1);
+        }
+    })
+}
+
+/// Device and host-side stacks on the virtual wire, plus the forwarders.
+fn spawn_virtual(
+    spawner: Spawner,
+    faults: Faults,
+    stats: Arc<WireStats>,
+    config: &'static EchoConfig,
+    fwd_stats: &'static Arc<ForwardStats>,
+    listener: &'static Async<TcpListener>,
+) -> Result<(), embassy_executor::SpawnError> {
+    let seed = faults.seed;
+    let (device_port, host_port, wire) = wire::wire(
+        (PORT_A.init(PortState::new()), DEVICE_MAC),
+        (PORT_B.init(PortState::new()), HOST_MAC),
+        faults,
+        stats,
+    );
+    let (device, device_runner) =
+        net::stack(device_port, DEVICE_IP, DEVICE_RESOURCES.init(StackResources::new()), seed);
+    let (host, host_runner) =
+        net::stack(host_port, HOST_IP, HOST_RESOURCES.init(StackResources::new()), seed.wrapping_add(1));
+    spawner.spawn(wire_task(wire)?);
+    spawner.spawn(port_net_task(device_runner)?);
+    spawner.spawn(port_net_task(host_runner)?);
+    spawn_echo(spawner, device, config)?;
+    let target = Target::Stack {
+        stack: host,
+        device: IpEndpoint::new(DEVICE_IP.into(), config.port),
+    };
+    spawn_forward(spawner, target, fwd_stats, listener)
+}
+
+/// The device stack on a TAP interface; forwarders go through the kernel.
+fn spawn_tap(
+    spawner: Spawner,
+    tap: TunTapDevice,
+    seed: u64,
+    config: &'static EchoConfig,
+    fwd_stats: &'static Arc<ForwardStats>,
+    listener: &'static Async<TcpListener>,
+) -> Result<(), embassy_executor::SpawnError> {
+    let (device, runner) = net::stack(tap, DEVICE_IP, DEVICE_RESOURCES.init(StackResources::new()), seed);
+    spawner.spawn(tap_net_task(runner)?);
+    spawn_echo(spawner, device, config)?;
+    let target = Target::Kernel(SocketAddr::from((DEVICE_IP.octets(), config.port)));
+    spawn_forward(spawner, target, fwd_stats, listener)
+}
+
+fn spawn_echo(
+    spawner: Spawner,
+    device: Stack<'static>,
+    config: &'static EchoConfig,
+) -> Result<(), embassy_executor::SpawnError> {
+    for _ in 0..ECHO_SOCKETS {
+        spawner.spawn(echo_task(device, config)?);
+    }
+    Ok(())
+}
+
+fn spawn_forward(
+    spawner: Spawner,
+    target: Target<'static>,
+    stats: &'static Arc<ForwardStats>,
+    listener: &'static Async<TcpListener>,
+) -> Result<(), embassy_executor::SpawnError> {
+    for _ in 0..FORWARDERS {
+        spawner.spawn(forward_task(target, stats)?);
+    }
+    spawner.spawn(accept_task(listener)?);
+    Ok(())
+}
+
+#[embassy_executor::task]
+async fn wire_task(wire: Wire<'static>) -> ! {
+    wire.run().await
+}
+
+#[embassy_executor::task(pool_size = 2)]
+async fn port_net_task(mut runner: Runner<'static, Port<'static>>) -> ! {
+    runner.run().await
+}
+
+#[embassy_executor::task]
+async fn tap_net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
+    runner.run().await
+}
+
+/// One slot of the device's listening pool.
+#[embassy_executor::task(pool_size = ECHO_SOCKETS)]
+async fn echo_task(stack: Stack<'static>, config: &'static EchoConfig) -> ! {
+    let mut rx = [0u8; DEVICE_SOCKET_BUF];
+    let mut tx = [0u8; DEVICE_SOCKET_BUF];
+    echo::serve_socket(stack, &mut rx, &mut tx, config).await
+}
+
+#[embassy_executor::task(pool_size = FORWARDERS)]
+async fn forward_task(target: Target<'static>, stats: &'static Arc<ForwardStats>) -> ! {
+    let mut rx = vec![0u8; HOST_SOCKET_BUF];
+    let mut tx = vec![0u8; HOST_SOCKET_BUF];
+    forward::forwarder(target, &INBOX, &mut rx, &mut tx, stats).await
+}
+
+#[embassy_executor::task]
+async fn accept_task(listener: &'static Async<TcpListener>) -> ! {
+    forward::accept_loop(listener, &INBOX).await
+}
