@@ -1,1 +1,27 @@
-//! jframe over std::net (see issue: std adapter).
+//! jframe over `std::net`.
+//!
+//! - [`stream`]: framed blocking streams: `embedded-io-adapters`' `FromStd`
+//!   around buffered `TcpStream` halves, driven by `jframe::io::blocking`
+//!   (no second codec);
+//! - [`services`]: the SPEC services (upper, echo, greet) as pure functions;
+//! - [`files`]: `get`, safely: name checks, root confinement, hashing;
+//! - [`server`]: the thread-per-connection TCP server and the UDP server,
+//!   with connection, size and time limits and graceful shutdown;
+//! - [`client`]: TCP and UDP clients;
+//! - [`load`]: the load generator behind `jframe load`;
+//! - `codec` (feature `tokio`): a tokio-util codec over jframe's decoder.
+
+pub mod client;
+#[cfg(feature = "tokio")]
+pub mod codec;
+pub mod files;
+pub mod load;
+pub mod server;
+pub mod services;
+pub mod stream;
+
+/// Largest header accepted (SPEC: the std adapter defaults to 4096).
+pub const MAX_HEADER: u32 = jframe::DEFAULT_MAX_HEADER_LEN;
+
+/// Room for one encoded header (SPEC core: 1024 bytes always hold one).
+pub const SCRATCH: usize = 1024;

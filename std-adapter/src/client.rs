@@ -1,0 +1,158 @@
+//! Clients: TCP ([`TcpClient`], pipelining allowed), UDP ([`UdpClient`]),
+//! and a verified download ([`download`]).
+
+use std::io::{self, Write};
+use std::net::{ToSocketAddrs, UdpSocket};
+use std::time::Duration;
+
+use jframe::{Header, Op, Status};
+use sha2::{Digest, Sha256};
+
+use crate::files::hex;
+use crate::stream::decode_datagram;
+pub use crate::stream::{FramedStream as TcpClient, Message};
+
+/// A UDP client: one request datagram, one reply datagram.
+#[derive(Debug)]
+pub struct UdpClient {
+    sock: UdpSocket,
+    buf: Vec<u8>,
+    work: Vec<u8>,
+}
+
+impl UdpClient {
+    /// Binds an ephemeral local port and connects it to `addr`; replies are
+    /// awaited for at most `timeout`.
+    pub fn connect<A: ToSocketAddrs>(addr: A, timeout: Duration) -> io::Result<UdpClient> {
+        let target = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::other("address resolved to nothing"))?;
+        let local: std::net::SocketAddr = if target.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let sock = UdpSocket::bind(local)?;
+        sock.connect(target)?;
+        sock.set_read_timeout(Some(timeout))?;
+        Ok(UdpClient {
+            sock,
+            buf: vec![0u8; 65_536],
+            work: vec![0u8; 65_536],
+        })
+    }
+
+    /// Sends raw datagram bytes and returns the reply datagram's frame.
+    pub fn request_raw(&mut self, datagram: &[u8]) -> io::Result<Message> {
+        self.sock.send(datagram)?;
+        let n = self.sock.recv(&mut self.buf)?;
+        let (header, body) =
+            decode_datagram(&self.buf[..n], &mut self.work).map_err(|(s, m)| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("bad reply ({s}): {m}"))
+            })?;
+        Ok(Message {
+            header,
+            body: body.to_vec(),
+        })
+    }
+
+    /// Sends a request for `op` and returns the reply.
+    pub fn request(&mut self, op: Op, body: &[u8]) -> io::Result<Message> {
+        let mut frame = vec![0u8; crate::SCRATCH + body.len()];
+        let len = jframe::encode_frame(&mut frame, &Header::request(op, body.len() as u64), body)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        self.request_raw(&frame[..len])
+    }
+}
+
+/// Why a download failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The server refused (`not_found`, `forbidden`, ...).
+    #[error("server refused ({status}): {message}")]
+    Refused {
+        /// The reply status.
+        status: Status,
+        /// The server's message.
+        message: String,
+    },
+    /// The bytes do not match what the header promised.
+    #[error("download corrupted: {0}")]
+    Mismatch(String),
+    /// The connection or the output failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// What a successful download received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    /// Bytes written.
+    pub size: u64,
+    /// Their verified SHA-256 (hex).
+    pub sha256: String,
+}
+
+/// Requests `name` and writes its body to `out` as it arrives, calling
+/// `progress(done, total)`; verifies the size and (when sent) the SHA-256.
+pub fn download<W: Write>(
+    client: &mut TcpClient,
+    name: &str,
+    out: &mut W,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Downloaded, DownloadError> {
+    let request = Header::request(Op::Get, 0).with_name(name).map_err(|e| {
+        DownloadError::Io(io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+    })?;
+    client.send(&request, &[])?;
+    client.flush()?;
+    let mut hasher = Sha256::new();
+    let mut done = 0u64;
+    let mut refused = false;
+    let mut message = Vec::new();
+    let header = client
+        .recv_streamed(|header, chunk| {
+            if header.status().unwrap_or(Status::Ok) != Status::Ok {
+                refused = true;
+                message.extend_from_slice(chunk);
+                return Ok(());
+            }
+            hasher.update(chunk);
+            done += chunk.len() as u64;
+            progress(done, header.data_size);
+            out.write_all(chunk)
+        })?
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed without a reply",
+            )
+        })?;
+    if refused {
+        return Err(DownloadError::Refused {
+            status: header.status().unwrap_or(Status::Error),
+            message: header
+                .error
+                .as_deref()
+                .map(str::to_string)
+                .unwrap_or_else(|| String::from_utf8_lossy(&message).into_owned()),
+        });
+    }
+    if done != header.data_size {
+        return Err(DownloadError::Mismatch(format!(
+            "got {done} bytes, header said {}",
+            header.data_size
+        )));
+    }
+    let sha256 = hex(&hasher.finalize());
+    match header.sha256.as_deref() {
+        Some(want) if !want.eq_ignore_ascii_case(&sha256) => Err(DownloadError::Mismatch(format!(
+            "sha256 is {sha256}, header said {want}"
+        ))),
+        Some(_) => Ok(Downloaded { size: done, sha256 }),
+        None => Err(DownloadError::Mismatch(
+            "the reply carries no sha256 to verify".to_string(),
+        )),
+    }
+}

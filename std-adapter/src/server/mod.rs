@@ -1,0 +1,267 @@
+//! The jframe servers: TCP with a thread per connection (as seeds 001 and
+//! 002 do it), UDP with one frame per datagram.
+//!
+//! Limits: at most `max_conns` connections (the next one gets `busy`), a
+//! deadline from a frame's first byte to the end of its header, an idle
+//! timeout between frames and per body read, a write timeout, bodies above
+//! `max_body` answered `too_large` and skipped unbuffered. Shutdown stops
+//! accepting, closes idle connections, lets in-flight frames finish within a
+//! grace period, then closes the rest.
+
+mod tcp;
+mod udp;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::files::Root;
+
+pub use udp::{UDP_MAX_EXTRA, udp_reply};
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory `get` serves; `None`: every `get` is `forbidden`.
+    pub root: Option<Root>,
+    /// Sent as a frame on every new TCP connection (seed 001's `Welcome!`).
+    pub welcome: Option<String>,
+    /// Most simultaneous TCP connections.
+    pub max_conns: usize,
+    /// Largest request body accepted.
+    pub max_body: u64,
+    /// From a frame's first byte to the end of its header.
+    pub header_timeout: Duration,
+    /// Longest wait for the next frame, or for any read within a body.
+    pub idle_timeout: Duration,
+    /// Longest a single socket write may block.
+    pub write_timeout: Duration,
+    /// How long shutdown waits for in-flight frames.
+    pub grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            root: None,
+            welcome: None,
+            max_conns: 1024,
+            max_body: 16 << 20,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            write_timeout: Duration::from_secs(30),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Thread stack for connection threads: small, so 1,000 connections stay
+/// within 64 MiB (only touched pages count, but keep the reserve modest).
+/// Debug builds use far more stack per call, hence the larger value there.
+pub const CONN_STACK: usize = if cfg!(debug_assertions) {
+    512 * 1024
+} else {
+    64 * 1024
+};
+
+/// A live connection, as the shutdown logic sees it.
+#[derive(Debug)]
+struct ConnEntry {
+    stream: TcpStream,
+    idle: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    next_id: u64,
+    conns: HashMap<u64, Arc<ConnEntry>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    stopping: AtomicBool,
+    registry: Mutex<Registry>,
+    drained: Condvar,
+}
+
+impl Shared {
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        // A panicking connection thread must not take the server down.
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Frees a connection slot when its thread ends, however it ends.
+#[derive(Debug)]
+struct Slot {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut reg = self.shared.registry();
+        reg.conns.remove(&self.id);
+        if reg.conns.is_empty() {
+            self.shared.drained.notify_all();
+        }
+    }
+}
+
+/// Asks a running server to shut down gracefully; cheap to clone, usable
+/// from a signal-handling thread.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+    wake: SocketAddr,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting, closes idle connections' read sides; in-flight
+    /// frames go on until the grace period ends. Idempotent.
+    pub fn shutdown(&self) {
+        if self.shared.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Wake the blocking accept with a connection to ourselves.
+        let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
+        let reg = self.shared.registry();
+        for entry in reg.conns.values() {
+            // A connection sets `idle` before checking `stopping`, and we set
+            // `stopping` before reading `idle` (both SeqCst): one of the two
+            // sides sees the other, so no idle connection is left blocked.
+            if entry.idle.load(Ordering::SeqCst) {
+                let _ = entry.stream.shutdown(Shutdown::Read);
+            }
+        }
+    }
+}
+
+/// A bound, not yet running server.
+#[derive(Debug)]
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    udp: Option<UdpSocket>,
+}
+
+impl Server {
+    /// Binds the TCP listener (backlog 1024, `SO_REUSEADDR`) and, if given,
+    /// the UDP socket.
+    pub fn bind(tcp: SocketAddr, udp: Option<SocketAddr>, config: Config) -> io::Result<Server> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(tcp),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&tcp.into())?;
+        socket.listen(1024)?;
+        let listener: TcpListener = socket.into();
+        let udp = udp.map(UdpSocket::bind).transpose()?;
+        Ok(Server {
+            shared: Arc::new(Shared {
+                config,
+                stopping: AtomicBool::new(false),
+                registry: Mutex::new(Registry::default()),
+                drained: Condvar::new(),
+            }),
+            listener,
+            udp,
+        })
+    }
+
+    /// Where TCP listens.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Where UDP listens, if enabled.
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        self.udp.as_ref().and_then(|u| u.local_addr().ok())
+    }
+
+    /// A handle that stops [`Self::run`].
+    pub fn shutdown_handle(&self) -> io::Result<ShutdownHandle> {
+        let mut wake = self.listener.local_addr()?;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        Ok(ShutdownHandle {
+            shared: self.shared.clone(),
+            wake,
+        })
+    }
+
+    /// Serves until shut down, then drains: returns once every connection
+    /// has finished, or the grace period has run out and the rest were
+    /// closed.
+    pub fn run(self) -> io::Result<()> {
+        let udp = match self.udp {
+            Some(sock) => {
+                let shared = self.shared.clone();
+                Some(
+                    thread::Builder::new()
+                        .name("udp".into())
+                        .spawn(move || udp::serve(&sock, &shared))?,
+                )
+            }
+            None => None,
+        };
+        tcp::accept_loop(&self.listener, &self.shared);
+        drop(self.listener);
+        drain(&self.shared);
+        if let Some(t) = udp {
+            let _ = t.join();
+        }
+        Ok(())
+    }
+}
+
+/// Waits for connections to finish, up to the grace period; then closes
+/// what is left and waits briefly for those threads to notice.
+fn drain(shared: &Shared) {
+    let deadline = Instant::now() + shared.config.grace;
+    let mut reg = shared.registry();
+    while !reg.conns.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        reg = shared
+            .drained
+            .wait_timeout(reg, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    if reg.conns.is_empty() {
+        return;
+    }
+    log::warn!(
+        "grace period over: closing {} connection(s) still busy",
+        reg.conns.len()
+    );
+    for entry in reg.conns.values() {
+        let _ = entry.stream.shutdown(Shutdown::Both);
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !reg.conns.is_empty() && Instant::now() < deadline {
+        reg = shared
+            .drained
+            .wait_timeout(reg, Duration::from_millis(100))
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
