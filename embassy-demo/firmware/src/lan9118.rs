@@ -373,7 +373,10 @@ impl Lan9118 {
         let mut mac = [low[0], low[1], low[2], low[3], high[0], high[1]];
         if mac == [0; 6] || mac == [0xFF; 6] {
             mac = DEFAULT_MAC;
-            mac_write(MAC_ADDRL, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]))?;
+            mac_write(
+                MAC_ADDRL,
+                u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]),
+            )?;
             mac_write(MAC_ADDRH, u32::from_le_bytes([mac[4], mac[5], 0, 0]))?;
         }
 
@@ -389,7 +392,8 @@ impl Lan9118 {
 
         r.int_sts.set(u32::MAX);
         r.int_en.set(INT_RSFL);
-        r.irq_cfg.set(IRQ_CFG_IRQ_EN | IRQ_CFG_IRQ_POL | IRQ_CFG_IRQ_TYPE);
+        r.irq_cfg
+            .set(IRQ_CFG_IRQ_EN | IRQ_CFG_IRQ_POL | IRQ_CFG_IRQ_TYPE);
 
         Ok(Self {
             mac,

@@ -9,6 +9,10 @@
 
 use log::{LevelFilter, Log, Metadata, Record};
 
+// The RTT transport defmt writes to (linked for its `global_logger`).
+#[cfg(all(feature = "defmt", not(feature = "semihosting")))]
+use defmt_rtt as _;
+
 struct Logger;
 
 static LOGGER: Logger = Logger;

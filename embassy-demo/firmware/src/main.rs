@@ -13,15 +13,15 @@ mod logging;
 mod time_driver;
 
 use embassy_executor::Spawner;
-use jframe_embassy_demo::echo::{ECHO_PORT, EchoConfig, serve_socket};
 use embassy_net::{Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4};
+use jframe_embassy_demo::echo::{ECHO_PORT, EchoConfig, serve_socket};
 use static_cell::StaticCell;
 
 /// Concurrent connections served (one task and one socket each).
 const CONNECTIONS: usize = 4;
 /// Per-connection TCP buffers.
-const SOCKET_RX: usize = 2048;
-const SOCKET_TX: usize = 2048;
+const SOCKET_RX: usize = 1024;
+const SOCKET_TX: usize = 1024;
 /// QEMU user networking: guest 10.0.2.15/24, gateway (and host) 10.0.2.2.
 const ADDRESS: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
 const PREFIX: u8 = 24;
@@ -39,8 +39,6 @@ async fn echo_task(stack: Stack<'static>) -> ! {
     serve_socket(stack, &mut rx, &mut tx, &EchoConfig::default()).await
 }
 
-// The executor macro stores the executor in a static with `unsafe`.
-#[allow(unsafe_code)]
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
     logging::init(log::LevelFilter::Info);
@@ -57,7 +55,8 @@ async fn main(spawner: Spawner) {
         }
     };
     let mac = device.mac();
-    let seed = device.entropy() ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]);
+    let seed = device.entropy()
+        ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]);
     interrupts::enable_lan9118();
 
     let config = embassy_net::Config::ipv4_static(StaticConfigV4 {
@@ -66,7 +65,8 @@ async fn main(spawner: Spawner) {
         dns_servers: heapless::Vec::new(),
     });
     static RESOURCES: StaticCell<StackResources<{ CONNECTIONS + 1 }>> = StaticCell::new();
-    let (stack, runner) = embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
+    let (stack, runner) =
+        embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
 
     log::info!(
         "jframe firmware: {ADDRESS}/{PREFIX} gw {GATEWAY}, mac {:02x?}, port {ECHO_PORT}, {CONNECTIONS} connections",

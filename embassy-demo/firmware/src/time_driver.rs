@@ -59,19 +59,14 @@ impl SysTickDriver {
     }
 }
 
-// The macro exports the two `#[no_mangle]` functions embassy-time links to.
-#[allow(unsafe_code)]
-mod export {
-    embassy_time_driver::time_driver_impl!(static DRIVER: super::SysTickDriver = super::SysTickDriver {
-        ticks: super::Mutex::new(super::Cell::new(0)),
-        alarm: super::Mutex::new(super::Cell::new(u64::MAX)),
-        queue: super::Mutex::new(super::RefCell::new(super::Queue::new())),
-    });
-
-    pub(super) fn tick() {
-        DRIVER.tick();
-    }
-}
+// Exports the two `#[unsafe(no_mangle)]` functions embassy-time links to
+// (`_embassy_time_now`, `_embassy_time_schedule_wake`); the unsafe attribute
+// is inside embassy-time-driver's macro, the functions themselves are safe.
+embassy_time_driver::time_driver_impl!(static DRIVER: SysTickDriver = SysTickDriver {
+    ticks: Mutex::new(Cell::new(0)),
+    alarm: Mutex::new(Cell::new(u64::MAX)),
+    queue: Mutex::new(RefCell::new(Queue::new())),
+});
 
 /// Starts SysTick at `embassy_time_driver::TICK_HZ`.
 pub fn init(mut syst: SYST) {
@@ -85,5 +80,5 @@ pub fn init(mut syst: SYST) {
 
 #[exception]
 fn SysTick() {
-    export::tick();
+    DRIVER.tick();
 }
