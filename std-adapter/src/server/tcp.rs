@@ -317,6 +317,7 @@ fn serve(shared: &Shared, stream: TcpStream, idle: &Arc<AtomicBool>) -> io::Resu
             Err(ReadError::Decode(e)) if e.is_recoverable() => {
                 set_phase(&mut reader, Phase::Body);
                 conn.error(e.status(), &e.to_string())?;
+                conn.flush()?;
                 stream::finish_skip(&mut reader, &mut decoder)?;
                 Next::Continue
             }
@@ -356,6 +357,8 @@ fn streamed(
                   status: Status,
                   msg: &str| {
         conn.error(status, msg)?;
+        // The body may never come: let the peer see the refusal first.
+        conn.flush()?;
         decoder.skip_body();
         stream::finish_skip(reader, decoder)?;
         Ok(Next::Continue)
@@ -376,6 +379,8 @@ fn streamed(
         let msg = format!("body of {data_size} bytes exceeds the limit of {max}");
         return refuse(conn, reader, decoder, Status::TooLarge, &msg);
     }
+    // Replies to earlier pipelined requests go out before a long body read.
+    conn.flush()?;
     let mut chunk = vec![0u8; 16 * 1024];
     match op {
         Op::Echo => {

@@ -1,0 +1,170 @@
+//! Shared helpers: spawn the built `jframe` binary, raw frames, Python.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_jframe");
+
+/// A `jframe serve` child on 127.0.0.1 with ephemeral ports; killed on drop.
+pub struct ServerProc {
+    pub child: Child,
+    pub tcp: SocketAddr,
+    pub udp: Option<SocketAddr>,
+}
+
+impl ServerProc {
+    pub fn start(args: &[&str]) -> ServerProc {
+        let udp_wanted = args.contains(&"--udp");
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn jframe serve");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let (mut tcp, mut udp) = (None, None);
+        while tcp.is_none() || (udp_wanted && udp.is_none()) {
+            let mut line = String::new();
+            if out.read_line(&mut line).expect("read serve output") == 0 {
+                panic!("jframe serve exited before listening");
+            }
+            let addr = line.split_whitespace().last().map(|a| a.parse::<SocketAddr>());
+            if line.contains("listening on tcp") {
+                tcp = Some(addr.unwrap().unwrap());
+            } else if line.contains("listening on udp") {
+                udp = Some(addr.unwrap().unwrap());
+            }
+        }
+        // Keep draining stdout so the child never blocks on it.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = out.read_to_end(&mut sink);
+        });
+        ServerProc {
+            child,
+            tcp: tcp.unwrap(),
+            udp,
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        self.tcp.to_string()
+    }
+
+    /// Sends SIGTERM (through kill(1): this crate forbids unsafe code).
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for exit, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let until = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < until, "server did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw frame: prefix + header JSON + body, built by hand.
+pub fn raw_frame(header_json: &str, body: &[u8]) -> Vec<u8> {
+    let mut v = (header_json.len() as i32).to_le_bytes().to_vec();
+    v.extend_from_slice(header_json.as_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+/// A connected stream with generous timeouts.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    s
+}
+
+/// Reads one frame by hand: (header JSON as serde_json::Value-free string, body).
+pub fn read_raw_frame(s: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
+    let mut prefix = [0u8; 4];
+    s.read_exact(&mut prefix)?;
+    let len = i32::from_le_bytes(prefix);
+    assert!((2..=4096).contains(&len), "server sent prefix {len}");
+    let mut header = vec![0u8; len as usize];
+    s.read_exact(&mut header)?;
+    let header = String::from_utf8(header).expect("utf-8 header");
+    let parsed = jframe::Header::parse(header.as_bytes()).expect("valid header");
+    let mut body = vec![0u8; parsed.data_size as usize];
+    s.read_exact(&mut body)?;
+    Ok((header, body))
+}
+
+/// The `status` of a reply header.
+pub fn status_of(header_json: &str) -> String {
+    jframe::Header::parse(header_json.as_bytes())
+        .expect("valid header")
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+/// Sends `frame` and returns the reply's (status, body).
+pub fn roundtrip(s: &mut TcpStream, frame: &[u8]) -> (String, Vec<u8>) {
+    s.write_all(frame).expect("write");
+    let (h, b) = read_raw_frame(s).expect("reply");
+    (status_of(&h), b)
+}
+
+/// True once the peer has closed (EOF or reset) within `limit`.
+pub fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// `python3`, or a clear failure: these tests must not pass silently.
+pub fn python3() -> PathBuf {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3 is required for the Python peer tests but was not found on PATH"
+    );
+    PathBuf::from("python3")
+}
+
+/// A Python peer script in tests/py.
+pub fn py_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name)
+}

@@ -1,0 +1,310 @@
+//! Bad frames, limits, timeouts, shutdown and UDP, against the real
+//! `jframe serve` binary on 127.0.0.1.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use common::*;
+use jframe::{Header, Op, Status};
+use jframe_std::client::{TcpClient, UdpClient, download};
+
+const T: Duration = Duration::from_secs(20);
+
+/// A second client that must keep being served while others misbehave.
+fn check_bystander(c: &mut TcpClient, round: usize) {
+    let msg = format!("bystander {round}");
+    c.send_request(Op::Upper, msg.as_bytes()).unwrap();
+    c.flush().unwrap();
+    let reply = c.recv().unwrap().expect("reply");
+    assert_eq!(reply.status(), Status::Ok);
+    assert_eq!(reply.body, msg.to_uppercase().as_bytes());
+}
+
+#[test]
+fn every_bad_frame_gets_its_status_and_others_keep_being_served() {
+    let server = ServerProc::start(&["--max-body", "1024"]);
+    let mut bystander = TcpClient::connect(server.tcp, T).unwrap();
+    let good = raw_frame(r#"{"data_size": 2}"#, b"ok");
+
+    // Recoverable: an error reply, then the same connection goes on.
+    let recoverable: [(&str, Vec<u8>, &str); 7] = [
+        // The size was readable before the JSON broke: its body is skipped.
+        ("bad JSON", raw_frame(r#"{"data_size": 2,"#, b"hi"), "bad_frame"),
+        ("not JSON", raw_frame("nope", b""), "bad_frame"),
+        ("missing data_size", raw_frame(r#"{"op": "upper"}"#, b""), "bad_frame"),
+        ("unknown op", raw_frame(r#"{"data_size": 2, "op": "shout"}"#, b"hi"), "bad_request"),
+        ("op of the wrong type", raw_frame(r#"{"data_size": 2, "op": 5}"#, b"hi"), "bad_request"),
+        ("too large", raw_frame(r#"{"data_size": 5000}"#, &[b'x'; 5000]), "too_large"),
+        ("too large, declared only", raw_frame(r#"{"data_size": 99999999999}"#, b""), "too_large"),
+    ];
+    for (i, (what, frame, want)) in recoverable.iter().enumerate() {
+        let mut s = connect(server.tcp);
+        eprintln!("case: {what}");
+        let (status, _) = roundtrip(&mut s, frame);
+        assert_eq!(&status, want, "{what}");
+        if *what != "too large, declared only" {
+            // The connection continues with the next frame.
+            let (status, body) = roundtrip(&mut s, &good);
+            assert_eq!((status.as_str(), body.as_slice()), ("ok", &b"OK"[..]), "{what}");
+        }
+        check_bystander(&mut bystander, i);
+    }
+
+    // Fatal: a bad prefix gets bad_frame, then the connection is closed.
+    let fatal: [(&str, Vec<u8>); 4] = [
+        ("H = 1", 1i32.to_le_bytes().to_vec()),
+        ("H = 0", 0i32.to_le_bytes().to_vec()),
+        ("negative H", (-5i32).to_le_bytes().to_vec()),
+        ("huge H", i32::MAX.to_le_bytes().to_vec()),
+    ];
+    for (i, (what, frame)) in fatal.iter().enumerate() {
+        let mut s = connect(server.tcp);
+        let (status, _) = roundtrip(&mut s, frame);
+        assert_eq!(status, "bad_frame", "{what}");
+        assert!(closed_within(&mut s, T), "{what}: connection not closed");
+        check_bystander(&mut bystander, 100 + i);
+    }
+}
+
+#[test]
+fn a_peer_that_resets_mid_frame_affects_nobody() {
+    let server = ServerProc::start(&[]);
+    let mut bystander = TcpClient::connect(server.tcp, T).unwrap();
+    for round in 0..5 {
+        let s = connect(server.tcp);
+        let frame = raw_frame(r#"{"data_size": 100000}"#, &[b'a'; 3000]);
+        (&s).write_all(&frame).unwrap();
+        // Linger 0: close with a reset, mid-body.
+        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(s);
+        check_bystander(&mut bystander, round);
+    }
+}
+
+#[test]
+fn slowloris_is_closed_at_its_header_deadline() {
+    let server = ServerProc::start(&["--header-timeout", "1", "--idle-timeout", "60"]);
+    let mut slow = connect(server.tcp);
+    // A prefix promising 30 header bytes, then only a trickle.
+    slow.write_all(&30i32.to_le_bytes()).unwrap();
+    slow.write_all(b"{\"da").unwrap();
+    let started = Instant::now();
+    let mut bystander = TcpClient::connect(server.tcp, T).unwrap();
+    check_bystander(&mut bystander, 0);
+    // Keep trickling a byte at a time; the deadline counts from the first
+    // byte, so the trickle does not extend it.
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(15) {
+        if slow.write_all(b"t").is_err() || closed_within(&mut slow, Duration::from_millis(300)) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "slowloris connection still open after 15 s");
+    check_bystander(&mut bystander, 1);
+}
+
+#[test]
+fn max_conns_plus_one_gets_busy_and_the_slot_comes_back() {
+    let server = ServerProc::start(&["--max-conns", "2"]);
+    let mut a = TcpClient::connect(server.tcp, T).unwrap();
+    let mut b = TcpClient::connect(server.tcp, T).unwrap();
+    check_bystander(&mut a, 0);
+    check_bystander(&mut b, 1);
+    let mut third = connect(server.tcp);
+    let (header, _) = read_raw_frame(&mut third).expect("busy frame");
+    assert_eq!(status_of(&header), "busy");
+    assert!(closed_within(&mut third, T));
+    drop(a);
+    // The slot comes back once the server has seen the client leave.
+    let until = Instant::now() + T;
+    loop {
+        let mut c = TcpClient::connect(server.tcp, T).unwrap();
+        c.send_request(Op::Echo, b"again").unwrap();
+        c.flush().unwrap();
+        let reply = c.recv().unwrap().expect("reply");
+        if reply.status() == Status::Ok {
+            assert_eq!(reply.body, b"again");
+            break;
+        }
+        assert_eq!(reply.status(), Status::Busy);
+        assert!(Instant::now() < until, "slot never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check_bystander(&mut b, 2);
+}
+
+#[test]
+fn sigterm_lets_a_download_in_flight_finish_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..6_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let mut server = ServerProc::start(&["--root", dir.path().to_str().unwrap(), "--grace", "30"]);
+    let mut idle = TcpClient::connect(server.tcp, T).unwrap();
+    check_bystander(&mut idle, 0);
+
+    let mut client = TcpClient::connect(server.tcp, T).unwrap();
+    let request = Header::request(Op::Get, 0).with_name("big.bin").unwrap();
+    client.send(&request, &[]).unwrap();
+    client.flush().unwrap();
+    // Read the first bytes so the download is really in flight, then stop
+    // the server while most of the file is still to come.
+    let mut out = Vec::new();
+    let mut signalled = false;
+    let header = client
+        .recv_streamed(|h, chunk| {
+            assert_eq!(h.status(), Some(Status::Ok));
+            out.extend_from_slice(chunk);
+            if !signalled {
+                server.terminate();
+                signalled = true;
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            Ok(())
+        })
+        .unwrap()
+        .expect("reply");
+    assert!(signalled);
+    assert_eq!(out.len() as u64, header.data_size);
+    assert!(out == data, "downloaded bytes differ");
+    use sha2::Digest;
+    let sha = jframe_std::files::hex(&sha2::Sha256::digest(&data));
+    assert_eq!(header.sha256.as_deref(), Some(sha.as_str()));
+    drop(client);
+    // The idle connection was closed by the shutdown; the server exits 0.
+    assert!(idle.recv().map(|m| m.is_none()).unwrap_or(true));
+    let status = server.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "server exit status {status:?}");
+}
+
+#[test]
+fn get_is_safe() {
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("root");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(root.join("ok.txt"), b"fine").unwrap();
+    std::fs::write(root.join("sub/inner.txt"), b"inner").unwrap();
+    std::fs::write(base.path().join("secret.txt"), b"secret").unwrap();
+    std::os::unix::fs::symlink(base.path().join("secret.txt"), root.join("out_link")).unwrap();
+    std::os::unix::fs::symlink(root.join("ok.txt"), root.join("in_link")).unwrap();
+    let mkfifo = std::process::Command::new("mkfifo").arg(root.join("fifo")).status().unwrap();
+    assert!(mkfifo.success(), "mkfifo failed");
+    let server = ServerProc::start(&["--root", root.to_str().unwrap()]);
+    let mut c = TcpClient::connect(server.tcp, T).unwrap();
+
+    for (name, want) in [("ok.txt", &b"fine"[..]), ("sub/inner.txt", b"inner"), ("in_link", b"fine")] {
+        let mut out = Vec::new();
+        let got = download(&mut c, name, &mut out, |_, _| {}).unwrap();
+        assert_eq!(out, want, "{name}");
+        use sha2::Digest;
+        assert_eq!(got.sha256, jframe_std::files::hex(&sha2::Sha256::digest(want)));
+    }
+    let secret_abs = base.path().join("secret.txt");
+    let refused = [
+        (secret_abs.to_str().unwrap(), Status::Forbidden),
+        ("/etc/passwd", Status::Forbidden),
+        ("../secret.txt", Status::Forbidden),
+        ("sub/../../secret.txt", Status::Forbidden),
+        ("ok.txt\0.png", Status::Forbidden),
+        ("", Status::Forbidden),
+        ("sub", Status::Forbidden),
+        (".", Status::Forbidden),
+        ("fifo", Status::Forbidden),
+        ("out_link", Status::Forbidden),
+        ("missing.txt", Status::NotFound),
+    ];
+    for (name, want) in refused {
+        let mut out = Vec::new();
+        match download(&mut c, name, &mut out, |_, _| {}) {
+            Err(jframe_std::client::DownloadError::Refused { status, .. }) => {
+                assert_eq!(status, want, "{name:?}")
+            }
+            other => panic!("{name:?}: expected {want}, got {other:?}"),
+        }
+        assert!(out.is_empty(), "{name:?}: bytes were sent");
+    }
+    // The connection survived every refusal.
+    check_bystander(&mut c, 0);
+
+    // Without --root, get is forbidden.
+    let plain = ServerProc::start(&[]);
+    let mut c = TcpClient::connect(plain.tcp, T).unwrap();
+    match download(&mut c, "ok.txt", &mut Vec::new(), |_, _| {}) {
+        Err(jframe_std::client::DownloadError::Refused { status, .. }) => {
+            assert_eq!(status, Status::Forbidden)
+        }
+        other => panic!("expected forbidden, got {other:?}"),
+    }
+}
+
+#[test]
+fn udp_services_truncation_and_no_amplification() {
+    let server = ServerProc::start(&["--udp", "127.0.0.1:0"]);
+    let udp = server.udp.unwrap();
+    let mut c = UdpClient::connect(udp, T).unwrap();
+    let r = c.request(Op::Upper, b"hello world!").unwrap();
+    assert_eq!((r.status(), r.body.as_slice()), (Status::Ok, &b"HELLO WORLD!"[..]));
+    let r = c.request(Op::Greet, b"Tracy").unwrap();
+    assert_eq!(r.body, b"Hello, Tracy!");
+
+    // A datagram shorter than its header says: truncated.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(T)).unwrap();
+    sock.connect(udp).unwrap();
+    let mut buf = [0u8; 65536];
+    let short = raw_frame(r#"{"data_size": 100}"#, &[b'a'; 10]);
+    sock.send(&short).unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    let reply = &buf[..n];
+    let hlen = i32::from_le_bytes(reply[..4].try_into().unwrap()) as usize;
+    assert_eq!(status_of(std::str::from_utf8(&reply[4..4 + hlen]).unwrap()), "truncated");
+    assert!(n <= short.len() + jframe_std::server::UDP_MAX_EXTRA);
+
+    // get over UDP is refused, within the size bound.
+    let get = raw_frame(r#"{"data_size":0,"op":"get","name":"x"}"#, b"");
+    sock.send(&get).unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    assert!(n <= get.len() + jframe_std::server::UDP_MAX_EXTRA, "reply of {n} bytes to {}", get.len());
+    let hlen = i32::from_le_bytes(buf[..4].try_into().unwrap()) as usize;
+    assert_eq!(status_of(std::str::from_utf8(&buf[4..4 + hlen]).unwrap()), "forbidden");
+
+    // Upper-casing that grows the body beyond the bound is refused
+    // (U+0390, 2 bytes, upper-cases to three code points, 6 bytes).
+    let grow = "\u{390}".repeat(100);
+    let r = c.request(Op::Upper, grow.as_bytes()).unwrap();
+    assert_eq!(r.status(), Status::TooLarge);
+}
+
+#[test]
+fn udp_replies_never_exceed_the_bound() {
+    // Every kind of request, through the server's reply function.
+    let mut work = vec![0u8; 65536];
+    let cases: Vec<Vec<u8>> = vec![
+        vec![1],
+        vec![0xfb, 0xff, 0xff, 0xff],
+        raw_frame(r#"{"size":0}"#, b""),
+        raw_frame(r#"{"data_size":4,"op":"greet"}"#, b"exit"),
+        raw_frame(r#"{"data_size":1,"op":"greet"}"#, b"a"),
+        raw_frame(r#"{"data_size":0,"op":"zzz"}"#, b""),
+        raw_frame(r#"{"data_size":3}"#, "ŉŉ".as_bytes()),
+        raw_frame(r#"{"data_size":2}"#, b"abc"),
+    ];
+    for d in cases {
+        if let Some(reply) = jframe_std::server::udp_reply(&d, &mut work, 1 << 20) {
+            assert!(reply.len() <= d.len() + jframe_std::server::UDP_MAX_EXTRA, "{d:?}");
+        }
+    }
+}
+
+#[test]
+fn idle_connection_is_closed_after_idle_timeout() {
+    let server = ServerProc::start(&["--idle-timeout", "1"]);
+    let mut s = connect(server.tcp);
+    let (status, body) = roundtrip(&mut s, &raw_frame(r#"{"data_size":1}"#, b"x"));
+    assert_eq!((status.as_str(), body.as_slice()), ("ok", &b"X"[..]));
+    assert!(closed_within(&mut s, T), "idle connection still open");
+    let _ = s.read(&mut [0u8; 1]);
+}
