@@ -99,6 +99,9 @@ pub async fn serve_socket(
         // smoltcp's timeout covers unacknowledged data and connection setup;
         // idle peers are bounded by the per-operation timeouts below.
         socket.set_timeout(Some(config.timeout));
+        // Replies are written in pieces (head, chunks): Nagle would hold
+        // each small tail until the peer's delayed ACK.
+        socket.set_nagle_enabled(false);
         if let Err(e) = socket.accept(config.port).await {
             jlog!(warn, "echo: accept on port {} failed: {:?}", config.port, e);
             drop(socket);

@@ -25,8 +25,8 @@ use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_M
 use jframe_embassy_demo::sim::wire::{self, Faults, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireStats};
 use static_cell::StaticCell;
 
-/// Echo sockets listening on the device's port 7 (the pool).
-const ECHO_SOCKETS: usize = 4;
+/// Echo sockets listening on the device's port 7 (the pool): one per forwarder.
+const ECHO_SOCKETS: usize = 8;
 /// Concurrent forwarded connections.
 const FORWARDERS: usize = 8;
 /// Device socket buffers: a microcontroller-sized window.
