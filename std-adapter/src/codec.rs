@@ -15,8 +15,8 @@ use std::io;
 pub enum Incoming {
     /// A whole frame.
     Frame {
-        /// Its header.
-        header: Header,
+        /// Its header (boxed: it is ~500 bytes of fixed-capacity strings).
+        header: Box<Header>,
         /// Its body.
         body: Bytes,
     },
@@ -66,7 +66,7 @@ impl tokio_util::codec::Decoder for JframeCodec {
                 Ok(Event::NeedMore) => None,
                 Ok(Event::Frame(f)) => Some(match f.header() {
                     Ok(header) => Ok(Incoming::Frame {
-                        header,
+                        header: Box::new(header),
                         body: Bytes::copy_from_slice(f.body),
                     }),
                     Err(e) => Ok(Incoming::Rejected(DecodeError::Header(e))),

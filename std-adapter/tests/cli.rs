@@ -9,7 +9,11 @@ use std::process::Command;
 use common::*;
 
 fn jframe(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).env("RUST_LOG", "warn").output().unwrap()
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
 }
 
 fn stdout(o: &std::process::Output) -> String {
@@ -18,7 +22,14 @@ fn stdout(o: &std::process::Output) -> String {
 
 #[test]
 fn help_everywhere() {
-    for sub in [&[][..], &["serve"], &["send"], &["get"], &["raw"], &["load"]] {
+    for sub in [
+        &[][..],
+        &["serve"],
+        &["send"],
+        &["get"],
+        &["raw"],
+        &["load"],
+    ] {
         let mut args = sub.to_vec();
         args.push("--help");
         let o = jframe(&args);
@@ -54,7 +65,13 @@ fn get_verifies_and_renames_only_on_success() {
     let server = ServerProc::start(&["--root", root.path().to_str().unwrap()]);
     let dest = tempfile::tempdir().unwrap();
     let out = dest.path().join("copy.bin");
-    let o = jframe(&["get", &server.addr(), "data.bin", "-o", out.to_str().unwrap()]);
+    let o = jframe(&[
+        "get",
+        &server.addr(),
+        "data.bin",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&out).unwrap(), data);
     use sha2::Digest;
@@ -87,13 +104,22 @@ fn raw_reads_until_the_peer_closes() {
             assert!(n > 0);
             req.extend_from_slice(&buf[..n]);
         }
-        s.write_all(b"HTTP/1.1 200 OK\r\n\r\n<html>hi</html>").unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\n\r\n<html>hi</html>")
+            .unwrap();
         req
     });
-    let o = jframe(&["raw", &addr, "--send", "GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n"]);
+    let o = jframe(&[
+        "raw",
+        &addr,
+        "--send",
+        "GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n",
+    ]);
     assert!(o.status.success());
     assert_eq!(stdout(&o), "HTTP/1.1 200 OK\r\n\r\n<html>hi</html>");
-    assert_eq!(peer.join().unwrap(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        peer.join().unwrap(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
 }
 
 #[test]
@@ -107,7 +133,16 @@ fn raw_sees_the_framed_welcome() {
 #[test]
 fn load_checks_every_reply() {
     let server = ServerProc::start(&[]);
-    let o = jframe(&["load", &server.addr(), "--conns", "4", "--duration", "0.5", "--pipeline", "4"]);
+    let o = jframe(&[
+        "load",
+        &server.addr(),
+        "--conns",
+        "4",
+        "--duration",
+        "0.5",
+        "--pipeline",
+        "4",
+    ]);
     assert!(o.status.success(), "{}", stdout(&o));
     let line = stdout(&o);
     assert!(line.contains("errors=0"), "{line}");
@@ -119,6 +154,14 @@ fn load_checks_every_reply() {
         .unwrap();
     assert!(requests > 0, "{line}");
     // Against a server answering something else, every reply is an error.
-    let o = jframe(&["load", &server.addr(), "--conns", "1", "--duration", "0.3", "--raw-echo"]);
+    let o = jframe(&[
+        "load",
+        &server.addr(),
+        "--conns",
+        "1",
+        "--duration",
+        "0.3",
+        "--raw-echo",
+    ]);
     assert!(!o.status.success());
 }

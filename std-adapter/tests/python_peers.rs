@@ -17,7 +17,11 @@ fn seed002_python_client_against_our_server() {
         .args(["hello world!", "straße", "sticky", "packets"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "HELLO WORLD!\nSTRASSE\nSTICKY\nPACKETS\n"
@@ -33,16 +37,29 @@ fn jframe_send_against_a_seed002_python_server() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split_whitespace().last().expect("python server address").to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split_whitespace()
+        .last()
+        .expect("python server address")
+        .to_string();
     let out = Command::new(BIN)
         .args(["send", &addr, "hello", "world", "ünïcode"])
         .output()
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "HELLO\nWORLD\nÜNÏCODE\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "HELLO\nWORLD\nÜNÏCODE\n"
+    );
 }
 
 #[test]
@@ -54,7 +71,11 @@ fn seed001_greet_session_ends_with_exit() {
         .args(["127.0.0.1", &server.tcp.port().to_string()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\nBye!\nclosed\n"

@@ -32,13 +32,37 @@ fn every_bad_frame_gets_its_status_and_others_keep_being_served() {
     // Recoverable: an error reply, then the same connection goes on.
     let recoverable: [(&str, Vec<u8>, &str); 7] = [
         // The size was readable before the JSON broke: its body is skipped.
-        ("bad JSON", raw_frame(r#"{"data_size": 2,"#, b"hi"), "bad_frame"),
+        (
+            "bad JSON",
+            raw_frame(r#"{"data_size": 2,"#, b"hi"),
+            "bad_frame",
+        ),
         ("not JSON", raw_frame("nope", b""), "bad_frame"),
-        ("missing data_size", raw_frame(r#"{"op": "upper"}"#, b""), "bad_frame"),
-        ("unknown op", raw_frame(r#"{"data_size": 2, "op": "shout"}"#, b"hi"), "bad_request"),
-        ("op of the wrong type", raw_frame(r#"{"data_size": 2, "op": 5}"#, b"hi"), "bad_request"),
-        ("too large", raw_frame(r#"{"data_size": 5000}"#, &[b'x'; 5000]), "too_large"),
-        ("too large, declared only", raw_frame(r#"{"data_size": 99999999999}"#, b""), "too_large"),
+        (
+            "missing data_size",
+            raw_frame(r#"{"op": "upper"}"#, b""),
+            "bad_frame",
+        ),
+        (
+            "unknown op",
+            raw_frame(r#"{"data_size": 2, "op": "shout"}"#, b"hi"),
+            "bad_request",
+        ),
+        (
+            "op of the wrong type",
+            raw_frame(r#"{"data_size": 2, "op": 5}"#, b"hi"),
+            "bad_request",
+        ),
+        (
+            "too large",
+            raw_frame(r#"{"data_size": 5000}"#, &[b'x'; 5000]),
+            "too_large",
+        ),
+        (
+            "too large, declared only",
+            raw_frame(r#"{"data_size": 99999999999}"#, b""),
+            "too_large",
+        ),
     ];
     for (i, (what, frame, want)) in recoverable.iter().enumerate() {
         let mut s = connect(server.tcp);
@@ -48,7 +72,11 @@ fn every_bad_frame_gets_its_status_and_others_keep_being_served() {
         if *what != "too large, declared only" {
             // The connection continues with the next frame.
             let (status, body) = roundtrip(&mut s, &good);
-            assert_eq!((status.as_str(), body.as_slice()), ("ok", &b"OK"[..]), "{what}");
+            assert_eq!(
+                (status.as_str(), body.as_slice()),
+                ("ok", &b"OK"[..]),
+                "{what}"
+            );
         }
         check_bystander(&mut bystander, i);
     }
@@ -78,7 +106,9 @@ fn a_peer_that_resets_mid_frame_affects_nobody() {
         let frame = raw_frame(r#"{"data_size": 100000}"#, &[b'a'; 3000]);
         (&s).write_all(&frame).unwrap();
         // Linger 0: close with a reset, mid-body.
-        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
         drop(s);
         check_bystander(&mut bystander, round);
     }
@@ -140,7 +170,9 @@ fn max_conns_plus_one_gets_busy_and_the_slot_comes_back() {
 #[test]
 fn sigterm_lets_a_download_in_flight_finish_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
-    let data: Vec<u8> = (0..6_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let data: Vec<u8> = (0..6_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
     std::fs::write(dir.path().join("big.bin"), &data).unwrap();
     let mut server = ServerProc::start(&["--root", dir.path().to_str().unwrap(), "--grace", "30"]);
     let mut idle = TcpClient::connect(server.tcp, T).unwrap();
@@ -190,17 +222,27 @@ fn get_is_safe() {
     std::fs::write(base.path().join("secret.txt"), b"secret").unwrap();
     std::os::unix::fs::symlink(base.path().join("secret.txt"), root.join("out_link")).unwrap();
     std::os::unix::fs::symlink(root.join("ok.txt"), root.join("in_link")).unwrap();
-    let mkfifo = std::process::Command::new("mkfifo").arg(root.join("fifo")).status().unwrap();
+    let mkfifo = std::process::Command::new("mkfifo")
+        .arg(root.join("fifo"))
+        .status()
+        .unwrap();
     assert!(mkfifo.success(), "mkfifo failed");
     let server = ServerProc::start(&["--root", root.to_str().unwrap()]);
     let mut c = TcpClient::connect(server.tcp, T).unwrap();
 
-    for (name, want) in [("ok.txt", &b"fine"[..]), ("sub/inner.txt", b"inner"), ("in_link", b"fine")] {
+    for (name, want) in [
+        ("ok.txt", &b"fine"[..]),
+        ("sub/inner.txt", b"inner"),
+        ("in_link", b"fine"),
+    ] {
         let mut out = Vec::new();
         let got = download(&mut c, name, &mut out, |_, _| {}).unwrap();
         assert_eq!(out, want, "{name}");
         use sha2::Digest;
-        assert_eq!(got.sha256, jframe_std::files::hex(&sha2::Sha256::digest(want)));
+        assert_eq!(
+            got.sha256,
+            jframe_std::files::hex(&sha2::Sha256::digest(want))
+        );
     }
     let secret_abs = base.path().join("secret.txt");
     let refused = [
@@ -246,7 +288,10 @@ fn udp_services_truncation_and_no_amplification() {
     let udp = server.udp.unwrap();
     let mut c = UdpClient::connect(udp, T).unwrap();
     let r = c.request(Op::Upper, b"hello world!").unwrap();
-    assert_eq!((r.status(), r.body.as_slice()), (Status::Ok, &b"HELLO WORLD!"[..]));
+    assert_eq!(
+        (r.status(), r.body.as_slice()),
+        (Status::Ok, &b"HELLO WORLD!"[..])
+    );
     let r = c.request(Op::Greet, b"Tracy").unwrap();
     assert_eq!(r.body, b"Hello, Tracy!");
 
@@ -260,16 +305,26 @@ fn udp_services_truncation_and_no_amplification() {
     let n = sock.recv(&mut buf).unwrap();
     let reply = &buf[..n];
     let hlen = i32::from_le_bytes(reply[..4].try_into().unwrap()) as usize;
-    assert_eq!(status_of(std::str::from_utf8(&reply[4..4 + hlen]).unwrap()), "truncated");
+    assert_eq!(
+        status_of(std::str::from_utf8(&reply[4..4 + hlen]).unwrap()),
+        "truncated"
+    );
     assert!(n <= short.len() + jframe_std::server::UDP_MAX_EXTRA);
 
     // get over UDP is refused, within the size bound.
     let get = raw_frame(r#"{"data_size":0,"op":"get","name":"x"}"#, b"");
     sock.send(&get).unwrap();
     let n = sock.recv(&mut buf).unwrap();
-    assert!(n <= get.len() + jframe_std::server::UDP_MAX_EXTRA, "reply of {n} bytes to {}", get.len());
+    assert!(
+        n <= get.len() + jframe_std::server::UDP_MAX_EXTRA,
+        "reply of {n} bytes to {}",
+        get.len()
+    );
     let hlen = i32::from_le_bytes(buf[..4].try_into().unwrap()) as usize;
-    assert_eq!(status_of(std::str::from_utf8(&buf[4..4 + hlen]).unwrap()), "forbidden");
+    assert_eq!(
+        status_of(std::str::from_utf8(&buf[4..4 + hlen]).unwrap()),
+        "forbidden"
+    );
 
     // Upper-casing that grows the body beyond the bound is refused
     // (U+0390, 2 bytes, upper-cases to three code points, 6 bytes).
@@ -294,7 +349,10 @@ fn udp_replies_never_exceed_the_bound() {
     ];
     for d in cases {
         if let Some(reply) = jframe_std::server::udp_reply(&d, &mut work, 1 << 20) {
-            assert!(reply.len() <= d.len() + jframe_std::server::UDP_MAX_EXTRA, "{d:?}");
+            assert!(
+                reply.len() <= d.len() + jframe_std::server::UDP_MAX_EXTRA,
+                "{d:?}"
+            );
         }
     }
 }

@@ -16,21 +16,36 @@ async fn codec_round_trips_and_recovers() {
     let client = tokio::spawn(async move {
         let mut s = TcpStream::connect(addr).await.unwrap();
         // As Python writes it, a bad header, a body too large, then ours.
-        s.write_all(b"\x10\x00\x00\x00{\"data_size\": 2}hi").await.unwrap();
-        s.write_all(b"\x0b\x00\x00\x00{\"size\": 2}hi").await.unwrap();
+        s.write_all(b"\x10\x00\x00\x00{\"data_size\": 2}hi")
+            .await
+            .unwrap();
+        s.write_all(b"\x0b\x00\x00\x00{\"size\": 2}hi")
+            .await
+            .unwrap();
         s.write_all(b"\x04\x00\x00\x00nope").await.unwrap();
-        s.write_all(b"\x11\x00\x00\x00{\"data_size\":100}").await.unwrap();
+        s.write_all(b"\x11\x00\x00\x00{\"data_size\":100}")
+            .await
+            .unwrap();
         s.write_all(&[b'x'; 100]).await.unwrap();
         let mut w = FramedWrite::new(s, JframeCodec::default());
-        w.send((Header::request(Op::Echo, 3), Bytes::from_static(b"abc"))).await.unwrap();
-        w.into_inner().write_all(&(-5i32).to_le_bytes()).await.unwrap();
+        w.send((Header::request(Op::Echo, 3), Bytes::from_static(b"abc")))
+            .await
+            .unwrap();
+        w.into_inner()
+            .write_all(&(-5i32).to_le_bytes())
+            .await
+            .unwrap();
     });
     let (sock, _) = listener.accept().await.unwrap();
     let mut r = FramedRead::new(sock, JframeCodec::new(4096, 16));
     let mut got = Vec::new();
     while let Some(item) = r.next().await {
         match item {
-            Ok(Incoming::Frame { header, body }) => got.push(format!("{:?}:{}", header.op(), String::from_utf8_lossy(&body))),
+            Ok(Incoming::Frame { header, body }) => got.push(format!(
+                "{:?}:{}",
+                header.op(),
+                String::from_utf8_lossy(&body)
+            )),
             Ok(Incoming::Rejected(e)) => got.push(format!("rejected:{}", e.status())),
             Err(e) => {
                 got.push(format!("fatal:{}", e.kind()));

@@ -35,7 +35,10 @@ impl ServerProc {
             if out.read_line(&mut line).expect("read serve output") == 0 {
                 panic!("jframe serve exited before listening");
             }
-            let addr = line.split_whitespace().last().map(|a| a.parse::<SocketAddr>());
+            let addr = line
+                .split_whitespace()
+                .last()
+                .map(|a| a.parse::<SocketAddr>());
             if line.contains("listening on tcp") {
                 tcp = Some(addr.unwrap().unwrap());
             } else if line.contains("listening on udp") {
@@ -74,7 +77,10 @@ impl ServerProc {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
-            assert!(Instant::now() < until, "server did not exit within {limit:?}");
+            assert!(
+                Instant::now() < until,
+                "server did not exit within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -166,5 +172,7 @@ pub fn python3() -> PathBuf {
 
 /// A Python peer script in tests/py.
 pub fn py_script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(name)
 }
