@@ -41,9 +41,12 @@ struct Tally {
 }
 
 fn connection(args: &Args, deadline: Instant) -> Result<Tally, String> {
-    let stream = TcpStream::connect(args.addr).map_err(|e| format!("connect {}: {e}", args.addr))?;
+    let stream =
+        TcpStream::connect(args.addr).map_err(|e| format!("connect {}: {e}", args.addr))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
     let mut io = FromStd::new(stream);
     let body: Vec<u8> = (0..args.size).map(|i| (i % 251) as u8).collect();
     let header = Header::request(Op::Echo, body.len() as u64);

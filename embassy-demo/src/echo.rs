@@ -218,14 +218,20 @@ fn message(args: core::fmt::Arguments<'_>) -> Message {
 }
 
 /// The service a request asks for, or the error reply it gets.
+// no_std, no heap: the message travels by value, once per bad request.
+#[allow(clippy::result_large_err)]
 fn request(header: Result<Header, HeaderError>) -> Result<Service, (Status, Message)> {
-    let header = header.map_err(|e| (Status::BadRequest, message(format_args!("bad header: {e}"))))?;
+    let header =
+        header.map_err(|e| (Status::BadRequest, message(format_args!("bad header: {e}"))))?;
     match header.op() {
         Ok(op) => Service::for_op(op).ok_or_else(|| {
             let text = format_args!("op {} is not served by this device", op.as_str());
             (Status::BadRequest, message(text))
         }),
-        Err(name) => Err((Status::BadRequest, message(format_args!("unknown op {name:?}")))),
+        Err(name) => Err((
+            Status::BadRequest,
+            message(format_args!("unknown op {name:?}")),
+        )),
     }
 }
 
@@ -263,7 +269,11 @@ async fn stream_reply<S: Read + Write, B: AsRef<[u8]> + AsMut<[u8]>>(
         let header = Header::error_reply(Status::TooLarge, "reply would exceed 2^64-1 bytes");
         return send(timeout, write_frame(io, scratch, &header, b"")).await;
     };
-    send(timeout, write_head(io, scratch, &Header::reply(Status::Ok, size))).await?;
+    send(
+        timeout,
+        write_head(io, scratch, &Header::reply(Status::Ok, size)),
+    )
+    .await?;
     send(timeout, write_all(io, service.prefix())).await?;
     loop {
         let n = match with_timeout(timeout, read_body(io, decoder, chunk)).await {

@@ -42,18 +42,28 @@ impl Service {
         match self {
             Service::Upper | Service::Echo => Some(body_size),
             // Both constants are a few bytes: the casts cannot truncate.
-            Service::Greet => body_size.checked_add((GREET_PREFIX.len() + GREET_SUFFIX.len()) as u64),
+            Service::Greet => {
+                body_size.checked_add((GREET_PREFIX.len() + GREET_SUFFIX.len()) as u64)
+            }
         }
     }
 
     /// Bytes sent before the first body chunk.
     pub fn prefix(self) -> &'static [u8] {
-        if self == Service::Greet { GREET_PREFIX } else { b"" }
+        if self == Service::Greet {
+            GREET_PREFIX
+        } else {
+            b""
+        }
     }
 
     /// Bytes sent after the last body chunk.
     pub fn suffix(self) -> &'static [u8] {
-        if self == Service::Greet { GREET_SUFFIX } else { b"" }
+        if self == Service::Greet {
+            GREET_SUFFIX
+        } else {
+            b""
+        }
     }
 
     /// Transforms one chunk of the body in place.

@@ -44,7 +44,11 @@ impl Sim {
                 break addr.parse().expect("listening address");
             }
         };
-        Sim { child, addr, stdout }
+        Sim {
+            child,
+            addr,
+            stdout,
+        }
     }
 }
 
@@ -59,7 +63,9 @@ impl Drop for Sim {
 /// checks each reply byte for byte.
 fn exchange(addr: SocketAddr, cases: &[Case]) {
     let stream = TcpStream::connect(addr).expect("connect to host-sim");
-    stream.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
     let writer = stream.try_clone().expect("clone");
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -79,7 +85,11 @@ fn exchange(addr: SocketAddr, cases: &[Case]) {
             };
             let header = frame.header().expect("reply header");
             assert_eq!(header.status(), Some(Status::Ok), "reply {i}");
-            assert!(frame.body == case.expected().as_slice(), "reply {i} ({:?}) differs", case.op);
+            assert!(
+                frame.body == case.expected().as_slice(),
+                "reply {i} ({:?}) differs",
+                case.op
+            );
         }
     });
 }
@@ -107,7 +117,11 @@ fn rust_client_through_a_lossy_wire() {
 fn python_seed_002_peer() {
     let sim = Sim::start(&[]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/seed002_client.py");
-    let output = match Command::new("python3").arg(script).arg(sim.addr.port().to_string()).output() {
+    let output = match Command::new("python3")
+        .arg(script)
+        .arg(sim.addr.port().to_string())
+        .output()
+    {
         Ok(output) => output,
         Err(e) => panic!("python3 is needed for this test (apt-get install python3): {e}"),
     };
@@ -131,7 +145,10 @@ fn ctrl_c_prints_a_summary() {
     assert!(status.success());
     let mut rest = String::new();
     sim.stdout.read_to_string(&mut rest).expect("read summary");
-    let summary = rest.lines().find(|l| l.contains("frames moved")).expect("summary line");
+    let summary = rest
+        .lines()
+        .find(|l| l.contains("frames moved"))
+        .expect("summary line");
     assert!(summary.contains("1 connections"), "{summary}");
     assert!(sim.child.wait().expect("exit").success());
 }
@@ -141,11 +158,17 @@ fn clear_errors_for_bad_setups() {
     // The forwarded port is taken.
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
-    let out = Command::new(HOST_SIM).args(["--forward", &addr]).output().expect("run");
+    let out = Command::new(HOST_SIM)
+        .args(["--forward", &addr])
+        .output()
+        .expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot listen on"), "{stderr}");
     // Out-of-range fault percentages are refused by the argument parser.
-    let out = Command::new(HOST_SIM).args(["--drop", "101"]).output().expect("run");
+    let out = Command::new(HOST_SIM)
+        .args(["--drop", "101"])
+        .output()
+        .expect("run");
     assert!(!out.status.success());
 }

@@ -22,7 +22,9 @@ use embassy_time::Duration;
 use jframe_embassy_demo::echo::{self, EchoConfig};
 use jframe_embassy_demo::sim::forward::{self, ForwardStats, Inbox, Target};
 use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
-use jframe_embassy_demo::sim::wire::{self, Faults, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireStats};
+use jframe_embassy_demo::sim::wire::{
+    self, Faults, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireStats,
+};
 use static_cell::StaticCell;
 
 /// Echo sockets listening on the device's port 7 (the pool): one per forwarder.
@@ -118,7 +120,9 @@ fn open_tap(name: &str) -> Result<TunTapDevice, String> {
             std::io::ErrorKind::PermissionDenied => {
                 "permission denied: TAP mode needs root (CAP_NET_ADMIN)".to_string()
             }
-            std::io::ErrorKind::NotFound => "/dev/net/tun does not exist (no TUN/TAP support)".to_string(),
+            std::io::ErrorKind::NotFound => {
+                "/dev/net/tun does not exist (no TUN/TAP support)".to_string()
+            }
             _ => e.to_string(),
         };
         format!("cannot open TAP interface {name:?}: {why}")
@@ -134,7 +138,11 @@ fn run(args: Args, setup: Setup) -> ExitCode {
         timeout: Duration::from_secs(args.timeout),
         ..EchoConfig::default()
     });
-    let local = setup.listener.get_ref().local_addr().unwrap_or(args.forward);
+    let local = setup
+        .listener
+        .get_ref()
+        .local_addr()
+        .unwrap_or(args.forward);
     let device = IpEndpoint::new(DEVICE_IP.into(), config.port);
     let how = match &args.tap {
         Some(name) => format!(
@@ -158,7 +166,13 @@ fn run(args: Args, setup: Setup) -> ExitCode {
 
     let summary = {
         let (wire_stats, fwd_stats) = (wire_stats.clone(), Arc::clone(fwd_stats));
-        move || format!("host-sim: {}; {}", wire_stats.summary(), fwd_stats.summary())
+        move || {
+            format!(
+                "host-sim: {}; {}",
+                wire_stats.summary(),
+                fwd_stats.summary()
+            )
+        }
     };
     if let Err(e) = ctrlc::set_handler(move || {
         println!("\n{}", summary());
@@ -178,7 +192,14 @@ fn run(args: Args, setup: Setup) -> ExitCode {
     EXECUTOR.init(Executor::new()).run(move |spawner| {
         let spawned = match setup.tap {
             Some(tap) => spawn_tap(spawner, tap, seed, config, fwd_stats, setup.listener),
-            None => spawn_virtual(spawner, faults, wire_stats, config, fwd_stats, setup.listener),
+            None => spawn_virtual(
+                spawner,
+                faults,
+                wire_stats,
+                config,
+                fwd_stats,
+                setup.listener,
+            ),
         };
         if let Err(e) = spawned {
             eprintln!("host-sim: error: cannot start tasks: {e:?}");
@@ -203,10 +224,18 @@ fn spawn_virtual(
         faults,
         stats,
     );
-    let (device, device_runner) =
-        net::stack(device_port, DEVICE_IP, DEVICE_RESOURCES.init(StackResources::new()), seed);
-    let (host, host_runner) =
-        net::stack(host_port, HOST_IP, HOST_RESOURCES.init(StackResources::new()), seed.wrapping_add(1));
+    let (device, device_runner) = net::stack(
+        device_port,
+        DEVICE_IP,
+        DEVICE_RESOURCES.init(StackResources::new()),
+        seed,
+    );
+    let (host, host_runner) = net::stack(
+        host_port,
+        HOST_IP,
+        HOST_RESOURCES.init(StackResources::new()),
+        seed.wrapping_add(1),
+    );
     spawner.spawn(wire_task(wire)?);
     spawner.spawn(port_net_task(device_runner)?);
     spawner.spawn(port_net_task(host_runner)?);
@@ -227,7 +256,12 @@ fn spawn_tap(
     fwd_stats: &'static Arc<ForwardStats>,
     listener: &'static Async<TcpListener>,
 ) -> Result<(), embassy_executor::SpawnError> {
-    let (device, runner) = net::stack(tap, DEVICE_IP, DEVICE_RESOURCES.init(StackResources::new()), seed);
+    let (device, runner) = net::stack(
+        tap,
+        DEVICE_IP,
+        DEVICE_RESOURCES.init(StackResources::new()),
+        seed,
+    );
     spawner.spawn(tap_net_task(runner)?);
     spawn_echo(spawner, device, config)?;
     let target = Target::Kernel(SocketAddr::from((DEVICE_IP.octets(), config.port)));

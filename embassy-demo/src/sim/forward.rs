@@ -146,7 +146,10 @@ async fn via_stack(
     (up, down): (&mut Pump, &mut Pump),
 ) -> bool {
     socket.set_timeout(Some(IDLE));
-    if !matches!(with_timeout(CONNECT_TIMEOUT, socket.connect(device)).await, Ok(Ok(()))) {
+    if !matches!(
+        with_timeout(CONNECT_TIMEOUT, socket.connect(device)).await,
+        Ok(Ok(()))
+    ) {
         log::warn!("forward: cannot reach the device at {device}");
         reset(&mut socket).await;
         return false;
@@ -283,7 +286,10 @@ impl Pump {
     async fn run<R: Read, W: Write>(&mut self, from: &mut R, to: &mut W) -> Result<(), PumpError> {
         loop {
             if self.start == self.end {
-                let n = from.read(&mut self.buf).await.map_err(|_| PumpError::Read)?;
+                let n = from
+                    .read(&mut self.buf)
+                    .await
+                    .map_err(|_| PumpError::Read)?;
                 if n == 0 {
                     return to.flush().await.map_err(|_| PumpError::Write);
                 }

@@ -92,7 +92,9 @@ pub struct Port<'d> {
 
 impl core::fmt::Debug for Port<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Port").field("mtu", &self.mtu).finish_non_exhaustive()
+        f.debug_struct("Port")
+            .field("mtu", &self.mtu)
+            .finish_non_exhaustive()
     }
 }
 
@@ -140,7 +142,9 @@ pub struct Wire<'d> {
 
 impl core::fmt::Debug for Wire<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Wire").field("faults", &self.faults).finish_non_exhaustive()
+        f.debug_struct("Wire")
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
     }
 }
 

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use embassy_futures::join::{join, join4, join_array};
+use embassy_futures::join::{join, join_array, join4};
 use embassy_futures::select::{Either, select};
 use embassy_net::tcp::TcpSocket;
 use embassy_net::{IpEndpoint, Stack, StackResources};
@@ -33,7 +33,12 @@ fn leak_buf(len: usize) -> &'static mut [u8] {
 
 /// Runs `client` against a fresh simulated device; panics if it does not
 /// finish by `deadline`. Returns the wire's counters.
-pub fn run<F, Fut>(faults: Faults, config: EchoConfig, deadline: Duration, client: F) -> Arc<WireStats>
+pub fn run<F, Fut>(
+    faults: Faults,
+    config: EchoConfig,
+    deadline: Duration,
+    client: F,
+) -> Arc<WireStats>
 where
     F: FnOnce(Stack<'static>) -> Fut,
     Fut: Future<Output = ()>,
@@ -47,15 +52,28 @@ where
         faults,
         stats.clone(),
     );
-    let (device, mut device_runner) =
-        net::stack(device_port, DEVICE_IP, leak(StackResources::<{ POOL + 2 }>::new()), seed);
-    let (host, mut host_runner) =
-        net::stack(host_port, HOST_IP, leak(StackResources::<16>::new()), seed + 1);
+    let (device, mut device_runner) = net::stack(
+        device_port,
+        DEVICE_IP,
+        leak(StackResources::<{ POOL + 2 }>::new()),
+        seed,
+    );
+    let (host, mut host_runner) = net::stack(
+        host_port,
+        HOST_IP,
+        leak(StackResources::<16>::new()),
+        seed + 1,
+    );
     let config: &'static EchoConfig = leak(config);
     let pool: [_; POOL] = core::array::from_fn(|_| {
         echo::serve_socket(device, leak_buf(DEVICE_BUF), leak_buf(DEVICE_BUF), config)
     });
-    let background = join4(wire.run(), device_runner.run(), host_runner.run(), join_array(pool));
+    let background = join4(
+        wire.run(),
+        device_runner.run(),
+        host_runner.run(),
+        join_array(pool),
+    );
     let test = with_timeout(deadline, async {
         host.wait_config_up().await;
         client(host).await
@@ -63,7 +81,10 @@ where
     match futures_lite::future::block_on(select(background, test)) {
         Either::First(_) => unreachable!("the device and the wire run forever"),
         Either::Second(Ok(())) => {}
-        Either::Second(Err(_)) => panic!("test did not finish within {deadline:?}; wire: {}", stats.summary()),
+        Either::Second(Err(_)) => panic!(
+            "test did not finish within {deadline:?}; wire: {}",
+            stats.summary()
+        ),
     }
     stats
 }
@@ -76,7 +97,10 @@ pub fn device_endpoint() -> IpEndpoint {
 pub async fn connect<'a>(host: Stack<'a>, rx: &'a mut [u8], tx: &'a mut [u8]) -> TcpSocket<'a> {
     let mut socket = TcpSocket::new(host, rx, tx);
     socket.set_timeout(Some(Duration::from_secs(120)));
-    socket.connect(device_endpoint()).await.expect("connect to the device");
+    socket
+        .connect(device_endpoint())
+        .await
+        .expect("connect to the device");
     socket
 }
 
@@ -101,12 +125,24 @@ impl Case {
 /// pseudo-random mixed-case bodies, ops rotating.
 pub fn cases(count: usize, max: usize, seed: u64) -> Vec<Case> {
     let mut rng = fastrand::Rng::with_seed(seed);
-    let edges = [0, 1, 2, 255, 256, 490, 511, 512, 1023, 1024, 1025, 4096, max];
+    let edges = [
+        0, 1, 2, 255, 256, 490, 511, 512, 1023, 1024, 1025, 4096, max,
+    ];
     (0..count)
         .map(|i| {
-            let len = edges.get(i).copied().unwrap_or_else(|| rng.usize(0..=max)).min(max);
+            let len = edges
+                .get(i)
+                .copied()
+                .unwrap_or_else(|| rng.usize(0..=max))
+                .min(max);
             let body = (0..len)
-                .map(|_| if rng.bool() { rng.alphanumeric() as u8 } else { rng.u8(..) })
+                .map(|_| {
+                    if rng.bool() {
+                        rng.alphanumeric() as u8
+                    } else {
+                        rng.u8(..)
+                    }
+                })
                 .collect();
             let op = [Op::Upper, Op::Echo, Op::Greet][i % 3];
             Case { op, body }
@@ -125,7 +161,9 @@ pub async fn exchange(host: Stack<'_>, cases: &[Case]) {
             let mut scratch = [0u8; 1024];
             for case in cases {
                 let header = Header::request(case.op, case.body.len() as u64);
-                write_frame(&mut writer, &mut scratch, &header, &case.body).await.expect("send request");
+                write_frame(&mut writer, &mut scratch, &header, &case.body)
+                    .await
+                    .expect("send request");
             }
         };
         let receive = async {
@@ -138,8 +176,17 @@ pub async fn exchange(host: Stack<'_>, cases: &[Case]) {
                 let header = frame.header().expect("reply header");
                 assert_eq!(header.status(), Some(Status::Ok), "reply {i}: {header:?}");
                 let expected = case.expected();
-                assert_eq!(frame.body.len(), expected.len(), "reply {i} ({:?}) length", case.op);
-                assert!(frame.body == expected.as_slice(), "reply {i} ({:?}) differs", case.op);
+                assert_eq!(
+                    frame.body.len(),
+                    expected.len(),
+                    "reply {i} ({:?}) length",
+                    case.op
+                );
+                assert!(
+                    frame.body == expected.as_slice(),
+                    "reply {i} ({:?}) differs",
+                    case.op
+                );
             }
         };
         join(send, receive).await;
@@ -166,7 +213,8 @@ pub async fn next_reply(socket: &mut TcpSocket<'_>) -> Option<Header> {
 
 /// A frame as raw bytes with this header JSON.
 pub fn raw_frame(header_json: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = (header_json.len() as i32).to_le_bytes().to_vec();
+    let len = i32::try_from(header_json.len()).expect("test headers are short");
+    let mut out = len.to_le_bytes().to_vec();
     out.extend_from_slice(header_json.as_bytes());
     out.extend_from_slice(body);
     out

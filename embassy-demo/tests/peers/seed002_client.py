@@ -1,7 +1,8 @@
 """A seed-002-style framed client (struct.pack('i') + json.dumps header),
 with the reads made exact, driven against host-sim's forwarded port.
 
-usage: seed002_client.py PORT   -> prints "ok N" or exits non-zero.
+usage: seed002_client.py PORT [HOST]   -> prints "ok N" or exits non-zero
+(HOST defaults to 127.0.0.1).
 """
 import json
 import socket
@@ -36,7 +37,8 @@ def write_data(con, data, **keys):
 
 def main():
     port = int(sys.argv[1])
-    s = socket.create_connection(('127.0.0.1', port), timeout=60)
+    host = sys.argv[2] if len(sys.argv) > 2 else '127.0.0.1'
+    s = socket.create_connection((host, port), timeout=60)
     checks = 0
     for i in range(20):
         text = ('hello world! %d ' % i) * (i * 50)
