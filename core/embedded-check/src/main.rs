@@ -1,0 +1,73 @@
+//! The panic-never proof and size probe for the jframe core.
+//!
+//! Decodes three pipelined requests (fed in chunks, from a static array
+//! hidden behind `black_box` so nothing is folded away), answers each with
+//! an encoded reply, then decodes the replies again and checks them. The
+//! panic handler calls a function that no object defines: if any panic
+//! path survives optimization, the link fails.
+//!
+//! Features: `io` also goes through `jframe::io::blocking`; `baseline`
+//! leaves jframe out (for size attribution); `allow-panic` defines the
+//! handler so a failing build can be inspected.
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
+
+#[cfg(not(feature = "baseline"))]
+mod check;
+
+/// Three requests as a Python client sends them (json.dumps spacing): an
+/// `upper`, an `echo`, and one whose `op` has the wrong type (answered with
+/// `bad_request`, the connection goes on).
+static REQUESTS: &[u8] = b"\x2c\x00\x00\x00{\"data_size\": 5, \"op\": \"upper\", \"name\": \"x\"}hello\
+\x1e\x00\x00\x00{\"data_size\": 3, \"op\": \"echo\"}abc\
+\x19\x00\x00\x00{\"data_size\": 2, \"op\": 7}zz";
+
+/// Size of the decoder's state beyond its buffer, on this target. Exported
+/// as the *size* of a symbol so the build script reads it with `nm -S`.
+#[cfg(not(feature = "baseline"))]
+const DECODER_STATE: usize = core::mem::size_of::<jframe::Decoder<&mut [u8]>>()
+    - core::mem::size_of::<&mut [u8]>();
+
+#[cfg(not(feature = "baseline"))]
+#[used]
+#[unsafe(no_mangle)]
+static JFRAME_DECODER_STATE_BYTES: [u8; DECODER_STATE] = [0; DECODER_STATE];
+
+#[entry]
+fn main() -> ! {
+    let input = black_box(REQUESTS);
+    let chunk = black_box(7usize);
+    #[cfg(not(feature = "baseline"))]
+    let ok = check::run(input, chunk);
+    #[cfg(feature = "baseline")]
+    let ok = black_box(input.len() + chunk) != 0;
+    debug::exit(if ok { EXIT_SUCCESS } else { EXIT_FAILURE });
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+#[cfg(not(feature = "allow-panic"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    unsafe extern "C" {
+        /// Defined nowhere: referencing it fails the link.
+        fn jframe_panic_path_survived_optimization() -> !;
+    }
+    // SAFETY: never runs; the link fails first if this is reachable at all.
+    unsafe { jframe_panic_path_survived_optimization() }
+}
+
+#[cfg(feature = "allow-panic")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    debug::exit(EXIT_FAILURE);
+    loop {
+        core::hint::spin_loop();
+    }
+}
