@@ -28,6 +28,7 @@ rows = [
     ("small_jframe", "frames"), ("small_jframe_feed_only", "frames"),
     ("small_ldc_serde_json", "frames"), ("small_ldc_bare", "frames"),
     ("1MiB_jframe", "bytes"), ("1MiB_memcpy", "bytes"),
+    ("worst_header_4KiB_many_keys", "frame"),
 ]
 rate = {}
 print(f"\n{'benchmark':<26}{'median/iter':>14}{'95% CI':>24}{'throughput':>20}")
@@ -37,9 +38,12 @@ for name, unit in rows:
     if unit == "frames":
         r = frames / ns * 1e9
         shown = f"{r/1e6:.2f} Mframes/s  ({ns/frames:.1f} ns/frame)"
-    else:
+    elif unit == "bytes":
         r = mib / ns * 1e9
         shown = f"{r/2**30:.2f} GiB/s"
+    else:
+        r = 1 / ns * 1e9
+        shown = f"{r:.0f} frames/s  (one 4 KiB header)"
     rate[name] = r
     print(f"{name:<26}{ns/1e3:>11.2f} us  [{lo/1e3:.2f}, {hi/1e3:.2f}] us   {shown}")
 def ratio(a, b, target=None):

@@ -21,6 +21,10 @@
 //!   over a `Vec` of 1 MiB + 4 KiB; `1MiB/memcpy`: `copy_from_slice` of the
 //!   same 1 MiB. Throughput in bytes.
 //!
+//! - `worst/header_4KiB_many_keys`: one frame whose 4 KiB header (the
+//!   default limit) holds as many distinct keys as fit, decoded and parsed:
+//!   the cost an adversary can make one frame have. Throughput in header bytes.
+//!
 //! The input of the reference variants is a fresh `BytesMut` per iteration,
 //! made in criterion's untimed setup (`iter_batched`), as a socket read
 //! would have filled it. Run `scripts/bench-core.sh` for the ratios.
@@ -189,8 +193,43 @@ fn codec(c: &mut Criterion) {
             black_box(&mut dst);
         });
     });
+
+    // Adversarial: as many distinct top-level keys as a 4 KiB header holds.
+    let mut many = String::from("{\"data_size\":0");
+    for i in 0.. {
+        let member = format!(",\"{i:x}\":0");
+        if many.len() + member.len() + 1 > 4096 {
+            break;
+        }
+        many.push_str(&member);
+    }
+    many.push('}');
+    let worst = python_frame(many.as_bytes(), b"");
+    group.throughput(Throughput::Bytes(many.len() as u64));
+    let mut worst_decoder = Decoder::new([0u8; 4096]);
+    group.bench_function("worst/header_4KiB_many_keys", |b| {
+        b.iter(|| {
+            let (used, event) = worst_decoder.feed(black_box(&worst));
+            match event {
+                Ok(Event::Frame(frame)) => black_box(frame.header().expect("valid header")),
+                other => panic!("unexpected {other:?}"),
+            };
+            assert_eq!(used, worst.len());
+        });
+    });
     group.finish();
 }
 
-criterion_group!(benches, codec);
+/// Prints facts the figures depend on, once, before the measurements.
+fn facts(_: &mut Criterion) {
+    let state = std::mem::size_of::<Decoder<&mut [u8]>>() - std::mem::size_of::<&mut [u8]>();
+    eprintln!(
+        "codec: Decoder state beyond its buffer on this host: {state} bytes; \
+         Header: {} bytes; small frame: {} bytes",
+        std::mem::size_of::<jframe::Header>(),
+        python_frame(PY_HEADER, BODY).len()
+    );
+}
+
+criterion_group!(benches, facts, codec);
 criterion_main!(benches);

@@ -33,7 +33,12 @@ fn serve(input: &[u8], chunk: usize, wire: &mut [u8]) -> Option<usize> {
             len += match event {
                 Ok(Event::Frame(frame)) => match frame.header() {
                     Ok(header) => reply(&header, frame.body, out)?,
-                    Err(_) => encode_frame(out, &Header::error_reply(Status::BadRequest, "bad header"), &[]).ok()?,
+                    Err(_) => encode_frame(
+                        out,
+                        &Header::error_reply(Status::BadRequest, "bad header"),
+                        &[],
+                    )
+                    .ok()?,
                 },
                 Ok(_) => 0,
                 Err(e) if e.is_recoverable() => {
@@ -128,7 +133,14 @@ fn io_matches(input: &[u8], expected: &[u8]) -> bool {
             },
             Ok(Some(Received::Head(_))) | Err(_) => return false,
         };
-        if write_frame(&mut writer, &mut scratch, &header, body.get(..len).unwrap_or_default()).is_err() {
+        if write_frame(
+            &mut writer,
+            &mut scratch,
+            &header,
+            body.get(..len).unwrap_or_default(),
+        )
+        .is_err()
+        {
             return false;
         }
     }

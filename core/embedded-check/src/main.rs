@@ -23,15 +23,16 @@ mod check;
 /// Three requests as a Python client sends them (json.dumps spacing): an
 /// `upper`, an `echo`, and one whose `op` has the wrong type (answered with
 /// `bad_request`, the connection goes on).
-static REQUESTS: &[u8] = b"\x2c\x00\x00\x00{\"data_size\": 5, \"op\": \"upper\", \"name\": \"x\"}hello\
+static REQUESTS: &[u8] =
+    b"\x2c\x00\x00\x00{\"data_size\": 5, \"op\": \"upper\", \"name\": \"x\"}hello\
 \x1e\x00\x00\x00{\"data_size\": 3, \"op\": \"echo\"}abc\
 \x19\x00\x00\x00{\"data_size\": 2, \"op\": 7}zz";
 
 /// Size of the decoder's state beyond its buffer, on this target. Exported
 /// as the *size* of a symbol so the build script reads it with `nm -S`.
 #[cfg(not(feature = "baseline"))]
-const DECODER_STATE: usize = core::mem::size_of::<jframe::Decoder<&mut [u8]>>()
-    - core::mem::size_of::<&mut [u8]>();
+const DECODER_STATE: usize =
+    core::mem::size_of::<jframe::Decoder<&mut [u8]>>() - core::mem::size_of::<&mut [u8]>();
 
 #[cfg(not(feature = "baseline"))]
 #[used]

@@ -8,10 +8,15 @@ use jframe_fuzz::{Config, feed_all};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((cfg, stream)) = Config::split(data) else { return };
+    let Some((cfg, stream)) = Config::split(data) else {
+        return;
+    };
     let whole = feed_all(&cfg, stream, &[usize::MAX]);
     let chunked = feed_all(&cfg, stream, &cfg.chunks);
     assert_eq!(whole, chunked, "chunking changed the decoded events");
     let bytewise = feed_all(&cfg, stream, &[1]);
-    assert_eq!(whole, bytewise, "byte-at-a-time feeding changed the decoded events");
+    assert_eq!(
+        whole, bytewise,
+        "byte-at-a-time feeding changed the decoded events"
+    );
 });

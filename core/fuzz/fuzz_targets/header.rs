@@ -42,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
         Err(e) if e.to_string().contains("number out of range") => return,
         Err(e) => panic!("jframe accepted what serde_json rejects: {e}"),
     };
-    let size = v.get("data_size").or_else(|| v.get("size")).and_then(Value::as_u64);
+    let size = v
+        .get("data_size")
+        .or_else(|| v.get("size"))
+        .and_then(Value::as_u64);
     assert_eq!(size, Some(h.data_size));
     for (key, field) in [
         ("op", h.op.as_deref()),

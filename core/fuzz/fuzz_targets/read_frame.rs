@@ -22,8 +22,15 @@ impl embedded_io::ErrorType for Short<'_> {
 
 impl embedded_io::Read for Short<'_> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        assert!(!buf.is_empty(), "read_frame asked for 0 bytes (looks like EOF)");
-        let cap = self.sizes.get(self.turn % self.sizes.len().max(1)).copied().unwrap_or(usize::MAX);
+        assert!(
+            !buf.is_empty(),
+            "read_frame asked for 0 bytes (looks like EOF)"
+        );
+        let cap = self
+            .sizes
+            .get(self.turn % self.sizes.len().max(1))
+            .copied()
+            .unwrap_or(usize::MAX);
         self.turn += 1;
         let n = buf.len().min(cap).min(self.data.len());
         buf[..n].copy_from_slice(&self.data[..n]);
@@ -33,10 +40,16 @@ impl embedded_io::Read for Short<'_> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((cfg, stream)) = Config::split(data) else { return };
+    let Some((cfg, stream)) = Config::split(data) else {
+        return;
+    };
     let (expected, end) = feed_all(&cfg, stream, &[usize::MAX]);
 
-    let mut reader = Short { data: stream, sizes: &cfg.chunks, turn: 0 };
+    let mut reader = Short {
+        data: stream,
+        sizes: &cfg.chunks,
+        turn: 0,
+    };
     let mut decoder = cfg.decoder();
     let mut got = Vec::new();
     let mut body_buf = vec![0u8; 1 + cfg.chunks.first().copied().unwrap_or(1).min(512)];
@@ -49,9 +62,10 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(got, expected);
                 return;
             }
-            Ok(Some(Received::Frame(f))) => {
-                got.push(Ev::Frame { header: f.header_json.to_vec(), body: f.body.to_vec() })
-            }
+            Ok(Some(Received::Frame(f))) => got.push(Ev::Frame {
+                header: f.header_json.to_vec(),
+                body: f.body.to_vec(),
+            }),
             Ok(Some(Received::Head(h))) => {
                 let (header, data_size) = (h.header_json.to_vec(), h.data_size);
                 let mut body = Vec::new();
@@ -65,7 +79,11 @@ fuzz_target!(|data: &[u8]| {
                         }
                     }
                 }
-                got.push(Ev::Head { header, data_size, body });
+                got.push(Ev::Head {
+                    header,
+                    data_size,
+                    body,
+                });
             }
             Err(ReadError::Decode(e)) => {
                 got.push(Ev::Err(e));

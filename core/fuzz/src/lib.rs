@@ -31,7 +31,13 @@ impl Config {
         let max_body = (cfg[4] != 0xff).then(|| u64::from(cfg[4]) * 8);
         let chunks = cfg[5..]
             .iter()
-            .map(|&c| if c == 0 { 4096 } else { usize::from(c % 64) + 1 })
+            .map(|&c| {
+                if c == 0 {
+                    4096
+                } else {
+                    usize::from(c % 64) + 1
+                }
+            })
             .collect();
         Some((
             Config {
@@ -61,9 +67,16 @@ impl Config {
 /// One decoded thing, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ev {
-    Frame { header: Vec<u8>, body: Vec<u8> },
+    Frame {
+        header: Vec<u8>,
+        body: Vec<u8>,
+    },
     /// A streamed frame; `body` is the concatenation of its chunks (empty when skipped).
-    Head { header: Vec<u8>, data_size: u64, body: Vec<u8> },
+    Head {
+        header: Vec<u8>,
+        data_size: u64,
+        body: Vec<u8>,
+    },
     Err(DecodeError),
 }
 
@@ -86,7 +99,10 @@ pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, End)
     let mut offset = 0;
     let mut turn = 0;
     while offset < stream.len() {
-        let size = chunks.get(turn % chunks.len().max(1)).copied().unwrap_or(usize::MAX);
+        let size = chunks
+            .get(turn % chunks.len().max(1))
+            .copied()
+            .unwrap_or(usize::MAX);
         turn += 1;
         let end = offset.saturating_add(size).min(stream.len());
         let mut input = &stream[offset..end];
@@ -97,7 +113,10 @@ pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, End)
                 Ok(Event::NeedMore) => assert_eq!(used, input.len(), "NeedMore left input"),
                 Ok(Event::Frame(f)) => {
                     check_frame(cfg, f.header_json, f.body);
-                    events.push(Ev::Frame { header: f.header_json.to_vec(), body: f.body.to_vec() });
+                    events.push(Ev::Frame {
+                        header: f.header_json.to_vec(),
+                        body: f.body.to_vec(),
+                    });
                 }
                 Ok(Event::Head(h)) => {
                     assert!(cfg.streaming, "Head outside streaming mode");
@@ -114,9 +133,15 @@ pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, End)
                 Ok(Event::BodyChunk { data, remaining }) => {
                     assert!(!data.is_empty(), "empty body chunk");
                     match events.last_mut() {
-                        Some(Ev::Head { data_size, body, .. }) => {
+                        Some(Ev::Head {
+                            data_size, body, ..
+                        }) => {
                             body.extend_from_slice(data);
-                            assert_eq!(*data_size, body.len() as u64 + remaining, "chunk accounting");
+                            assert_eq!(
+                                *data_size,
+                                body.len() as u64 + remaining,
+                                "chunk accounting"
+                            );
                         }
                         other => panic!("body chunk after {other:?}"),
                     }
@@ -139,7 +164,11 @@ pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, End)
         }
         offset = end;
     }
-    let state = if d.is_idle() { End::Idle } else { End::MidFrame };
+    let state = if d.is_idle() {
+        End::Idle
+    } else {
+        End::MidFrame
+    };
     (events, state)
 }
 
@@ -168,7 +197,10 @@ pub fn check_head(header_json: &[u8], data_size: u64) {
             let n = encode_head(&mut out, &h).expect("a parsed header encodes");
             assert_eq!(Header::parse(&out[4..n]), Ok(h));
         }
-        Err(e) => assert!(matches!(e, HeaderError::InvalidField | HeaderError::FieldTooLong)),
+        Err(e) => assert!(matches!(
+            e,
+            HeaderError::InvalidField | HeaderError::FieldTooLong
+        )),
     }
 }
 
@@ -182,7 +214,9 @@ pub fn roundtrip(h: &Header, body: &[u8]) {
     let mut d = Decoder::new(vec![0u8; n]).with_max_header(u32::try_from(n).unwrap());
     let (used, event) = d.feed(wire);
     assert_eq!(used, n);
-    let Ok(Event::Frame(f)) = event else { panic!("re-encoded frame decodes as {event:?}") };
+    let Ok(Event::Frame(f)) = event else {
+        panic!("re-encoded frame decodes as {event:?}")
+    };
     assert_eq!(f.body, body);
     let back = f.header().expect("re-encoded header parses");
     assert_eq!(&back, h);
