@@ -1,0 +1,126 @@
+//! The std side (jframe-std's client and the `jframe` command) against the
+//! embassy device in `host-sim`, through its forwarded loopback port.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use jframe::{Op, Status};
+use jframe_std::stream::FramedStream;
+use jframe_tests::{HostSim, retry, workspace_bin};
+
+fn jframe(args: &[&str]) -> std::process::Output {
+    Command::new(workspace_bin("jframe"))
+        .args(args)
+        .output()
+        .expect("run jframe")
+}
+
+#[test]
+fn jframe_send_reaches_the_device() {
+    let sim = HostSim::start(&[]);
+    let out = retry(Duration::from_secs(10), || {
+        let out = jframe(&["send", &sim.addr, "hello", "wörld"]);
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    // The device upper-cases ASCII only (SPEC: firmware rules).
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "HELLO\nWöRLD\n");
+
+    let out = jframe(&["send", &sim.addr, "--op", "greet", "jframe", "exit"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello, jframe!\nBye!\n"
+    );
+
+    // The device does not serve files: `jframe get` says why and fails,
+    // leaving no file behind.
+    let target = std::env::temp_dir().join(format!("jframe-device-get-{}", std::process::id()));
+    let out = jframe(&[
+        "get",
+        &sim.addr,
+        "notes.txt",
+        "-o",
+        target.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad_request"),
+        "{out:?}"
+    );
+    assert!(!target.exists());
+}
+
+/// Pipelined frames of 0 B to 64 KiB through a wire that drops and corrupts
+/// Ethernet frames: TCP on embassy-net repairs it, the bytes come back exact.
+#[test]
+fn std_client_is_byte_exact_through_a_faulty_wire() {
+    let sim = HostSim::start(&["--drop", "3", "--corrupt", "3", "--seed", "11"]);
+    let sizes = [0usize, 1, 12, 100, 1000, 1460, 4096, 10_000, 65_536];
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut conn = retry(Duration::from_secs(10), || {
+        let mut c = FramedStream::connect(&sim.addr, Duration::from_secs(60))?;
+        c.send_request(Op::Echo, b"probe")?;
+        c.flush()?;
+        match c.recv()? {
+            Some(m) if m.body == b"probe" => Ok(c),
+            other => Err(std::io::Error::other(format!("probe got {other:?}"))),
+        }
+    });
+    for (i, &size) in sizes.iter().enumerate() {
+        let body: Vec<u8> = (0..size).map(|j| ((i * 31 + j * 7) % 256) as u8).collect();
+        let op = if i % 2 == 0 { Op::Echo } else { Op::Upper };
+        conn.send_request(op, &body).unwrap();
+        conn.flush().unwrap();
+        let reply = conn.recv().unwrap().expect("a reply");
+        assert_eq!(reply.status(), Status::Ok);
+        let want = if op == Op::Upper {
+            body.to_ascii_uppercase()
+        } else {
+            body
+        };
+        assert!(reply.body == want, "size {size}: body differs");
+        assert!(
+            Instant::now() < deadline,
+            "too slow: stopped at size {size}"
+        );
+    }
+}
+
+#[test]
+fn jframe_load_against_the_device_sees_no_errors() {
+    let sim = HostSim::start(&[]);
+    retry(Duration::from_secs(10), || {
+        let out = jframe(&["send", &sim.addr, "--op", "echo", "ready"]);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+    let out = jframe(&[
+        "load",
+        &sim.addr,
+        "--conns",
+        "4",
+        "--duration",
+        "1",
+        "--size",
+        "256",
+        "--op",
+        "echo",
+    ]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("errors=0"), "{text}");
+    let requests: u64 = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("requests="))
+        .and_then(|n| n.parse().ok())
+        .expect("a requests= figure");
+    assert!(requests > 0, "{text}");
+}
