@@ -101,6 +101,17 @@ pub fn encode_head_with<T: serde::Serialize + ?Sized>(
     .finish()
 }
 
+/// 10^19 down to 10^0.
+const POWERS_OF_TEN: [u64; 20] = {
+    let mut table = [1u64; 20];
+    let mut i = 19;
+    while i > 0 {
+        i -= 1;
+        table[i] = table[i + 1] * 10;
+    }
+    table
+};
+
 struct Cursor<'a> {
     out: &'a mut [u8],
     pos: usize,
@@ -121,20 +132,24 @@ impl Cursor<'_> {
     }
 
     fn put_u64(&mut self, mut v: u64) -> Result<(), EncodeError> {
-        // No core::fmt here: it is large on a microcontroller and slow in the hot path.
+        // Decimal by repeated subtraction of powers of ten: no core::fmt (large
+        // on a microcontroller) and no 64-bit division (a libcall on Cortex-M).
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            if let (Some(slot), Ok(d)) = (digits.get_mut(i), u8::try_from(v % 10)) {
-                *slot = b'0' + d;
+        let mut len = 0;
+        for power in POWERS_OF_TEN {
+            let mut d = b'0';
+            while v >= power {
+                v -= power;
+                d += 1;
             }
-            v /= 10;
-            if v == 0 {
-                break;
+            if d != b'0' || len > 0 || power == 1 {
+                if let Some(slot) = digits.get_mut(len) {
+                    *slot = d;
+                }
+                len += 1;
             }
         }
-        self.put(digits.get(i..).unwrap_or_default())
+        self.put(digits.get(..len).unwrap_or_default())
     }
 
     fn put_json_str(&mut self, s: &str) -> Result<(), EncodeError> {
@@ -203,6 +218,27 @@ mod tests {
             r#"{"data_size":0,"op":"get","name":"a\"b\\c\n\u0001é","status":"ok"}"#
         );
         assert_eq!(Header::parse(json.as_bytes()).unwrap(), h);
+    }
+
+    #[test]
+    fn sizes_in_decimal() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut out = [0u8; 64];
+            let len = encode_head(&mut out, &Header::new(n)).unwrap();
+            let want = std::format!("{{\"data_size\":{n}}}");
+            assert_eq!(&out[4..len], want.as_bytes());
+        }
     }
 
     #[test]

@@ -178,7 +178,8 @@ macro_rules! frame_io {
             }
             let head = encode_head(scratch, header).map_err(WriteError::Encode)?;
             let end = head.saturating_add(body.len());
-            if let Some(room) = scratch.get_mut(head..end) {
+            // Two steps, so the optimizer sees room.len() == body.len() (no panic path).
+            if let Some(room) = scratch.get_mut(head..).and_then(|r| r.get_mut(..body.len())) {
                 room.copy_from_slice(body);
                 return write_all(writer, scratch.get(..end).unwrap_or_default()) $($await)*;
             }

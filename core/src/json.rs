@@ -22,6 +22,11 @@ use crate::header::HeaderError;
 /// Deepest nesting a header may use; the top-level object counts as 1.
 pub const MAX_DEPTH: u32 = 16;
 
+/// Most top-level keys a header may have. The duplicate-key check compares
+/// each key with the earlier ones, so without a cap its cost would grow with
+/// the square of the header length.
+pub const MAX_KEYS: usize = 64;
+
 /// The raw contents of a JSON string between its quotes, already validated:
 /// escapes are well formed and surrogates come in pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +55,14 @@ impl<'a> RawStr<'a> {
     pub fn unescape_into<const N: usize>(
         &self,
         out: &mut heapless::String<N>,
+    ) -> Result<(), HeaderError> {
+        // One non-generic body for every capacity: this is flash on a microcontroller.
+        self.unescape_into_view(out.as_mut_view())
+    }
+
+    fn unescape_into_view(
+        &self,
+        out: &mut heapless::string::StringView,
     ) -> Result<(), HeaderError> {
         out.clear();
         if !self.0.contains(&b'\\') {
@@ -164,9 +177,14 @@ where
         p.pos += 1;
     } else {
         let object_start = p.pos;
+        let mut keys = 0;
         loop {
             let key_start = p.pos;
             let key = p.string()?;
+            keys += 1;
+            if keys > MAX_KEYS {
+                return Err(HeaderError::TooManyKeys);
+            }
             if key_start > object_start && p.key_seen_before(object_start, key_start, key)? {
                 return Err(HeaderError::DuplicateKey);
             }
@@ -420,7 +438,8 @@ impl<'a> Parser<'a> {
         };
         while earlier.pos < key_start {
             let other = earlier.string()?;
-            if other.0 == key.0 || other.chars().eq(key.chars()) {
+            let escaped = other.0.contains(&b'\\') || key.0.contains(&b'\\');
+            if other.0 == key.0 || (escaped && other.chars().eq(key.chars())) {
                 return Ok(true);
             }
             earlier.ws();

@@ -20,10 +20,7 @@ fn unhex(s: &str) -> Vec<u8> {
 type Frames = Vec<(Header, Vec<u8>)>;
 
 /// Decodes a whole input, returning (header, body) pairs and the first error.
-fn decode_all(
-    dec: &mut Decoder<Vec<u8>>,
-    input: &[u8],
-) -> (Frames, Option<DecodeError>) {
+fn decode_all(dec: &mut Decoder<Vec<u8>>, input: &[u8]) -> (Frames, Option<DecodeError>) {
     let (frames, err, _) = decode_until_error(dec, input);
     (frames, err)
 }
@@ -121,7 +118,10 @@ fn many_frames_in_one_chunk_stop_at_each_frame() {
 }
 
 fn frame(header_json: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut v = i32::try_from(header_json.len()).unwrap().to_le_bytes().to_vec();
+    let mut v = i32::try_from(header_json.len())
+        .unwrap()
+        .to_le_bytes()
+        .to_vec();
     v.extend_from_slice(header_json);
     v.extend_from_slice(body);
     v
