@@ -4,12 +4,26 @@
 /// the length: `ß` becomes `SS`); anything else is upper-cased as ASCII,
 /// byte for byte, like Python's `bytes.upper`.
 pub fn upper(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    upper_into(body, &mut out);
+    out
+}
+
+/// [`upper`] into `out` (cleared first), so a connection can reuse one
+/// buffer instead of allocating a reply per request.
+pub fn upper_into(body: &[u8], out: &mut Vec<u8>) {
+    out.clear();
     if body.is_ascii() {
-        return body.to_ascii_uppercase();
+        out.extend_from_slice(body);
+        out.make_ascii_uppercase();
+        return;
     }
     match std::str::from_utf8(body) {
-        Ok(s) => s.to_uppercase().into_bytes(),
-        Err(_) => body.to_ascii_uppercase(),
+        Ok(s) => out.extend_from_slice(s.to_uppercase().as_bytes()),
+        Err(_) => {
+            out.extend_from_slice(body);
+            out.make_ascii_uppercase();
+        }
     }
 }
 
@@ -52,6 +66,12 @@ mod tests {
         // Invalid UTF-8: ASCII letters only, other bytes untouched.
         assert_eq!(upper(b"ab\xffc"), b"AB\xffC");
         assert_eq!(upper(b""), b"");
+        // The reused buffer is cleared, whatever it held.
+        let mut out = b"leftover bytes".to_vec();
+        upper_into(b"ab", &mut out);
+        assert_eq!(out, b"AB");
+        upper_into("ß".as_bytes(), &mut out);
+        assert_eq!(out, b"SS");
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct TimedStream {
     current: Option<Duration>,
     /// Set while waiting for a new frame (so shutdown may close the read side).
     idle_flag: Option<Arc<AtomicBool>>,
+    /// When the last socket read returned data.
+    last_data: Instant,
 }
 
 fn timed_out(what: &str) -> io::Error {
@@ -71,21 +73,33 @@ impl TimedStream {
             header_timeout,
             current: None,
             idle_flag: None,
+            last_data: Instant::now(),
         }
     }
 
     /// Shares a flag that is true exactly while the stream waits between frames.
     pub fn with_idle_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        flag.store(self.phase == Phase::Idle, Ordering::SeqCst);
         self.idle_flag = Some(flag);
         self
     }
 
     /// Moves to `phase`.
     pub fn set_phase(&mut self, phase: Phase) {
+        let was_idle = self.phase == Phase::Idle;
         self.phase = phase;
-        if let Some(flag) = &self.idle_flag {
+        // The flag changes only with idleness: no atomic store per frame.
+        if was_idle != (phase == Phase::Idle)
+            && let Some(flag) = &self.idle_flag
+        {
             flag.store(phase == Phase::Idle, Ordering::SeqCst);
         }
+    }
+
+    /// When the last socket read returned data (construction time before
+    /// any): bytes still buffered above this stream arrived no later.
+    pub fn last_data(&self) -> Instant {
+        self.last_data
     }
 
     /// The current phase.
@@ -127,12 +141,16 @@ impl Read for TimedStream {
             }
             match self.stream.read(buf) {
                 Ok(n) => {
-                    if n > 0 && self.phase == Phase::Idle {
-                        let phase = match self.header_timeout {
-                            Some(t) => Phase::Header(Instant::now() + t),
-                            None => Phase::Body,
-                        };
-                        self.set_phase(phase);
+                    if n > 0 {
+                        // One clock read per socket read, not per frame.
+                        self.last_data = Instant::now();
+                        if self.phase == Phase::Idle {
+                            let phase = match self.header_timeout {
+                                Some(t) => Phase::Header(self.last_data + t),
+                                None => Phase::Body,
+                            };
+                            self.set_phase(phase);
+                        }
                     }
                     return Ok(n);
                 }

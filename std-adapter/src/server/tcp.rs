@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use jframe::io::blocking::{read_body, read_frame, write_all, write_frame, write_head};
-use jframe::{Header, Op, ReadError, Received, Status};
+use jframe::{Header, HeaderError, Op, ReadError, Received, Status, WriteError};
 
 use super::{CONN_STACK, ConnEntry, Shared, Slot};
 use crate::files::Prepared;
@@ -154,6 +154,54 @@ struct Conn<'a> {
     shared: &'a Shared,
     writer: FrameWriter,
     scratch: [u8; crate::SCRATCH],
+    /// Reused reply body (upper-cased text), so a reply allocates nothing.
+    out: Vec<u8>,
+    /// The encoded prefix + header of the last `ok` reply and its body
+    /// length: consecutive replies of one size reuse the bytes
+    /// `encode_head` produced instead of encoding the same JSON again.
+    ok_head: Vec<u8>,
+    ok_len: Option<usize>,
+}
+
+/// `out` keeps at most this much capacity between requests (a body
+/// collected from a streamed request may be up to `--max-body`).
+const OUT_KEEP: usize = 16 * 1024;
+
+/// The last request header parsed, keyed by its JSON bytes. Pipelined
+/// requests usually repeat one header, and `Header::parse` is a pure
+/// function of those bytes, so equal bytes reuse the result instead of a
+/// second JSON scan (the decoder has already scanned once, for `data_size`).
+/// Only successful parses of short headers are kept; anything else is parsed.
+struct HeaderMemo {
+    json: Vec<u8>,
+    header: Header,
+    valid: bool,
+}
+
+/// Longest header JSON the memo keeps (a request header is ~30 bytes).
+const MEMO_MAX: usize = 256;
+
+impl HeaderMemo {
+    fn new() -> Self {
+        HeaderMemo {
+            json: Vec::with_capacity(MEMO_MAX),
+            header: Header::default(),
+            valid: false,
+        }
+    }
+
+    fn parse(&mut self, json: &[u8]) -> Result<&Header, HeaderError> {
+        if !(self.valid && self.json == json) {
+            self.valid = false;
+            self.header = Header::parse(json)?;
+            if json.len() <= MEMO_MAX {
+                self.json.clear();
+                self.json.extend_from_slice(json);
+                self.valid = true;
+            }
+        }
+        Ok(&self.header)
+    }
 }
 
 /// What to do after a frame.
@@ -164,9 +212,31 @@ enum Next {
 }
 
 impl Conn<'_> {
-    fn reply(&mut self, status: Status, body: &[u8]) -> io::Result<()> {
-        let header = Header::reply(status, body.len() as u64);
-        write_frame(&mut self.writer, &mut self.scratch, &header, body).map_err(write_err)
+    /// An `ok` reply with `body`: the (memoised) head, then the body, both
+    /// into the buffered writer.
+    fn ok(&mut self, body: &[u8]) -> io::Result<()> {
+        if self.ok_len != Some(body.len()) {
+            let header = Header::reply(Status::Ok, body.len() as u64);
+            let n = jframe::encode_head(&mut self.scratch, &header)
+                .map_err(|e| write_err(WriteError::Encode(e)))?;
+            self.ok_head.clear();
+            self.ok_head
+                .extend_from_slice(self.scratch.get(..n).unwrap_or_default());
+            self.ok_len = Some(body.len());
+        }
+        write_all(&mut self.writer, &self.ok_head).map_err(write_err)?;
+        write_all(&mut self.writer, body).map_err(write_err)
+    }
+
+    /// `upper`, upper-cased into the reused `out` buffer.
+    fn upper(&mut self, body: &[u8]) -> io::Result<()> {
+        let mut out = std::mem::take(&mut self.out);
+        services::upper_into(body, &mut out);
+        let sent = self.ok(&out);
+        if out.capacity() <= OUT_KEEP {
+            self.out = out;
+        }
+        sent
     }
 
     fn error(&mut self, status: Status, message: &str) -> io::Result<()> {
@@ -189,12 +259,12 @@ impl Conn<'_> {
             }
         };
         match op {
-            Op::Upper => self.reply(Status::Ok, &services::upper(body))?,
-            Op::Echo => self.reply(Status::Ok, body)?,
+            Op::Upper => self.upper(body)?,
+            Op::Echo => self.ok(body)?,
             Op::Greet => match services::greet(body) {
-                Greeting::Hello(text) => self.reply(Status::Ok, &text)?,
+                Greeting::Hello(text) => self.ok(&text)?,
                 Greeting::Bye => {
-                    self.reply(Status::Ok, BYE)?;
+                    self.ok(BYE)?;
                     return Ok(Next::Close);
                 }
             },
@@ -277,9 +347,13 @@ fn serve(shared: &Shared, stream: TcpStream, idle: &Arc<AtomicBool>) -> io::Resu
         shared,
         writer,
         scratch: [0u8; crate::SCRATCH],
+        out: Vec::new(),
+        ok_head: Vec::new(),
+        ok_len: None,
     };
+    let mut memo = HeaderMemo::new();
     if let Some(welcome) = &cfg.welcome {
-        conn.reply(Status::Ok, welcome.as_bytes())?;
+        conn.ok(welcome.as_bytes())?;
     }
     loop {
         // Flush only when no further request is already buffered, so a
@@ -291,17 +365,18 @@ fn serve(shared: &Shared, stream: TcpStream, idle: &Arc<AtomicBool>) -> io::Resu
                 return Ok(());
             }
         } else {
-            set_phase(
-                &mut reader,
-                Phase::Header(Instant::now() + cfg.header_timeout),
-            );
+            // The next frame's first bytes are already buffered: they came
+            // with the last socket read, so its header deadline runs from
+            // then (no clock read per pipelined frame).
+            let started = reader.inner().get_ref().last_data();
+            set_phase(&mut reader, Phase::Header(started + cfg.header_timeout));
         }
         let next = match read_frame(&mut reader, &mut decoder) {
             Ok(None) => return Ok(()),
             Ok(Some(Received::Frame(frame))) => {
                 set_phase(&mut reader, Phase::Body);
-                match frame.header() {
-                    Ok(header) => conn.answer(&header, frame.body)?,
+                match memo.parse(frame.header_json) {
+                    Ok(header) => conn.answer(header, frame.body)?,
                     Err(e) => {
                         conn.error(Status::BadRequest, &e.to_string())?;
                         Next::Continue
