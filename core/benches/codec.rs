@@ -194,6 +194,13 @@ fn codec(c: &mut Criterion) {
         });
     });
 
+    // The general (not fast-path) header parser on a typical request header.
+    let request = br#"{"data_size": 64, "op": "upper", "name": "a.txt"}"#;
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("header/request_parse", |b| {
+        b.iter(|| black_box(jframe::Header::parse(black_box(request)).expect("valid")));
+    });
+
     // Adversarial for the duplicate-key check: the most top-level keys a
     // header may have (json::MAX_KEYS), made long enough to fill 4 KiB.
     let mut many = String::from("{\"data_size\":0");

@@ -311,10 +311,9 @@ enum Field {
 }
 
 fn store<const N: usize>(slot: &mut Option<String<N>>, s: RawStr<'_>) -> Result<(), HeaderError> {
-    let mut out = String::new();
-    s.unescape_into(&mut out)?;
-    *slot = Some(out);
-    Ok(())
+    // Unescape in place: a Header is ~570 bytes, and moving strings of up to
+    // 256 bytes around was a fifth of the parse time.
+    s.unescape_into(slot.insert(String::new()))
 }
 
 /// A short static string into a fixed one (all callers pass wire names that fit).

@@ -97,7 +97,6 @@ macro_rules! frame_io {
             R: $Read,
             B: AsRef<[u8]> + AsMut<[u8]>,
         {
-            let mut discard = [0u8; 256];
             let step = loop {
                 if decoder.is_failed() {
                     // Report the stored fatal error.
@@ -109,6 +108,8 @@ macro_rules! frame_io {
                 }
                 let skipping = decoder.want() > 0 && decoder.slot().is_empty();
                 if skipping {
+                    // Only here, so the common path does not zero it per frame.
+                    let mut discard = [0u8; 256];
                     let len = decoder.want().min(discard.len());
                     let into = discard.get_mut(..len).unwrap_or_default();
                     let n = reader.read(into) $($await)* .map_err(ReadError::Io)?;

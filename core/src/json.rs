@@ -27,6 +27,10 @@ pub const MAX_DEPTH: u32 = 16;
 /// the square of the header length.
 pub const MAX_KEYS: usize = 64;
 
+/// Keys remembered (as slices, 16 bytes each on 64-bit hosts, 8 on Cortex-M)
+/// for the duplicate check before falling back to re-reading the header.
+const REMEMBERED_KEYS: usize = 8;
+
 /// The raw contents of a JSON string between its quotes, already validated:
 /// escapes are well formed and surrogates come in pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +49,21 @@ impl<'a> RawStr<'a> {
 
     /// Whether the unescaped string equals `s`.
     pub fn eq_str(&self, s: &str) -> bool {
-        if !self.0.contains(&b'\\') {
-            return self.0 == s.as_bytes();
+        // Byte equality settles almost every comparison (different lengths
+        // fail at once); only a key with an escape needs unescaping.
+        if self.0 == s.as_bytes() {
+            return !s.contains('\\');
         }
-        self.chars().eq(s.chars())
+        self.0.contains(&b'\\') && self.chars().eq(s.chars())
+    }
+
+    /// Whether two keys are the same after unescaping.
+    fn same_key(&self, other: RawStr<'_>) -> bool {
+        if self.0 == other.0 {
+            return true;
+        }
+        let escaped = self.0.contains(&b'\\') || other.0.contains(&b'\\');
+        escaped && self.chars().eq(other.chars())
     }
 
     /// Unescapes into a fixed-capacity string.
@@ -177,16 +192,27 @@ where
         p.pos += 1;
     } else {
         let object_start = p.pos;
+        // The first keys are remembered, so small headers check duplicates
+        // without re-parsing; beyond that, earlier keys are re-read.
+        let mut recent: [RawStr<'a>; REMEMBERED_KEYS] = [RawStr(&[]); REMEMBERED_KEYS];
         let mut keys = 0;
         loop {
             let key_start = p.pos;
             let key = p.string()?;
+            let duplicate = if keys <= REMEMBERED_KEYS {
+                recent.iter().take(keys).any(|other| other.same_key(key))
+            } else {
+                p.key_seen_before(object_start, key_start, key)?
+            };
+            if duplicate {
+                return Err(HeaderError::DuplicateKey);
+            }
+            if let Some(slot) = recent.get_mut(keys) {
+                *slot = key;
+            }
             keys += 1;
             if keys > MAX_KEYS {
                 return Err(HeaderError::TooManyKeys);
-            }
-            if key_start > object_start && p.key_seen_before(object_start, key_start, key)? {
-                return Err(HeaderError::DuplicateKey);
             }
             p.ws();
             p.expect(b':')?;
@@ -243,11 +269,17 @@ impl<'a> Parser<'a> {
         self.expect(b'"')?;
         let start = self.pos;
         loop {
+            // Skip ordinary bytes in one tight pass, then look at the special one.
+            let rest = self.json.get(self.pos..).unwrap_or_default();
+            let plain = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
+            self.pos += plain;
             match self.next_byte()? {
                 b'"' => break,
                 b'\\' => self.escape()?,
-                0x00..=0x1F => return Err(HeaderError::Syntax),
-                _ => {}
+                _ => return Err(HeaderError::Syntax),
             }
         }
         let raw = self
@@ -438,8 +470,7 @@ impl<'a> Parser<'a> {
         };
         while earlier.pos < key_start {
             let other = earlier.string()?;
-            let escaped = other.0.contains(&b'\\') || key.0.contains(&b'\\');
-            if other.0 == key.0 || (escaped && other.chars().eq(key.chars())) {
+            if other.same_key(key) {
                 return Ok(true);
             }
             earlier.ws();
@@ -517,6 +548,33 @@ mod tests {
             ),
         ] {
             assert_eq!(check(bad), Err(err), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duplicates_found_among_remembered_and_re_read_keys() {
+        for keys in [
+            2,
+            REMEMBERED_KEYS,
+            REMEMBERED_KEYS + 1,
+            REMEMBERED_KEYS + 5,
+            MAX_KEYS - 1,
+        ] {
+            for dup_of in [0, keys / 2, keys - 1] {
+                let mut json = std::string::String::from("{");
+                for i in 0..keys {
+                    json.push_str(&std::format!("\"k{i}\":[{i}],"));
+                }
+                // The same key again, once spelled with an escape.
+                json.push_str(&std::format!("\"\\u006b{dup_of}\":0}}"));
+                assert_eq!(
+                    check(&json),
+                    Err(HeaderError::DuplicateKey),
+                    "{keys} keys, dup of {dup_of}"
+                );
+                let unique = json.replace("\\u006b", "x");
+                assert_eq!(check(&unique), Ok(()), "{unique}");
+            }
         }
     }
 
