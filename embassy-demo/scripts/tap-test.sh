@@ -15,6 +15,11 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "tap-test: skipped: TAP mode needs root (ip netns, /dev/net/tun)"
     exit 0
 fi
+if ! command -v ip >/dev/null && command -v apt-get >/dev/null; then
+    echo "tap-test: installing iproute2" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >&2
+fi
 for tool in ip python3 cargo; do
     command -v "$tool" >/dev/null || { echo "tap-test: FAILED: $tool not found" >&2; exit 1; }
 done
