@@ -366,3 +366,36 @@ fn idle_connection_is_closed_after_idle_timeout() {
     assert!(closed_within(&mut s, T), "idle connection still open");
     let _ = s.read(&mut [0u8; 1]);
 }
+
+/// Datagrams from the echo (7) and chargen (19) ports are dropped, so two
+/// UDP services cannot be made to bounce replies at each other forever.
+/// (Port 0 cannot be bound as a source at all.) Binding those ports needs
+/// root; without it the test says so and checks nothing else.
+#[test]
+fn udp_datagrams_from_reflector_ports_are_dropped() {
+    let server = ServerProc::start(&["--udp", "127.0.0.1:0"]);
+    let udp = server.udp.unwrap();
+    let request = raw_frame(r#"{"data_size":5,"op":"echo"}"#, b"hello");
+    for port in [7u16, 19] {
+        let sock = match UdpSocket::bind(("127.0.0.1", port)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipped: cannot bind 127.0.0.1:{port} ({e}); needs root");
+                return;
+            }
+        };
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        sock.send_to(&request, udp).unwrap();
+        let mut buf = [0u8; 1024];
+        let got = sock.recv_from(&mut buf);
+        assert!(got.is_err(), "a reply went to source port {port}: {got:?}");
+    }
+    // The server is alive and answers the same datagram from any other port.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(T)).unwrap();
+    sock.send_to(&request, udp).unwrap();
+    let mut buf = [0u8; 1024];
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    assert!(buf[..n].ends_with(b"hello"));
+}
