@@ -267,6 +267,11 @@ impl Header {
         if let Some(n) = only_data_size(json) {
             return Ok(Header::new(n));
         }
+        Header::parse_general(json)
+    }
+
+    /// The full validating parse, without the fast path.
+    fn parse_general(json: &[u8]) -> Result<Header, HeaderError> {
         let mut h = Header::default();
         let mut sizes = Sizes::default();
         json::scan(json, |key, value| {
@@ -434,6 +439,24 @@ mod tests {
         assert_eq!(h.status(), Some(Status::Ok));
         assert_eq!(h.error.as_deref(), Some("café"));
         assert_eq!(h.sha256.as_deref(), Some("ab"));
+    }
+
+    proptest::proptest! {
+        /// The fast path gives what the scanner gives, on near-misses too.
+        #[test]
+        fn fast_path_agrees_with_the_scanner(
+            size in "(0|[1-9][0-9]{0,20}|0[0-9]|-1|1\\.5|1e3|)",
+            spaced in proptest::prelude::any::<bool>(),
+            tail in "(\\}|\\} |,\\}|,\"op\":\"x\"\\}|\\}\\})",
+        ) {
+            let colon = if spaced { ": " } else { ":" };
+            let json = std::format!("{{\"data_size\"{colon}{size}{tail}");
+            let json = json.as_bytes();
+            proptest::prop_assert_eq!(Header::parse(json), Header::parse_general(json));
+            if let Some(n) = only_data_size(json) {
+                proptest::prop_assert_eq!(Ok(n), Header::parse_general(json).map(|h| h.data_size));
+            }
+        }
     }
 
     #[test]
