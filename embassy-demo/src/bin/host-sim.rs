@@ -161,7 +161,9 @@ fn run(args: Args, setup: Setup) -> ExitCode {
     println!("{how}");
     // Tests read this line to find an ephemeral port: keep its shape.
     println!("host-sim: listening on {local}, forwarded to {device}");
-    println!("host-sim: try: jframe send {local} hello   (Ctrl-C prints a summary and exits)");
+    println!(
+        "host-sim: try: cargo run -p jframe-std --bin jframe -- send {local} hello   (Ctrl-C prints a summary and exits)"
+    );
     let _ = std::io::stdout().flush();
 
     let summary = {
