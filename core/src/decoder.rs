@@ -305,6 +305,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
         matches!(self.state, State::Stream { .. })
     }
 
+    /// Whether the body of a rejected (or [`Self::skip_body`]-ed) frame is
+    /// being discarded.
+    pub fn is_skipping(&self) -> bool {
+        matches!(self.state, State::Skip { .. })
+    }
+
     /// Whether a bad prefix has put the decoder in its final failed state.
     pub fn is_failed(&self) -> bool {
         matches!(self.state, State::Failed(_))

@@ -9,6 +9,7 @@
 //!   the current frame, so no bytes of the next frame are lost and no second
 //!   buffer is needed.
 //! - `read_body`: the next chunk of a streamed body, into the caller's buffer.
+//! - `skip_body`: discard the rest of a body (unwanted, or of a rejected frame).
 //! - `write_frame` / `write_head`: a frame (or its head, for a streamed
 //!   body), encoded in the caller's scratch buffer; small frames leave in one
 //!   write.
@@ -103,20 +104,8 @@ macro_rules! frame_io {
                     let (_, result) = decoder.advance(&[]);
                     return Err(result.err().map_or(ReadError::UnexpectedEof, ReadError::Decode));
                 }
-                if decoder.is_streaming_body() {
-                    decoder.skip_body();
-                }
-                let skipping = decoder.want() > 0 && decoder.slot().is_empty();
-                if skipping {
-                    // Only here, so the common path does not zero it per frame.
-                    let mut discard = [0u8; 256];
-                    let len = decoder.want().min(discard.len());
-                    let into = discard.get_mut(..len).unwrap_or_default();
-                    let n = reader.read(into) $($await)* .map_err(ReadError::Io)?;
-                    if n == 0 {
-                        return Err(ReadError::UnexpectedEof);
-                    }
-                    decoder.consumed_body(n);
+                if decoder.is_streaming_body() || decoder.is_skipping() {
+                    skip_body(reader, decoder) $($await)*?;
                     continue;
                 }
                 let n = reader.read(decoder.slot()) $($await)* .map_err(ReadError::Io)?;
@@ -140,6 +129,35 @@ macro_rules! frame_io {
                 // complete_stage reports only frames and heads.
                 Step::NeedMore | Step::Chunk { .. } => return Err(ReadError::UnexpectedEof),
             }))
+        }
+
+        /// Discards the rest of the current frame's body: a streamed body
+        /// the caller does not want, or the body of a rejected frame (after a
+        /// recoverable [`crate::DecodeError`]). Reads never go past the end of
+        /// that frame and nothing is buffered. Does nothing between frames.
+        pub $($async)? fn skip_body<R, B>(
+            reader: &mut R,
+            decoder: &mut Decoder<B>,
+        ) -> Result<(), ReadError<R::Error>>
+        where
+            R: $Read,
+            B: AsRef<[u8]> + AsMut<[u8]>,
+        {
+            decoder.skip_body();
+            if !decoder.is_skipping() {
+                return Ok(());
+            }
+            let mut discard = [0u8; 256];
+            while decoder.is_skipping() {
+                let len = decoder.want().min(discard.len());
+                let into = discard.get_mut(..len).unwrap_or_default();
+                let n = reader.read(into) $($await)* .map_err(ReadError::Io)?;
+                if n == 0 {
+                    return Err(ReadError::UnexpectedEof);
+                }
+                decoder.consumed_body(n);
+            }
+            Ok(())
         }
 
         /// Reads the next chunk of a streamed body into `buf` (at most

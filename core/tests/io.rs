@@ -186,3 +186,48 @@ fn async_helpers_match_blocking() {
         assert_eq!(out, wire, "echoing every frame reproduces the stream");
     });
 }
+
+#[test]
+fn skip_body_discards_exactly_the_rejected_or_unwanted_body() {
+    // A frame too large for whole-frame mode (recoverable), then a small one.
+    let mut wire = Vec::new();
+    let mut scratch = [0u8; 1024];
+    blocking::write_frame(&mut wire, &mut scratch, &Header::new(1000), &[b'z'; 1000]).unwrap();
+    blocking::write_frame(&mut wire, &mut scratch, &Header::new(2), b"ok").unwrap();
+    let mut reader = Trickle {
+        data: &wire,
+        step: 100,
+    };
+    let mut dec = Decoder::new([0u8; 128]);
+    let err = blocking::read_frame(&mut reader, &mut dec).unwrap_err();
+    assert!(matches!(err, ReadError::Decode(e) if e.is_recoverable()));
+    assert!(dec.is_skipping());
+    blocking::skip_body(&mut reader, &mut dec).unwrap();
+    assert!(dec.is_idle());
+    // Nothing past the skipped body was read: the 21-byte second frame is left.
+    assert_eq!(reader.data.len(), 21);
+    // Between frames it does nothing.
+    blocking::skip_body(&mut reader, &mut dec).unwrap();
+    assert!(matches!(
+        blocking::read_frame(&mut reader, &mut dec).unwrap(),
+        Some(Received::Frame(f)) if f.body == b"ok"
+    ));
+
+    // An unwanted streamed body, asynchronously.
+    let mut reader = Trickle {
+        data: &wire,
+        step: 7,
+    };
+    let mut dec = Decoder::new([0u8; 128]).streaming(true);
+    block_on(async {
+        assert!(matches!(
+            asynch::read_frame(&mut reader, &mut dec).await.unwrap(),
+            Some(Received::Head(h)) if h.data_size == 1000
+        ));
+        asynch::skip_body(&mut reader, &mut dec).await.unwrap();
+        assert!(matches!(
+            asynch::read_frame(&mut reader, &mut dec).await.unwrap(),
+            Some(Received::Frame(f)) if f.body == b"ok"
+        ));
+    });
+}

@@ -204,29 +204,6 @@ pub fn decoder() -> Decoder<Vec<u8>> {
         .streaming(true)
 }
 
-/// Finishes skipping a rejected body (decoder in its skip state after
-/// `skip_body()` or a recoverable header error), reading at most to the end
-/// of that frame and buffering nothing.
-pub fn finish_skip<R>(reader: &mut R, decoder: &mut Decoder<Vec<u8>>) -> io::Result<()>
-where
-    R: embedded_io::Read<Error = io::Error>,
-{
-    let mut discard = [0u8; 1024];
-    while !decoder.is_idle() && !decoder.is_failed() {
-        let want = decoder.want().min(discard.len());
-        if want == 0 {
-            break;
-        }
-        let n = reader.read(&mut discard[..want])?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        // Only skip bytes are fed, so nothing of the next frame is consumed.
-        let _ = decoder.feed(&discard[..n]);
-    }
-    Ok(())
-}
-
 /// Converts a jframe read error into an `io::Error` for callers that only
 /// need a message.
 pub fn read_err(e: ReadError<io::Error>) -> io::Error {

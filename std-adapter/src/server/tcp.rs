@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use jframe::io::blocking::{read_body, read_frame, write_all, write_frame, write_head};
+use jframe::io::blocking::{read_body, read_frame, skip_body, write_all, write_frame, write_head};
 use jframe::{Header, HeaderError, Op, ReadError, Received, Status, WriteError};
 
 use super::{CONN_STACK, ConnEntry, Shared, Slot};
@@ -393,7 +393,7 @@ fn serve(shared: &Shared, stream: TcpStream, idle: &Arc<AtomicBool>) -> io::Resu
                 set_phase(&mut reader, Phase::Body);
                 conn.error(e.status(), &e.to_string())?;
                 conn.flush()?;
-                stream::finish_skip(&mut reader, &mut decoder)?;
+                skip_body(&mut reader, &mut decoder).map_err(stream::read_err)?;
                 Next::Continue
             }
             Err(ReadError::Decode(e)) => {
@@ -434,8 +434,7 @@ fn streamed(
         conn.error(status, msg)?;
         // The body may never come: let the peer see the refusal first.
         conn.flush()?;
-        decoder.skip_body();
-        stream::finish_skip(reader, decoder)?;
+        skip_body(reader, decoder).map_err(stream::read_err)?;
         Ok(Next::Continue)
     };
     let header = match header {
@@ -469,8 +468,7 @@ fn streamed(
             Ok(Next::Continue)
         }
         Op::Get => {
-            decoder.skip_body();
-            stream::finish_skip(reader, decoder)?;
+            skip_body(reader, decoder).map_err(stream::read_err)?;
             conn.answer(&header, &[])
         }
         _ => {
