@@ -5,8 +5,9 @@
 //!
 //! - [`Event::NeedMore`]: every input byte was consumed, the frame is not
 //!   complete yet;
-//! - [`Event::Frame`]: a whole frame, header and body borrowed from the
-//!   decoder's buffer;
+//! - [`Event::Frame`]: a whole frame: its parsed header, the header's JSON
+//!   and the body, borrowed from the input when the frame arrived in one
+//!   piece (nothing copied) or from the decoder's buffer when it did not;
 //! - [`Event::Head`] then [`Event::BodyChunk`]s: a frame whose body does not
 //!   fit the buffer, in streaming mode; chunks are borrowed straight from the
 //!   input, never copied;
@@ -16,21 +17,39 @@
 //! unconsumed rest of the input belongs to the next call (as in httparse and
 //! postcard's `CobsAccumulator`).
 //!
+//! Readers that can read straight into the decoder's buffer use
+//! [`Decoder::unfilled`] (the bytes the current stage still needs, never more
+//! than the current frame), then [`Decoder::filled`] with the count read, and
+//! [`Decoder::event`] once it says a frame or head is ready, the way tokio's
+//! `ReadBuf` is used. [`parse_frame`] parses one frame from a contiguous
+//! slice (a datagram, a `BytesMut`) with no state and no copy.
+//!
+//! # The header is parsed once
+//!
+//! When a header is complete it is parsed, into jframe's [`Header`] or the
+//! caller's type ([`ParseHeader`]), and that parse is what the events lend
+//! out: nobody scans the JSON a second time.
+//!
 //! # Limits, checked before anything is buffered
 //!
 //! The prefix is checked against the header limit in the prefix state; the
 //! header's `data_size` against the whole-frame limit and the buffer's room
 //! as soon as the header is complete, before a single body byte is stored.
 //!
-//! # Recovery
+//! # Errors and recovery (SPEC)
 //!
-//! A bad header behind a valid prefix ([`DecodeError::Header`]) and a body too
-//! large for whole-frame mode ([`DecodeError::BodyTooLarge`]) are recoverable:
-//! the decoder skips the declared body and goes on with the next frame. When
-//! the header is too broken to say how long its body is (bad JSON before
-//! `data_size`, a `data_size` that is not an integer), the body is taken to be
-//! empty, as SPEC's "no `data_size`" case implies. A bad prefix means the stream can no longer be
-//! trusted: the decoder stays failed and returns the same error forever.
+//! A receiver goes on after a bad frame only when it knows, beyond doubt,
+//! where that frame ends:
+//!
+//! - fatal: a prefix out of range, or a malformed header
+//!   ([`DecodeError::Header`]: not UTF-8, not one object, trailing bytes, too
+//!   deep, too many keys, a duplicate key, `data_size` missing, invalid or
+//!   disagreeing with `size`), whatever the order of the keys. The decoder
+//!   stays failed and returns the same error forever;
+//! - recoverable: a well-formed header whose other keys are wrong
+//!   ([`DecodeError::Request`]), and a body too large for whole-frame mode
+//!   ([`DecodeError::BodyTooLarge`]): exactly `data_size` bytes are skipped
+//!   and decoding goes on.
 //!
 //! # Panics
 //!
@@ -38,7 +57,7 @@
 
 use core::fmt;
 
-use crate::header::{self, Header, HeaderError, Status};
+use crate::header::{self, Header, HeaderError, ParseHeader, Status};
 use crate::prefix::{self, PREFIX_LEN};
 
 /// Why decoding failed.
@@ -59,9 +78,18 @@ pub enum DecodeError {
         /// The configured limit.
         max: u32,
     },
-    /// The header is invalid; its body (if its size was readable) is skipped.
+    /// The header is malformed, so where its frame ends is unknown. Fatal.
     Header(HeaderError),
-    /// The body does not fit whole-frame mode; it is skipped.
+    /// The header is well-formed with a valid `data_size`, but a key is
+    /// wrong (`bad_request`). Recoverable: the body is skipped.
+    Request {
+        /// What is wrong.
+        error: HeaderError,
+        /// The body length, skipped.
+        data_size: u64,
+    },
+    /// The body does not fit whole-frame mode (`too_large`). Recoverable:
+    /// the body is skipped.
     BodyTooLarge {
         /// The body length the header declared.
         data_size: u64,
@@ -73,13 +101,14 @@ pub enum DecodeError {
 impl DecodeError {
     /// Whether the decoder goes on with the next frame after this error.
     pub fn is_recoverable(&self) -> bool {
-        matches!(self, Self::Header(_) | Self::BodyTooLarge { .. })
+        matches!(self, Self::Request { .. } | Self::BodyTooLarge { .. })
     }
 
     /// The reply status SPEC gives this error.
     pub fn status(&self) -> Status {
         match self {
             Self::BodyTooLarge { .. } => Status::TooLarge,
+            Self::Request { .. } => Status::BadRequest,
             _ => Status::BadFrame,
         }
     }
@@ -93,6 +122,7 @@ impl fmt::Display for DecodeError {
                 write!(f, "header length {len} exceeds the limit of {max}")
             }
             Self::Header(e) => write!(f, "bad header: {e}"),
+            Self::Request { error, .. } => write!(f, "bad request: {error}"),
             Self::BodyTooLarge { data_size, max } => {
                 write!(f, "body of {data_size} bytes exceeds the limit of {max}")
             }
@@ -103,27 +133,21 @@ impl fmt::Display for DecodeError {
 impl core::error::Error for DecodeError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            Self::Header(e) => Some(e),
+            Self::Header(e) | Self::Request { error: e, .. } => Some(e),
             _ => None,
         }
     }
 }
 
-impl From<HeaderError> for DecodeError {
-    fn from(e: HeaderError) -> Self {
-        DecodeError::Header(e)
-    }
-}
-
 /// What a [`Decoder::feed`] call produced.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Event<'a> {
+pub enum Event<'a, H = Header> {
     /// All input consumed; the current frame is incomplete.
     NeedMore,
     /// A complete frame.
-    Frame(Frame<'a>),
+    Frame(Frame<'a, H>),
     /// Streaming mode: a header whose body follows as [`Event::BodyChunk`]s.
-    Head(Head<'a>),
+    Head(Head<'a, H>),
     /// Streaming mode: the next piece of the body, borrowed from the input.
     BodyChunk {
         /// The bytes.
@@ -133,22 +157,27 @@ pub enum Event<'a> {
     },
 }
 
-/// A complete frame, borrowed from the decoder's buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Frame<'a> {
+/// A complete frame.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Frame<'a, H = Header> {
+    /// The parsed header.
+    pub header: &'a H,
     /// The header's JSON bytes (validated).
     pub header_json: &'a [u8],
     /// The body.
     pub body: &'a [u8],
 }
 
-impl<'a> Frame<'a> {
-    /// Parses the header into the SPEC [`Header`].
-    pub fn header(&self) -> Result<Header, HeaderError> {
-        Header::parse(self.header_json)
+impl<H> Clone for Frame<'_, H> {
+    fn clone(&self) -> Self {
+        *self
     }
+}
+impl<H> Copy for Frame<'_, H> {}
 
-    /// Parses the header into the caller's serde type.
+impl<'a, H> Frame<'a, H> {
+    /// Parses the header JSON again, into a type that borrows from it (for
+    /// owned types, decode into them directly with [`header::Serde`]).
     pub fn header_as<T: serde::Deserialize<'a>>(
         &self,
         scratch: &mut [u8],
@@ -158,27 +187,82 @@ impl<'a> Frame<'a> {
 }
 
 /// The header of a frame whose body is streamed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Head<'a> {
+#[derive(Debug, PartialEq, Eq)]
+pub struct Head<'a, H = Header> {
+    /// The parsed header.
+    pub header: &'a H,
     /// The header's JSON bytes (validated).
     pub header_json: &'a [u8],
     /// The body length that follows.
     pub data_size: u64,
 }
 
-impl<'a> Head<'a> {
-    /// Parses the header into the SPEC [`Header`].
-    pub fn header(&self) -> Result<Header, HeaderError> {
-        Header::parse(self.header_json)
+impl<H> Clone for Head<'_, H> {
+    fn clone(&self) -> Self {
+        *self
     }
+}
+impl<H> Copy for Head<'_, H> {}
 
-    /// Parses the header into the caller's serde type.
-    pub fn header_as<T: serde::Deserialize<'a>>(
-        &self,
-        scratch: &mut [u8],
-    ) -> Result<T, HeaderError> {
-        header::parse_header_as(self.header_json, scratch)
+/// A frame parsed from one contiguous slice by [`parse_frame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parse<'a> {
+    /// A whole frame, the first `len` bytes of the input.
+    Complete {
+        /// The header's JSON bytes (validated, parsed into the caller's header).
+        header_json: &'a [u8],
+        /// The body.
+        body: &'a [u8],
+        /// Prefix + header + body.
+        len: usize,
+    },
+    /// The input ends before the frame does.
+    Partial {
+        /// The body length, once the header was complete and parsed (so the
+        /// input is known to be shorter than its header says).
+        data_size: Option<u64>,
+    },
+}
+
+/// Parses the frame at the start of `input`, in place: no state, no copy.
+/// The header is parsed into `header` (and checked against `max_header`
+/// first); the body is borrowed from `input`. Errors are those of the
+/// decoder: [`DecodeError::Request`] means the header was parsed, well-formed,
+/// with a wrong key.
+pub fn parse_frame<'a, H: ParseHeader + ?Sized>(
+    input: &'a [u8],
+    max_header: u32,
+    header: &mut H,
+) -> Result<Parse<'a>, DecodeError> {
+    let Some(json_len) = prefix_of(input, max_header)? else {
+        return Ok(Parse::Partial { data_size: None });
+    };
+    let Some(json) = input.get(PREFIX_LEN..PREFIX_LEN + json_len) else {
+        return Ok(Parse::Partial { data_size: None });
+    };
+    let data_size = header.parse_into(json)?;
+    let head = PREFIX_LEN + json_len;
+    let needed = (head as u64).saturating_add(data_size);
+    match usize::try_from(needed).ok().and_then(|end| input.get(head..end)) {
+        Some(body) => Ok(Parse::Complete {
+            header_json: json,
+            body,
+            len: head + body.len(),
+        }),
+        None => Ok(Parse::Partial {
+            data_size: Some(data_size),
+        }),
     }
+}
+
+/// The header length from the prefix at the start of `input`, checked;
+/// `None` when fewer than 4 bytes are there.
+fn prefix_of(input: &[u8], max_header: u32) -> Result<Option<usize>, DecodeError> {
+    let Some(&[a, b, c, d]) = input.get(..PREFIX_LEN) else {
+        return Ok(None);
+    };
+    let len = prefix::check(prefix::read([a, b, c, d]), max_header)?;
+    Ok(Some(len as usize))
 }
 
 /// The decoder's position within the current frame.
@@ -194,11 +278,15 @@ enum State {
         size: usize,
         got: usize,
     },
+    /// A whole frame is in the buffer, not yet handed out by [`Decoder::event`].
+    FrameReady { header_len: u32, size: usize },
+    /// Streaming: a head is in the buffer, its body not yet begun.
+    HeadReady { header_len: u32, data_size: u64 },
     /// Passing a large body through as chunks.
     Stream { remaining: u64 },
     /// Discarding the body of a rejected frame.
     Skip { remaining: u64 },
-    /// A bad prefix: nothing more can be trusted.
+    /// A bad prefix or a malformed header: nothing more can be trusted.
     Failed(DecodeError),
 }
 
@@ -207,16 +295,27 @@ const START: State = State::Prefix {
     bytes: [0; PREFIX_LEN],
 };
 
-/// What a step produced, as offsets, so that borrows of the buffer are made
-/// once, after the state machine has finished mutating itself.
+/// Where an event's bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Step {
+enum Src {
+    /// In the decoder's buffer.
+    Buf,
+    /// In the caller's input, at this offset.
+    Input(usize),
+}
+
+/// What a step produced, as offsets, so that borrows are made once, after
+/// the state machine has finished mutating itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
     NeedMore,
     Frame {
+        src: Src,
         header_len: usize,
         body_len: usize,
     },
     Head {
+        src: Src,
         header_len: usize,
         data_size: u64,
     },
@@ -227,25 +326,17 @@ pub(crate) enum Step {
     },
 }
 
-/// Whether a buffered stage finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Progress {
-    /// Bytes are still missing.
-    Incomplete,
-    /// The stage finished and the next one began (prefix → header, say).
-    Continue,
-    /// The stage finished with something to report.
-    Ready(Step),
-}
-
 /// An incremental frame decoder over a caller-supplied buffer `B`
-/// (`[u8; N]`, `&mut [u8]`, or a `Vec<u8>` on std).
+/// (`[u8; N]`, `&mut [u8]`, or a `Vec<u8>` on std), parsing headers into `H`
+/// (jframe's [`Header`] unless built with [`Decoder::with_header`]).
 ///
-/// The buffer holds one frame's header and, in whole-frame mode, its body.
-/// State beyond the buffer is a few dozen bytes.
+/// The buffer holds one frame's header and, in whole-frame mode, its body,
+/// when the frame arrives in pieces. State beyond the buffer and the header
+/// is a few dozen bytes.
 #[derive(Debug)]
-pub struct Decoder<B> {
+pub struct Decoder<B, H = Header> {
     buf: B,
+    header: H,
     state: State,
     max_header: u32,
     max_body: u64,
@@ -253,12 +344,21 @@ pub struct Decoder<B> {
 }
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
-    /// A whole-frame decoder: headers up to
+    /// A whole-frame decoder parsing into jframe's [`Header`]: headers up to
     /// min(4096, buffer length), bodies up to whatever room the header leaves.
     pub fn new(buf: B) -> Self {
+        Decoder::with_header(buf, Header::default())
+    }
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
+    /// Like [`Decoder::new`], parsing headers into `header`'s type instead
+    /// (for instance `Serde(MyHeader::default())`).
+    pub fn with_header(buf: B, header: H) -> Self {
         let cap = u32::try_from(buf.as_ref().len()).unwrap_or(u32::MAX);
         Decoder {
             buf,
+            header,
             state: START,
             max_header: cap.min(prefix::DEFAULT_MAX_HEADER_LEN),
             max_body: u64::MAX,
@@ -295,14 +395,27 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
         self.max_header
     }
 
+    /// The header of the last frame (or head) reported.
+    pub fn header(&self) -> &H {
+        &self.header
+    }
+
     /// Whether the decoder sits between frames (no partial frame buffered).
     pub fn is_idle(&self) -> bool {
-        self.state == START
+        matches!(self.state, State::Prefix { got: 0, .. } | State::FrameReady { .. })
+    }
+
+    /// Whether a frame has begun and its prefix or header is incomplete.
+    pub fn is_in_header(&self) -> bool {
+        matches!(
+            self.state,
+            State::Prefix { got: 1.., .. } | State::Header { .. }
+        )
     }
 
     /// Whether a streamed body is being passed through.
     pub fn is_streaming_body(&self) -> bool {
-        matches!(self.state, State::Stream { .. })
+        matches!(self.state, State::Stream { .. } | State::HeadReady { .. })
     }
 
     /// Whether the body of a rejected (or [`Self::skip_body`]-ed) frame is
@@ -311,9 +424,18 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
         matches!(self.state, State::Skip { .. })
     }
 
-    /// Whether a bad prefix has put the decoder in its final failed state.
+    /// Whether a bad prefix or a malformed header has put the decoder in its
+    /// final failed state.
     pub fn is_failed(&self) -> bool {
         matches!(self.state, State::Failed(_))
+    }
+
+    /// The fatal error, once failed.
+    pub fn failure(&self) -> Option<DecodeError> {
+        match self.state {
+            State::Failed(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// Bytes that would complete the current stage (prefix, header, body
@@ -323,9 +445,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
         let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         match self.state {
             State::Prefix { got, .. } => PREFIX_LEN.saturating_sub(usize::from(got)),
-            State::Header { len, got } => to_usize(u64::from(len - got)),
-            State::Body { size, got, .. } => size - got,
-            State::Stream { remaining } | State::Skip { remaining } => to_usize(remaining),
+            State::Header { len, got } => to_usize(u64::from(len.saturating_sub(got))),
+            State::Body { size, got, .. } => size.saturating_sub(got),
+            State::FrameReady { .. } => PREFIX_LEN,
+            State::HeadReady {
+                data_size: remaining,
+                ..
+            }
+            | State::Stream { remaining }
+            | State::Skip { remaining } => to_usize(remaining),
             State::Failed(_) => 0,
         }
     }
@@ -333,8 +461,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
     /// Discards the rest of the body being streamed; the next bytes fed are
     /// skipped up to the end of the frame.
     pub fn skip_body(&mut self) {
-        if let State::Stream { remaining } = self.state {
-            self.state = State::Skip { remaining };
+        match self.state {
+            State::Stream { remaining }
+            | State::HeadReady {
+                data_size: remaining,
+                ..
+            } => self.state = skip(remaining),
+            _ => {}
         }
     }
 
@@ -348,10 +481,89 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
         self.buf
     }
 
+    /// The part of the buffer the current stage still needs, for readers
+    /// that read straight into it; empty while a streamed body is passed
+    /// through or skipped (read those into your own buffer and [`Self::feed`]
+    /// them). Never longer than what remains of the current frame.
+    pub fn unfilled(&mut self) -> &mut [u8] {
+        self.settle();
+        let buf = self.buf.as_mut();
+        match &mut self.state {
+            State::Prefix { got, bytes } => bytes.get_mut(usize::from(*got)..).unwrap_or_default(),
+            State::Header { len, got } => {
+                let (got, len) = (*got as usize, *len as usize);
+                buf.get_mut(got..len).unwrap_or_default()
+            }
+            State::Body {
+                header_len,
+                size,
+                got,
+            } => {
+                let start = *header_len as usize;
+                buf.get_mut(start + *got..start + *size).unwrap_or_default()
+            }
+            _ => &mut [],
+        }
+    }
+
+    /// Records that the first `n` bytes of [`Self::unfilled`] were written.
+    /// `Ok(true)`: a frame or head is ready, see [`Self::event`].
+    pub fn filled(&mut self, n: usize) -> Result<bool, DecodeError> {
+        self.settle();
+        self.record(n);
+        Ok(self.complete_stage(None)? != Step::NeedMore)
+    }
+
+    /// The frame or head that [`Self::filled`] reported ready, borrowed from
+    /// the buffer; [`Event::NeedMore`] otherwise.
+    pub fn event(&self) -> Event<'_, H> {
+        match self.state {
+            State::FrameReady { header_len, size } => self.view(
+                &[],
+                Step::Frame {
+                    src: Src::Buf,
+                    header_len: header_len as usize,
+                    body_len: size,
+                },
+            ),
+            State::HeadReady {
+                header_len,
+                data_size,
+            } => self.view(
+                &[],
+                Step::Head {
+                    src: Src::Buf,
+                    header_len: header_len as usize,
+                    data_size,
+                },
+            ),
+            _ => Event::NeedMore,
+        }
+    }
+
     /// Consumes input; see the [module docs](self).
-    pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (usize, Result<Event<'a>, DecodeError>) {
+    pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (usize, Result<Event<'a, H>, DecodeError>) {
         let (consumed, step) = self.advance(input);
-        let event = step.map(|step| match step {
+        (consumed, step.map(|step| self.view(input, step)))
+    }
+
+    /// Leaves a reported-ready state for the next stage.
+    fn settle(&mut self) {
+        match self.state {
+            State::FrameReady { .. } => self.state = START,
+            State::HeadReady { data_size, .. } => self.state = State::Stream { remaining: data_size },
+            _ => {}
+        }
+    }
+
+    /// The borrowed event for a step.
+    fn view<'a>(&'a self, input: &'a [u8], step: Step) -> Event<'a, H> {
+        let source = |src: Src| match src {
+            Src::Buf => (self.buf.as_ref(), 0),
+            Src::Input(at) => (input, at),
+        };
+        match step {
+            Step::NeedMore => Event::NeedMore,
             Step::Chunk {
                 start,
                 len,
@@ -362,45 +574,41 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
                     .unwrap_or_default(),
                 remaining,
             },
-            other => self.view(other),
-        });
-        (consumed, event)
-    }
-
-    /// The borrowed event for a step that refers to the buffer.
-    fn view(&self, step: Step) -> Event<'_> {
-        match step {
-            Step::NeedMore | Step::Chunk { .. } => Event::NeedMore,
             Step::Frame {
+                src,
                 header_len,
                 body_len,
-            } => Event::Frame(self.frame_view(header_len, body_len)),
+            } => {
+                let (bytes, at) = source(src);
+                let body_at = at.saturating_add(header_len);
+                Event::Frame(Frame {
+                    header: &self.header,
+                    header_json: bytes.get(at..body_at).unwrap_or_default(),
+                    body: bytes
+                        .get(body_at..body_at.saturating_add(body_len))
+                        .unwrap_or_default(),
+                })
+            }
             Step::Head {
+                src,
                 header_len,
                 data_size,
-            } => Event::Head(self.head_view(header_len, data_size)),
-        }
-    }
-
-    pub(crate) fn frame_view(&self, header_len: usize, body_len: usize) -> Frame<'_> {
-        let buf = self.buf.as_ref();
-        Frame {
-            header_json: buf.get(..header_len).unwrap_or_default(),
-            body: buf
-                .get(header_len..header_len.saturating_add(body_len))
-                .unwrap_or_default(),
-        }
-    }
-
-    pub(crate) fn head_view(&self, header_len: usize, data_size: u64) -> Head<'_> {
-        Head {
-            header_json: self.buf.as_ref().get(..header_len).unwrap_or_default(),
-            data_size,
+            } => {
+                let (bytes, at) = source(src);
+                Event::Head(Head {
+                    header: &self.header,
+                    header_json: bytes
+                        .get(at..at.saturating_add(header_len))
+                        .unwrap_or_default(),
+                    data_size,
+                })
+            }
         }
     }
 
     /// The state machine; returns offsets rather than borrows.
-    pub(crate) fn advance(&mut self, input: &[u8]) -> (usize, Result<Step, DecodeError>) {
+    fn advance(&mut self, input: &[u8]) -> (usize, Result<Step, DecodeError>) {
+        self.settle();
         let mut pos = 0;
         loop {
             let rest = input.get(pos..).unwrap_or_default();
@@ -434,13 +642,22 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
                     self.state = START;
                 }
                 State::Failed(e) => return (pos, Err(e)),
+                State::Prefix { got: 0, .. } if rest.len() >= PREFIX_LEN => {
+                    // Between frames with a prefix at hand: parse in place,
+                    // so a frame that arrived whole is never copied.
+                    let (used, step) = self.whole(rest, pos);
+                    pos += used;
+                    match step {
+                        Ok(Step::NeedMore) => {}
+                        other => return (pos, other),
+                    }
+                }
                 _ => {
                     let copied = self.fill(rest);
                     pos += copied;
-                    match self.complete_stage() {
-                        Ok(Progress::Ready(step)) => return (pos, Ok(step)),
-                        Ok(Progress::Continue) => {}
-                        Ok(Progress::Incomplete) => return (pos, Ok(Step::NeedMore)),
+                    match self.complete_stage(None) {
+                        Ok(Step::NeedMore) if rest.len() > copied => {}
+                        Ok(step) => return (pos, Ok(self.take_ready(step))),
                         Err(e) => return (pos, Err(e)),
                     }
                 }
@@ -448,31 +665,93 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
         }
     }
 
-    /// The part of the buffer (or prefix array) the current stage still
-    /// needs, for readers that fill it directly.
-    pub(crate) fn slot(&mut self) -> &mut [u8] {
-        let buf = self.buf.as_mut();
-        match &mut self.state {
-            State::Prefix { got, bytes } => bytes.get_mut(usize::from(*got)..).unwrap_or_default(),
-            State::Header { len, got } => {
-                let (got, len) = (*got as usize, *len as usize);
-                buf.get_mut(got..len).unwrap_or_default()
+    /// A ready state reported through `feed` is handed out at once.
+    fn take_ready(&mut self, step: Step) -> Step {
+        self.settle();
+        step
+    }
+
+    /// Between frames, with at least a prefix in `rest` (at `pos` of the input).
+    fn whole(&mut self, rest: &[u8], pos: usize) -> (usize, Result<Step, DecodeError>) {
+        let parsed = parse_frame(rest, self.max_header, &mut self.header);
+        let header_len = match prefix_of(rest, self.max_header) {
+            Ok(Some(len)) => len,
+            _ => 0,
+        };
+        match parsed {
+            Ok(Parse::Complete { body, len, .. }) if self.fits(header_len, body.len() as u64) => {
+                let step = Step::Frame {
+                    src: Src::Input(pos + PREFIX_LEN),
+                    header_len,
+                    body_len: body.len(),
+                };
+                (len, Ok(step))
             }
-            State::Body {
-                header_len,
-                size,
-                got,
-            } => {
-                let start = *header_len as usize + *got;
-                buf.get_mut(start..*header_len as usize + *size)
-                    .unwrap_or_default()
+            Ok(Parse::Complete { body, .. }) => self.header_only(rest, header_len, body.len() as u64),
+            Ok(Parse::Partial {
+                data_size: Some(data_size),
+            }) => self.header_only(rest, header_len, data_size),
+            Ok(Parse::Partial { data_size: None }) => {
+                // Only the prefix (and part of the header): the slow path.
+                let copied = self.fill(rest);
+                match self.complete_stage(None) {
+                    Ok(step) => (copied, Ok(self.take_ready(step))),
+                    Err(e) => (copied, Err(e)),
+                }
             }
-            _ => &mut [],
+            Err(DecodeError::Request { error, data_size }) => {
+                self.state = skip(data_size);
+                (
+                    PREFIX_LEN + header_len,
+                    Err(DecodeError::Request { error, data_size }),
+                )
+            }
+            Err(e) => {
+                self.state = State::Failed(e);
+                (0, Err(e))
+            }
         }
     }
 
-    /// Records that `n` bytes of [`Self::slot`] were filled.
-    pub(crate) fn filled(&mut self, n: usize) {
+    /// A header parsed in place whose frame is not held whole from the
+    /// input: its JSON is kept in the buffer for the frame or head to come.
+    fn header_only(
+        &mut self,
+        rest: &[u8],
+        header_len: usize,
+        data_size: u64,
+    ) -> (usize, Result<Step, DecodeError>) {
+        let json = rest
+            .get(PREFIX_LEN..PREFIX_LEN + header_len)
+            .unwrap_or_default();
+        if let Some(dst) = self.buf.as_mut().get_mut(..header_len) {
+            dst.copy_from_slice(json);
+        }
+        let step = self.complete_stage(Some((header_len, Ok(data_size))));
+        (PREFIX_LEN + header_len, step.map(|s| self.take_ready(s)))
+    }
+
+    /// Whether a body of `size` bytes is held whole after a header of `header_len`.
+    fn fits(&self, header_len: usize, size: u64) -> bool {
+        let room = self.buf.as_ref().len().saturating_sub(header_len);
+        size <= self.max_body.min(room as u64)
+    }
+
+    /// Whether the current stage collects bytes into the buffer.
+    fn is_buffering(&self) -> bool {
+        matches!(
+            self.state,
+            State::Prefix { .. } | State::Header { .. } | State::Body { .. }
+        )
+    }
+
+    /// Bytes still missing in a buffered stage (0 when it is complete).
+    fn want_buffered(&self) -> usize {
+        if self.is_buffering() { self.want() } else { 0 }
+    }
+
+    /// Records that `n` bytes of [`Self::unfilled`] were written.
+    fn record(&mut self, n: usize) {
         match &mut self.state {
             State::Prefix { got, .. } => {
                 *got = got
@@ -489,111 +768,114 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Decoder<B> {
         }
     }
 
-    /// Bytes still missing in a buffered stage (0 when it is complete).
-    fn want_buffered(&self) -> usize {
-        match self.state {
-            State::Prefix { .. } | State::Header { .. } | State::Body { .. } => self.want(),
-            _ => 0,
-        }
-    }
-
     /// Copies as much of `input` as the current buffered stage takes.
     fn fill(&mut self, input: &[u8]) -> usize {
-        let slot = self.slot();
+        let slot = self.unfilled();
         let n = slot.len().min(input.len());
         if let (Some(dst), Some(src)) = (slot.get_mut(..n), input.get(..n)) {
             dst.copy_from_slice(src);
         }
-        self.filled(n);
+        self.record(n);
         n
     }
 
-    /// Moves past a completed buffered stage.
-    pub(crate) fn complete_stage(&mut self) -> Result<Progress, DecodeError> {
-        if self.want_buffered() != 0 {
-            return Ok(Progress::Incomplete);
-        }
-        match self.state {
-            State::Prefix { bytes, .. } => {
-                match prefix::check(prefix::read(bytes), self.max_header) {
-                    Ok(len) => self.state = State::Header { len, got: 0 },
-                    Err(e) => {
-                        self.state = State::Failed(e);
-                        return Err(e);
-                    }
+    /// Moves past a completed buffered stage, or handles a header parsed
+    /// elsewhere (`parsed`: its length and result). Ready frames and heads
+    /// are left in the `*Ready` states.
+    fn complete_stage(
+        &mut self,
+        parsed: Option<(usize, Result<u64, DecodeError>)>,
+    ) -> Result<Step, DecodeError> {
+        let (header_len, result) = match parsed {
+            Some(p) => p,
+            None => {
+                if self.want_buffered() != 0 {
+                    return Ok(Step::NeedMore);
                 }
-                Ok(Progress::Continue)
-            }
-            State::Header { len, .. } => {
-                let header_len = len as usize;
-                let json = self.buf.as_ref().get(..header_len).unwrap_or_default();
-                let data_size = match header::scan_data_size(json) {
-                    Ok(size) => size,
-                    Err((e, known_size)) => {
-                        self.skip(known_size.unwrap_or(0));
-                        return Err(DecodeError::Header(e));
+                match self.state {
+                    State::Prefix { bytes, .. } => {
+                        match prefix::check(prefix::read(bytes), self.max_header) {
+                            Ok(len) => self.state = State::Header { len, got: 0 },
+                            Err(e) => return Err(self.fail(e)),
+                        }
+                        return Ok(Step::NeedMore);
                     }
-                };
-                let room = self.buf.as_ref().len().saturating_sub(header_len);
-                let max = self.max_body.min(room as u64);
-                if data_size <= max {
-                    let size = min_len(data_size, room);
-                    if size == 0 {
-                        self.state = START;
-                        return Ok(Progress::Ready(Step::Frame {
-                            header_len,
-                            body_len: 0,
-                        }));
+                    State::Header { len, .. } => {
+                        let header_len = len as usize;
+                        let json = self.buf.as_ref().get(..header_len).unwrap_or_default();
+                        (header_len, self.header.parse_into(json))
                     }
-                    self.state = State::Body {
-                        header_len: len,
-                        size,
-                        got: 0,
-                    };
-                    Ok(Progress::Continue)
-                } else if self.streaming {
-                    self.state = State::Stream {
-                        remaining: data_size,
-                    };
-                    Ok(Progress::Ready(Step::Head {
-                        header_len,
-                        data_size,
-                    }))
-                } else {
-                    self.skip(data_size);
-                    Err(DecodeError::BodyTooLarge { data_size, max })
+                    State::Body {
+                        header_len, size, ..
+                    } => {
+                        self.state = State::FrameReady { header_len, size };
+                        return Ok(Step::Frame {
+                            src: Src::Buf,
+                            header_len: header_len as usize,
+                            body_len: size,
+                        });
+                    }
+                    _ => return Ok(Step::NeedMore),
                 }
             }
-            State::Body {
-                header_len, size, ..
-            } => {
-                self.state = START;
-                Ok(Progress::Ready(Step::Frame {
-                    header_len: header_len as usize,
-                    body_len: size,
-                }))
-            }
-            _ => Ok(Progress::Continue),
-        }
-    }
-
-    fn skip(&mut self, remaining: u64) {
-        self.state = if remaining == 0 {
-            START
-        } else {
-            State::Skip { remaining }
         };
+        let data_size = match result {
+            Ok(size) => size,
+            Err(DecodeError::Request { error, data_size }) => {
+                self.state = skip(data_size);
+                return Err(DecodeError::Request { error, data_size });
+            }
+            Err(e) => return Err(self.fail(e)),
+        };
+        let len32 = u32::try_from(header_len).unwrap_or(u32::MAX);
+        if self.fits(header_len, data_size) {
+            let size = min_len(data_size, usize::MAX);
+            if size == 0 {
+                self.state = State::FrameReady {
+                    header_len: len32,
+                    size: 0,
+                };
+                return Ok(Step::Frame {
+                    src: Src::Buf,
+                    header_len,
+                    body_len: 0,
+                });
+            }
+            self.state = State::Body {
+                header_len: len32,
+                size,
+                got: 0,
+            };
+            Ok(Step::NeedMore)
+        } else if self.streaming {
+            self.state = State::HeadReady {
+                header_len: len32,
+                data_size,
+            };
+            Ok(Step::Head {
+                src: Src::Buf,
+                header_len,
+                data_size,
+            })
+        } else {
+            let room = self.buf.as_ref().len().saturating_sub(header_len);
+            let max = self.max_body.min(room as u64);
+            self.state = skip(data_size);
+            Err(DecodeError::BodyTooLarge { data_size, max })
+        }
     }
 
-    /// Streaming: records that `n` body bytes were delivered outside
-    /// [`Self::feed`] (by a reader that read them into its own buffer).
-    pub(crate) fn consumed_body(&mut self, n: usize) {
-        if let State::Stream { remaining } | State::Skip { remaining } = &mut self.state {
-            *remaining = remaining.saturating_sub(n as u64);
-            if *remaining == 0 {
-                self.state = START;
-            }
-        }
+    fn fail(&mut self, e: DecodeError) -> DecodeError {
+        self.state = State::Failed(e);
+        e
+    }
+}
+
+fn skip(remaining: u64) -> State {
+    if remaining == 0 {
+        START
+    } else {
+        State::Skip { remaining }
     }
 }
 

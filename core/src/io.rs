@@ -20,6 +20,7 @@ use core::fmt;
 
 use crate::decoder::{DecodeError, Frame, Head};
 use crate::encoder::EncodeError;
+use crate::header::Header;
 
 /// Why reading a frame failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,81 +73,71 @@ impl<E: fmt::Debug> fmt::Display for WriteError<E> {
 impl<E: fmt::Debug> core::error::Error for WriteError<E> {}
 
 /// What `read_frame` returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received<'a> {
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received<'a, H = Header> {
     /// A whole frame, in the decoder's buffer.
-    Frame(Frame<'a>),
+    Frame(Frame<'a, H>),
     /// A streamed frame's header (decoder in streaming mode): read its body
     /// with `read_body`, or let the next `read_frame` skip it.
-    Head(Head<'a>),
+    Head(Head<'a, H>),
 }
 
 macro_rules! frame_io {
     ($Read:path, $Write:path, $($async:ident)?; $($await:tt)*) => {
-        use crate::decoder::{Decoder, Progress, Step};
+        use crate::decoder::{Decoder, Event};
         use crate::encoder::{encode_head, EncodeError};
-        use crate::header::Header;
+        use crate::header::{Header, ParseHeader};
         use crate::io::{Received, ReadError, WriteError};
 
         /// Reads the next frame. `Ok(None)`: the peer closed between frames.
         /// An unfinished streamed body from the previous frame is skipped.
-        pub $($async)? fn read_frame<'d, R, B>(
+        pub $($async)? fn read_frame<'d, R, B, H>(
             reader: &mut R,
-            decoder: &'d mut Decoder<B>,
-        ) -> Result<Option<Received<'d>>, ReadError<R::Error>>
+            decoder: &'d mut Decoder<B, H>,
+        ) -> Result<Option<Received<'d, H>>, ReadError<R::Error>>
         where
             R: $Read,
             B: AsRef<[u8]> + AsMut<[u8]>,
+            H: ParseHeader,
         {
-            let step = loop {
-                if decoder.is_failed() {
-                    // Report the stored fatal error.
-                    let (_, result) = decoder.advance(&[]);
-                    return Err(result.err().map_or(ReadError::UnexpectedEof, ReadError::Decode));
+            loop {
+                if let Some(e) = decoder.failure() {
+                    return Err(ReadError::Decode(e));
                 }
                 if decoder.is_streaming_body() || decoder.is_skipping() {
                     skip_body(reader, decoder) $($await)*?;
                     continue;
                 }
-                let n = reader.read(decoder.slot()) $($await)* .map_err(ReadError::Io)?;
+                let n = reader.read(decoder.unfilled()) $($await)* .map_err(ReadError::Io)?;
                 if n == 0 {
                     return if decoder.is_idle() { Ok(None) } else { Err(ReadError::UnexpectedEof) };
                 }
-                decoder.filled(n);
-                match decoder.complete_stage() {
-                    Ok(Progress::Ready(step)) => break step,
-                    Ok(Progress::Continue | Progress::Incomplete) => {}
-                    Err(e) => return Err(ReadError::Decode(e)),
+                if decoder.filled(n).map_err(ReadError::Decode)? {
+                    break;
                 }
-            };
-            Ok(Some(match step {
-                Step::Head { header_len, data_size } => {
-                    Received::Head(decoder.head_view(header_len, data_size))
-                }
-                Step::Frame { header_len, body_len } => {
-                    Received::Frame(decoder.frame_view(header_len, body_len))
-                }
-                // complete_stage reports only frames and heads.
-                Step::NeedMore | Step::Chunk { .. } => return Err(ReadError::UnexpectedEof),
-            }))
+            }
+            match decoder.event() {
+                Event::Frame(frame) => Ok(Some(Received::Frame(frame))),
+                Event::Head(head) => Ok(Some(Received::Head(head))),
+                // `filled` said a frame or head is ready.
+                Event::NeedMore | Event::BodyChunk { .. } => Err(ReadError::UnexpectedEof),
+            }
         }
 
         /// Discards the rest of the current frame's body: a streamed body
         /// the caller does not want, or the body of a rejected frame (after a
         /// recoverable [`crate::DecodeError`]). Reads never go past the end of
         /// that frame and nothing is buffered. Does nothing between frames.
-        pub $($async)? fn skip_body<R, B>(
+        pub $($async)? fn skip_body<R, B, H>(
             reader: &mut R,
-            decoder: &mut Decoder<B>,
+            decoder: &mut Decoder<B, H>,
         ) -> Result<(), ReadError<R::Error>>
         where
             R: $Read,
             B: AsRef<[u8]> + AsMut<[u8]>,
+            H: ParseHeader,
         {
             decoder.skip_body();
-            if !decoder.is_skipping() {
-                return Ok(());
-            }
             let mut discard = [0u8; 256];
             while decoder.is_skipping() {
                 let len = decoder.want().min(discard.len());
@@ -155,21 +146,22 @@ macro_rules! frame_io {
                 if n == 0 {
                     return Err(ReadError::UnexpectedEof);
                 }
-                decoder.consumed_body(n);
+                let _ = decoder.feed(into.get(..n).unwrap_or_default());
             }
             Ok(())
         }
 
         /// Reads the next chunk of a streamed body into `buf` (at most
         /// `buf.len()` bytes); `Ok(None)` once the body is complete.
-        pub $($async)? fn read_body<'b, R, B>(
+        pub $($async)? fn read_body<'b, R, B, H>(
             reader: &mut R,
-            decoder: &mut Decoder<B>,
+            decoder: &mut Decoder<B, H>,
             buf: &'b mut [u8],
         ) -> Result<Option<&'b [u8]>, ReadError<R::Error>>
         where
             R: $Read,
             B: AsRef<[u8]> + AsMut<[u8]>,
+            H: ParseHeader,
         {
             if !decoder.is_streaming_body() || buf.is_empty() {
                 return Ok(None);
@@ -180,8 +172,10 @@ macro_rules! frame_io {
             if n == 0 {
                 return Err(ReadError::UnexpectedEof);
             }
-            decoder.consumed_body(n);
-            Ok(buf.get(..n))
+            let data = buf.get(..n).unwrap_or_default();
+            // The chunk event borrows `data` itself: nothing is copied.
+            let _ = decoder.feed(data);
+            Ok(Some(data))
         }
 
         /// Writes a whole frame. `scratch` holds the encoded head (and the

@@ -14,7 +14,9 @@
 //! - [`header`]: the [`Header`] model and user serde types;
 //! - [`decoder`]: the sans-IO incremental [`Decoder`];
 //! - [`encoder`]: [`encode_frame`] / [`encode_head`];
-//! - [`io`]: read/write helpers over `embedded-io` and `embedded-io-async`.
+//! - [`io`]: read/write helpers over `embedded-io` and `embedded-io-async`;
+//! - [`service`]: the protocol engine: SPEC's requests and replies, over any
+//!   stream or datagram, with an extension point for what core cannot do.
 //!
 //! ```
 //! use jframe::{Decoder, Event, Header, encode_frame};
@@ -32,7 +34,7 @@
 //!     let (used, event) = decoder.feed(byte);
 //!     assert_eq!(used, 1);
 //!     if let Event::Frame(frame) = event.unwrap() {
-//!         got = Some((frame.header().unwrap().data_size, frame.body.to_vec()));
+//!         got = Some((frame.header.data_size, frame.body.to_vec()));
 //!     }
 //! }
 //! assert_eq!(got, Some((2, b"hi".to_vec())));
@@ -60,10 +62,11 @@ pub mod header;
 pub mod io;
 pub mod json;
 pub mod prefix;
+pub mod service;
 
-pub use decoder::{DecodeError, Decoder, Event, Frame, Head};
+pub use decoder::{DecodeError, Decoder, Event, Frame, Head, Parse, parse_frame};
 pub use encoder::{EncodeError, encode_frame, encode_head, encode_head_with};
-pub use header::{Header, HeaderError, Op, Status, parse_header_as};
+pub use header::{Header, HeaderError, Op, ParseHeader, Serde, Status, parse_header_as};
 pub use io::{ReadError, Received, WriteError};
 pub use prefix::{DEFAULT_MAX_HEADER_LEN, PREFIX_LEN};
 

@@ -52,7 +52,7 @@ fn blocking_reads_pipelined_frames_and_streams_big_bodies() {
         let mut dec = Decoder::new([0u8; 512]).streaming(true);
         match blocking::read_frame(&mut reader, &mut dec).unwrap() {
             Some(Received::Frame(f)) => {
-                assert_eq!(f.header().unwrap().op(), Ok(Op::Echo));
+                assert_eq!(f.header.clone().op(), Ok(Op::Echo));
                 assert_eq!(f.body, b"hello");
             }
             other => panic!("{other:?}"),
@@ -162,14 +162,14 @@ fn async_helpers_match_blocking() {
             match frame {
                 None => break,
                 Some(Received::Frame(f)) => {
-                    let h = f.header().unwrap();
+                    let h = f.header.clone();
                     let body = f.body.to_vec();
                     asynch::write_frame(&mut out, &mut scratch, &h, &body)
                         .await
                         .unwrap();
                 }
                 Some(Received::Head(h)) => {
-                    let header = h.header().unwrap();
+                    let header = h.header.clone();
                     asynch::write_head(&mut out, &mut scratch, &header)
                         .await
                         .unwrap();

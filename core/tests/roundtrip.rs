@@ -65,8 +65,8 @@ fn decode_chunked(wire: &[u8], cuts: &[usize], buf: usize) -> Vec<(Header, Vec<u
                     assert_eq!(used, chunk.len());
                     break;
                 }
-                Event::Frame(f) => out.push((f.header().unwrap(), f.body.to_vec())),
-                Event::Head(h) => streamed = Some((h.header().unwrap(), Vec::new())),
+                Event::Frame(f) => out.push((f.header.clone(), f.body.to_vec())),
+                Event::Head(h) => streamed = Some((h.header.clone(), Vec::new())),
                 Event::BodyChunk { data, remaining } => {
                     let (_, body) = streamed.as_mut().expect("head before chunks");
                     body.extend_from_slice(data);
@@ -104,7 +104,7 @@ proptest! {
         prop_assert_eq!(used, wire.len());
         match ev.unwrap() {
             Event::Frame(f) => {
-                prop_assert_eq!(f.header().unwrap(), header);
+                prop_assert_eq!(f.header.clone(), header);
                 prop_assert_eq!(f.body, &body[..]);
             }
             other => prop_assert!(false, "unexpected {:?}", other),

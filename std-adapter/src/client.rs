@@ -17,7 +17,6 @@ pub use crate::stream::{FramedStream as TcpClient, Message};
 pub struct UdpClient {
     sock: UdpSocket,
     buf: Vec<u8>,
-    work: Vec<u8>,
 }
 
 impl UdpClient {
@@ -39,7 +38,6 @@ impl UdpClient {
         Ok(UdpClient {
             sock,
             buf: vec![0u8; 65_536],
-            work: vec![0u8; 65_536],
         })
     }
 
@@ -48,7 +46,7 @@ impl UdpClient {
         self.sock.send(datagram)?;
         let n = self.sock.recv(&mut self.buf)?;
         let (header, body) =
-            decode_datagram(&self.buf[..n], &mut self.work).map_err(|(s, m)| {
+            decode_datagram(&self.buf[..n]).map_err(|(s, m)| {
                 io::Error::new(io::ErrorKind::InvalidData, format!("bad reply ({s}): {m}"))
             })?;
         Ok(Message {

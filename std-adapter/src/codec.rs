@@ -64,13 +64,10 @@ impl tokio_util::codec::Decoder for JframeCodec {
             let (used, event) = self.decoder.feed(src);
             let out = match event {
                 Ok(Event::NeedMore) => None,
-                Ok(Event::Frame(f)) => Some(match f.header() {
-                    Ok(header) => Ok(Incoming::Frame {
-                        header: Box::new(header),
-                        body: Bytes::copy_from_slice(f.body),
-                    }),
-                    Err(e) => Ok(Incoming::Rejected(DecodeError::Header(e))),
-                }),
+                Ok(Event::Frame(f)) => Some(Ok(Incoming::Frame {
+                    header: Box::new(f.header.clone()),
+                    body: Bytes::copy_from_slice(f.body),
+                })),
                 Ok(_) => Some(Err(invalid("unexpected streaming event"))),
                 Err(e) if e.is_recoverable() => Some(Ok(Incoming::Rejected(e))),
                 Err(e) => Some(Err(invalid(e))),

@@ -13,6 +13,8 @@ use jframe::io::blocking::{read_body, read_frame, write_all};
 use jframe::{Header, Op, Received, Status};
 
 use crate::stream::{FramedStream, read_err, write_err};
+use jframe::service::Transform;
+use jframe::service::transform::{GREET_BYE, GREET_EXIT};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -185,23 +187,21 @@ impl Bodies {
     }
 }
 
-/// Appends what the server must answer to `body` (lowercase letters).
+/// Appends what the server must answer to `body` (lowercase letters):
+/// core's own transforms, so the client cannot disagree with the servers.
 fn push_expected(op: Op, body: &[u8], out: &mut Vec<u8>) {
-    match op {
-        Op::Upper => {
+    match Transform::for_op(op) {
+        Some(Transform::Greet) if body == GREET_EXIT => out.extend_from_slice(GREET_BYE),
+        Some(t) => {
+            out.extend_from_slice(t.prefix());
             let from = out.len();
             out.extend_from_slice(body);
             if let Some(new) = out.get_mut(from..) {
-                new.make_ascii_uppercase();
+                t.apply(new);
             }
+            out.extend_from_slice(t.suffix());
         }
-        Op::Greet if body == b"exit" => out.extend_from_slice(crate::services::BYE),
-        Op::Greet => {
-            out.extend_from_slice(b"Hello, ");
-            out.extend_from_slice(body);
-            out.push(b'!');
-        }
-        _ => out.extend_from_slice(body),
+        None => out.extend_from_slice(body),
     }
 }
 

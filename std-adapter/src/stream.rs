@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use embedded_io_adapters::std::FromStd;
 use jframe::io::blocking::{read_body, read_frame, write_frame, write_head};
-use jframe::{Decoder, Event, Header, Op, ReadError, Received, Status, WriteError};
+use jframe::{Decoder, Header, Op, ReadError, Received, Status, WriteError};
 
 use crate::{MAX_HEADER, SCRATCH};
 
@@ -332,11 +332,10 @@ impl FramedStream {
         match read_frame(&mut self.reader, &mut self.decoder).map_err(read_err)? {
             None => Ok(None),
             Some(Received::Frame(f)) => {
-                let header = f.header().map_err(invalid)?;
-                Ok(Some((header, f.body.to_vec())))
+                Ok(Some((f.header.clone(), f.body.to_vec())))
             }
             Some(Received::Head(h)) => {
-                let header = h.header().map_err(invalid)?;
+                let header = h.header.clone();
                 if h.data_size > self.max_body {
                     return Err(invalid(format!(
                         "reply body of {} bytes exceeds the limit of {}",
@@ -365,12 +364,12 @@ impl FramedStream {
         match read_frame(&mut self.reader, &mut self.decoder).map_err(read_err)? {
             None => Ok(None),
             Some(Received::Frame(f)) => {
-                let header = f.header().map_err(invalid)?;
+                let header = f.header.clone();
                 sink(&header, f.body)?;
                 Ok(Some(header))
             }
             Some(Received::Head(h)) => {
-                let header = h.header().map_err(invalid)?;
+                let header = h.header.clone();
                 let mut chunk = vec![0u8; 64 * 1024];
                 while let Some(data) =
                     read_body(&mut self.reader, &mut self.decoder, &mut chunk).map_err(read_err)?
@@ -393,31 +392,17 @@ fn invalid<E: ToString>(e: E) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
-/// Decodes one UDP datagram as exactly one frame; `buf` is the decoder's
-/// working buffer (at least as large as the largest datagram). Returns the
+/// Decodes one UDP datagram as exactly one frame, in place. Returns the
 /// header and the body, borrowed from the datagram.
-pub fn decode_datagram<'d>(
-    datagram: &'d [u8],
-    buf: &mut [u8],
-) -> Result<(Header, &'d [u8]), (Status, String)> {
-    let mut decoder = Decoder::new(buf).with_max_header(MAX_HEADER);
-    let (used, event) = decoder.feed(datagram);
-    match event {
-        Ok(Event::Frame(f)) => {
-            let header = f
-                .header()
-                .map_err(|e| (Status::BadRequest, e.to_string()))?;
-            if used != datagram.len() {
-                return Err((
-                    Status::BadFrame,
-                    "bytes after the frame in the datagram".to_string(),
-                ));
-            }
-            // The frame is contiguous in the datagram: its body ends at `used`.
-            let body = datagram.get(used - f.body.len()..used).unwrap_or_default();
-            Ok((header, body))
-        }
-        Ok(_) => Err((
+pub fn decode_datagram(datagram: &[u8]) -> Result<(Header, &[u8]), (Status, String)> {
+    let mut header = Header::default();
+    match jframe::parse_frame(datagram, MAX_HEADER, &mut header) {
+        Ok(jframe::Parse::Complete { body, len, .. }) if len == datagram.len() => Ok((header, body)),
+        Ok(jframe::Parse::Complete { .. }) => Err((
+            Status::BadFrame,
+            "bytes after the frame in the datagram".to_string(),
+        )),
+        Ok(jframe::Parse::Partial { .. }) => Err((
             Status::Truncated,
             "datagram is shorter than its header says".to_string(),
         )),

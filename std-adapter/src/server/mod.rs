@@ -8,6 +8,7 @@
 //! accepting, closes idle connections, lets in-flight frames finish within a
 //! grace period, then closes the rest.
 
+mod link;
 mod tcp;
 mod udp;
 

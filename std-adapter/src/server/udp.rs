@@ -6,15 +6,13 @@ use std::net::UdpSocket;
 use std::thread;
 use std::time::Duration;
 
-use jframe::{Header, Op, Status, encode_frame};
+use jframe::service::{Limits, datagram};
 
 use super::Shared;
-use crate::services::{self, BYE, Greeting};
-use crate::stream::decode_datagram;
+use crate::services::StdServices;
 
-/// A reply may exceed its request by at most this many bytes: enough for
-/// `,"status":"ok"` and greet's `Hello, !`, too little to amplify traffic.
-pub const UDP_MAX_EXTRA: usize = 32;
+/// A reply may exceed its request by at most this many bytes (core's rule).
+pub const UDP_MAX_EXTRA: usize = datagram::MAX_EXTRA;
 
 /// Largest datagram received (the UDP maximum rounds up to this).
 const DATAGRAM: usize = 65_536;
@@ -30,7 +28,12 @@ pub(super) fn serve(sock: &UdpSocket, shared: &Shared) {
         return;
     }
     let mut datagram = vec![0u8; DATAGRAM];
-    let mut work = vec![0u8; DATAGRAM];
+    let mut reply = vec![0u8; DATAGRAM];
+    let mut services = StdServices::new(shared.config.root.clone(), shared.config.max_body);
+    let limits = Limits {
+        max_header: crate::MAX_HEADER,
+        max_body: shared.config.max_body,
+    };
     while !shared.stopping() {
         let (n, src) = match sock.recv_from(&mut datagram) {
             Ok(got) => got,
@@ -55,61 +58,26 @@ pub(super) fn serve(sock: &UdpSocket, shared: &Shared) {
             log::debug!("udp: dropped a datagram from {src}");
             continue;
         }
-        let Some(reply) = udp_reply(&datagram[..n], &mut work, shared.config.max_body) else {
-            log::debug!("udp: no reply fits within the request size for {src}");
+        let Some(len) = datagram::answer(&datagram[..n], &mut reply, &mut services, &limits) else {
+            log::debug!("udp: no reply due to {src}");
             continue;
         };
-        if let Err(e) = sock.send_to(&reply, src) {
+        if let Err(e) = sock.send_to(&reply[..len], src) {
             log::debug!("udp: reply to {src} failed: {e}");
         }
     }
 }
 
-/// The reply to one request datagram, or `None` when not even a bare
-/// status fits within `request + UDP_MAX_EXTRA` bytes.
-pub fn udp_reply(datagram: &[u8], work: &mut [u8], max_body: u64) -> Option<Vec<u8>> {
-    let limit = datagram.len() + UDP_MAX_EXTRA;
-    let answer = match decode_datagram(datagram, work) {
-        Err(refusal) => Err(refusal),
-        Ok((_, body)) if body.len() as u64 > max_body => Err((
-            Status::TooLarge,
-            format!("body exceeds the limit of {max_body}"),
-        )),
-        Ok((header, body)) => match header.op() {
-            Err(name) => Err((Status::BadRequest, format!("unknown op {name:?}"))),
-            Ok(Op::Upper) => Ok(services::upper(body)),
-            Ok(Op::Echo) => Ok(body.to_vec()),
-            Ok(Op::Greet) => Ok(match services::greet(body) {
-                Greeting::Hello(text) => text,
-                Greeting::Bye => BYE.to_vec(),
-            }),
-            Ok(Op::Get) => Err((Status::Forbidden, "get is not served over UDP".to_string())),
-            Ok(other) => Err((Status::BadRequest, format!("op {other} is not served here"))),
-        },
+/// The reply to one request datagram, or `None` when none is due (it is a
+/// reply itself) or not even a bare status fits within the request's size
+/// plus [`UDP_MAX_EXTRA`]. The rules are core's ([`datagram::answer`]).
+pub fn udp_reply(datagram: &[u8], services: &mut StdServices, max_body: u64) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; datagram::MAX_DATAGRAM];
+    let limits = Limits {
+        max_header: crate::MAX_HEADER,
+        max_body,
     };
-    let (status, message) = match answer {
-        Ok(body) => {
-            let header = Header::reply(Status::Ok, body.len() as u64);
-            if let Some(frame) = encode_within(&header, &body, limit) {
-                return Some(frame);
-            }
-            (
-                Status::TooLarge,
-                "reply would be larger than the request".to_string(),
-            )
-        }
-        Err(refusal) => refusal,
-    };
-    // Error replies: with the message if it fits, else the bare status.
-    encode_within(&Header::error_reply(status, &message), &[], limit)
-        .or_else(|| encode_within(&Header::reply(status, 0), &[], limit))
-}
-
-fn encode_within(header: &Header, body: &[u8], limit: usize) -> Option<Vec<u8>> {
-    let mut out = vec![0u8; crate::SCRATCH + body.len()];
-    let len = encode_frame(&mut out, header, body).ok()?;
-    (len <= limit).then(|| {
-        out.truncate(len);
-        out
-    })
+    let n = datagram::answer(datagram, &mut out, services, &limits)?;
+    out.truncate(n);
+    Some(out)
 }

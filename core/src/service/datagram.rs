@@ -1,0 +1,154 @@
+//! One request datagram, one reply datagram (SPEC, "Transports: UDP").
+//!
+//! - A datagram shorter than its header says gets `truncated`.
+//! - A reply never exceeds its request by more than [`MAX_EXTRA`] bytes,
+//!   so the service cannot amplify traffic; a reply that would is refused
+//!   with `too_large`, as is one that would not fit a datagram at all.
+//! - A datagram that carries `status` is a reply: never answered, so no
+//!   forged datagram can start a loop between servers.
+
+use crate::decoder::{DecodeError, Parse, parse_frame};
+use crate::encoder::encode_head;
+use crate::header::{Header, Status};
+
+use super::extension::{Claim, Extension, Reply, Source};
+use super::request::{Limits, Plan, Refusal, ok_head, plan};
+use super::transform::{GREET_BYE, Transform};
+
+/// A reply may exceed its request by at most this many bytes: enough for
+/// `,"status":"ok"` and greet's `Hello, !`, too little to amplify.
+pub const MAX_EXTRA: usize = 32;
+
+/// The largest UDP payload over IPv4 (65,535 − 8 − 20).
+pub const MAX_DATAGRAM: usize = 65_507;
+
+/// The reply to one request datagram, encoded into `out`; its length, or
+/// `None` when no reply is due (the datagram is itself a reply) or not even
+/// a bare status fits the amplification bound.
+pub fn answer<X: Extension>(
+    request: &[u8],
+    out: &mut [u8],
+    extension: &mut X,
+    limits: &Limits,
+) -> Option<usize> {
+    let limit = request
+        .len()
+        .saturating_add(MAX_EXTRA)
+        .min(MAX_DATAGRAM)
+        .min(out.len());
+    let mut header = Header::default();
+    let refusal = match parse_frame(request, limits.max_header, &mut header) {
+        Ok(Parse::Complete { body, len, .. }) if len == request.len() => {
+            match serve(&header, body, out, limit, extension, limits) {
+                Answer::Sent(n) => return Some(n),
+                Answer::Silent => return None,
+                Answer::Refused(refusal) => refusal,
+            }
+        }
+        Ok(Parse::Complete { len, .. }) => {
+            let extra = request.len() - len;
+            let why = format_args!("{extra} bytes follow the frame in the datagram");
+            Refusal::new(Status::BadFrame, why)
+        }
+        Ok(Parse::Partial { data_size }) => {
+            if header.status.is_some() && data_size.is_some() {
+                return None;
+            }
+            let got = request.len();
+            let why = format_args!("the datagram ends after {got} bytes, inside its frame");
+            Refusal::new(Status::Truncated, why)
+        }
+        Err(e @ DecodeError::Request { .. }) if header.status.is_some() => {
+            let _ = e;
+            return None;
+        }
+        Err(e) => Refusal::new(e.status(), format_args!("{e}")),
+    };
+    refuse(&refusal, out, limit)
+}
+
+enum Answer {
+    Sent(usize),
+    Silent,
+    Refused(Refusal),
+}
+
+fn serve<X: Extension>(
+    header: &Header,
+    body: &[u8],
+    out: &mut [u8],
+    limit: usize,
+    extension: &mut X,
+    limits: &Limits,
+) -> Answer {
+    let reply = match plan(header, Some(body), limits, extension) {
+        Plan::Ignore => return Answer::Silent,
+        Plan::Refuse(refusal) => return Answer::Refused(refusal),
+        Plan::Serve(t) => compose(out, limit, body, t),
+        Plan::Bye => compose(out, limit, GREET_BYE, Transform::Echo),
+        Plan::Reply(reply) => pull(out, limit, reply),
+        Plan::Collect => {
+            let answer = match extension.collect(body) {
+                Ok(()) => extension.finish(header),
+                Err(refusal) => Claim::Refuse(refusal),
+            };
+            match answer {
+                Claim::Reply(reply) => pull(out, limit, reply),
+                Claim::Refuse(refusal) => return Answer::Refused(refusal),
+                Claim::Builtin | Claim::Collect => {
+                    extension.abandon();
+                    let why = format_args!("the request was not answered");
+                    return Answer::Refused(Refusal::new(Status::Error, why));
+                }
+            }
+        }
+    };
+    match reply {
+        Some(n) => Answer::Sent(n),
+        None => {
+            let why = format_args!("the reply would not fit one datagram of at most {limit} bytes");
+            Answer::Refused(Refusal::new(Status::TooLarge, why))
+        }
+    }
+}
+
+/// A built-in reply into `out[..limit]`: head, prefix, body transformed, suffix.
+fn compose(out: &mut [u8], limit: usize, body: &[u8], t: Transform) -> Option<usize> {
+    let size = t.reply_size(body.len() as u64)?;
+    let out = out.get_mut(..limit)?;
+    let mut at = encode_head(out, &ok_head(size)).ok()?;
+    for (part, apply) in [(t.prefix(), false), (body, true), (t.suffix(), false)] {
+        let dst = out.get_mut(at..at.checked_add(part.len())?)?;
+        dst.copy_from_slice(part);
+        if apply {
+            t.apply(dst);
+        }
+        at += part.len();
+    }
+    Some(at)
+}
+
+/// An extension's reply into `out[..limit]`, if it fits.
+fn pull<S: Source>(out: &mut [u8], limit: usize, mut reply: Reply<S>) -> Option<usize> {
+    let out = out.get_mut(..limit)?;
+    let head = encode_head(out, &reply.head).ok()?;
+    let size = usize::try_from(reply.head.data_size).ok()?;
+    let end = head.checked_add(size)?;
+    let mut dst = out.get_mut(head..end)?;
+    while !dst.is_empty() {
+        let n = reply.body.fill(dst).ok()?;
+        if n == 0 {
+            return None;
+        }
+        dst = dst.get_mut(n..)?;
+    }
+    Some(end)
+}
+
+/// An error reply within `limit`: with its message if it fits, else the bare status.
+fn refuse(refusal: &Refusal, out: &mut [u8], limit: usize) -> Option<usize> {
+    let out = out.get_mut(..limit)?;
+    encode_head(out, &refusal.header())
+        .or_else(|_| encode_head(out, &Header::reply(refusal.status, 0)))
+        .ok()
+}

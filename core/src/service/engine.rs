@@ -1,0 +1,492 @@
+//! The connection engine: SPEC's request/reply behaviour over any byte
+//! stream, for [`blocking`] (`embedded-io`) and [`asynch`]
+//! (`embedded-io-async`) transports, generated from one definition.
+//!
+//! A driver hands [`blocking::serve`] (or [`asynch::serve`]) its socket and
+//! three buffers, and the engine does the rest: it reads as much as the
+//! socket has into `rx`, decodes frames in place (a frame that arrived in
+//! pieces is gathered in `frame`), answers each request by [`plan`], and
+//! gathers replies in `tx`, written out when `rx` runs dry, so a pipelined
+//! batch gets one write. Bodies larger than `frame` are streamed chunk by
+//! chunk, through `tx`, never held whole.
+//!
+//! Before every read the engine tells the driver where the session is
+//! ([`Deadlines::before_read`]), so the driver can apply its own timeouts
+//! and stop between frames; it has no other say.
+
+use crate::decoder::DecodeError;
+use crate::encoder::{EncodeError, encode_head};
+use crate::header::Header;
+
+use super::extension::SourceError;
+use super::request::Limits;
+use super::transform::Transform;
+
+/// Where a session is when the engine is about to wait for bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Phase {
+    /// Between frames, nothing pending: the idle timeout applies.
+    Idle,
+    /// A frame has begun and its prefix or header is incomplete: the
+    /// header deadline applies.
+    Header,
+    /// A body is being received (held, streamed or skipped): the body
+    /// deadline applies.
+    Body,
+}
+
+/// What the engine tells its driver.
+pub trait Deadlines {
+    /// Called before every read. Returning `false` in [`Phase::Idle`] ends
+    /// the session ([`End::Stopped`]), for a server shutting down; in the
+    /// other phases it is ignored (a frame is never cut short).
+    fn before_read(&mut self, phase: Phase) -> bool;
+}
+
+/// Settings of one session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Config<'a> {
+    /// Header and body limits.
+    pub limits: Limits,
+    /// Sent as an `ok` frame when the session starts (seed 001's `Welcome!`).
+    pub welcome: Option<&'a [u8]>,
+}
+
+/// The buffers a session works in.
+#[derive(Debug)]
+pub struct Buffers<'b> {
+    /// Socket reads land here.
+    pub rx: &'b mut [u8],
+    /// A frame that arrives in pieces is gathered here (its header, and a
+    /// body that fits after it); larger bodies are streamed.
+    pub frame: &'b mut [u8],
+    /// Replies are gathered here; must hold the largest reply head
+    /// (a few hundred bytes).
+    pub tx: &'b mut [u8],
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum End<E> {
+    /// The peer closed between frames.
+    PeerClosed,
+    /// A `greet` of `exit` was answered with `Bye!`.
+    Bye,
+    /// The driver asked to stop between frames.
+    Stopped,
+    /// The peer sent a reply (a frame with `status`): never answered, the
+    /// connection is closed (SPEC).
+    ReplyReceived,
+    /// A fatal error: `bad_frame` was sent (when possible) and the
+    /// connection is closed.
+    BadFrame(DecodeError),
+    /// The peer closed in the middle of a frame.
+    Truncated,
+    /// An extension's reply body failed part-way: the reply cannot be
+    /// completed, so the connection is closed.
+    Source(SourceError),
+    /// A reply could not be encoded (the `tx` buffer is too small).
+    Encode(EncodeError),
+    /// The transport failed.
+    Io(E),
+    /// The transport accepted zero bytes.
+    WriteZero,
+}
+
+impl<E> End<E> {
+    /// Whether the session ended the way the protocol lets it end (the
+    /// peer left, `Bye!`, a stop), not on an error.
+    pub fn is_clean(&self) -> bool {
+        matches!(self, End::PeerClosed | End::Bye | End::Stopped)
+    }
+}
+
+impl<E: core::fmt::Debug> core::fmt::Display for End<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            End::PeerClosed => f.write_str("peer closed"),
+            End::Bye => f.write_str("greet exit: Bye!"),
+            End::Stopped => f.write_str("stopped between frames"),
+            End::ReplyReceived => f.write_str("peer sent a reply to a server; closed"),
+            End::BadFrame(e) => write!(f, "bad frame: {e}"),
+            End::Truncated => f.write_str("peer closed in the middle of a frame"),
+            End::Source(e) => write!(f, "{e}"),
+            End::Encode(e) => write!(f, "{e}"),
+            End::Io(e) => write!(f, "transport failed: {e:?}"),
+            End::WriteZero => f.write_str("transport accepted zero bytes"),
+        }
+    }
+}
+
+/// What the engine does with the chunks of the body being received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// No body in progress (or one being skipped by the decoder).
+    None,
+    /// A built-in service's reply, chunk by chunk.
+    Transform(Transform),
+    /// The extension collects it.
+    Collect,
+}
+
+/// Reply bytes gathered in `tx`.
+struct Tx<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl Tx<'_> {
+    fn room(&self) -> usize {
+        self.buf.len().saturating_sub(self.len)
+    }
+
+    fn pending(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Encodes `header` at the end of `tx`; `Ok(false)`: no room (flush first).
+fn put_head(tx: &mut Tx<'_>, header: &Header) -> Result<bool, EncodeError> {
+    let free = tx.buf.get_mut(tx.len..).unwrap_or_default();
+    match encode_head(free, header) {
+        Ok(n) => {
+            tx.len += n;
+            Ok(true)
+        }
+        Err(EncodeError::BufferTooSmall) if tx.len > 0 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Copies what fits of `data` to the end of `tx`, transformed; returns how
+/// much was taken.
+fn put_transformed(tx: &mut Tx<'_>, data: &[u8], transform: Option<Transform>) -> usize {
+    let n = data.len().min(tx.room());
+    if let (Some(dst), Some(src)) = (tx.buf.get_mut(tx.len..tx.len + n), data.get(..n)) {
+        dst.copy_from_slice(src);
+        if let Some(t) = transform {
+            t.apply(dst);
+        }
+    }
+    tx.len += n;
+    n
+}
+
+/// The phase the decoder is in, for [`Deadlines::before_read`].
+fn phase_of<B: AsRef<[u8]> + AsMut<[u8]>>(decoder: &crate::Decoder<B>) -> Phase {
+    if decoder.is_idle() {
+        Phase::Idle
+    } else if decoder.is_in_header() {
+        Phase::Header
+    } else {
+        Phase::Body
+    }
+}
+
+macro_rules! engine {
+    ($Read:path, $Write:path, $($async:ident)?; $($await:tt)*) => {
+        use crate::decoder::{Decoder, Event};
+        use crate::header::Header;
+        use crate::service::engine::{
+            put_head, put_transformed, phase_of, Body, Buffers, Config, Deadlines, End, Phase, Tx,
+        };
+        use crate::service::extension::{Claim, Extension, Reply, Source};
+        use crate::service::request::{plan, ok_head, Plan, Refusal};
+        use crate::service::transform::{Transform, GREET_BYE};
+
+        /// Serves one connection until it ends; see the [module docs](super).
+        pub $($async)? fn serve<T, X>(
+            io: &mut T,
+            buffers: Buffers<'_>,
+            extension: &mut X,
+            config: &Config<'_>,
+        ) -> End<T::Error>
+        where
+            T: $Read + $Write + Deadlines,
+            X: Extension,
+        {
+            let Buffers { rx, frame, tx } = buffers;
+            let mut tx = Tx { buf: tx, len: 0 };
+            let mut decoder = Decoder::new(frame)
+                .with_max_header(config.limits.max_header)
+                .streaming(true);
+            let (mut start, mut end) = (0usize, 0usize);
+            let mut body = Body::None;
+            if let Some(welcome) = config.welcome {
+                if let Err(e) = reply_whole(io, &mut tx, &ok_head(welcome.len() as u64), welcome, None) $($await)* {
+                    return e;
+                }
+            }
+            loop {
+                if start >= end {
+                    if let Err(e) = flush(io, &mut tx) $($await)* {
+                        return e;
+                    }
+                    let phase = phase_of(&decoder);
+                    if !io.before_read(phase) && phase == Phase::Idle {
+                        return End::Stopped;
+                    }
+                    let n = match io.read(rx) $($await)* {
+                        Ok(n) => n,
+                        Err(e) => return End::Io(e),
+                    };
+                    if n == 0 {
+                        if body == Body::Collect {
+                            extension.abandon();
+                        }
+                        return if decoder.is_idle() { End::PeerClosed } else { End::Truncated };
+                    }
+                    (start, end) = (0, n);
+                }
+                let input = rx.get(start..end).unwrap_or_default();
+                let (used, event) = decoder.feed(input);
+                start += used;
+                let step: Result<(), End<T::Error>> = match event {
+                    Ok(Event::NeedMore) => Ok(()),
+                    Ok(Event::Frame(frame)) => {
+                        match whole(io, &mut tx, frame.header, frame.body, extension, config) $($await)* {
+                            Ok(()) => Ok(()),
+                            Err(e) => {
+                                let _ = flush(io, &mut tx) $($await)*;
+                                return e;
+                            }
+                        }
+                    }
+                    Ok(Event::Head(head)) => {
+                        let header = head.header;
+                        match plan(header, None, &config.limits, extension) {
+                            Plan::Serve(t) => {
+                                // reply_size was checked by plan.
+                                let size = t.reply_size(head.data_size).unwrap_or(u64::MAX);
+                                body = Body::Transform(t);
+                                match put(io, &mut tx, &ok_head(size)) $($await)* {
+                                    Ok(()) => write_bytes(io, &mut tx, t.prefix(), None) $($await)*,
+                                    Err(e) => Err(e),
+                                }
+                            }
+                            Plan::Collect => {
+                                body = Body::Collect;
+                                Ok(())
+                            }
+                            Plan::Reply(reply) => {
+                                decoder.skip_body();
+                                send_reply(io, &mut tx, reply) $($await)*
+                            }
+                            Plan::Refuse(refusal) => {
+                                decoder.skip_body();
+                                refuse(io, &mut tx, &refusal) $($await)*
+                            }
+                            Plan::Bye => Ok(()), // only for whole bodies
+                            Plan::Ignore => return End::ReplyReceived,
+                        }
+                    }
+                    Ok(Event::BodyChunk { data, remaining }) => match body {
+                        Body::Transform(t) => {
+                            let mut sent = write_bytes(io, &mut tx, data, Some(t)) $($await)*;
+                            if remaining == 0 {
+                                body = Body::None;
+                                if sent.is_ok() {
+                                    sent = write_bytes(io, &mut tx, t.suffix(), None) $($await)*;
+                                }
+                            }
+                            sent
+                        }
+                        Body::Collect => match extension.collect(data) {
+                            Ok(()) if remaining > 0 => Ok(()),
+                            Ok(()) => {
+                                body = Body::None;
+                                let header = decoder.header();
+                                match extension.finish(header) {
+                                    Claim::Reply(reply) => send_reply(io, &mut tx, reply) $($await)*,
+                                    Claim::Refuse(refusal) => refuse(io, &mut tx, &refusal) $($await)*,
+                                    Claim::Builtin | Claim::Collect => {
+                                        let why = format_args!("the request was not answered");
+                                        refuse(io, &mut tx, &Refusal::new(crate::Status::Error, why)) $($await)*
+                                    }
+                                }
+                            }
+                            Err(refusal) => {
+                                body = Body::None;
+                                extension.abandon();
+                                decoder.skip_body();
+                                refuse(io, &mut tx, &refusal) $($await)*
+                            }
+                        },
+                        Body::None => Ok(()),
+                    },
+                    Err(e) if e.is_recoverable() => {
+                        let why = format_args!("{e}");
+                        refuse(io, &mut tx, &Refusal::new(e.status(), why)) $($await)*
+                    }
+                    Err(e) => {
+                        let why = format_args!("{e}");
+                        let _ = refuse(io, &mut tx, &Refusal::new(e.status(), why)) $($await)*;
+                        let _ = flush(io, &mut tx) $($await)*;
+                        return End::BadFrame(e);
+                    }
+                };
+                if let Err(e) = step {
+                    if body == Body::Collect {
+                        extension.abandon();
+                    }
+                    return e;
+                }
+            }
+        }
+
+        /// Answers a request whose body arrived whole.
+        $($async)? fn whole<T, X>(
+            io: &mut T,
+            tx: &mut Tx<'_>,
+            header: &Header,
+            body: &[u8],
+            extension: &mut X,
+            config: &Config<'_>,
+        ) -> Result<(), End<T::Error>>
+        where
+            T: $Write,
+            X: Extension,
+        {
+            match plan(header, Some(body), &config.limits, extension) {
+                Plan::Serve(t) => {
+                    let size = t.reply_size(header.data_size).unwrap_or(u64::MAX);
+                    reply_whole(io, tx, &ok_head(size), body, Some(t)) $($await)*
+                }
+                Plan::Bye => {
+                    reply_whole(io, tx, &ok_head(GREET_BYE.len() as u64), GREET_BYE, None) $($await)*?;
+                    Err(End::Bye)
+                }
+                Plan::Reply(reply) => send_reply(io, tx, reply) $($await)*,
+                Plan::Collect => {
+                    let answer = match extension.collect(body) {
+                        Ok(()) => extension.finish(header),
+                        Err(refusal) => Claim::Refuse(refusal),
+                    };
+                    match answer {
+                        Claim::Reply(reply) => send_reply(io, tx, reply) $($await)*,
+                        Claim::Refuse(refusal) => refuse(io, tx, &refusal) $($await)*,
+                        Claim::Builtin | Claim::Collect => {
+                            extension.abandon();
+                            let why = format_args!("the request was not answered");
+                            refuse(io, tx, &Refusal::new(crate::Status::Error, why)) $($await)*
+                        }
+                    }
+                }
+                Plan::Refuse(refusal) => refuse(io, tx, &refusal) $($await)*,
+                Plan::Ignore => Err(End::ReplyReceived),
+            }
+        }
+
+        /// A whole reply: head, then `body` (transformed, wrapped in the
+        /// transform's prefix and suffix).
+        $($async)? fn reply_whole<T: $Write>(
+            io: &mut T,
+            tx: &mut Tx<'_>,
+            head: &Header,
+            body: &[u8],
+            transform: Option<Transform>,
+        ) -> Result<(), End<T::Error>> {
+            put(io, tx, head) $($await)*?;
+            if let Some(t) = transform {
+                write_bytes(io, tx, t.prefix(), None) $($await)*?;
+                write_bytes(io, tx, body, Some(t)) $($await)*?;
+                write_bytes(io, tx, t.suffix(), None) $($await)*
+            } else {
+                write_bytes(io, tx, body, None) $($await)*
+            }
+        }
+
+        $($async)? fn refuse<T: $Write>(
+            io: &mut T,
+            tx: &mut Tx<'_>,
+            refusal: &Refusal,
+        ) -> Result<(), End<T::Error>> {
+            put(io, tx, &refusal.header()) $($await)*
+        }
+
+        /// An extension's reply: its head, then its body pulled through `tx`.
+        $($async)? fn send_reply<T: $Write, S: Source>(
+            io: &mut T,
+            tx: &mut Tx<'_>,
+            mut reply: Reply<S>,
+        ) -> Result<(), End<T::Error>> {
+            put(io, tx, &reply.head) $($await)*?;
+            let mut left = reply.head.data_size;
+            while left > 0 {
+                if tx.room() == 0 {
+                    flush(io, tx) $($await)*?;
+                }
+                let room = tx.room().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let free = tx.buf.get_mut(tx.len..tx.len + room).unwrap_or_default();
+                let n = match reply.body.fill(free) {
+                    Ok(0) => return Err(End::Source(crate::service::SourceError)),
+                    Ok(n) => n.min(room),
+                    Err(e) => return Err(End::Source(e)),
+                };
+                tx.len += n;
+                left -= n as u64;
+            }
+            Ok(())
+        }
+
+        /// Encodes a head into `tx`, flushing first if it does not fit.
+        $($async)? fn put<T: $Write>(
+            io: &mut T,
+            tx: &mut Tx<'_>,
+            head: &Header,
+        ) -> Result<(), End<T::Error>> {
+            if put_head(tx, head).map_err(End::Encode)? {
+                return Ok(());
+            }
+            flush(io, tx) $($await)*?;
+            if put_head(tx, head).map_err(End::Encode)? {
+                Ok(())
+            } else {
+                Err(End::Encode(crate::EncodeError::BufferTooSmall))
+            }
+        }
+
+        /// Appends `data` (transformed) to `tx`, flushing as it fills.
+        $($async)? fn write_bytes<T: $Write>(
+            io: &mut T,
+            tx: &mut Tx<'_>,
+            mut data: &[u8],
+            transform: Option<Transform>,
+        ) -> Result<(), End<T::Error>> {
+            while !data.is_empty() {
+                if tx.room() == 0 {
+                    flush(io, tx) $($await)*?;
+                }
+                let n = put_transformed(tx, data, transform);
+                data = data.get(n..).unwrap_or_default();
+            }
+            Ok(())
+        }
+
+        /// Writes out what `tx` holds.
+        $($async)? fn flush<T: $Write>(io: &mut T, tx: &mut Tx<'_>) -> Result<(), End<T::Error>> {
+            let mut pending = tx.pending();
+            while !pending.is_empty() {
+                match io.write(pending) $($await)* {
+                    Ok(0) => return Err(End::WriteZero),
+                    Ok(n) => pending = pending.get(n..).unwrap_or_default(),
+                    Err(e) => return Err(End::Io(e)),
+                }
+            }
+            tx.len = 0;
+            Ok(())
+        }
+    };
+}
+
+/// The engine over blocking `embedded_io::{Read, Write}`.
+pub mod blocking {
+    engine!(embedded_io::Read, embedded_io::Write, ; );
+}
+
+/// The engine over `embedded_io_async::{Read, Write}`.
+pub mod asynch {
+    engine!(embedded_io_async::Read, embedded_io_async::Write, async; .await);
+}

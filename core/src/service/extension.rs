@@ -1,0 +1,110 @@
+//! The extension point: what core cannot do itself (Unicode `upper`, `get`
+//! with a file system) is plugged in here by a driver's crate, without a
+//! copy of the dispatch. The engine asks the extension about every
+//! well-formed request before the built-in services run.
+
+use core::fmt;
+
+use crate::header::{Header, Op};
+
+use super::request::Refusal;
+
+/// The body of an extension's reply, pulled in pieces.
+pub trait Source {
+    /// Writes the next bytes of the body into `buf`; returns how many.
+    /// `Ok(0)` before the announced size is reached is a failure too.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError>;
+}
+
+/// A reply body that could not be produced in full (a file that changed
+/// while being sent): the announced size cannot be honoured, so the engine
+/// ends the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SourceError;
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the reply body could not be produced in full")
+    }
+}
+
+impl core::error::Error for SourceError {}
+
+/// A source with nothing in it, for extensions that never reply themselves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Empty;
+
+impl Source for Empty {
+    fn fill(&mut self, _buf: &mut [u8]) -> Result<usize, SourceError> {
+        Ok(0)
+    }
+}
+
+/// An extension's reply: its head (with `data_size` = the body's length,
+/// and whatever keys it adds, such as `sha256`) and its body.
+#[derive(Debug)]
+pub struct Reply<S> {
+    /// The reply header.
+    pub head: Header,
+    /// The body, exactly `head.data_size` bytes.
+    pub body: S,
+}
+
+/// An extension's answer to a request.
+#[derive(Debug)]
+// No heap in core to box into; these live for one request on the stack.
+#[allow(clippy::large_enum_variant)]
+pub enum Claim<S> {
+    /// Not the extension's: the built-in service answers.
+    Builtin,
+    /// The extension's reply (a body still to come is skipped).
+    Reply(Reply<S>),
+    /// The extension needs the body whole: [`Extension::collect`] gets each
+    /// chunk, then [`Extension::finish`] replies.
+    Collect,
+    /// An error reply.
+    Refuse(Refusal),
+}
+
+/// Services a driver's crate adds to core's.
+// A refusal is the error reply itself, built once per refused request.
+#[allow(clippy::result_large_err)]
+pub trait Extension {
+    /// The body type of the extension's replies.
+    type Source: Source;
+
+    /// Offered every well-formed request (not a reply, known op, within the
+    /// body limit). `body` is the whole body when it arrived in one piece.
+    fn claim(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<Self::Source>;
+
+    /// The next piece of a body claimed with [`Claim::Collect`]. An error
+    /// refuses the request; the rest of the body is skipped.
+    fn collect(&mut self, chunk: &[u8]) -> Result<(), Refusal>;
+
+    /// The whole body was collected: reply (or refuse).
+    fn finish(&mut self, header: &Header) -> Claim<Self::Source>;
+
+    /// A collected body was abandoned (refused, or the session ended).
+    fn abandon(&mut self) {}
+}
+
+/// No extension: only core's services.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Builtin;
+
+impl Extension for Builtin {
+    type Source = Empty;
+
+    fn claim(&mut self, _: &Header, _: Op, _: Option<&[u8]>) -> Claim<Empty> {
+        Claim::Builtin
+    }
+
+    fn collect(&mut self, _: &[u8]) -> Result<(), Refusal> {
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &Header) -> Claim<Empty> {
+        Claim::Builtin
+    }
+}
