@@ -8,13 +8,17 @@
 //! - [`server`]: the thread-per-connection TCP server and the UDP server,
 //!   with connection, size and time limits and graceful shutdown;
 //! - [`client`]: TCP and UDP clients;
-//! - [`load`]: the load generator behind `jframe load`;
+//! - [`conform`]: the SPEC conformance table and its TCP/UDP runners,
+//!   behind `jframe conform`;
+//! - `load` (feature `cli`): the load generator behind `jframe load`;
 //! - `codec` (feature `tokio`): a tokio-util codec over jframe's decoder.
 
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod codec;
+pub mod conform;
 pub mod files;
+#[cfg(feature = "cli")]
 pub mod load;
 pub mod server;
 pub mod services;

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use jframe::{Op, Status};
 use jframe_std::client::{self, DownloadError, TcpClient, UdpClient};
+use jframe_std::conform;
 use jframe_std::files::Root;
 use jframe_std::load::{self, LoadConfig};
 use jframe_std::server::{Config, Server};
@@ -406,6 +407,80 @@ pub fn load(a: LoadArgs) -> Result<ExitCode> {
     let report = load::run(&cfg)?;
     println!("{report}");
     Ok(if report.errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `3s`, `500ms`, `1.5` (seconds).
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    let (number, scale) = if let Some(ms) = s.strip_suffix("ms") {
+        (ms, 1e-3)
+    } else if let Some(secs) = s.strip_suffix('s') {
+        (secs, 1.0)
+    } else {
+        (s, 1.0)
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|n| Duration::try_from_secs_f64(n * scale).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("bad duration {s:?} (e.g. 3s, 500ms)"))
+}
+
+#[derive(Debug, Args)]
+pub struct ConformArgs {
+    /// The server's TCP address (host:port).
+    addr: String,
+    /// Also run the UDP cases against this address.
+    #[arg(long)]
+    udp: Option<String>,
+    /// Longest wait for a connection, each reply and each close.
+    #[arg(long, default_value = "3s", value_parser = duration_arg)]
+    timeout: Duration,
+    /// The server sends a welcome frame on connect: skip it.
+    #[arg(long)]
+    welcome: bool,
+    /// Run only the cases whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// Cases run at once (each TCP case holds one connection).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+}
+
+pub fn conform(a: ConformArgs) -> Result<ExitCode> {
+    let tcp = resolve(&a.addr)?;
+    let udp = a.udp.as_deref().map(resolve).transpose()?;
+    let opts = conform::Options {
+        timeout: a.timeout,
+        welcome: a.welcome,
+        only: a.only,
+        jobs: a.jobs.max(1),
+        ..conform::Options::default()
+    };
+    let show = |o: &conform::Outcome| {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{o}");
+        let _ = out.flush();
+    };
+    let outcomes = conform::run(&conform::cases(), Some(tcp), udp, &opts, &show);
+    if outcomes.is_empty() {
+        bail!(
+            "no case to run{}",
+            if opts.only.is_some() {
+                " matches --only (UDP cases need --udp)"
+            } else {
+                ""
+            }
+        );
+    }
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    println!("{} passed, {failed} failed", outcomes.len() - failed);
+    Ok(if failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -1,4 +1,4 @@
-//! The `jframe` command: serve, send, get, raw, load.
+//! The `jframe` command: serve, send, get, raw, load, conform.
 
 mod cmds;
 
@@ -26,6 +26,8 @@ enum Command {
     Raw(cmds::RawArgs),
     /// Load generator: requests/s, MB/s, latency percentiles, errors.
     Load(cmds::LoadArgs),
+    /// Check a server against SPEC: one line per case, exit 1 on any failure.
+    Conform(cmds::ConformArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Get(a) => cmds::get(a),
         Command::Raw(a) => cmds::raw(a),
         Command::Load(a) => cmds::load(a),
+        Command::Conform(a) => cmds::conform(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,165 @@
+//! The SPEC conformance table (`jframe_std::conform`) against the in-process
+//! server, and `jframe conform` against `jframe serve`, both on 127.0.0.1.
+
+mod common;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use jframe_std::conform::{self, Options, Outcome};
+use jframe_std::server::{Config, Server};
+
+fn opts() -> Options {
+    Options {
+        jobs: 8,
+        ..Options::default()
+    }
+}
+
+fn assert_all_pass(what: &str, outcomes: &[Outcome]) {
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.result.is_err())
+        .map(|o| o.to_string())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{what}: {} of {} cases failed:\n{}",
+        failed.len(),
+        outcomes.len(),
+        failed.join("\n")
+    );
+}
+
+/// Runs `jframe ARGS`, killing it past `limit`: (exit status, stdout).
+fn run_bounded(args: &[&str], limit: Duration) -> (ExitStatus, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn jframe");
+    let mut out = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let until = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("jframe {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, reader.join().expect("stdout reader"))
+}
+
+#[test]
+fn in_process_server_conforms_over_tcp_and_udp() {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let config = Config {
+        grace: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let server = Server::bind(loopback, Some(loopback), config).expect("bind");
+    let tcp = server.local_addr().unwrap();
+    let udp = server.udp_addr().expect("udp address");
+    let handle = server.shutdown_handle().unwrap();
+    let (stopped_tx, stopped) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = stopped_tx.send(server.run());
+    });
+
+    let all = conform::cases();
+    let tcp_cases = all.iter().filter(|c| !c.exchange.is_udp()).count();
+    let udp_cases = all.len() - tcp_cases;
+    let tcp_outcomes = conform::run_tcp(tcp, &opts());
+    let udp_outcomes = conform::run_udp(udp, &opts());
+    assert_eq!(tcp_outcomes.len(), tcp_cases);
+    assert_eq!(udp_outcomes.len(), udp_cases);
+
+    handle.shutdown();
+    let stop = stopped
+        .recv_timeout(Duration::from_secs(20))
+        .expect("server stopped within 20 s");
+    stop.expect("server ran cleanly");
+
+    let mut every = tcp_outcomes;
+    every.extend(udp_outcomes);
+    assert_all_pass("in-process server", &every);
+}
+
+#[test]
+fn jframe_conform_against_jframe_serve() {
+    let server = ServerProc::start(&["--udp", "127.0.0.1:0"]);
+    let udp = server.udp.unwrap().to_string();
+    let (status, text) = run_bounded(
+        &[
+            "conform",
+            &server.addr(),
+            "--udp",
+            &udp,
+            "--timeout",
+            "3s",
+            "--jobs",
+            "8",
+        ],
+        Duration::from_secs(120),
+    );
+    let cases = conform::cases().len();
+    let summary = text.lines().last().unwrap_or("");
+    let fails: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(
+        fails.is_empty() && status.success() && summary == format!("{cases} passed, 0 failed"),
+        "jframe conform: {status}, summary {summary:?}, failures:\n{}",
+        fails.join("\n")
+    );
+    // One line per case, then the summary.
+    assert_eq!(text.lines().count(), cases + 1, "{text}");
+}
+
+#[test]
+fn jframe_conform_fails_against_a_silent_server() {
+    // A listener that accepts and never answers: every case must fail with
+    // a concrete reason, promptly (bounded by the timeout), exit code 1.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let (status, text) = run_bounded(
+        &[
+            "conform",
+            &addr,
+            "--timeout",
+            "200ms",
+            "--jobs",
+            "16",
+            "--only",
+            "tcp/vector/",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "FAIL tcp/vector/jframe-dialect: expected 2 replies, got 0 then nothing for 200ms"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("0 passed, 4 failed\n"), "{text}");
+}
