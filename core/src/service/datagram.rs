@@ -4,6 +4,10 @@
 //! - A reply never exceeds its request by more than [`MAX_EXTRA`] bytes,
 //!   so the service cannot amplify traffic; a reply that would is refused
 //!   with `too_large`, as is one that would not fit a datagram at all.
+//! - An error reply carries its message when that fits the same bound, and
+//!   is the bare status otherwise (at most [`BARE_ERROR_MAX`] bytes, even
+//!   for a 4-byte request): every request gets an answer, never silence,
+//!   and no request can draw more than that from a refusal.
 //! - A datagram that carries `status` is a reply: never answered, so no
 //!   forged datagram can start a loop between servers.
 
@@ -18,6 +22,10 @@ use super::transform::{GREET_BYE, Transform};
 /// A reply may exceed its request by at most this many bytes: enough for
 /// `,"status":"ok"` and greet's `Hello, !`, too little to amplify.
 pub const MAX_EXTRA: usize = 32;
+
+/// The longest bare error reply: `{"data_size":0,"status":"bad_request"}`
+/// and its prefix.
+pub const BARE_ERROR_MAX: usize = 42;
 
 /// The largest UDP payload over IPv4 (65,535 − 8 − 20).
 pub const MAX_DATAGRAM: usize = 65_507;
@@ -145,10 +153,14 @@ fn pull<S: Source>(out: &mut [u8], limit: usize, mut reply: Reply<S>) -> Option<
     Some(end)
 }
 
-/// An error reply within `limit`: with its message if it fits, else the bare status.
+/// An error reply: with its message within `limit`, else the bare status.
 fn refuse(refusal: &Refusal, out: &mut [u8], limit: usize) -> Option<usize> {
-    let out = out.get_mut(..limit)?;
-    encode_head(out, &refusal.header())
-        .or_else(|_| encode_head(out, &Header::reply(refusal.status, 0)))
-        .ok()
+    if let Some(n) = out
+        .get_mut(..limit)
+        .and_then(|within| encode_head(within, &refusal.header()).ok())
+    {
+        return Some(n);
+    }
+    let bare = out.get_mut(..BARE_ERROR_MAX.min(out.len()))?;
+    encode_head(bare, &Header::reply(refusal.status, 0)).ok()
 }
