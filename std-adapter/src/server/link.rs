@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,16 +14,17 @@ use jframe::service::{Deadlines, Phase};
 pub(super) struct Timeouts {
     /// Longest wait for the next frame.
     pub idle: Duration,
-    /// From a frame's first byte to the end of its header.
+    /// From a frame's first byte to the end of its header; also the grace
+    /// a body gets before its minimum rate applies.
     pub header: Duration,
-    /// Longest wait for any read within a body.
-    pub body_read: Duration,
+    /// Bytes per second a body must average (0: no minimum).
+    pub body_min_rate: u64,
 }
 
 /// A connection's socket, as the engine sees it.
 #[derive(Debug)]
 pub(super) struct TcpLink<'a> {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     timeouts: Timeouts,
     phase: Phase,
     /// When the current frame's header must be complete.
@@ -31,6 +33,9 @@ pub(super) struct TcpLink<'a> {
     current: Option<Duration>,
     /// When the last read returned data.
     last_data: Instant,
+    /// When the body being received began, and its bytes so far.
+    body_start: Instant,
+    body_bytes: u64,
     /// True exactly while waiting between frames (shutdown closes those).
     idle: &'a AtomicBool,
     stopping: &'a AtomicBool,
@@ -38,7 +43,7 @@ pub(super) struct TcpLink<'a> {
 
 impl<'a> TcpLink<'a> {
     pub(super) fn new(
-        stream: TcpStream,
+        stream: Arc<TcpStream>,
         timeouts: Timeouts,
         idle: &'a AtomicBool,
         stopping: &'a AtomicBool,
@@ -50,6 +55,8 @@ impl<'a> TcpLink<'a> {
             header_deadline: None,
             current: None,
             last_data: Instant::now(),
+            body_start: Instant::now(),
+            body_bytes: 0,
             idle,
             stopping,
         }
@@ -62,6 +69,20 @@ impl<'a> TcpLink<'a> {
             self.current = want;
         }
         Ok(())
+    }
+}
+
+impl TcpLink<'_> {
+    /// The body's deadline: the grace, plus the time its bytes so far buy
+    /// at the minimum rate. A peer that keeps up never reaches it; one that
+    /// trickles falls behind, however often it sends a byte.
+    fn body_deadline(&self) -> Option<Instant> {
+        let rate = self.timeouts.body_min_rate;
+        if rate == 0 {
+            return None;
+        }
+        let earned = Duration::from_secs_f64(self.body_bytes as f64 / rate as f64);
+        Some(self.body_start + self.timeouts.header + earned)
     }
 }
 
@@ -89,6 +110,11 @@ impl Deadlines for TcpLink<'_> {
             }
             Phase::Body => {
                 self.header_deadline = None;
+                if was != Phase::Body {
+                    // The body began with bytes of the last read.
+                    self.body_start = self.last_data;
+                    self.body_bytes = 0;
+                }
                 true
             }
         }
@@ -111,18 +137,33 @@ impl embedded_io::Read for TcpLink<'_> {
                     }
                     (left.min(self.timeouts.idle), "header deadline passed")
                 }
-                _ => (self.timeouts.body_read, "body read timeout"),
+                _ => match self.body_deadline() {
+                    Some(deadline) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "body arriving below the minimum rate",
+                            ));
+                        }
+                        (left.min(self.timeouts.idle), "body arriving below the minimum rate")
+                    }
+                    None => (self.timeouts.idle, "idle timeout within a body"),
+                },
             };
             self.set_timeout(wait)?;
-            match self.stream.read(buf) {
+            match (&*self.stream).read(buf) {
                 Ok(n) => {
                     if n > 0 {
                         self.last_data = Instant::now();
+                        if self.phase == Phase::Body {
+                            self.body_bytes = self.body_bytes.saturating_add(n as u64);
+                        }
                     }
                     return Ok(n);
                 }
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    if self.phase == Phase::Header {
+                    if self.phase != Phase::Idle {
                         continue; // the loop re-checks the deadline
                     }
                     return Err(io::Error::new(io::ErrorKind::TimedOut, what));
@@ -137,7 +178,7 @@ impl embedded_io::Read for TcpLink<'_> {
 impl embedded_io::Write for TcpLink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
-            match self.stream.write(buf) {
+            match (&*self.stream).write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other,
             }
@@ -145,6 +186,6 @@ impl embedded_io::Write for TcpLink<'_> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
+        (&*self.stream).flush()
     }
 }

@@ -14,7 +14,7 @@ mod udp;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -31,14 +31,20 @@ pub struct Config {
     pub root: Option<Root>,
     /// Sent as a frame on every new TCP connection (seed 001's `Welcome!`).
     pub welcome: Option<String>,
-    /// Most simultaneous TCP connections.
+    /// Most simultaneous TCP connections (see [`max_conns_for_fd_limit`]).
     pub max_conns: usize,
+    /// Most simultaneous TCP connections from one client address.
+    pub max_conns_per_client: usize,
     /// Largest request body accepted.
     pub max_body: u64,
     /// From a frame's first byte to the end of its header.
     pub header_timeout: Duration,
-    /// Longest wait for the next frame, or for any read within a body.
+    /// Longest wait for the next frame.
     pub idle_timeout: Duration,
+    /// A body must keep arriving at this many bytes per second on average,
+    /// after a first `header_timeout` of grace, or the connection is closed
+    /// (so a trickling peer cannot hold a slot for ever).
+    pub body_min_rate: u64,
     /// Longest a single socket write may block.
     pub write_timeout: Duration,
     /// How long shutdown waits for in-flight frames.
@@ -51,12 +57,49 @@ impl Default for Config {
             root: None,
             welcome: None,
             max_conns: 1024,
+            max_conns_per_client: 256,
             max_body: 16 << 20,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
+            body_min_rate: 1024,
             write_timeout: Duration::from_secs(30),
             grace: Duration::from_secs(10),
         }
+    }
+}
+
+/// Descriptors kept back from connections: the listener, the UDP socket,
+/// the busy replier's sockets, files `get` opens, logging.
+pub const RESERVED_FDS: u64 = 64;
+
+/// Raises the soft `nofile` limit to the hard one (as Go's runtime and many
+/// servers do at start) and returns the new soft limit; `None` where it
+/// cannot be read.
+pub fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised.clone()) {
+            Ok(()) => limit = raised,
+            Err(e) => log::debug!("cannot raise the nofile limit: {e}"),
+        }
+    }
+    limit.current
+}
+
+/// The most connections `fds` descriptors can carry: one per connection
+/// (plus [`RESERVED_FDS`]), and never more than `wanted`.
+pub fn max_conns_for_fd_limit(wanted: usize, fds: Option<u64>) -> usize {
+    match fds {
+        Some(fds) => {
+            let room = usize::try_from(fds.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+            wanted.min(room.max(1))
+        }
+        None => wanted,
     }
 }
 
@@ -72,7 +115,8 @@ pub const CONN_STACK: usize = if cfg!(debug_assertions) {
 /// A live connection, as the shutdown logic sees it.
 #[derive(Debug)]
 struct ConnEntry {
-    stream: TcpStream,
+    /// The connection's socket itself (shared, not a second descriptor).
+    stream: Arc<TcpStream>,
     idle: Arc<AtomicBool>,
 }
 
@@ -80,6 +124,8 @@ struct ConnEntry {
 struct Registry {
     next_id: u64,
     conns: HashMap<u64, Arc<ConnEntry>>,
+    /// Live connections per client address.
+    per_client: HashMap<IpAddr, usize>,
 }
 
 #[derive(Debug)]
@@ -106,12 +152,19 @@ impl Shared {
 struct Slot {
     shared: Arc<Shared>,
     id: u64,
+    client: IpAddr,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut reg = self.shared.registry();
         reg.conns.remove(&self.id);
+        if let Some(n) = reg.per_client.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                reg.per_client.remove(&self.client);
+            }
+        }
         if reg.conns.is_empty() {
             self.shared.drained.notify_all();
         }

@@ -19,12 +19,12 @@ use crate::services::StdServices;
 /// Accepts until shutdown. Accept errors (out of file descriptors, say)
 /// back off and retry; they never end the server.
 pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    let (reject_tx, reject_rx) = sync_channel::<TcpStream>(64);
-    let max_conns = shared.config.max_conns;
+    let (reject_tx, reject_rx) = sync_channel::<(TcpStream, Busy)>(64);
+    let (max_conns, per_client) = (shared.config.max_conns, shared.config.max_conns_per_client);
     let rejector = thread::Builder::new()
         .name("busy".into())
         .stack_size(CONN_STACK)
-        .spawn(move || reject_loop(&reject_rx, max_conns));
+        .spawn(move || reject_loop(&reject_rx, max_conns, per_client));
     if let Err(e) = &rejector {
         log::warn!("no thread for busy replies ({e}); over-limit connections are just closed");
     }
@@ -54,40 +54,57 @@ pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
+/// Why a connection is answered `busy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Busy {
+    /// The server holds `max_conns` connections.
+    Server,
+    /// This client address holds `max_conns_per_client`.
+    Client,
+}
+
 /// Registers and starts a connection, or hands it to the busy replier.
 fn admit(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: std::net::SocketAddr,
-    reject: &SyncSender<TcpStream>,
+    reject: &SyncSender<(TcpStream, Busy)>,
 ) {
     let mut reg = shared.registry();
-    if reg.conns.len() >= shared.config.max_conns {
+    let from_peer = reg.per_client.get(&peer.ip()).copied().unwrap_or(0);
+    let busy = if reg.conns.len() >= shared.config.max_conns {
+        Some(Busy::Server)
+    } else if from_peer >= shared.config.max_conns_per_client {
+        Some(Busy::Client)
+    } else {
+        None
+    };
+    if let Some(why) = busy {
         drop(reg);
-        log::debug!("{peer}: at the connection limit, replying busy");
-        if let Err(TrySendError::Full(s) | TrySendError::Disconnected(s)) = reject.try_send(stream)
+        log::debug!("{peer}: {why:?} connection limit reached, replying busy");
+        if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
+            reject.try_send((stream, why))
         {
             let _ = s.shutdown(Shutdown::Both);
         }
         return;
     }
-    let entry = match stream.try_clone() {
-        Ok(clone) => Arc::new(ConnEntry {
-            stream: clone,
-            idle: Arc::new(AtomicBool::new(false)),
-        }),
-        Err(e) => {
-            log::warn!("{peer}: cannot register connection: {e}");
-            return;
-        }
-    };
+    // One descriptor per connection: the registry (for shutdown) and the
+    // connection's thread share the same socket.
+    let stream = Arc::new(stream);
+    let entry = Arc::new(ConnEntry {
+        stream: stream.clone(),
+        idle: Arc::new(AtomicBool::new(false)),
+    });
     let id = reg.next_id;
     reg.next_id += 1;
     reg.conns.insert(id, entry.clone());
+    *reg.per_client.entry(peer.ip()).or_insert(0) += 1;
     drop(reg);
     let slot = Slot {
         shared: shared.clone(),
         id,
+        client: peer.ip(),
     };
     let spawned = thread::Builder::new()
         .name("conn".into())
@@ -122,19 +139,23 @@ fn admit(
 /// Answers over-limit connections with `busy`, one at a time, reading
 /// briefly what they sent so that closing does not reset the connection
 /// before the reply is read.
-fn reject_loop(rx: &Receiver<TcpStream>, max_conns: usize) {
-    let header = Header::error_reply(
-        Status::Busy,
-        &format!("server is at its limit of {max_conns} connections"),
-    );
-    let mut frame = vec![0u8; crate::SCRATCH];
-    let Ok(len) = jframe::encode_frame(&mut frame, &header, &[]) else {
-        return;
+fn reject_loop(rx: &Receiver<(TcpStream, Busy)>, max_conns: usize, per_client: usize) {
+    let encode = |message: &str| {
+        let header = Header::error_reply(Status::Busy, message);
+        let mut frame = vec![0u8; crate::SCRATCH];
+        let len = jframe::encode_frame(&mut frame, &header, &[]).unwrap_or(0);
+        frame.truncate(len);
+        frame
     };
-    for mut stream in rx {
+    let server = encode(&format!("server is at its limit of {max_conns} connections"));
+    let client = encode(&format!(
+        "this address is at its limit of {per_client} connections"
+    ));
+    for (mut stream, why) in rx {
+        let frame = if why == Busy::Server { &server } else { &client };
         let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
         let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-        if stream.write_all(&frame[..len]).is_err() {
+        if stream.write_all(frame).is_err() {
             continue;
         }
         let _ = stream.shutdown(Shutdown::Write);
@@ -158,14 +179,14 @@ const TX: usize = 8 * 1024;
 
 /// Serves one connection until the peer leaves, an error, or shutdown: the
 /// engine does the protocol, this only supplies the socket and the limits.
-fn serve(shared: &Shared, stream: TcpStream, idle: &AtomicBool) -> io::Result<()> {
+fn serve(shared: &Shared, stream: Arc<TcpStream>, idle: &AtomicBool) -> io::Result<()> {
     let cfg = &shared.config;
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(cfg.write_timeout))?;
     let timeouts = Timeouts {
         idle: cfg.idle_timeout,
         header: cfg.header_timeout,
-        body_read: cfg.idle_timeout,
+        body_min_rate: cfg.body_min_rate,
     };
     let mut link = TcpLink::new(stream, timeouts, idle, &shared.stopping);
     let (mut rx, mut frame, mut tx) = (vec![0u8; RX], vec![0u8; FRAME], vec![0u8; TX]);

@@ -62,9 +62,17 @@ pub struct ServeArgs {
     /// Text sent as a frame on every new connection (seed 001: "Welcome!").
     #[arg(long)]
     welcome: Option<String>,
-    /// Most simultaneous connections; the next one gets `busy`.
+    /// Most simultaneous connections; the next one gets `busy`. Lowered
+    /// to what the descriptor limit allows (raised to its hard limit at start).
     #[arg(long, default_value_t = 1024)]
     max_conns: usize,
+    /// Most simultaneous connections from one client address.
+    #[arg(long, default_value_t = 256)]
+    max_conns_per_client: usize,
+    /// Bytes per second a request body must average (after the header
+    /// timeout's grace), or the connection is closed; 0: no minimum.
+    #[arg(long, default_value_t = 1024)]
+    body_min_rate: u64,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_body: u64,
@@ -91,10 +99,22 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if a.max_conns == 0 {
         bail!("--max-conns must be at least 1");
     }
+    let fds = jframe_std::server::raise_fd_limit();
+    let max_conns = jframe_std::server::max_conns_for_fd_limit(a.max_conns, fds);
+    match fds {
+        Some(fds) if max_conns < a.max_conns => log::warn!(
+            "nofile limit {fds}: serving at most {max_conns} connections, not {}",
+            a.max_conns
+        ),
+        Some(fds) => log::info!("nofile limit {fds}: up to {max_conns} connections"),
+        None => log::info!("nofile limit unknown: up to {max_conns} connections"),
+    }
     let config = Config {
         root,
         welcome: a.welcome,
-        max_conns: a.max_conns,
+        max_conns,
+        max_conns_per_client: a.max_conns_per_client.max(1),
+        body_min_rate: a.body_min_rate,
         max_body: a.max_body,
         header_timeout: secs(a.header_timeout)?,
         idle_timeout: secs(a.idle_timeout)?,
