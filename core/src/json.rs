@@ -3,7 +3,7 @@
 //! Why not just `serde_json_core`: it has no nesting limit (its recursion
 //! overflows a microcontroller's stack on `[[[[...`), it accepts duplicate
 //! keys, and `from_slice` hands back escaped strings as they are. This scanner
-//! checks everything [SPEC](https://example.invalid) asks of a header in one
+//! checks everything SPEC (`docs/SPEC.md`) asks of a header in one
 //! pass over the bytes, with O(1) state:
 //!
 //! - the whole header is UTF-8, one object, nothing but whitespace after it;
