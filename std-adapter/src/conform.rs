@@ -976,280 +976,42 @@ fn check(want: &Expect, got: &Reply) -> Result<(), String> {
 }
 
 /// Largest reply header and body this tester accepts.
-const MAX_REPLY_HEADER: i32 = 1 << 16;
+const MAX_REPLY_HEADER: u32 = 1 << 16;
 const MAX_REPLY_BODY: u64 = 16 << 20;
 
-/// Parses one frame from the front of `buf`: `Ok(None)` if incomplete.
+/// Parses one frame from the front of `buf` with jframe's own parser (the
+/// same validation every jframe receiver applies): `Ok(None)` if incomplete.
+/// `whole`: `buf` is a datagram, which must be exactly one frame.
 fn parse_frame(buf: &[u8], whole: bool) -> Result<Option<(Reply, usize)>, String> {
-    let Some(prefix) = buf.get(..4) else {
-        return if whole {
-            Err(format!("a {}-byte datagram is no frame", buf.len()))
-        } else {
-            Ok(None)
-        };
-    };
-    let h = i32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
-    if !(2..=MAX_REPLY_HEADER).contains(&h) {
-        return Err(format!("the server sent a frame with prefix {h}"));
-    }
-    let end = 4 + h as usize;
-    let Some(header) = buf.get(4..end) else {
-        return if whole {
-            Err(format!("the reply datagram is shorter than its prefix {h}"))
-        } else {
-            Ok(None)
-        };
-    };
-    let (status, error, size) = parse_reply_header(header).map_err(|e| {
-        format!(
-            "the server sent a malformed header ({e}): {}",
-            show_bytes(header)
-        )
-    })?;
-    if size > MAX_REPLY_BODY {
-        return Err(format!(
-            "the server sent data_size {size}, more than this tester reads"
-        ));
-    }
-    let total = end + size as usize;
-    if whole && buf.len() != total {
-        return Err(format!(
-            "the reply datagram carries {} body bytes, its header says {size}",
-            buf.len() - end
-        ));
-    }
-    match buf.get(end..total) {
-        Some(body) => Ok(Some((
-            Reply {
-                status,
-                error,
+    let mut header = jframe::Header::default();
+    match jframe::parse_frame(buf, MAX_REPLY_HEADER, &mut header) {
+        Ok(jframe::Parse::Complete { body, len, .. }) => {
+            if whole && len != buf.len() {
+                return Err(format!(
+                    "the reply datagram carries {} bytes after its frame",
+                    buf.len() - len
+                ));
+            }
+            let reply = Reply {
+                status: header.status.as_deref().map(str::to_string),
+                error: header.error.as_deref().map(str::to_string),
                 body: body.to_vec(),
-            },
-            total,
-        ))),
-        None => Ok(None),
-    }
-}
-
-/// Top-level `status`, `error` and `data_size` (or `size`) of a reply.
-fn parse_reply_header(h: &[u8]) -> Result<(Option<String>, Option<String>, u64), String> {
-    std::str::from_utf8(h).map_err(|_| "not UTF-8".to_string())?;
-    let mut p = Json { s: h, i: 0 };
-    p.ws();
-    if p.peek() != Some(b'{') {
-        return Err("not a JSON object".into());
-    }
-    let mut keys: Vec<(String, Val)> = Vec::new();
-    p.object(0, &mut |k, v| {
-        if keys.iter().any(|(seen, _)| *seen == k) {
-            return Err(format!("duplicate key {k:?}"));
-        }
-        keys.push((k, v));
-        Ok(())
-    })?;
-    p.ws();
-    if p.i != h.len() {
-        return Err("trailing bytes after the object".into());
-    }
-    let get = |name: &str| keys.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-    let text = |name: &str| -> Result<Option<String>, String> {
-        match get(name) {
-            None => Ok(None),
-            Some(Val::Str(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("{name} is not a string")),
-        }
-    };
-    let size = match get("data_size").or_else(|| get("size")) {
-        Some(Val::Num(n)) if n.bytes().all(|b| b.is_ascii_digit()) => n
-            .parse::<u64>()
-            .map_err(|_| format!("data_size {n} is out of range"))?,
-        Some(_) => return Err("data_size is not a non-negative integer".into()),
-        None => return Err("no data_size".into()),
-    };
-    Ok((text("status")?, text("error")?, size))
-}
-
-enum Val {
-    Str(String),
-    Num(String),
-    Other,
-}
-
-/// Just enough JSON to read a reply header.
-struct Json<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Json<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, c: u8) -> bool {
-        self.ws();
-        if self.peek() == Some(c) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn err(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.i)
-    }
-
-    fn object(
-        &mut self,
-        depth: usize,
-        each: &mut dyn FnMut(String, Val) -> Result<(), String>,
-    ) -> Result<(), String> {
-        if !self.eat(b'{') {
-            return Err(self.err("expected {"));
-        }
-        if self.eat(b'}') {
-            return Ok(());
-        }
-        loop {
-            self.ws();
-            let key = self.string()?;
-            if !self.eat(b':') {
-                return Err(self.err("expected :"));
-            }
-            let value = self.value(depth + 1)?;
-            each(key, value)?;
-            if self.eat(b',') {
-                continue;
-            }
-            if self.eat(b'}') {
-                return Ok(());
-            }
-            return Err(self.err("expected , or }"));
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Val, String> {
-        if depth > 64 {
-            return Err(self.err("nested too deep"));
-        }
-        self.ws();
-        match self.peek() {
-            Some(b'{') => {
-                self.object(depth, &mut |_, _| Ok(()))?;
-                Ok(Val::Other)
-            }
-            Some(b'[') => {
-                self.i += 1;
-                if self.eat(b']') {
-                    return Ok(Val::Other);
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    if self.eat(b',') {
-                        continue;
-                    }
-                    if self.eat(b']') {
-                        return Ok(Val::Other);
-                    }
-                    return Err(self.err("expected , or ]"));
-                }
-            }
-            Some(b'"') => Ok(Val::Str(self.string()?)),
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.i;
-                while matches!(
-                    self.peek(),
-                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                ) {
-                    self.i += 1;
-                }
-                let n = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
-                Ok(Val::Num(n.to_string()))
-            }
-            _ => {
-                for lit in [&b"true"[..], b"false", b"null"] {
-                    if self.s[self.i..].starts_with(lit) {
-                        self.i += lit.len();
-                        return Ok(Val::Other);
-                    }
-                }
-                Err(self.err("expected a value"))
-            }
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self
-            .s
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| self.err("short \\u"))?;
-        let text = std::str::from_utf8(digits).map_err(|_| self.err("bad \\u"))?;
-        let v = u32::from_str_radix(text, 16).map_err(|_| self.err("bad \\u"))?;
-        self.i += 4;
-        Ok(v)
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if self.peek() != Some(b'"') {
-            return Err(self.err("expected a string"));
-        }
-        self.i += 1;
-        let mut out = Vec::new();
-        loop {
-            let Some(c) = self.peek() else {
-                return Err(self.err("unterminated string"));
             };
-            self.i += 1;
-            match c {
-                b'"' => return String::from_utf8(out).map_err(|_| self.err("not UTF-8")),
-                b'\\' => {
-                    let Some(e) = self.peek() else {
-                        return Err(self.err("unterminated escape"));
-                    };
-                    self.i += 1;
-                    let ch = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let code = if (0xd800..0xdc00).contains(&hi)
-                                && self.s[self.i..].starts_with(b"\\u")
-                            {
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                0x10000 + ((hi - 0xd800) << 10) + (lo.wrapping_sub(0xdc00) & 0x3ff)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(code).unwrap_or('\u{fffd}')
-                        }
-                        _ => return Err(self.err("bad escape")),
-                    };
-                    let mut tmp = [0u8; 4];
-                    out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
-                }
-                c if c < 0x20 => return Err(self.err("control character in a string")),
-                c => out.push(c),
-            }
+            Ok(Some((reply, len)))
         }
+        Ok(jframe::Parse::Partial { data_size }) => match data_size {
+            Some(size) if size > MAX_REPLY_BODY => Err(format!(
+                "the server sent data_size {size}, more than this tester reads"
+            )),
+            _ if whole => Err(format!(
+                "the reply datagram ({} bytes) is shorter than its frame",
+                buf.len()
+            )),
+            _ => Ok(None),
+        },
+        Err(e) => Err(format!("the server sent a malformed frame: {e}")),
     }
 }
-
-// ---------------------------------------------------------------------------
-// TCP.
 
 /// How a wait for a frame ended, other than with a frame.
 enum Stop {
