@@ -83,7 +83,7 @@ pub fn raise_fd_limit() -> Option<u64> {
             current: limit.maximum,
             maximum: limit.maximum,
         };
-        match setrlimit(Resource::Nofile, raised.clone()) {
+        match setrlimit(Resource::Nofile, raised) {
             Ok(()) => limit = raised,
             Err(e) => log::debug!("cannot raise the nofile limit: {e}"),
         }
