@@ -4,6 +4,7 @@
 //!   around buffered `TcpStream` halves, driven by `jframe::io::blocking`
 //!   (no second codec);
 //! - [`services`]: the SPEC services (upper, echo, greet) as pure functions;
+//! - [`budget`]: the server-wide budget for bodies held whole;
 //! - [`files`]: `get`, safely: name checks, root confinement, hashing;
 //! - [`server`]: the thread-per-connection TCP server and the UDP server,
 //!   with connection, size and time limits and graceful shutdown;
@@ -13,6 +14,7 @@
 //! - `load` (feature `cli`): the load generator behind `jframe load`;
 //! - `codec` (feature `tokio`): a tokio-util codec over jframe's decoder.
 
+pub mod budget;
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod codec;

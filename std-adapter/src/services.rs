@@ -8,38 +8,106 @@ use std::io::{self, Read};
 use jframe::service::{Claim, Extension, Refusal, Reply, Source, SourceError};
 use jframe::{Header, Op, Status};
 
+use crate::budget::{Budget, Reservation, Shortfall};
 use crate::files::{Prepared, Root};
+
+/// Unicode upper-casing makes a valid UTF-8 text at most this many times
+/// longer in bytes (`ΐ`, 2 bytes, becomes `Ϊ́`, 6 bytes).
+pub const UPPER_GROWTH: u64 = 3;
 
 /// `upper` of a whole body: valid UTF-8 goes through Unicode upper-casing
 /// (which may change the length: `ß` becomes `SS`); anything else is
 /// upper-cased as ASCII, byte for byte, like Python's `bytes.upper`.
 pub fn upper(body: &[u8]) -> Vec<u8> {
-    if !body.is_ascii()
-        && let Ok(s) = std::str::from_utf8(body)
-    {
-        return s.to_uppercase().into_bytes();
+    match unicode_text(body) {
+        Some(text) => {
+            let mut out = Vec::with_capacity(upper_len(text));
+            push_upper(text, &mut out);
+            out
+        }
+        None => body.to_ascii_uppercase(),
     }
-    body.to_ascii_uppercase()
+}
+
+/// The body as text when Unicode upper-casing applies to it: valid UTF-8
+/// and not all ASCII (ASCII is upper-cased byte for byte, in place).
+fn unicode_text(body: &[u8]) -> Option<&str> {
+    if body.is_ascii() {
+        return None;
+    }
+    std::str::from_utf8(body).ok()
+}
+
+/// The length in bytes of `text` upper-cased, without building it.
+fn upper_len(text: &str) -> usize {
+    text.chars()
+        .flat_map(char::to_uppercase)
+        .map(char::len_utf8)
+        .sum()
+}
+
+/// Appends `text` upper-cased to `out`, char by char (no intermediate
+/// `String`: `out` was sized with [`upper_len`], so it never reallocates).
+fn push_upper(text: &str, out: &mut Vec<u8>) {
+    let mut utf8 = [0u8; 4];
+    for c in text.chars().flat_map(char::to_uppercase) {
+        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+    }
+}
+
+/// A body being collected whole, with the budget it holds: its own size
+/// plus room for the largest reply it can make ([`UPPER_GROWTH`] times as
+/// large), so a body admitted is always answered.
+#[derive(Debug)]
+struct Collecting {
+    body: Vec<u8>,
+    hold: Reservation,
 }
 
 /// The std adapter's services on top of core's.
+///
+/// Memory held whole on a peer's behalf is reserved from a [`Budget`]
+/// shared by every connection of a server before it is allocated: a
+/// streamed Unicode `upper` body reserves its size times `1 +`
+/// [`UPPER_GROWTH`] before collecting (then keeps only what its reply
+/// needs, until the reply has been sent), and the reply to a whole-frame
+/// body reserves its exact size. Past the budget a request is answered
+/// `busy`; one that alone exceeds it, `too_large`. Reservations are given
+/// back on drop, however the request ends. `echo`, `greet` and ASCII
+/// `upper` of whole frames stream and hold nothing.
 #[derive(Debug, Default)]
 pub struct StdServices {
     /// Where `get` serves from; `None`: every `get` is `forbidden`.
     pub root: Option<Root>,
     /// Largest body collected whole (Unicode `upper` of a streamed body).
     pub max_collect: u64,
-    collected: Vec<u8>,
+    budget: Budget,
+    collecting: Option<Collecting>,
 }
 
 impl StdServices {
-    /// Services with `get` beneath `root`, collecting bodies up to `max_collect`.
+    /// Services with `get` beneath `root`, collecting bodies up to
+    /// `max_collect`, with a budget of their own
+    /// ([`crate::budget::DEFAULT_BODY_BUDGET`]). A server shares one
+    /// budget between its connections: see [`Self::with_budget`].
     pub fn new(root: Option<Root>, max_collect: u64) -> Self {
+        Self::with_budget(root, max_collect, Budget::default())
+    }
+
+    /// Services drawing on `budget`, which clones share: give every
+    /// connection of a server a clone of the same one.
+    pub fn with_budget(root: Option<Root>, max_collect: u64, budget: Budget) -> Self {
         StdServices {
             root,
             max_collect,
-            collected: Vec::new(),
+            budget,
+            collecting: None,
         }
+    }
+
+    /// The budget these services draw on.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     fn get(&self, header: &Header) -> Claim<StdBody> {
@@ -67,19 +135,101 @@ impl StdServices {
             }
         }
     }
+
+    /// Reserves for, and starts collecting, a streamed `upper` body.
+    fn start_collect(&mut self, size: u64) -> Claim<StdBody> {
+        self.collecting = None;
+        if size > self.max_collect {
+            let max = self.max_collect;
+            let why = format!("upper holds bodies whole: {size} bytes exceeds {max}");
+            return refuse(Status::TooLarge, &why);
+        }
+        let need = size.saturating_mul(1 + UPPER_GROWTH);
+        let hold = match self.budget.reserve(need) {
+            Ok(hold) => hold,
+            Err(short) => return shortfall(short, need, &self.budget),
+        };
+        let mut body = Vec::new();
+        let Ok(len) = usize::try_from(size) else {
+            return refuse(Status::TooLarge, "body too large for this machine");
+        };
+        if body.try_reserve_exact(len).is_err() {
+            return refuse(Status::Busy, "out of memory; try again");
+        }
+        self.collecting = Some(Collecting { body, hold });
+        Claim::Collect
+    }
 }
 
 fn refuse<S>(status: Status, message: &str) -> Claim<S> {
     Claim::Refuse(Refusal::new(status, format_args!("{message}")))
 }
 
-/// An upper-cased body as a reply.
-fn upper_reply(body: &[u8]) -> Claim<StdBody> {
-    let out = upper(body);
+fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Claim<S> {
+    let status = match short {
+        Shortfall::TooLarge => Status::TooLarge,
+        Shortfall::Busy => Status::Busy,
+    };
+    let limit = budget.limit();
+    refuse(
+        status,
+        &format!("needs {need} bytes of memory: {short} ({limit} bytes)"),
+    )
+}
+
+/// A reply of bytes held in memory, with the budget they hold.
+fn held_reply(out: Vec<u8>, hold: Reservation) -> Claim<StdBody> {
     Claim::Reply(Reply {
         head: Header::reply(Status::Ok, out.len() as u64),
-        body: StdBody::Bytes(io::Cursor::new(out)),
+        body: StdBody::Held(Held {
+            bytes: io::Cursor::new(out),
+            _hold: hold,
+        }),
     })
+}
+
+/// Upper-cases a whole-frame body known to be non-ASCII UTF-8 into a
+/// reply whose size is reserved first.
+fn upper_whole(text: &str, budget: &Budget) -> Claim<StdBody> {
+    let len = upper_len(text);
+    let hold = match budget.reserve(len as u64) {
+        Ok(hold) => hold,
+        Err(short) => return shortfall(short, len as u64, budget),
+    };
+    let mut out = Vec::new();
+    if out.try_reserve_exact(len).is_err() {
+        return refuse(Status::Busy, "out of memory; try again");
+    }
+    push_upper(text, &mut out);
+    held_reply(out, hold)
+}
+
+/// Upper-cases a collected body: ASCII (or not UTF-8) in place; Unicode
+/// into one new buffer of the exact size, within what was reserved, after
+/// which the body is freed and the reservation cut to the reply.
+fn upper_collected(c: Collecting) -> Claim<StdBody> {
+    let Collecting { mut body, mut hold } = c;
+    let len = match std::str::from_utf8(&body) {
+        Ok(text) if !text.is_ascii() => upper_len(text),
+        _ => {
+            body.make_ascii_uppercase();
+            hold.shrink_to(body.capacity() as u64);
+            return held_reply(body, hold);
+        }
+    };
+    let mut out = Vec::new();
+    if (len as u64) > hold.bytes().saturating_sub(body.capacity() as u64)
+        || out.try_reserve_exact(len).is_err()
+    {
+        // Not expected (UPPER_GROWTH bounds it), but never past the budget.
+        return refuse(Status::Busy, "out of memory; try again");
+    }
+    if let Ok(text) = std::str::from_utf8(&body) {
+        push_upper(text, &mut out);
+    }
+    drop(body);
+    hold.shrink_to(out.capacity() as u64);
+    held_reply(out, hold)
 }
 
 impl Extension for StdServices {
@@ -89,35 +239,39 @@ impl Extension for StdServices {
         match (op, body) {
             (Op::Get, _) => self.get(header),
             // ASCII (or not UTF-8 at all) is core's ASCII upper, streamed.
-            (Op::Upper, Some(body)) if body.is_ascii() || std::str::from_utf8(body).is_err() => {
-                Claim::Builtin
-            }
-            (Op::Upper, Some(body)) => upper_reply(body),
-            (Op::Upper, None) => {
-                if header.data_size > self.max_collect {
-                    let (size, max) = (header.data_size, self.max_collect);
-                    let why = format!("upper holds bodies whole: {size} bytes exceeds {max}");
-                    return refuse(Status::TooLarge, &why);
-                }
-                self.collected.clear();
-                Claim::Collect
-            }
+            (Op::Upper, Some(body)) => match unicode_text(body) {
+                Some(text) => upper_whole(text, &self.budget),
+                None => Claim::Builtin,
+            },
+            (Op::Upper, None) => self.start_collect(header.data_size),
             _ => Claim::Builtin,
         }
     }
 
     fn collect(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
-        self.collected.extend_from_slice(chunk);
+        let Some(c) = self.collecting.as_mut() else {
+            let why = format_args!("no body is being collected");
+            return Err(Refusal::new(Status::Error, why));
+        };
+        // The capacity is the announced size: never grow past it.
+        if chunk.len() > c.body.capacity() - c.body.len() {
+            self.collecting = None;
+            let why = format_args!("body longer than announced");
+            return Err(Refusal::new(Status::Error, why));
+        }
+        c.body.extend_from_slice(chunk);
         Ok(())
     }
 
     fn finish(&mut self, _header: &Header) -> Claim<StdBody> {
-        let body = std::mem::take(&mut self.collected);
-        upper_reply(&body)
+        match self.collecting.take() {
+            Some(c) => upper_collected(c),
+            None => refuse(Status::Error, "no body was collected"),
+        }
     }
 
     fn abandon(&mut self) {
-        self.collected = Vec::new();
+        self.collecting = None;
     }
 }
 
@@ -126,6 +280,9 @@ impl Extension for StdServices {
 pub enum StdBody {
     /// Bytes in memory.
     Bytes(io::Cursor<Vec<u8>>),
+    /// Bytes in memory that hold part of the server's budget until sent
+    /// (or dropped).
+    Held(Held),
     /// A file being sent.
     File(FileBody),
 }
@@ -134,9 +291,17 @@ impl Source for StdBody {
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
         match self {
             StdBody::Bytes(c) => c.read(buf).map_err(|_| SourceError),
+            StdBody::Held(h) => h.bytes.read(buf).map_err(|_| SourceError),
             StdBody::File(f) => f.fill(buf),
         }
     }
+}
+
+/// A reply body held in memory, and the budget it holds.
+#[derive(Debug)]
+pub struct Held {
+    bytes: io::Cursor<Vec<u8>>,
+    _hold: Reservation,
 }
 
 /// A file sent as a reply body. A file that changes size while being sent
@@ -158,7 +323,9 @@ impl FileBody {
     }
 
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
-        let want = usize::try_from(self.left).unwrap_or(usize::MAX).min(buf.len());
+        let want = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let into = buf.get_mut(..want).unwrap_or_default();
         let n = loop {
             match self.file.read(into) {
@@ -201,5 +368,126 @@ mod tests {
         // Invalid UTF-8: ASCII letters only, other bytes untouched.
         assert_eq!(upper(b"ab\xffc"), b"AB\xffC");
         assert_eq!(upper(b""), b"");
+    }
+
+    #[test]
+    fn upper_grows_at_most_upper_growth_times() {
+        let mut worst = (0u64, 'a');
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let out: usize = c.to_uppercase().map(char::len_utf8).sum();
+            let growth = (out as u64 * 1000) / c.len_utf8() as u64;
+            if growth > worst.0 {
+                worst = (growth, c);
+            }
+        }
+        assert!(worst.0 <= UPPER_GROWTH * 1000, "{worst:?}");
+        assert_eq!(upper("\u{390}".as_bytes()).len(), 6);
+    }
+
+    fn head(size: u64) -> Header {
+        Header::request(Op::Upper, size)
+    }
+
+    fn collect_all(s: &mut StdServices, body: &[u8]) -> Claim<StdBody> {
+        let h = head(body.len() as u64);
+        match s.claim(&h, Op::Upper, None) {
+            Claim::Collect => {}
+            other => return other,
+        }
+        for chunk in body.chunks(1000) {
+            if let Err(r) = s.collect(chunk) {
+                return Claim::Refuse(r);
+            }
+        }
+        s.finish(&h)
+    }
+
+    fn reply_bytes(claim: Claim<StdBody>) -> Vec<u8> {
+        let Claim::Reply(mut reply) = claim else {
+            panic!("expected a reply, got {claim:?}");
+        };
+        let mut out = vec![0u8; reply.head.data_size as usize];
+        let mut at = 0;
+        while at < out.len() {
+            at += reply.body.fill(&mut out[at..]).unwrap();
+        }
+        out
+    }
+
+    fn status(claim: &Claim<StdBody>) -> Option<Status> {
+        match claim {
+            Claim::Refuse(r) => Some(r.status),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn collected_bodies_hold_the_budget_until_the_reply_is_dropped() {
+        let budget = Budget::new(40_000);
+        let mut a = StdServices::with_budget(None, 1 << 20, budget.clone());
+        let mut b = StdServices::with_budget(None, 1 << 20, budget.clone());
+        let text = "\u{390}".repeat(2_000); // 4,000 bytes -> 12,000
+        let reply = collect_all(&mut a, text.as_bytes());
+        assert_eq!(budget.used(), 12_000, "only the reply is held");
+        // 4 x 4,000 + 12,000 fits; a second 8,000-byte body needs 32,000: busy.
+        let big = "\u{390}".repeat(4_000);
+        assert_eq!(
+            status(&collect_all(&mut b, big.as_bytes())),
+            Some(Status::Busy)
+        );
+        assert_eq!(budget.used(), 12_000);
+        // Alone, more than the budget: too_large.
+        let huge = "a".repeat(10_001);
+        assert_eq!(
+            status(&collect_all(&mut b, huge.as_bytes())),
+            Some(Status::TooLarge)
+        );
+        assert_eq!(reply_bytes(reply), text.to_uppercase().as_bytes());
+        assert_eq!(budget.used(), 0, "given back once the reply is gone");
+        // ASCII: in place, the reply holds its own size only.
+        let ascii = collect_all(&mut b, b"hello");
+        assert_eq!(budget.used(), 5);
+        assert_eq!(reply_bytes(ascii), b"HELLO");
+        assert_eq!(budget.used(), 0);
+        // Abandoned half-way: given back.
+        assert!(matches!(
+            b.claim(&head(100), Op::Upper, None),
+            Claim::Collect
+        ));
+        b.collect(&[b'x'; 10]).unwrap();
+        assert_eq!(budget.used(), 400);
+        b.abandon();
+        assert_eq!(budget.used(), 0);
+        // Services dropped mid-body (the connection died): given back.
+        assert!(matches!(
+            b.claim(&head(100), Op::Upper, None),
+            Claim::Collect
+        ));
+        drop(b);
+        assert_eq!(budget.used(), 0);
+        // More than announced is refused, never stored.
+        assert!(matches!(a.claim(&head(4), Op::Upper, None), Claim::Collect));
+        assert!(a.collect(b"12345").is_err());
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn whole_frame_replies_reserve_their_size() {
+        let budget = Budget::new(10);
+        let mut s = StdServices::with_budget(None, 1 << 20, budget.clone());
+        let h = head(2);
+        let r = s.claim(&h, Op::Upper, Some("\u{390}".as_bytes()));
+        assert_eq!(budget.used(), 6);
+        let busy = s.claim(&h, Op::Upper, Some("\u{390}".as_bytes()));
+        assert_eq!(status(&busy), Some(Status::Busy));
+        assert_eq!(reply_bytes(r), "\u{390}".to_uppercase().as_bytes());
+        assert_eq!(budget.used(), 0);
+        // ASCII streams through core: nothing held.
+        assert!(matches!(
+            s.claim(&h, Op::Upper, Some(b"hi")),
+            Claim::Builtin
+        ));
+        assert!(matches!(s.claim(&h, Op::Echo, None), Claim::Builtin));
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -37,6 +37,10 @@ pub struct Config {
     pub max_conns_per_client: usize,
     /// Largest request body accepted.
     pub max_body: u64,
+    /// Bytes that bodies held whole (Unicode `upper`) and their replies may
+    /// take at once, server-wide: past it `busy`, and `too_large` for a
+    /// request that alone needs more (see [`crate::services::StdServices`]).
+    pub body_budget: u64,
     /// From a frame's first byte to the end of its header.
     pub header_timeout: Duration,
     /// Longest wait for the next frame.
@@ -59,6 +63,7 @@ impl Default for Config {
             max_conns: 1024,
             max_conns_per_client: 256,
             max_body: 16 << 20,
+            body_budget: crate::budget::DEFAULT_BODY_BUDGET,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             body_min_rate: 1024,
@@ -131,6 +136,8 @@ struct Registry {
 #[derive(Debug)]
 struct Shared {
     config: Config,
+    /// The body budget every connection and the UDP service draw on.
+    budget: crate::budget::Budget,
     stopping: AtomicBool,
     registry: Mutex<Registry>,
     drained: Condvar,
@@ -224,6 +231,7 @@ impl Server {
         let udp = udp.map(UdpSocket::bind).transpose()?;
         Ok(Server {
             shared: Arc::new(Shared {
+                budget: crate::budget::Budget::new(config.body_budget),
                 config,
                 stopping: AtomicBool::new(false),
                 registry: Mutex::new(Registry::default()),

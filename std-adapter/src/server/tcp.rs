@@ -195,7 +195,8 @@ fn serve(shared: &Shared, stream: Arc<TcpStream>, idle: &AtomicBool) -> io::Resu
         frame: &mut frame,
         tx: &mut tx,
     };
-    let mut services = StdServices::new(cfg.root.clone(), cfg.max_body);
+    let mut services =
+        StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone());
     let config = service::Config {
         limits: Limits {
             max_header: crate::MAX_HEADER,

@@ -29,7 +29,11 @@ pub(super) fn serve(sock: &UdpSocket, shared: &Shared) {
     }
     let mut datagram = vec![0u8; DATAGRAM];
     let mut reply = vec![0u8; DATAGRAM];
-    let mut services = StdServices::new(shared.config.root.clone(), shared.config.max_body);
+    let mut services = StdServices::with_budget(
+        shared.config.root.clone(),
+        shared.config.max_body,
+        shared.budget.clone(),
+    );
     let limits = Limits {
         max_header: crate::MAX_HEADER,
         max_body: shared.config.max_body,

@@ -116,6 +116,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         max_conns_per_client: a.max_conns_per_client.max(1),
         body_min_rate: a.body_min_rate,
         max_body: a.max_body,
+        body_budget: jframe_std::budget::DEFAULT_BODY_BUDGET,
         header_timeout: secs(a.header_timeout)?,
         idle_timeout: secs(a.idle_timeout)?,
         write_timeout: secs(a.write_timeout)?,

@@ -1,0 +1,130 @@
+//! Issue 9, defect 1: memory amplification. 64 connections each send a
+//! 16 MiB `upper` body of "\u{390}" (3x longer upper-cased) and leave the
+//! reply unread. The server's bodies held whole, and their replies, draw
+//! on one server-wide budget: past it `busy`, so the peak memory stays
+//! near the budget however many connections do this. (Before: about
+//! 115 MiB of RSS per such connection, with no bound.)
+//!
+//! In-process server on 127.0.0.1 with a 128 MiB budget; the measure is
+//! this process's peak RSS (VmHWM), reset before the connections start.
+//! Bounded: 64 connections, each socket with timeouts.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use jframe::{Header, Op};
+use jframe_std::server::{Config, Server};
+
+const CONNS: usize = 64;
+const BODY: usize = 16 << 20;
+const BUDGET: u64 = 128 << 20;
+const MIB: u64 = 1 << 20;
+
+/// A field of /proc/self/status, in bytes.
+fn status_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// Sends one streamed `upper` request and reads only the reply's header:
+/// returns its status. The reply's body is left unread.
+fn send_upper(addr: SocketAddr, body: &[u8]) -> (TcpStream, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
+    let head = Header::request(Op::Upper, body.len() as u64);
+    let mut frame = vec![0u8; 1024];
+    let n = jframe::encode_head(&mut frame, &head).unwrap();
+    s.write_all(&frame[..n]).unwrap();
+    s.write_all(body).unwrap();
+    let mut prefix = [0u8; 4];
+    s.read_exact(&mut prefix).unwrap();
+    let mut json = vec![0u8; u32::from_le_bytes(prefix) as usize];
+    s.read_exact(&mut json).unwrap();
+    let reply = Header::parse(&json).unwrap();
+    let status = reply.status.as_deref().unwrap_or("?").to_string();
+    (s, status)
+}
+
+#[test]
+fn sixty_four_unread_unicode_uppers_stay_within_the_budget() {
+    let config = Config {
+        max_body: BODY as u64,
+        body_budget: BUDGET,
+        // Replies left unread must stay held while we measure.
+        write_timeout: Duration::from_secs(120),
+        grace: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), None, config).unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = server.shutdown_handle().unwrap();
+    let thread = std::thread::spawn(move || server.run().unwrap());
+
+    // One shared body for every client, touched before the baseline.
+    let body: Arc<Vec<u8>> = Arc::new("\u{390}".repeat(BODY / 2).into_bytes());
+    assert_eq!(body.len(), BODY);
+    // Reset the peak to the current RSS (Linux >= 4.0); else measure from
+    // the current RSS anyway.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let base = status_bytes("VmRSS:");
+    let started = Instant::now();
+
+    let barrier = Arc::new(Barrier::new(CONNS + 1));
+    let clients: Vec<_> = (0..CONNS)
+        .map(|_| {
+            let (body, barrier) = (body.clone(), barrier.clone());
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let (stream, status) = send_upper(addr, &body);
+                    // Hold the connection, reply unread, until measured.
+                    barrier.wait();
+                    drop(stream);
+                    status
+                })
+                .unwrap()
+        })
+        .collect();
+    barrier.wait();
+    let peak = status_bytes("VmHWM:").saturating_sub(base);
+    let statuses: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let ok = statuses.iter().filter(|s| *s == "ok").count();
+    let busy = statuses.iter().filter(|s| *s == "busy").count();
+    handle.shutdown();
+    thread.join().unwrap();
+
+    // The bound: the budget, plus per connection its buffers (28 KiB) and
+    // the stack it touches (at most CONN_STACK), plus the 64 client
+    // threads' stacks and allocator slack.
+    let per_conn = 28 * 1024 + jframe_std::server::CONN_STACK as u64 + 256 * 1024;
+    let bound = BUDGET + CONNS as u64 * per_conn + 32 * MIB;
+    eprintln!(
+        "{CONNS} connections x {} MiB of \\u{{390}} in {:?}: {ok} ok, {busy} busy; \
+         peak RSS growth {} MiB (bound {} MiB, budget {} MiB)",
+        BODY as u64 / MIB,
+        started.elapsed(),
+        peak / MIB,
+        bound / MIB,
+        BUDGET / MIB
+    );
+    assert_eq!(ok + busy, CONNS, "statuses: {statuses:?}");
+    assert!(ok >= 1, "no request was served at all");
+    assert!(
+        peak <= bound,
+        "peak RSS grew {} MiB, over the bound of {} MiB",
+        peak / MIB,
+        bound / MIB
+    );
+}
