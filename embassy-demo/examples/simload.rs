@@ -57,7 +57,7 @@ fn connection(args: &Args, deadline: Instant) -> Result<Tally, String> {
         write_frame(&mut io, &mut scratch, &header, &body).map_err(|e| format!("send: {e}"))?;
         match read_frame(&mut io, &mut decoder).map_err(|e| format!("reply: {e}"))? {
             Some(Received::Frame(frame)) => {
-                let reply = frame.header().map_err(|e| format!("reply header: {e}"))?;
+                let reply = frame.header;
                 if reply.status() != Some(Status::Ok) || frame.body != body.as_slice() {
                     return Err(format!("bad reply: {reply:?}"));
                 }

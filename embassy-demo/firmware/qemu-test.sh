@@ -7,7 +7,8 @@
 # Builds the firmware, boots it in QEMU in the background with its port 7
 # forwarded to a free 127.0.0.1 port, runs qemu_client.py against it (frames
 # of 0 B..64 KiB with echo and upper, 4 concurrent connections, a seed-002
-# Python peer, malformed frames per SPEC.md), and stops QEMU. Bounded by
+# Python peer, malformed frames per SPEC.md), then `jframe conform` (the
+# SPEC conformance table of jframe-std, TCP cases), and stops QEMU. Bounded by
 # QEMU_TEST_TIMEOUT seconds (default 300). Exits non-zero on any failure.
 # Needs qemu-system-arm and python3; installs qemu as root when missing.
 set -euo pipefail
@@ -30,6 +31,15 @@ fi
 
 elf="$(timeout "$limit" "$here/build.sh" | tail -n 1)"
 [ -f "$elf" ] || { echo "qemu-test: build produced no ELF" >&2; exit 1; }
+
+# The conformance runner: the host's `jframe` command (root workspace).
+root="$(cd "$here/../.." && pwd)"
+echo "qemu-test: building the jframe command (jframe conform)" >&2
+timeout "$limit" cargo build --quiet --manifest-path "$root/Cargo.toml" \
+    -p jframe-std --features cli --bin jframe >&2
+jframe_bin="$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/jframe"
+[ -x "$jframe_bin" ] || { echo "qemu-test: no jframe binary at $jframe_bin" >&2; exit 1; }
 
 log="$(mktemp -t jframe-qemu.XXXXXX.log)"
 qemu_pid=""
@@ -64,6 +74,11 @@ remaining=$(( limit - (SECONDS - start) ))
 status=0
 timeout "$remaining" python3 "$here/qemu_client.py" test --port "$port" --deadline $(( remaining - 5 )) || status=$?
 
+if [ "$status" = 0 ]; then
+    remaining=$(( limit - (SECONDS - start) ))
+    echo "qemu-test: jframe conform 127.0.0.1:$port"
+    timeout "$remaining" "$jframe_bin" conform "127.0.0.1:$port" --timeout 10s || status=$?
+fi
 if ! kill -0 "$qemu_pid" 2>/dev/null; then
     echo "qemu-test: FAIL: the firmware exited (panic or fault?)" >&2
     status=1

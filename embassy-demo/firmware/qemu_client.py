@@ -245,18 +245,37 @@ def check_malformed(port, deadline, rng):
         expect_closed(sock, name)
         sock.close()
         results.append(name)
-    # Bad headers behind a valid prefix: an error reply, the connection goes on.
+    # Headers that are not well-formed, or whose data_size is missing or
+    # bad: where the frame ends is unknown (SPEC: fatal), so bad_frame, then
+    # the server closes, even if a good frame follows.
+    fatal = [
+        ("bad JSON after data_size", frame(b'{"data_size": 3,,}', b"abc")),
+        ("bad JSON", frame(b'{"x": ]}')),
+        ("nesting bomb", frame(b'{"a":' + b"[" * 40 + b"]" * 40 + b', "data_size": 0}')),
+        ("not UTF-8", frame(b'{"data_size": 0, "x": "\xff"}')),
+        ("no data_size", frame({"op": "echo"})),
+        ("duplicate key", frame(b'{"data_size": 0, "data_size": 0}')),
+    ]
+    for name, data in fatal:
+        sock = connect(port, deadline)
+        sock.sendall(data + frame({"data_size": 2, "op": "echo"}, b"hi"))
+        expect_error(sock, "bad_frame", name)
+        expect_closed(sock, name)
+        sock.close()
+        results.append(name)
+    # A reply sent to the server is never answered: it closes.
+    sock = connect(port, deadline)
+    sock.sendall(frame({"data_size": 2, "status": "ok"}, b"hi"))
+    expect_closed(sock, "a reply sent to the server")
+    sock.close()
+    results.append("reply never answered")
+    # Well-formed headers with a valid data_size and a wrong key: an error
+    # reply, the body is skipped, the connection goes on.
     sock = connect(port, deadline)
     cases = [
-        # jframe skips the declared body when data_size was readable...
-        ("bad JSON after data_size", frame(b'{"data_size": 3,,}', b"abc"), "bad_frame"),
-        # ...and takes it as empty when it was not.
-        ("bad JSON", frame(b'{"x": ]}'), "bad_frame"),
-        ("nesting bomb", frame(b'{"a":' + b"[" * 40 + b"]" * 40 + b', "data_size": 0}'), "bad_frame"),
-        ("not UTF-8", frame(b'{"data_size": 0, "x": "\xff"}'), "bad_frame"),
-        ("no data_size", frame({"op": "echo"}), "bad_frame"),
         ("unknown op", frame({"data_size": 3, "op": "frobnicate"}, b"abc"), "bad_request"),
         ("op not a string", frame({"data_size": 3, "op": 5}, b"abc"), "bad_request"),
+        ("get (no files here)", frame({"data_size": 0, "op": "get", "name": "x"}), "bad_request"),
     ]
     for name, data, status in cases:
         sock.sendall(data)

@@ -1,40 +1,45 @@
 //! The device's echo service: jframe requests on TCP port 7.
 //!
-//! [`serve_socket`] is one slot of the listening pool: it accepts one
-//! connection at a time on its own buffers, serves it with
-//! [`serve_connection`] and starts over. Firmware and the host simulator
-//! spawn several slots on the same port, because a single socket that
-//! re-accepts in a loop leaves a gap in which a reconnecting client is reset.
+//! A thin driver around core's protocol engine
+//! ([`jframe::service::engine::asynch::serve`]): everything SPEC says about
+//! requests (which op, which status, `greet` of `exit`, replies never
+//! answered, what is fatal) lives there. This module only does what is the
+//! device's own:
 //!
-//! Memory per connection is fixed: a 512-byte decoder buffer (header, and
-//! bodies small enough to arrive whole), a 1 KiB chunk buffer for streamed
-//! bodies and a 512-byte scratch for reply heads. A body of any size passes
-//! through the chunk buffer and is never held whole.
+//! - [`serve_socket`] is one slot of the listening pool: it accepts one
+//!   connection at a time on its own socket buffers, serves it and closes it
+//!   properly. Firmware and the host simulator spawn several slots on the
+//!   same port, because a single socket that re-accepts in a loop leaves a
+//!   gap in which a reconnecting client is reset.
+//! - [`Link`] puts the device's timeouts on a stream (SPEC: a slow peer
+//!   cannot hold a connection slot for ever): between frames the idle
+//!   timeout; from a frame's first byte, a header deadline; while a body
+//!   arrives, a minimum rate (after a grace period); every write bounded by
+//!   the idle timeout.
 //!
-//! Errors follow SPEC.md: a bad header behind a valid prefix gets an error
-//! reply and the connection goes on; a bad prefix gets `bad_frame` and the
-//! connection is closed. Every read and write is bounded by the idle timeout.
-
-use core::fmt::Write as _;
-use core::future::Future;
+//! Memory per connection is fixed: [`RX_BUF`] for socket reads,
+//! [`FRAME_BUF`] for a header (and a body small enough to arrive whole),
+//! [`TX_BUF`] for replies, plus the socket's own buffers. A body of any size
+//! is streamed through them and never held whole.
 
 use embassy_net::Stack;
 use embassy_net::tcp::{State, TcpSocket};
-use embassy_time::{Duration, Timer, with_timeout};
-use embedded_io_async::{Read, Write};
-use jframe::io::asynch::{read_body, read_frame, write_all, write_frame, write_head};
-use jframe::{Decoder, Header, HeaderError, ReadError, Received, Status, WriteError};
-
-use crate::ops::{GREET_BYE, GREET_EXIT, Service};
+use embassy_time::{Duration, Instant, TICK_HZ, Timer, with_deadline, with_timeout};
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use jframe::service::engine::asynch::serve;
+use jframe::service::{Buffers, Builtin, Config, Deadlines, End, Limits, Phase};
 
 /// The TCP port of the echo service (RFC 862's echo port).
 pub const ECHO_PORT: u16 = 7;
-/// Decoder buffer: holds a header and a body that fits after it.
-pub const DECODER_BUF: usize = 512;
-/// Chunk buffer for streamed bodies.
-pub const CHUNK_BUF: usize = 1024;
-/// Scratch for encoding reply heads (and small replies whole).
-const SCRATCH_BUF: usize = 512;
+/// Socket reads land here.
+pub const RX_BUF: usize = 256;
+/// A frame that arrives in pieces is gathered here: its header (so this is
+/// also the largest header the device can take) and a body that fits after
+/// it; larger bodies are streamed.
+pub const FRAME_BUF: usize = 256;
+/// Replies are gathered here. It must hold the largest reply head: an error
+/// reply with a 128-byte message is about 200 bytes.
+pub const TX_BUF: usize = 256;
 /// Largest header a request may carry by default: "a few hundred bytes".
 pub const DEFAULT_MAX_HEADER: u32 = 256;
 /// Pause after a failed `accept` so a misconfigured port cannot spin.
@@ -50,7 +55,16 @@ pub struct EchoConfig {
     /// Idle limit: the longest wait for a peer's next bytes, or for it to
     /// take our reply, before the connection is given up.
     pub timeout: Duration,
-    /// Largest header accepted (clamped to [`DECODER_BUF`]); a longer
+    /// From a frame's first byte, how long its prefix and header may take.
+    pub header_timeout: Duration,
+    /// A body is given this long, plus the time its bytes take at
+    /// [`body_min_rate`](Self::body_min_rate): a peer that sends slower
+    /// than that is cut off.
+    pub body_grace: Duration,
+    /// The slowest body, in bytes per second, a connection slot waits for
+    /// (0: no rate, only the idle timeout per read).
+    pub body_min_rate: u32,
+    /// Largest header accepted (clamped to [`FRAME_BUF`]); a longer
     /// prefix is a `bad_frame` and ends the connection.
     pub max_header: u32,
     /// How long closing waits for the peer's FIN and its ACK of ours.
@@ -62,28 +76,169 @@ impl Default for EchoConfig {
         EchoConfig {
             port: ECHO_PORT,
             timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            body_grace: Duration::from_secs(10),
+            body_min_rate: 256,
             max_header: DEFAULT_MAX_HEADER,
             close_timeout: Duration::from_secs(2),
         }
     }
 }
 
-/// Why a connection ended.
+/// What the device waited for when a timeout struck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum End {
-    /// The peer closed between frames.
-    PeerClosed,
-    /// A `greet` of `exit` was answered with `Bye!`.
-    Bye,
-    /// A bad prefix was answered with `bad_frame`.
-    BadFrame,
-    /// The peer was idle (or did not take our reply) for the timeout.
+pub enum Wait {
+    /// The next frame (idle timeout).
     Idle,
-    /// The peer closed in the middle of a frame.
-    Truncated,
-    /// The connection failed (reset, or a write that could not complete).
-    Failed,
+    /// The rest of a header (header deadline).
+    Header,
+    /// The rest of a body (minimum rate).
+    Body,
+    /// The peer to take our reply (idle timeout).
+    Write,
+}
+
+/// A [`Link`]'s error: a timeout, or the stream's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LinkError<E> {
+    /// A deadline passed.
+    Timeout(Wait),
+    /// The stream failed.
+    Io(E),
+}
+
+impl<E: core::fmt::Debug> core::fmt::Display for LinkError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LinkError::Timeout(Wait::Idle) => f.write_str("idle timeout"),
+            LinkError::Timeout(Wait::Header) => f.write_str("header deadline passed"),
+            LinkError::Timeout(Wait::Body) => f.write_str("body slower than the minimum rate"),
+            LinkError::Timeout(Wait::Write) => f.write_str("peer did not take our reply"),
+            LinkError::Io(e) => write!(f, "{e:?}"),
+        }
+    }
+}
+
+impl<E: core::fmt::Debug> core::error::Error for LinkError<E> {}
+
+impl<E: embedded_io_async::Error> embedded_io_async::Error for LinkError<E> {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            LinkError::Timeout(_) => ErrorKind::TimedOut,
+            LinkError::Io(e) => e.kind(),
+        }
+    }
+}
+
+/// How a connection ended, as the engine reports it.
+pub type Ended<E> = End<LinkError<E>>;
+
+/// A stream with the device's deadlines: what the engine reads from and
+/// writes to. The engine tells it the [`Phase`] before every read.
+#[derive(Debug)]
+pub struct Link<'a, S> {
+    io: &'a mut S,
+    config: &'a EchoConfig,
+    phase: Phase,
+    /// Header phase: its deadline. Body phase: when the body began.
+    mark: Instant,
+    /// Body bytes read since `mark`.
+    body_bytes: u64,
+}
+
+impl<'a, S> Link<'a, S> {
+    /// Wraps `io` with the timeouts of `config`.
+    pub fn new(io: &'a mut S, config: &'a EchoConfig) -> Self {
+        Link {
+            io,
+            config,
+            phase: Phase::Idle,
+            mark: Instant::now(),
+            body_bytes: 0,
+        }
+    }
+
+    /// When the read about to start must have delivered.
+    fn read_deadline(&self) -> Instant {
+        let idle = after(Instant::now(), self.config.timeout);
+        match self.phase {
+            Phase::Idle => idle,
+            Phase::Header => self.mark.min(idle),
+            Phase::Body => {
+                let rate = u64::from(self.config.body_min_rate);
+                if rate == 0 {
+                    return idle;
+                }
+                let earned = Duration::from_ticks(self.body_bytes.saturating_mul(TICK_HZ) / rate);
+                let body = after(after(self.mark, self.config.body_grace), earned);
+                body.min(idle)
+            }
+        }
+    }
+}
+
+/// `at + d`, saturating.
+fn after(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d).unwrap_or(Instant::MAX)
+}
+
+impl<S> Deadlines for Link<'_, S> {
+    fn before_read(&mut self, phase: Phase) -> bool {
+        if phase != self.phase {
+            match phase {
+                // The frame's first bytes arrived with the last read.
+                Phase::Header => self.mark = after(Instant::now(), self.config.header_timeout),
+                Phase::Body => {
+                    self.mark = Instant::now();
+                    self.body_bytes = 0;
+                }
+                Phase::Idle => {}
+            }
+            self.phase = phase;
+        }
+        true
+    }
+}
+
+impl<S: ErrorType> ErrorType for Link<'_, S> {
+    type Error = LinkError<S::Error>;
+}
+
+impl<S: Read> Read for Link<'_, S> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        match with_deadline(self.read_deadline(), self.io.read(buf)).await {
+            Ok(Ok(n)) => {
+                if self.phase == Phase::Body {
+                    self.body_bytes = self.body_bytes.saturating_add(n as u64);
+                }
+                Ok(n)
+            }
+            Ok(Err(e)) => Err(LinkError::Io(e)),
+            Err(_) => Err(LinkError::Timeout(match self.phase {
+                Phase::Idle => Wait::Idle,
+                Phase::Header => Wait::Header,
+                Phase::Body => Wait::Body,
+            })),
+        }
+    }
+}
+
+impl<S: Write> Write for Link<'_, S> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        match with_timeout(self.config.timeout, self.io.write(buf)).await {
+            Ok(result) => result.map_err(LinkError::Io),
+            Err(_) => Err(LinkError::Timeout(Wait::Write)),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        match with_timeout(self.config.timeout, self.io.flush()).await {
+            Ok(result) => result.map_err(LinkError::Io),
+            Err(_) => Err(LinkError::Timeout(Wait::Write)),
+        }
+    }
 }
 
 /// Serves one pool slot forever: accept on `config.port` with a socket on
@@ -97,7 +252,7 @@ pub async fn serve_socket(
     loop {
         let mut socket = TcpSocket::new(stack, &mut *rx_buffer, &mut *tx_buffer);
         // smoltcp's timeout covers unacknowledged data and connection setup;
-        // idle peers are bounded by the per-operation timeouts below.
+        // idle and slow peers are bounded by the Link's deadlines.
         socket.set_timeout(Some(config.timeout));
         // Replies are written in pieces (head, chunks): Nagle would hold
         // each small tail until the peer's delayed ACK.
@@ -112,15 +267,22 @@ pub async fn serve_socket(
         jlog!(debug, "echo: connection from {:?}", peer);
         let end = serve_connection(&mut socket, config).await;
         jlog!(debug, "echo: connection from {:?} ended: {:?}", peer, end);
-        close(&mut socket, end, config.close_timeout).await;
+        close(&mut socket, graceful(&end), config.close_timeout).await;
     }
+}
+
+/// Whether a connection that ended this way is closed with a FIN (its
+/// last replies, such as `bad_frame` or `Bye!`, already flushed by the
+/// engine, must arrive) rather than reset.
+fn graceful<E>(end: &Ended<E>) -> bool {
+    !matches!(end, End::Io(LinkError::Io(_)) | End::WriteZero)
 }
 
 /// Closes a served connection so that everything we sent arrives: FIN,
 /// then wait (bounded) for the peer's FIN and for our FIN's ACK. A failed
 /// connection, or one that does not close in time, is reset.
-async fn close(socket: &mut TcpSocket<'_>, end: End, limit: Duration) {
-    if end != End::Failed {
+async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration) {
+    if graceful {
         socket.close();
         let closed = with_timeout(limit, async {
             // Whatever the peer still sends (frames pipelined after `exit` or
@@ -139,171 +301,24 @@ async fn close(socket: &mut TcpSocket<'_>, end: End, limit: Duration) {
     let _ = with_timeout(ABORT_FLUSH, socket.flush()).await;
 }
 
-/// Serves jframe requests on one connection until it ends. Generic over
-/// the transport, so it runs on an embassy-net socket or any other
-/// embedded-io-async stream.
-pub async fn serve_connection<S: Read + Write>(io: &mut S, config: &EchoConfig) -> End {
-    let mut decoder_buf = [0u8; DECODER_BUF];
-    let mut decoder = Decoder::new(&mut decoder_buf[..])
-        .with_max_header(config.max_header)
-        .streaming(true);
-    let mut chunk = [0u8; CHUNK_BUF];
-    let mut scratch = [0u8; SCRATCH_BUF];
-    let timeout = config.timeout;
-    loop {
-        let Ok(received) = with_timeout(timeout, read_frame(io, &mut decoder)).await else {
-            return End::Idle;
-        };
-        let step = match received {
-            Ok(None) => return End::PeerClosed,
-            Ok(Some(Received::Frame(frame))) => match request(frame.header()) {
-                Ok(Service::Greet) if frame.body == GREET_EXIT => {
-                    let bye = Header::reply(Status::Ok, GREET_BYE.len() as u64);
-                    let sent = send(timeout, write_frame(io, &mut scratch, &bye, GREET_BYE)).await;
-                    return sent.err().unwrap_or(End::Bye);
-                }
-                Ok(service) => {
-                    let reply = small_reply(service, frame.body, &mut chunk);
-                    let header = Header::reply(Status::Ok, reply.len() as u64);
-                    send(timeout, write_frame(io, &mut scratch, &header, reply)).await
-                }
-                Err((status, message)) => {
-                    let header = Header::error_reply(status, &message);
-                    send(timeout, write_frame(io, &mut scratch, &header, b"")).await
-                }
-            },
-            Ok(Some(Received::Head(head))) => {
-                let data_size = head.data_size;
-                match request(head.header()) {
-                    Ok(service) => {
-                        let bufs = (&mut chunk[..], &mut scratch[..]);
-                        stream_reply(io, &mut decoder, bufs, service, data_size, timeout).await
-                    }
-                    // The unread body is skipped by the next read_frame.
-                    Err((status, message)) => {
-                        let header = Header::error_reply(status, &message);
-                        send(timeout, write_frame(io, &mut scratch, &header, b"")).await
-                    }
-                }
-            }
-            Err(ReadError::Decode(e)) => {
-                let header = Header::error_reply(e.status(), &message(format_args!("{e}")));
-                jlog!(debug, "echo: bad frame: {:?}", e);
-                let sent = send(timeout, write_frame(io, &mut scratch, &header, b"")).await;
-                if !e.is_recoverable() {
-                    return End::BadFrame;
-                }
-                sent
-            }
-            Err(ReadError::UnexpectedEof) => return End::Truncated,
-            Err(e) => {
-                jlog!(debug, "echo: read failed: {:?}", e);
-                return End::Failed;
-            }
-        };
-        if let Err(end) = step {
-            return end;
-        }
-    }
-}
-
-/// A reply message, cut to the header's `error` capacity.
-type Message = heapless::String<{ jframe::header::ERROR_CAPACITY }>;
-
-fn message(args: core::fmt::Arguments<'_>) -> Message {
-    let mut s = Message::new();
-    // A message longer than the capacity is cut; the code says the rest.
-    let _ = s.write_fmt(args);
-    s
-}
-
-/// The service a request asks for, or the error reply it gets.
-// no_std, no heap: the message travels by value, once per bad request.
-#[allow(clippy::result_large_err)]
-fn request(header: Result<Header, HeaderError>) -> Result<Service, (Status, Message)> {
-    let header =
-        header.map_err(|e| (Status::BadRequest, message(format_args!("bad header: {e}"))))?;
-    match header.op() {
-        Ok(op) => Service::for_op(op).ok_or_else(|| {
-            let text = format_args!("op {} is not served by this device", op.as_str());
-            (Status::BadRequest, message(text))
-        }),
-        Err(name) => Err((
-            Status::BadRequest,
-            message(format_args!("unknown op {name:?}")),
-        )),
-    }
-}
-
-/// The reply to a body that arrived whole (it fits the decoder buffer, so
-/// prefix + body + suffix fits the larger chunk buffer).
-fn small_reply<'c>(service: Service, body: &[u8], chunk: &'c mut [u8]) -> &'c [u8] {
-    let parts = [service.prefix(), body, service.suffix()];
-    let mut len = 0;
-    for part in parts {
-        let Some(room) = chunk.get_mut(len..len + part.len()) else {
-            break;
-        };
-        room.copy_from_slice(part);
-        len += part.len();
-    }
-    let start = service.prefix().len();
-    if let Some(body) = chunk.get_mut(start..start + body.len()) {
-        service.apply(body);
-    }
-    &chunk[..len]
-}
-
-/// Replies to a request whose body is streamed: the reply head first
-/// (the reply's size is known from the request's), then each chunk as it
-/// arrives, transformed, so the body is never held whole.
-async fn stream_reply<S: Read + Write, B: AsRef<[u8]> + AsMut<[u8]>>(
-    io: &mut S,
-    decoder: &mut Decoder<B>,
-    (chunk, scratch): (&mut [u8], &mut [u8]),
-    service: Service,
-    data_size: u64,
-    timeout: Duration,
-) -> Result<(), End> {
-    let Some(size) = service.reply_size(data_size) else {
-        let header = Header::error_reply(Status::TooLarge, "reply would exceed 2^64-1 bytes");
-        return send(timeout, write_frame(io, scratch, &header, b"")).await;
+/// Serves jframe requests on one connection until it ends: core's engine
+/// over a [`Link`]. Generic over the transport, so it runs on an
+/// embassy-net socket or any other embedded-io-async stream.
+pub async fn serve_connection<S: Read + Write>(io: &mut S, config: &EchoConfig) -> Ended<S::Error> {
+    let mut rx = [0u8; RX_BUF];
+    let mut frame = [0u8; FRAME_BUF];
+    let mut tx = [0u8; TX_BUF];
+    let buffers = Buffers {
+        rx: &mut rx,
+        frame: &mut frame,
+        tx: &mut tx,
     };
-    send(
-        timeout,
-        write_head(io, scratch, &Header::reply(Status::Ok, size)),
-    )
-    .await?;
-    send(timeout, write_all(io, service.prefix())).await?;
-    loop {
-        let n = match with_timeout(timeout, read_body(io, decoder, chunk)).await {
-            Err(_) => return Err(End::Idle),
-            Ok(Ok(None)) => break,
-            Ok(Ok(Some(data))) => data.len(),
-            Ok(Err(ReadError::UnexpectedEof)) => return Err(End::Truncated),
-            Ok(Err(e)) => {
-                jlog!(debug, "echo: body read failed: {:?}", e);
-                return Err(End::Failed);
-            }
-        };
-        let data = &mut chunk[..n];
-        service.apply(data);
-        send(timeout, write_all(io, data)).await?;
-    }
-    send(timeout, write_all(io, service.suffix())).await
-}
-
-/// Runs a write under the idle timeout.
-async fn send<E: core::fmt::Debug>(
-    timeout: Duration,
-    write: impl Future<Output = Result<(), WriteError<E>>>,
-) -> Result<(), End> {
-    match with_timeout(timeout, write).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => {
-            jlog!(debug, "echo: write failed: {:?}", e);
-            Err(End::Failed)
-        }
-        Err(_) => Err(End::Idle),
-    }
+    let session = Config {
+        limits: Limits {
+            max_header: config.max_header,
+            max_body: u64::MAX,
+        },
+        welcome: None,
+    };
+    serve(&mut Link::new(io, config), buffers, &mut Builtin, &session).await
 }

@@ -3,11 +3,12 @@
 //! The jframe echo service of the embedded device, on an
 //! [`embassy_net::Stack`]: it listens on TCP port 7 with a pool of sockets
 //! and answers `upper`, `echo` and `greet` frames (SPEC.md), streaming
-//! bodies of any size through fixed ~1 KiB buffers.
+//! bodies of any size through fixed buffers of under 1 KiB.
 //!
-//! - [`echo`]: the service ([`echo::serve_socket`] is what firmware and the
-//!   host simulator spawn, once per pool slot);
-//! - [`ops`]: what each op does to a body, chunk by chunk;
+//! - [`echo`]: a thin driver around core's protocol engine
+//!   ([`jframe::service`]): the socket pool and the device's timeouts
+//!   ([`echo::serve_socket`] is what firmware and the host simulator spawn,
+//!   once per pool slot);
 //! - `sim` (host only): the in-process virtual Ethernet wire with fault
 //!   injection and the loopback forwarder that `host-sim` is made of.
 //!
@@ -22,7 +23,6 @@ extern crate std;
 mod fmt;
 
 pub mod echo;
-pub mod ops;
 
 #[cfg(not(target_os = "none"))]
 pub mod sim;

@@ -83,7 +83,7 @@ fn exchange(addr: SocketAddr, cases: &[Case]) {
             let Ok(Some(Received::Frame(frame))) = reply else {
                 panic!("reply {i}: expected a frame, got {reply:?}");
             };
-            let header = frame.header().expect("reply header");
+            let header = frame.header.clone();
             assert_eq!(header.status(), Some(Status::Ok), "reply {i}");
             assert!(
                 frame.body == case.expected().as_slice(),
@@ -171,4 +171,31 @@ fn clear_errors_for_bad_setups() {
         .output()
         .expect("run");
     assert!(!out.status.success());
+}
+
+/// SPEC conformance (jframe-std's table, the one `jframe conform` plays)
+/// against the device through the forwarded port: every TCP case passes.
+#[test]
+fn conformance_through_the_forwarded_port() {
+    let sim = Sim::start(&[]);
+    let opts = jframe_std::conform::Options {
+        // The simulated device answers in milliseconds; this is only the
+        // bound on each wait, generous for a loaded machine.
+        timeout: Duration::from_secs(20),
+        ..jframe_std::conform::Options::default()
+    };
+    let outcomes = jframe_std::conform::run_tcp(sim.addr, &opts);
+    assert!(!outcomes.is_empty());
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.result.is_err())
+        .map(|o| o.to_string())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failed.len(),
+        outcomes.len(),
+        failed.join("\n")
+    );
 }

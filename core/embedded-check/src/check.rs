@@ -1,84 +1,118 @@
-//! What the firmware does with jframe: serve requests, then verify replies.
+//! What the firmware does with jframe: serve requests with core's protocol
+//! engine (`jframe::service::engine::blocking::serve`, the same engine every
+//! server runs), then verify the replies with the decoder.
 
-use jframe::{Decoder, Event, Header, Op, Status, encode_frame};
+use embedded_io::{ErrorKind, ErrorType, Read, Write};
+use jframe::service::engine::blocking::serve;
+use jframe::service::{Buffers, Builtin, Config, Deadlines, End, Limits, Phase};
+use jframe::{Decoder, Event, Status};
 
-/// Largest body this check answers.
-const MAX_BODY: usize = 64;
+/// The replies the requests of `main.rs` must get, in order.
+const EXPECTED: [(Status, &[u8]); 5] = [
+    (Status::Ok, b"HELLO"),
+    (Status::Ok, b"abc"),
+    (Status::BadRequest, b""),
+    (Status::Ok, b"Hello, world!"),
+    (Status::Ok, b"streamed through the engine, chunk by chunk"),
+];
 
-/// Serves every request in `input` (fed `chunk` bytes at a time), then
+/// Serves every request in `input` (read `chunk` bytes at a time), then
 /// checks the replies. `true` when everything came back as expected.
 pub fn run(input: &[u8], chunk: usize) -> bool {
     let mut wire = [0u8; 512];
-    let Some(len) = serve(input, chunk, &mut wire) else {
+    let Some(len) = serve_all(input, chunk, &mut wire) else {
         return false;
     };
     let replies = wire.get(..len).unwrap_or_default();
     #[cfg(feature = "io")]
-    if !io_matches(input, replies) {
+    if !verify_io(replies) {
         return false;
     }
     verify(replies, chunk)
 }
 
-/// Decodes the requests and writes one reply per request into `wire`;
-/// returns the replies' total length.
-fn serve(input: &[u8], chunk: usize, wire: &mut [u8]) -> Option<usize> {
-    let mut decoder = Decoder::new([0u8; 128]);
-    let mut len = 0;
-    for piece in input.chunks(chunk.max(1)) {
-        let mut rest = piece;
-        while !rest.is_empty() {
-            let (used, event) = decoder.feed(rest);
-            let out = wire.get_mut(len..)?;
-            len += match event {
-                Ok(Event::Frame(frame)) => match frame.header() {
-                    Ok(header) => reply(&header, frame.body, out)?,
-                    Err(_) => encode_frame(
-                        out,
-                        &Header::error_reply(Status::BadRequest, "bad header"),
-                        &[],
-                    )
-                    .ok()?,
-                },
-                Ok(_) => 0,
-                Err(e) if e.is_recoverable() => {
-                    encode_frame(out, &Header::error_reply(e.status(), "rejected"), &[]).ok()?
-                }
-                Err(_) => return None,
-            };
-            rest = rest.get(used..)?;
+/// An in-memory connection: reads `input` in pieces of `chunk` bytes,
+/// writes into `out`.
+struct Link<'a> {
+    input: &'a [u8],
+    chunk: usize,
+    out: &'a mut [u8],
+    len: usize,
+}
+
+impl ErrorType for Link<'_> {
+    type Error = ErrorKind;
+}
+
+impl Read for Link<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        let n = buf.len().min(self.chunk.max(1)).min(self.input.len());
+        let (Some(dst), Some(src)) = (buf.get_mut(..n), self.input.get(..n)) else {
+            return Err(ErrorKind::Other);
+        };
+        dst.copy_from_slice(src);
+        self.input = self.input.get(n..).unwrap_or_default();
+        Ok(n)
+    }
+}
+
+impl Write for Link<'_> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        let free = self.out.get_mut(self.len..).unwrap_or_default();
+        let n = buf.len().min(free.len());
+        if let (Some(dst), Some(src)) = (free.get_mut(..n), buf.get(..n)) {
+            dst.copy_from_slice(src);
         }
+        self.len += n;
+        Ok(n)
     }
-    decoder.is_idle().then_some(len)
+
+    fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
 }
 
-/// The reply to one request: its header, and its body in `out`.
-fn answer(request: &Header, body: &[u8], out: &mut [u8; MAX_BODY]) -> Option<(Header, usize)> {
-    let reply_body = out.get_mut(..body.len())?;
-    reply_body.copy_from_slice(body);
-    match request.op() {
-        Ok(Op::Upper) => reply_body.make_ascii_uppercase(),
-        Ok(Op::Echo) => {}
-        _ => return Some((Header::error_reply(Status::BadRequest, "unknown op"), 0)),
+impl Deadlines for Link<'_> {
+    fn before_read(&mut self, _phase: Phase) -> bool {
+        true
     }
-    Some((Header::reply(Status::Ok, body.len() as u64), body.len()))
 }
 
-/// The reply to one frame, encoded into `out`.
-fn reply(request: &Header, body: &[u8], out: &mut [u8]) -> Option<usize> {
-    let mut reply_body = [0u8; MAX_BODY];
-    let (header, len) = answer(request, body, &mut reply_body)?;
-    encode_frame(out, &header, reply_body.get(..len)?).ok()
+/// Runs the engine over the requests; returns the replies' total length
+/// when the session ended cleanly (the peer closed between frames).
+fn serve_all(input: &[u8], chunk: usize, wire: &mut [u8]) -> Option<usize> {
+    let mut link = Link {
+        input,
+        chunk,
+        out: wire,
+        len: 0,
+    };
+    // A small frame buffer, so that the last request's body is streamed
+    // (Head + BodyChunk) while the others arrive whole.
+    let (mut rx, mut frame, mut tx) = ([0u8; 64], [0u8; 64], [0u8; 256]);
+    let buffers = Buffers {
+        rx: &mut rx,
+        frame: &mut frame,
+        tx: &mut tx,
+    };
+    let config = Config {
+        limits: Limits {
+            max_header: 64,
+            max_body: 1024,
+        },
+        welcome: None,
+    };
+    match serve(&mut link, buffers, &mut Builtin, &config) {
+        End::PeerClosed => Some(link.len),
+        _ => None,
+    }
 }
 
 /// Decodes the replies and compares them with what the requests asked for.
 fn verify(replies: &[u8], chunk: usize) -> bool {
-    let expected: [(Status, &[u8]); 3] = [
-        (Status::Ok, b"HELLO"),
-        (Status::Ok, b"abc"),
-        (Status::BadRequest, b""),
-    ];
-    let mut decoder = Decoder::new([0u8; 128]);
+    // `&mut [u8]`, as in the engine: one copy of the decoder's code.
+    let mut buf = [0u8; 128];
+    let mut decoder = Decoder::new(&mut buf[..]);
     let mut seen = 0;
     for piece in replies.chunks(chunk.max(1)) {
         let mut rest = piece;
@@ -86,13 +120,10 @@ fn verify(replies: &[u8], chunk: usize) -> bool {
             let (used, event) = decoder.feed(rest);
             match event {
                 Ok(Event::Frame(frame)) => {
-                    let Some((status, body)) = expected.get(seen) else {
+                    let Some((status, body)) = EXPECTED.get(seen) else {
                         return false;
                     };
-                    let Ok(header) = Header::parse(frame.header_json) else {
-                        return false;
-                    };
-                    if header.status() != Some(*status) || frame.body != *body {
+                    if frame.header.status() != Some(*status) || frame.body != *body {
                         return false;
                     }
                     seen += 1;
@@ -106,45 +137,24 @@ fn verify(replies: &[u8], chunk: usize) -> bool {
             rest = next;
         }
     }
-    seen == expected.len() && decoder.is_idle()
+    seen == EXPECTED.len() && decoder.is_idle()
 }
 
-/// The blocking I/O helpers produce the same replies from the same requests.
+/// The blocking I/O helpers read the same replies.
 #[cfg(feature = "io")]
-fn io_matches(input: &[u8], expected: &[u8]) -> bool {
+fn verify_io(replies: &[u8]) -> bool {
     use jframe::Received;
-    use jframe::io::blocking::{read_frame, write_frame};
+    use jframe::io::blocking::read_frame;
 
-    let mut reader = input;
-    let mut decoder = Decoder::new([0u8; 128]);
-    let mut wire = [0u8; 512];
-    let mut writer: &mut [u8] = &mut wire;
-    let mut scratch = [0u8; 256];
-    let mut body = [0u8; MAX_BODY];
-    loop {
-        let (header, len) = match read_frame(&mut reader, &mut decoder) {
-            Ok(None) => break,
-            Ok(Some(Received::Frame(frame))) => match frame.header() {
-                Ok(request) => match answer(&request, frame.body, &mut body) {
-                    Some(answered) => answered,
-                    None => return false,
-                },
-                Err(_) => (Header::error_reply(Status::BadRequest, "bad header"), 0),
-            },
-            Ok(Some(Received::Head(_))) | Err(_) => return false,
-        };
-        if write_frame(
-            &mut writer,
-            &mut scratch,
-            &header,
-            body.get(..len).unwrap_or_default(),
-        )
-        .is_err()
-        {
-            return false;
+    let mut reader = replies;
+    let mut buf = [0u8; 128];
+    let mut decoder = Decoder::new(&mut buf[..]);
+    for (status, body) in EXPECTED {
+        match read_frame(&mut reader, &mut decoder) {
+            Ok(Some(Received::Frame(frame)))
+                if frame.header.status() == Some(status) && frame.body == body => {}
+            _ => return false,
         }
     }
-    let left = writer.len();
-    let written = wire.len() - left;
-    wire.get(..written) == Some(expected)
+    matches!(read_frame(&mut reader, &mut decoder), Ok(None))
 }

@@ -1,14 +1,14 @@
 //! The panic-never proof and size probe for the jframe core.
 //!
-//! Decodes three pipelined requests (fed in chunks, from a static array
-//! hidden behind `black_box` so nothing is folded away), answers each with
-//! an encoded reply, then decodes the replies again and checks them. The
-//! panic handler calls a function that no object defines: if any panic
-//! path survives optimization, the link fails.
+//! Serves five pipelined requests (read in chunks, from a static array
+//! hidden behind `black_box` so nothing is folded away) with core's protocol
+//! engine, the one every server runs, then decodes the replies and checks
+//! them. The panic handler calls a function that no object defines: if any
+//! panic path survives optimization, the link fails.
 //!
-//! Features: `io` also goes through `jframe::io::blocking`; `baseline`
-//! leaves jframe out (for size attribution); `allow-panic` defines the
-//! handler so a failing build can be inspected.
+//! Features: `io` also reads the replies with `jframe::io::blocking`;
+//! `baseline` leaves jframe out (for size attribution); `allow-panic`
+//! defines the handler so a failing build can be inspected.
 #![no_std]
 #![no_main]
 
@@ -20,13 +20,16 @@ use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 #[cfg(not(feature = "baseline"))]
 mod check;
 
-/// Three requests as a Python client sends them (json.dumps spacing): an
-/// `upper`, an `echo`, and one whose `op` has the wrong type (answered with
-/// `bad_request`, the connection goes on).
+/// Five requests as a Python client sends them (json.dumps spacing): an
+/// `upper`, an `echo`, one whose `op` has the wrong type (answered with
+/// `bad_request`, the connection goes on), a `greet`, and an `echo` whose
+/// body is larger than the engine's frame buffer (streamed).
 static REQUESTS: &[u8] =
     b"\x2c\x00\x00\x00{\"data_size\": 5, \"op\": \"upper\", \"name\": \"x\"}hello\
 \x1e\x00\x00\x00{\"data_size\": 3, \"op\": \"echo\"}abc\
-\x19\x00\x00\x00{\"data_size\": 2, \"op\": 7}zz";
+\x19\x00\x00\x00{\"data_size\": 2, \"op\": 7}zz\
+\x1f\x00\x00\x00{\"data_size\": 5, \"op\": \"greet\"}world\
+\x1f\x00\x00\x00{\"data_size\": 43, \"op\": \"echo\"}streamed through the engine, chunk by chunk";
 
 /// Size of the decoder's state beyond its buffer, on this target. Exported
 /// as the *size* of a symbol so the build script reads it with `nm -S`.

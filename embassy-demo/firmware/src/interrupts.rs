@@ -49,6 +49,8 @@ unsafe fn DefaultHandler(irqn: i16) {
 #[allow(unsafe_code)]
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    log::error!("hard fault: {frame:?}");
+    // The faulting PC is what a post-mortem needs (addr2line); the whole
+    // frame's Debug output would cost flash for little more.
+    log::error!("hard fault at pc {:#010x}", frame.pc());
     crate::logging::exit(false)
 }

@@ -75,8 +75,12 @@ pub fn exit(success: bool) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    // Where, not what: formatting panic messages would link the Display of
+    // every panic's arguments into flash.
     #[cfg(feature = "semihosting")]
-    cortex_m_semihosting::hprintln!("panic: {}", info);
+    if let Some(at) = info.location() {
+        cortex_m_semihosting::hprintln!("panic at {}:{}", at.file(), at.line());
+    }
     #[cfg(all(feature = "defmt", not(feature = "semihosting")))]
     defmt::error!("panic: {}", defmt::Display2Format(info));
     #[cfg(not(any(feature = "defmt", feature = "semihosting")))]

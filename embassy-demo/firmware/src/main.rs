@@ -69,8 +69,13 @@ async fn main(spawner: Spawner) {
         embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
 
     log::info!(
-        "jframe firmware: {ADDRESS}/{PREFIX} gw {GATEWAY}, mac {:02x?}, port {ECHO_PORT}, {CONNECTIONS} connections",
-        mac
+        "jframe firmware: {ADDRESS}/{PREFIX} gw {GATEWAY}, mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, port {ECHO_PORT}, {CONNECTIONS} connections",
+        mac[0],
+        mac[1],
+        mac[2],
+        mac[3],
+        mac[4],
+        mac[5]
     );
     spawner.spawn(net_task(runner).unwrap());
     for _ in 0..CONNECTIONS {

@@ -173,7 +173,7 @@ pub async fn exchange(host: Stack<'_>, cases: &[Case]) {
                 let Ok(Some(Received::Frame(frame))) = reply else {
                     panic!("reply {i}: expected a frame, got {reply:?}");
                 };
-                let header = frame.header().expect("reply header");
+                let header = frame.header.clone();
                 assert_eq!(header.status(), Some(Status::Ok), "reply {i}: {header:?}");
                 let expected = case.expected();
                 assert_eq!(
@@ -205,7 +205,7 @@ pub async fn raw_request(socket: &mut TcpSocket<'_>, bytes: &[u8]) -> Option<Hea
 pub async fn next_reply(socket: &mut TcpSocket<'_>) -> Option<Header> {
     let mut decoder = Decoder::new(vec![0u8; 4096]);
     match read_frame(socket, &mut decoder).await {
-        Ok(Some(Received::Frame(frame))) => Some(frame.header().expect("reply header")),
+        Ok(Some(Received::Frame(frame))) => Some(frame.header.clone()),
         Ok(None) => None,
         other => panic!("unexpected reply: {other:?}"),
     }
