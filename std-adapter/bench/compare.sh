@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
 # Side-by-side load figures for jframe-std (see README.md, "Performance").
 # Starts each server on 127.0.0.1, runs `jframe load` against it for a few
-# seconds per configuration, prints a table; then opens 1,000 connections to
-# `jframe serve` and reports its peak RSS (VmHWM). Every run is bounded by
-# --duration; every server is killed by its own PID at the end.
+# seconds per configuration, and prints a table with the throughput and the
+# server's own CPU per request (utime + stime of the server process from
+# /proc/PID/stat, before and after the run, so the load client's cost does
+# not count). Then: 10,000 connections held open against the tokio engine,
+# each served while all are open, with the server's peak RSS (VmHWM); and
+# 1,000 connections against the threads engine. Every run is bounded by
+# --duration (or a timeout); every server is killed by its own PID.
 #
 #   bash std-adapter/bench/compare.sh            # DURATION=3 by default
+#   env: DURATION, CONNS (64), SIZE (64), BIG (10000), PYTHON (1: include it),
+#   NOBUILD=1 (use the binaries already in $CARGO_TARGET_DIR/release)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/tgt-std}"
 DUR="${DURATION:-3}"
 CONNS="${CONNS:-64}"
 SIZE="${SIZE:-64}"
+BIG="${BIG:-10000}"
+PYTHON="${PYTHON:-1}"
 cd "$here/.."
-cargo build --release --quiet --features tokio --bin jframe --example tokio_reference --example plain_echo
+[ "${NOBUILD:-0}" = 1 ] || cargo build --release --quiet --features tokio --bin jframe \
+  --example tokio_reference --example plain_echo --example serve_engine --example c10k
 bin="$CARGO_TARGET_DIR/release"
+# 10,000 connections need that many descriptors on both sides.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+tck="$(getconf CLK_TCK)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# start NAME CMD...: runs CMD, waits for its "listening on tcp ADDR" line.
+# start CMD...: runs CMD, waits for its "listening on tcp ADDR" line; sets
+# $addr and $last_pid.
 start() {
   local log; log="$(mktemp)"
   "$@" >"$log" 2>/dev/null &
@@ -33,56 +46,96 @@ start() {
   echo "server did not start: $*" >&2; exit 1
 }
 
-start "$bin/jframe" serve --listen 127.0.0.1:0; jf="$addr"; jf_pid=$last_pid
-start "$bin/examples/tokio_reference" 127.0.0.1:0; tk="$addr"
-start "$bin/examples/plain_echo" 127.0.0.1:0; pe="$addr"
-start python3 "$here/py_server.py" 0; py="$addr"
+# The tokio engine: `jframe serve --engine tokio` once the command has it,
+# else the library server through examples/serve_engine.rs.
+tokio_server() { # [max_conns]
+  local max="${1:-1024}"
+  if "$bin/jframe" serve --help 2>/dev/null | grep -q -- '--engine'; then
+    start "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --max-conns "$max" --max-conns-per-client "$max"
+  else
+    start "$bin/examples/serve_engine" tokio 127.0.0.1:0 "$max"
+  fi
+}
 
-run() { # name addr pipeline [extra]
-  local name="$1" addr="$2" pl="$3"; shift 3
-  local out
-  out="$("$bin/jframe" load "$addr" --conns "$CONNS" --duration "$DUR" --size "$SIZE" --pipeline "$pl" "$@" 2>/dev/null || true)"
-  local rps mbps p50 p99 max err
+cpu_ticks() { # pid: utime + stime of the whole process, in clock ticks
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+start "$bin/jframe" serve --listen 127.0.0.1:0; jf="$addr"; jf_pid=$last_pid
+tokio_server; tj="$addr"; tj_pid=$last_pid
+start "$bin/examples/tokio_reference" 127.0.0.1:0; tk="$addr"; tk_pid=$last_pid
+start "$bin/examples/plain_echo" 127.0.0.1:0; pe="$addr"; pe_pid=$last_pid
+if [ "$PYTHON" = 1 ]; then start python3 "$here/py_server.py" 0; py="$addr"; py_pid=$last_pid; fi
+
+run() { # key name addr pid pipeline [extra]
+  local key="$1" name="$2" addr="$3" pid="$4" pl="$5"; shift 5
+  local out before after
+  before=$(cpu_ticks "$pid")
+  out="$("$bin/jframe" load "$addr" --conns "$CONNS" --duration "$DUR" --size "$SIZE" --pipeline "$pl" "$@" 2>/dev/null | tail -n 1 || true)"
+  after=$(cpu_ticks "$pid")
+  local reqs rps mbps p50 p99 max err cpu
+  reqs=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$out")
   rps=$(sed -n 's/.*rps=\([0-9]*\).*/\1/p' <<<"$out")
   mbps=$(sed -n 's/.*MB\/s=\([0-9.]*\).*/\1/p' <<<"$out")
   p50=$(sed -n 's/.*p50=\([0-9]*\)us.*/\1/p' <<<"$out")
   p99=$(sed -n 's/.*p99=\([0-9]*\)us.*/\1/p' <<<"$out")
   max=$(sed -n 's/.*max=\([0-9]*\)us.*/\1/p' <<<"$out")
   err=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$out")
-  printf '| %-28s | %2s | %9s | %7s | %6s | %6s | %7s | %s |\n' "$name" "$pl" "$rps" "$mbps" "$p50" "$p99" "$max" "$err"
-  eval "rps_${name//[^a-z0-9]/_}_$pl=${rps:-0}"
+  # Server CPU per request, in microseconds.
+  cpu=$(awk -v t=$((after - before)) -v hz="$tck" -v n="${reqs:-0}" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+  printf '| %-24s | %2s | %9s | %7s | %6s | %6s | %7s | %6s | %7s |\n' "$name" "$pl" "$rps" "$mbps" "$p50" "$p99" "$max" "$err" "$cpu"
+  eval "rps_${key}_$pl=${rps:-0}; cpu_${key}_$pl=$cpu"
 }
 
 echo "conns=$CONNS size=$SIZE duration=${DUR}s, $(nproc) cores, $(date -u +%F)"
 echo
-printf '| %-28s | %2s | %9s | %7s | %6s | %6s | %7s | %s |\n' server pl "req/s" "MB/s" "p50us" "p99us" "max us" errors
-echo "|------------------------------|----|-----------|---------|--------|--------|---------|--------|"
+printf '| %-24s | %2s | %9s | %7s | %6s | %6s | %7s | %6s | %7s |\n' server pl "req/s" "MB/s" "p50us" "p99us" "max us" errors "cpu us/req"
+echo "|--------------------------|----|-----------|---------|--------|--------|---------|--------|------------|"
 for pl in 1 16; do
-  run "jframe-std" "$jf" "$pl"
-  run "tokio-reference" "$tk" "$pl"
-  run "plain-echo (raw)" "$pe" "$pl" --raw-echo
-  run "python-seed002" "$py" "$pl"
+  run threads "jframe threads engine" "$jf" "$jf_pid" "$pl"
+  run tokio "jframe tokio engine" "$tj" "$tj_pid" "$pl"
+  run ref "tokio-reference" "$tk" "$tk_pid" "$pl"
+  run plain "plain-echo (raw)" "$pe" "$pe_pid" "$pl" --raw-echo
+  if [ "$PYTHON" = 1 ]; then run py "python-seed002" "$py" "$py_pid" "$pl"; fi
 done
 echo
-for pl in 1 16; do
-  j=$(eval echo "\$rps_jframe_std_$pl"); t=$(eval echo "\$rps_tokio_reference_$pl")
-  p=$(eval echo "\$rps_plain_echo__raw__$pl"); y=$(eval echo "\$rps_python_seed002_$pl")
-  awk -v j="$j" -v t="$t" -v p="$p" -v y="$y" -v pl="$pl" 'BEGIN {
-    printf "pipeline %2d: %.1fx python (target >= 20), %.2fx tokio (>= 1.0), %.2fx plain echo (>= 0.8)\n",
-      pl, (y>0? j/y : 0), (t>0? j/t : 0), (p>0? j/p : 0) }'
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+for e in threads tokio; do
+  r1=$(eval echo "\$rps_${e}_1"); r16=$(eval echo "\$rps_${e}_16"); c16=$(eval echo "\$cpu_${e}_16")
+  echo "$e engine:"
+  echo "  pipeline 16: $(ratio "$r16" "$rps_ref_16")x tokio-reference req/s (tokio engine target >= 1.5)," \
+    "cpu/req $(ratio "$c16" "$cpu_ref_16")x tokio-reference's"
+  echo "  pipeline 16: cpu/req $(ratio "$c16" "$cpu_plain_16")x plain echo's (threads engine target <= 1.2)," \
+    "req/s $(ratio "$r16" "$rps_plain_16")x"
+  echo "  pipeline  1: req/s $(ratio "$r1" "$rps_plain_1")x plain echo (threads engine target >= 0.9)," \
+    "cpu/req $(ratio "$(eval echo "\$cpu_${e}_1")" "$cpu_plain_1")x"
+  if [ "$PYTHON" = 1 ]; then
+    echo "  python: $(ratio "$r1" "$rps_py_1")x at pipeline 1, $(ratio "$r16" "$rps_py_16")x at pipeline 16"
+  fi
 done
+kill "$jf_pid" "$tj_pid" 2>/dev/null || true
 
-# 1,000 concurrent connections: peak RSS of a fresh jframe serve.
-kill "$jf_pid" 2>/dev/null || true
-start "$bin/jframe" serve --listen 127.0.0.1:0 --max-conns 1100; big="$addr"; big_pid=$last_pid
+# $BIG connections against a fresh tokio engine: all open, each served.
+tokio_server $((BIG + 100)); big="$addr"; big_pid=$last_pid
+out="$(timeout 300 "$bin/examples/c10k" "$big" "$BIG" 2 2>&1 || true)"
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$big_pid/status")
+threads=$(awk '/^Threads/ {print $2}' "/proc/$big_pid/status")
+echo
+echo "tokio engine, $BIG connections held open, each served twice while all are open:"
+echo "  $out"
+echo "  server peak RSS (VmHWM) = $((hwm / 1024)) MiB ($hwm kB), $threads threads (target <= 128 MiB, 0 errors)"
+kill "$big_pid" 2>/dev/null || true
+
+# 1,000 concurrent connections: peak RSS of a fresh threads engine.
+start "$bin/jframe" serve --listen 127.0.0.1:0 --max-conns 1100 --max-conns-per-client 1100; big="$addr"; big_pid=$last_pid
 outf="$(mktemp)"
 "$bin/jframe" load "$big" --conns 1000 --duration "$DUR" --size "$SIZE" --pipeline 1 >"$outf" 2>/dev/null &
 load_pid=$!
 sleep "$(awk -v d="$DUR" 'BEGIN {print d / 2 + 1}')"
 threads=$(awk '/^Threads/ {print $2}' "/proc/$big_pid/status")
 wait "$load_pid" || true
-out="$(cat "$outf")"
+out="$(tail -n 1 "$outf")"
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$big_pid/status")
 echo
-echo "1000 connections: $out"
-echo "jframe serve peak RSS (VmHWM) = $((hwm / 1024)) MiB ($hwm kB), $threads server threads mid-run (target <= 64 MiB)"
+echo "threads engine, 1000 connections: $out"
+echo "  peak RSS (VmHWM) = $((hwm / 1024)) MiB ($hwm kB), $threads server threads mid-run (target <= 64 MiB)"

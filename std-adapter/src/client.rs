@@ -45,14 +45,41 @@ impl UdpClient {
     pub fn request_raw(&mut self, datagram: &[u8]) -> io::Result<Message> {
         self.sock.send(datagram)?;
         let n = self.sock.recv(&mut self.buf)?;
-        let (header, body) =
-            decode_datagram(&self.buf[..n]).map_err(|(s, m)| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("bad reply ({s}): {m}"))
-            })?;
+        let datagram = self.buf.get(..n).unwrap_or_default();
+        let (header, body) = decode_datagram(datagram).map_err(|(s, m)| {
+            let what = crate::stream::identify(datagram)
+                .map(|w| format!(" (the peer looks like {w})"))
+                .unwrap_or_default();
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad reply ({s}): {m}{what}"),
+            )
+        })?;
+        let json_len = datagram
+            .get(..4)
+            .and_then(|p| p.try_into().ok())
+            .map(|p| i32::from_le_bytes(p).unsigned_abs() as usize)
+            .unwrap_or(0);
+        let mut body = body.to_vec();
+        if header.status().unwrap_or(Status::Ok) != Status::Ok {
+            body.truncate(crate::stream::MAX_ERROR_BODY as usize);
+        }
         Ok(Message {
+            header_json: datagram.get(4..4 + json_len).unwrap_or_default().to_vec(),
             header,
-            body: body.to_vec(),
+            body,
         })
+    }
+
+    /// Sends a request whose header is given as JSON bytes.
+    pub fn request_json(&mut self, header_json: &[u8], body: &[u8]) -> io::Result<Message> {
+        let prefix = i32::try_from(header_json.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "header too long"))?;
+        let mut datagram = Vec::with_capacity(4 + header_json.len() + body.len());
+        datagram.extend_from_slice(&prefix.to_le_bytes());
+        datagram.extend_from_slice(header_json);
+        datagram.extend_from_slice(body);
+        self.request_raw(&datagram)
     }
 
     /// Sends a request for `op` and returns the reply.
@@ -79,7 +106,7 @@ pub enum DownloadError {
     #[error("download corrupted: {0}")]
     Mismatch(String),
     /// The connection or the output failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
 }
 
@@ -98,6 +125,21 @@ pub fn download<W: Write>(
     client: &mut TcpClient,
     name: &str,
     out: &mut W,
+    progress: impl FnMut(u64, u64),
+) -> Result<Downloaded, DownloadError> {
+    download_with(client, name, out, |_| {}, progress)
+}
+
+/// [`download`], calling `on_head(size)` when the reply's header arrives
+/// (a server hashes the file before it answers, which takes a while for a
+/// large one). If [`TcpClient::queue_probe`] was called first, a welcome
+/// frame the server sends before the reply is skipped. A refusal keeps at
+/// most [`crate::stream::MAX_ERROR_BODY`] bytes of its body.
+pub fn download_with<W: Write>(
+    client: &mut TcpClient,
+    name: &str,
+    out: &mut W,
+    mut on_head: impl FnMut(u64),
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Downloaded, DownloadError> {
     let request = Header::request(Op::Get, 0).with_name(name).map_err(|e| {
@@ -105,29 +147,36 @@ pub fn download<W: Write>(
     })?;
     client.send(&request, &[])?;
     client.flush()?;
+    client.take_welcome()?;
     let mut hasher = Sha256::new();
     let mut done = 0u64;
-    let mut refused = false;
     let mut message = Vec::new();
+    let refusal = |h: &Header| h.status().unwrap_or(Status::Ok) != Status::Ok;
     let header = client
-        .recv_streamed(|header, chunk| {
-            if header.status().unwrap_or(Status::Ok) != Status::Ok {
-                refused = true;
-                message.extend_from_slice(chunk);
-                return Ok(());
-            }
-            hasher.update(chunk);
-            done += chunk.len() as u64;
-            progress(done, header.data_size);
-            out.write_all(chunk)
-        })?
+        .recv_stream(
+            |header, size| {
+                if !refusal(header) {
+                    on_head(size);
+                }
+            },
+            |header, chunk| {
+                if refusal(header) {
+                    message.extend_from_slice(chunk);
+                    return Ok(());
+                }
+                hasher.update(chunk);
+                done += chunk.len() as u64;
+                progress(done, header.data_size);
+                out.write_all(chunk)
+            },
+        )?
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "server closed without a reply",
             )
         })?;
-    if refused {
+    if refusal(&header) {
         return Err(DownloadError::Refused {
             status: header.status().unwrap_or(Status::Error),
             message: header
@@ -150,7 +199,7 @@ pub fn download<W: Write>(
         ))),
         Some(_) => Ok(Downloaded { size: done, sha256 }),
         None => Err(DownloadError::Mismatch(
-            "the reply carries no sha256 to verify".to_string(),
+            "the reply carries no sha256 to verify (is this a jframe `get` reply?)".to_string(),
         )),
     }
 }

@@ -12,6 +12,7 @@
 //! - [`conform`]: the SPEC conformance table and its TCP/UDP runners,
 //!   behind `jframe conform`;
 //! - `load` (feature `cli`): the load generator behind `jframe load`;
+//! - `proxy` (feature `cli`): the frame-aware proxy behind `jframe proxy`;
 //! - `codec` (feature `tokio`): a tokio-util codec over jframe's decoder.
 
 pub mod budget;
@@ -22,6 +23,8 @@ pub mod conform;
 pub mod files;
 #[cfg(feature = "cli")]
 pub mod load;
+#[cfg(feature = "cli")]
+pub mod proxy;
 pub mod server;
 pub mod services;
 pub mod stream;

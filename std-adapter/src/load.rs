@@ -1,9 +1,11 @@
 //! The load generator behind `jframe load`: one thread per connection, each
 //! sending batches of `pipeline` requests and checking every reply; bounded
-//! by time (and by a per-reply timeout).
+//! by time, optionally by a request count, optionally paced to a rate.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,7 +25,7 @@ pub struct LoadConfig {
     pub addr: SocketAddr,
     /// Concurrent connections (one thread each).
     pub conns: usize,
-    /// How long to send.
+    /// How long to send (at most; see `requests`).
     pub duration: Duration,
     /// Request body size in bytes.
     pub size: usize,
@@ -36,6 +38,29 @@ pub struct LoadConfig {
     pub raw_echo: bool,
     /// Longest wait for any single reply.
     pub timeout: Duration,
+    /// Stop after this many requests (over all connections).
+    pub requests: Option<u64>,
+    /// Pace the requests to this many per second (over all connections).
+    pub rate: Option<f64>,
+}
+
+impl LoadConfig {
+    /// A framed run of `duration` against `addr`: one connection,
+    /// pipeline 1, 64-byte `upper` requests, 10 s reply timeout.
+    pub fn new(addr: SocketAddr, duration: Duration) -> Self {
+        LoadConfig {
+            addr,
+            conns: 1,
+            duration,
+            size: 64,
+            pipeline: 1,
+            op: Op::Upper,
+            raw_echo: false,
+            timeout: Duration::from_secs(10),
+            requests: None,
+            rate: None,
+        }
+    }
 }
 
 /// What a run measured.
@@ -47,14 +72,26 @@ pub struct LoadReport {
     pub bytes: u64,
     /// Failed connections, bad replies and I/O errors.
     pub errors: u64,
+    /// The errors by cause (a reply status or what failed), most frequent first.
+    pub causes: Vec<(String, u64)>,
     /// Measured wall-clock time.
     pub elapsed: Duration,
-    /// Latency of a request (its batch's round trip), microseconds.
+    /// Latency of a request (its batch's round trip), microseconds: fastest.
+    pub min_us: u64,
+    /// Mean, microseconds.
+    pub mean_us: f64,
+    /// Median, microseconds.
     pub p50_us: u64,
+    /// 90th percentile, microseconds.
+    pub p90_us: u64,
     /// 99th percentile, microseconds.
     pub p99_us: u64,
+    /// 99.9th percentile, microseconds.
+    pub p999_us: u64,
     /// Maximum, microseconds.
     pub max_us: u64,
+    /// Latency histogram: (upper bound in microseconds, requests), in order.
+    pub histogram: Vec<(u64, u64)>,
 }
 
 impl LoadReport {
@@ -67,18 +104,66 @@ impl LoadReport {
     pub fn mbps(&self) -> f64 {
         self.bytes as f64 / 1e6 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// The report for a person: latency percentiles, a histogram, errors by
+    /// cause; the last line is the [`Display`](std::fmt::Display) summary.
+    pub fn details(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let ms = |us: u64| format!("{:.3} ms", us as f64 / 1000.0);
+        let _ = writeln!(
+            s,
+            "{} requests in {:.2}s, {:.0} req/s, {:.2} MB/s (bodies, both ways), {} errors",
+            self.requests,
+            self.elapsed.as_secs_f64(),
+            self.rps(),
+            self.mbps(),
+            self.errors
+        );
+        if self.requests > 0 {
+            let _ = writeln!(s, "\nLatency (round trip of a request's batch):");
+            for (name, v) in [
+                ("min", self.min_us),
+                ("p50", self.p50_us),
+                ("p90", self.p90_us),
+                ("p99", self.p99_us),
+                ("p99.9", self.p999_us),
+                ("max", self.max_us),
+            ] {
+                let _ = writeln!(s, "  {name:<6}{:>12}", ms(v));
+            }
+            let _ = writeln!(s, "  {:<6}{:>9.3} ms", "mean", self.mean_us / 1000.0);
+            let _ = writeln!(s, "\nHistogram:");
+            let top = self.histogram.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+            for (upper, count) in &self.histogram {
+                let bar = "#".repeat(((count * 40).div_ceil(top)) as usize);
+                let _ = writeln!(s, "  <= {:>12} [{count:>9}] {bar}", ms(*upper));
+            }
+        }
+        if !self.causes.is_empty() {
+            let _ = writeln!(s, "\nErrors:");
+            for (cause, n) in &self.causes {
+                let _ = writeln!(s, "  {n:>9}  {cause}");
+            }
+        }
+        let _ = writeln!(s);
+        let _ = write!(s, "{self}");
+        s
+    }
 }
 
 impl std::fmt::Display for LoadReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "requests={} rps={:.0} MB/s={:.2} p50={}us p99={}us max={}us errors={} elapsed={:.2}s",
+            "requests={} rps={:.0} MB/s={:.2} p50={}us p90={}us p99={}us p99.9={}us max={}us errors={} elapsed={:.2}s",
             self.requests,
             self.rps(),
             self.mbps(),
             self.p50_us,
+            self.p90_us,
             self.p99_us,
+            self.p999_us,
             self.max_us,
             self.errors,
             self.elapsed.as_secs_f64()
@@ -86,12 +171,47 @@ impl std::fmt::Display for LoadReport {
     }
 }
 
+/// Counters a run updates as it goes, for a live progress line.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Requests answered and verified so far.
+    pub requests: AtomicU64,
+    /// Errors so far.
+    pub errors: AtomicU64,
+}
+
+/// The most distinct error causes a report keeps apart; the rest are "other".
+const MAX_CAUSES: usize = 32;
+
 #[derive(Debug)]
 struct Tally {
     requests: u64,
     bytes: u64,
     errors: u64,
+    causes: HashMap<String, u64>,
     hist: Histogram<u64>,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Tally {
+            requests: 0,
+            bytes: 0,
+            errors: 0,
+            causes: HashMap::new(),
+            hist: histogram(),
+        }
+    }
+
+    fn error(&mut self, cause: String) {
+        self.errors += 1;
+        let key = if self.causes.len() < MAX_CAUSES || self.causes.contains_key(&cause) {
+            cause
+        } else {
+            "other".to_string()
+        };
+        *self.causes.entry(key).or_default() += 1;
+    }
 }
 
 fn histogram() -> Histogram<u64> {
@@ -99,36 +219,84 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant histogram bounds are valid")
 }
 
+/// Ten buckets from the fastest request to the 99.9th percentile, and one
+/// up to the maximum when it lies beyond.
+fn buckets(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let (lo, hi, max) = (h.min(), h.value_at_quantile(0.999), h.max());
+    let step = (hi.saturating_sub(lo) / 10).max(1);
+    let mut out = Vec::new();
+    let mut from = 0;
+    let mut upper = lo;
+    for _ in 0..10 {
+        upper = (upper + step).min(hi);
+        out.push((upper, h.count_between(from, upper)));
+        from = upper + 1;
+        if upper >= hi {
+            break;
+        }
+    }
+    if max > upper {
+        out.push((max, h.count_between(from, max)));
+    }
+    out
+}
+
+/// Checks that `cfg.addr` answers as the run expects (a jframe server, or
+/// any peer for `raw_echo`), so a wrong address fails at once with its
+/// cause instead of as thousands of errors.
+pub fn preflight(cfg: &LoadConfig) -> io::Result<()> {
+    connect(cfg).map(|_| ())
+}
+
 /// Runs the load and merges what every connection measured.
 pub fn run(cfg: &LoadConfig) -> io::Result<LoadReport> {
+    run_with(cfg, &Arc::new(Live::default()), |_| {})
+}
+
+/// [`run`], updating `live` as requests complete and calling `tick`
+/// (about every 200 ms) with the time since the start, from the calling
+/// thread, until every connection has finished.
+pub fn run_with(
+    cfg: &LoadConfig,
+    live: &Arc<Live>,
+    mut tick: impl FnMut(Duration),
+) -> io::Result<LoadReport> {
     if cfg.conns == 0 || cfg.pipeline == 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "--conns and --pipeline must be at least 1",
         ));
     }
+    if cfg.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--rate must be a positive number",
+        ));
+    }
+    let left = Arc::new(AtomicU64::new(cfg.requests.unwrap_or(u64::MAX)));
     let barrier = Arc::new(Barrier::new(cfg.conns + 1));
     let mut workers = Vec::with_capacity(cfg.conns);
     for i in 0..cfg.conns {
-        let (c, b) = (cfg.clone(), barrier.clone());
+        let (c, b, l, lv) = (cfg.clone(), barrier.clone(), left.clone(), live.clone());
         let spawned = thread::Builder::new()
             .name(format!("load-{i}"))
             .stack_size(256 * 1024)
-            .spawn(move || worker(&c, i, &b));
+            .spawn(move || worker(&c, i, &b, &l, &lv));
         match spawned {
             Ok(t) => workers.push(t),
             Err(e) => {
                 // Keep the barrier count right for the threads that started.
                 for _ in i..cfg.conns {
                     let b = barrier.clone();
+                    let cause = format!("cannot start a load thread: {e}");
                     workers.push(thread::spawn(move || {
                         b.wait();
-                        Tally {
-                            requests: 0,
-                            bytes: 0,
-                            errors: 1,
-                            hist: histogram(),
-                        }
+                        let mut t = Tally::new();
+                        t.error(cause);
+                        t
                     }));
                 }
                 log::error!("cannot start load thread {i}: {e}");
@@ -138,32 +306,46 @@ pub fn run(cfg: &LoadConfig) -> io::Result<LoadReport> {
     }
     barrier.wait();
     let start = Instant::now();
-    let mut total = Tally {
-        requests: 0,
-        bytes: 0,
-        errors: 0,
-        hist: histogram(),
-    };
+    // Every worker ends by its deadline plus one reply timeout; the wait
+    // here is bounded a little beyond that, then joins regardless.
+    let bound = cfg.duration + cfg.timeout * 2 + Duration::from_secs(5);
+    while !workers.iter().all(|w| w.is_finished()) && start.elapsed() < bound {
+        thread::sleep(Duration::from_millis(200));
+        tick(start.elapsed());
+    }
+    let mut total = Tally::new();
     for w in workers {
         match w.join() {
             Ok(t) => {
                 total.requests += t.requests;
                 total.bytes += t.bytes;
                 total.errors += t.errors;
+                for (cause, n) in t.causes {
+                    *total.causes.entry(cause).or_default() += n;
+                }
                 let _ = total.hist.add(&t.hist);
             }
-            Err(_) => total.errors += 1,
+            Err(_) => total.error("a load thread panicked".to_string()),
         }
     }
     let elapsed = start.elapsed();
+    let mut causes: Vec<(String, u64)> = total.causes.into_iter().collect();
+    causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let h = &total.hist;
     Ok(LoadReport {
         requests: total.requests,
         bytes: total.bytes,
         errors: total.errors,
+        causes,
         elapsed,
-        p50_us: total.hist.value_at_quantile(0.5),
-        p99_us: total.hist.value_at_quantile(0.99),
-        max_us: total.hist.max(),
+        min_us: if h.is_empty() { 0 } else { h.min() },
+        mean_us: h.mean(),
+        p50_us: h.value_at_quantile(0.5),
+        p90_us: h.value_at_quantile(0.9),
+        p99_us: h.value_at_quantile(0.99),
+        p999_us: h.value_at_quantile(0.999),
+        max_us: h.max(),
+        histogram: buckets(h),
     })
 }
 
@@ -256,10 +438,16 @@ impl Framed {
 
     /// Sends one batch of `pipeline` requests in one write, then reads and
     /// checks every reply.
-    fn batch(&mut self, cfg: &LoadConfig, bodies: &Bodies, seed: usize) -> io::Result<u64> {
+    fn batch(
+        &mut self,
+        cfg: &LoadConfig,
+        bodies: &Bodies,
+        seed: usize,
+        count: usize,
+    ) -> io::Result<u64> {
         self.want.clear();
         self.ends.clear();
-        for k in 0..cfg.pipeline {
+        for k in 0..count {
             let body = bodies.window(seed + k);
             write_all(&mut self.s.writer, &self.head).map_err(write_err)?;
             write_all(&mut self.s.writer, body).map_err(write_err)?;
@@ -288,7 +476,7 @@ impl Framed {
             None => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    "server closed",
+                    "server closed the connection",
                 ));
             }
             Some(Received::Frame(f)) => (f.header_json, f.body.len() as u64, Some(f.body)),
@@ -336,8 +524,8 @@ fn check_status(json: &[u8]) -> io::Result<()> {
     let status = header.status().unwrap_or(Status::Ok);
     if status != Status::Ok {
         return Err(invalid(format!(
-            "wrong reply: status {status} ({})",
-            header.error.as_deref().unwrap_or("")
+            "status {status}: {}",
+            header.error.as_deref().unwrap_or("(no message)")
         )));
     }
     Ok(())
@@ -353,61 +541,111 @@ enum Conn {
 }
 
 fn connect(cfg: &LoadConfig) -> io::Result<Conn> {
+    let addr = cfg.addr;
+    let with_addr =
+        |e: io::Error| io::Error::new(e.kind(), format!("cannot connect to {addr}: {e}"));
     if cfg.raw_echo {
-        let s = TcpStream::connect_timeout(&cfg.addr, cfg.timeout)?;
+        let s = TcpStream::connect_timeout(&cfg.addr, cfg.timeout).map_err(with_addr)?;
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(cfg.timeout))?;
         s.set_write_timeout(Some(cfg.timeout))?;
         Ok(Conn::Raw(s))
     } else {
-        let s = FramedStream::connect(cfg.addr, cfg.timeout)?;
+        let mut s = FramedStream::connect(cfg.addr, cfg.timeout).map_err(with_addr)?;
+        // A server with a welcome text sends it first: read past it.
+        s.queue_probe()?;
+        s.flush()?;
+        if let Some(w) = s.take_welcome()? {
+            log::debug!("load: welcome frame of {} bytes skipped", w.body.len());
+        }
         Ok(Conn::Framed(Box::new(Framed::new(s, cfg)?)))
     }
 }
 
-fn worker(cfg: &LoadConfig, index: usize, barrier: &Barrier) -> Tally {
-    let mut tally = Tally {
-        requests: 0,
-        bytes: 0,
-        errors: 0,
-        hist: histogram(),
-    };
+/// Takes up to `want` requests from the run's budget; 0 when it is spent.
+fn claim(left: &AtomicU64, want: u64) -> u64 {
+    let mut got = 0;
+    let _ = left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+        got = n.min(want);
+        Some(n - got)
+    });
+    got
+}
+
+fn worker(
+    cfg: &LoadConfig,
+    index: usize,
+    barrier: &Barrier,
+    left: &AtomicU64,
+    live: &Live,
+) -> Tally {
+    let mut tally = Tally::new();
     let mut conn = connect(cfg);
-    barrier.wait();
-    let deadline = Instant::now() + cfg.duration;
     let bodies = Bodies::new(cfg.size);
-    let mut batch: Vec<u8> = Vec::with_capacity(cfg.size * cfg.pipeline);
-    let mut back = vec![0u8; cfg.size * cfg.pipeline];
+    let (mut batch, mut back) = if cfg.raw_echo {
+        (
+            Vec::with_capacity(cfg.size * cfg.pipeline),
+            vec![0u8; cfg.size * cfg.pipeline],
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    barrier.wait();
+    let start = Instant::now();
+    let deadline = start + cfg.duration;
+    // --rate: this connection's share, as the time between its requests.
+    let gap = cfg
+        .rate
+        .map(|r| Duration::from_secs_f64((cfg.conns as f64 / r).min(3600.0)));
+    let mut sent = 0u32;
     let mut seed = index;
     while Instant::now() < deadline {
         let c = match &mut conn {
             Ok(c) => c,
             Err(e) => {
                 log::debug!("load: connection failed: {e}");
-                tally.errors += 1;
+                tally.error(e.to_string());
+                live.errors.fetch_add(1, Ordering::Relaxed);
                 thread::sleep(Duration::from_millis(50));
                 conn = connect(cfg);
                 continue;
             }
         };
+        if let Some(gap) = gap {
+            let due = start + gap.saturating_mul(sent);
+            let now = Instant::now();
+            if due > now {
+                thread::sleep((due - now).min(deadline.saturating_duration_since(now)));
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+        let count = claim(left, cfg.pipeline as u64) as usize;
+        if count == 0 {
+            break;
+        }
+        sent = sent.saturating_add(count as u32);
         seed = seed.wrapping_add(7);
-        let sent = Instant::now();
+        let t0 = Instant::now();
         let result = match c {
-            Conn::Framed(f) => f.batch(cfg, &bodies, seed),
-            Conn::Raw(s) => raw_batch(s, cfg, &bodies, &mut batch, &mut back, seed),
+            Conn::Framed(f) => f.batch(cfg, &bodies, seed, count),
+            Conn::Raw(s) => raw_batch(s, cfg.size * count, &bodies, &mut batch, &mut back, seed),
         };
         match result {
             Ok(bytes) => {
-                let us = u64::try_from(sent.elapsed().as_micros())
+                let us = u64::try_from(t0.elapsed().as_micros())
                     .unwrap_or(u64::MAX)
                     .max(1);
-                let _ = tally.hist.record_n(us, cfg.pipeline as u64);
-                tally.requests += cfg.pipeline as u64;
+                let _ = tally.hist.record_n(us, count as u64);
+                tally.requests += count as u64;
                 tally.bytes += bytes;
+                live.requests.fetch_add(count as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 log::debug!("load: {e}");
-                tally.errors += 1;
+                tally.error(e.to_string());
+                live.errors.fetch_add(1, Ordering::Relaxed);
                 conn = connect(cfg);
             }
         }
@@ -419,16 +657,22 @@ fn worker(cfg: &LoadConfig, index: usize, barrier: &Barrier) -> Tally {
 /// exactly as many bytes, one comparison.
 fn raw_batch(
     s: &mut TcpStream,
-    cfg: &LoadConfig,
+    len: usize,
     bodies: &Bodies,
     batch: &mut Vec<u8>,
     back: &mut [u8],
     seed: usize,
 ) -> io::Result<u64> {
     batch.clear();
-    for k in 0..cfg.pipeline {
+    let mut k = 0;
+    while batch.len() < len {
         batch.extend_from_slice(bodies.window(seed + k));
+        k += 1;
+        if bodies.size == 0 {
+            break;
+        }
     }
+    let back = back.get_mut(..batch.len()).unwrap_or_default();
     s.write_all(batch)?;
     s.read_exact(back)?;
     if back != batch.as_slice() {

@@ -10,6 +10,8 @@
 
 mod link;
 mod tcp;
+#[cfg(feature = "tokio")]
+mod tokio;
 mod udp;
 
 use std::collections::HashMap;
@@ -213,6 +215,30 @@ pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
     udp: Option<UdpSocket>,
+    engine: Engine,
+}
+
+/// Which driver serves TCP (UDP has its own thread either way). Both run
+/// the same engine, services and limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// A thread per connection.
+    #[default]
+    Threads,
+    /// tokio, one current-thread runtime per core (feature `tokio`).
+    Tokio,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "threads" => Ok(Engine::Threads),
+            "tokio" => Ok(Engine::Tokio),
+            other => Err(format!("unknown engine {other:?} (threads or tokio)")),
+        }
+    }
 }
 
 impl Server {
@@ -239,6 +265,7 @@ impl Server {
             }),
             listener,
             udp,
+            engine: Engine::Threads,
         })
     }
 
@@ -250,6 +277,12 @@ impl Server {
     /// Where UDP listens, if enabled.
     pub fn udp_addr(&self) -> Option<SocketAddr> {
         self.udp.as_ref().and_then(|u| u.local_addr().ok())
+    }
+
+    /// Serves TCP with `engine` (default [`Engine::Threads`]).
+    pub fn with_engine(mut self, engine: Engine) -> Server {
+        self.engine = engine;
+        self
     }
 
     /// A handle that stops [`Self::run`].
@@ -271,6 +304,12 @@ impl Server {
     /// has finished, or the grace period has run out and the rest were
     /// closed.
     pub fn run(self) -> io::Result<()> {
+        if self.engine == Engine::Tokio && !cfg!(feature = "tokio") {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the tokio engine needs jframe-std's `tokio` feature",
+            ));
+        }
         let udp = match self.udp {
             Some(sock) => {
                 let shared = self.shared.clone();
@@ -282,13 +321,24 @@ impl Server {
             }
             None => None,
         };
-        tcp::accept_loop(&self.listener, &self.shared);
-        drop(self.listener);
-        drain(&self.shared);
+        let served = match self.engine {
+            #[cfg(feature = "tokio")]
+            Engine::Tokio => self::tokio::serve(self.listener, &self.shared),
+            _ => {
+                tcp::accept_loop(&self.listener, &self.shared);
+                drop(self.listener);
+                drain(&self.shared);
+                Ok(())
+            }
+        };
+        if served.is_err() {
+            // The TCP driver could not start: stop UDP too.
+            self.shared.stopping.store(true, Ordering::SeqCst);
+        }
         if let Some(t) = udp {
             let _ = t.join();
         }
-        Ok(())
+        served
     }
 }
 

@@ -1,20 +1,51 @@
 //! The subcommands.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, IsTerminal, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use jframe::{Op, Status};
 use jframe_std::client::{self, DownloadError, TcpClient, UdpClient};
 use jframe_std::conform;
 use jframe_std::files::Root;
-use jframe_std::load::{self, LoadConfig};
-use jframe_std::server::{Config, Server};
+use jframe_std::load::{self, LoadConfig, LoadReport};
+use jframe_std::proxy::{self, Faults, Proxy, ProxyConfig};
+use jframe_std::server::{self, Config, Server};
+use serde_json::{Value, json};
+
+use crate::args;
+
+/// Global options every subcommand sees.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    /// `-q`: errors only.
+    pub quiet: bool,
+    /// `-v` count.
+    pub verbose: u8,
+}
+
+impl Ctx {
+    /// A note for a person on stderr (not with `-q`).
+    fn note(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("jframe: {text}");
+        }
+    }
+
+    /// Whether a live display (progress bar, spinner) belongs on stderr.
+    fn live(&self) -> bool {
+        !self.quiet && io::stderr().is_terminal()
+    }
+}
 
 /// Services a client may call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,30 +68,28 @@ impl From<OpArg> for Op {
     }
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr> {
-    addr.to_socket_addrs()
-        .with_context(|| format!("cannot resolve {addr}"))?
-        .next()
-        .with_context(|| format!("{addr} resolves to no address"))
-}
+// ---------------------------------------------------------------- serve
 
-fn secs(s: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("bad duration: {s}"))
-}
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  jframe serve                                     # TCP on 127.0.0.1:9000
+  jframe serve -l localhost:9000 --udp :9000 --root ./public
+  jframe serve --welcome 'Welcome!' --max-body 1MiB --idle-timeout 1m";
 
 #[derive(Debug, Args)]
+#[command(after_help = SERVE_EXAMPLES)]
 pub struct ServeArgs {
-    /// TCP address to listen on.
-    #[arg(long, default_value = "127.0.0.1:9000")]
-    listen: SocketAddr,
+    /// TCP address to listen on (HOST:PORT or :PORT; port 0 picks a free one).
+    #[arg(short, long, default_value = "127.0.0.1:9000")]
+    listen: String,
     /// Also serve UDP on this address.
-    #[arg(long)]
-    udp: Option<SocketAddr>,
+    #[arg(short, long)]
+    udp: Option<String>,
     /// Directory `get` serves (without it every `get` is forbidden).
-    #[arg(long)]
+    #[arg(short, long)]
     root: Option<PathBuf>,
-    /// Text sent as a frame on every new connection (seed 001: "Welcome!").
-    #[arg(long)]
+    /// Text sent as a frame on every new connection (e.g. "Welcome!").
+    #[arg(short, long)]
     welcome: Option<String>,
     /// Most simultaneous connections; the next one gets `busy`. Lowered
     /// to what the descriptor limit allows (raised to its hard limit at start).
@@ -70,27 +99,34 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 256)]
     max_conns_per_client: usize,
     /// Bytes per second a request body must average (after the header
-    /// timeout's grace), or the connection is closed; 0: no minimum.
-    #[arg(long, default_value_t = 1024)]
+    /// timeout's grace), or the connection is closed; 0: no minimum (e.g. 1k).
+    #[arg(long, default_value = "1024", value_parser = args::size)]
     body_min_rate: u64,
-    /// Largest request body, in bytes.
-    #[arg(long, default_value_t = 16 << 20)]
+    /// Largest request body (e.g. 64k, 16MiB).
+    #[arg(long, default_value = "16MiB", value_parser = args::size)]
     max_body: u64,
-    /// Seconds from a frame's first byte to the end of its header.
-    #[arg(long, default_value_t = 10.0)]
-    header_timeout: f64,
-    /// Seconds a connection may wait for its next frame (or any body read).
-    #[arg(long, default_value_t = 300.0)]
-    idle_timeout: f64,
-    /// Seconds a single socket write may block.
-    #[arg(long, default_value_t = 30.0)]
-    write_timeout: f64,
-    /// Seconds shutdown waits for in-flight frames.
-    #[arg(long, default_value_t = 10.0)]
-    grace: f64,
+    /// From a frame's first byte to the end of its header (e.g. 10s).
+    #[arg(long, default_value = "10s", value_parser = args::nonzero_duration)]
+    header_timeout: Duration,
+    /// How long a connection may wait for its next frame (or any body read).
+    #[arg(long, default_value = "5m", value_parser = args::nonzero_duration)]
+    idle_timeout: Duration,
+    /// How long a single socket write may block.
+    #[arg(long, default_value = "30s", value_parser = args::nonzero_duration)]
+    write_timeout: Duration,
+    /// How long shutdown waits for frames in flight.
+    #[arg(long, default_value = "10s", value_parser = args::duration)]
+    grace: Duration,
 }
 
-pub fn serve(a: ServeArgs) -> Result<ExitCode> {
+pub fn serve(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
+    let listen = args::listen_addr(&a.listen).context("--listen")?;
+    let udp = a
+        .udp
+        .as_deref()
+        .map(args::listen_addr)
+        .transpose()
+        .context("--udp")?;
     let root = a
         .root
         .as_deref()
@@ -99,8 +135,8 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if a.max_conns == 0 {
         bail!("--max-conns must be at least 1");
     }
-    let fds = jframe_std::server::raise_fd_limit();
-    let max_conns = jframe_std::server::max_conns_for_fd_limit(a.max_conns, fds);
+    let fds = server::raise_fd_limit();
+    let max_conns = server::max_conns_for_fd_limit(a.max_conns, fds);
     match fds {
         Some(fds) if max_conns < a.max_conns => log::warn!(
             "nofile limit {fds}: serving at most {max_conns} connections, not {}",
@@ -117,12 +153,16 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         body_min_rate: a.body_min_rate,
         max_body: a.max_body,
         body_budget: jframe_std::budget::DEFAULT_BODY_BUDGET,
-        header_timeout: secs(a.header_timeout)?,
-        idle_timeout: secs(a.idle_timeout)?,
-        write_timeout: secs(a.write_timeout)?,
-        grace: secs(a.grace)?,
+        header_timeout: a.header_timeout,
+        idle_timeout: a.idle_timeout,
+        write_timeout: a.write_timeout,
+        grace: a.grace,
     };
-    let server = Server::bind(a.listen, a.udp, config).context("cannot bind")?;
+    let what = match udp {
+        Some(u) => format!("cannot listen on tcp {listen} and udp {u}"),
+        None => format!("cannot listen on {listen}"),
+    };
+    let server = Server::bind(listen, udp, config).context(what)?;
     let handle = server.shutdown_handle()?;
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -149,180 +189,565 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+// ---------------------------------------------------------------- send
+
+const SEND_EXAMPLES: &str = "\
+Examples:
+  jframe send localhost:9000 hello world           # HELLO / WORLD
+  jframe send :9000 --op greet Michael             # Hello, Michael!
+  jframe send :9000 --op echo -d @photo.jpg -N > copy.jpg
+  printf 'a\\0b' | jframe send :9000 --op echo -d @- -N | od -c
+  jframe send :9000 -H trace=abc -H n=5 hi         # extra header keys
+  jframe send :9000 --json hi | jq .header         # one JSON line per reply
+  jframe send -u :9000 --op echo hi                # over UDP
+
+A server started with --welcome sends a frame first on every connection;
+send tells it from the replies (see --no-probe) and shows it on stderr.
+A non-ok reply is printed as \"jframe: reply N: STATUS: MESSAGE\" on stderr and
+the exit code is 1.";
+
 #[derive(Debug, Args)]
+#[command(after_help = SEND_EXAMPLES)]
 pub struct SendArgs {
-    /// Server address (host:port).
+    /// Server address (HOST:PORT or :PORT).
     addr: String,
+    /// Messages; each is one frame (any bytes the shell passes).
+    messages: Vec<OsString>,
+    /// A body to send as one more frame: TEXT, @FILE, or @- for stdin (repeatable).
+    #[arg(short, long = "data", value_name = "DATA")]
+    data: Vec<OsString>,
     /// Service to call.
     #[arg(long, value_enum, default_value_t = OpArg::Upper)]
     op: OpArg,
+    /// An extra header key, KEY=VALUE; VALUE is JSON if it parses, else a string (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "KEY=VALUE")]
+    headers: Vec<String>,
     /// Use UDP (one datagram per message) instead of TCP.
-    #[arg(long)]
+    #[arg(short, long)]
     udp: bool,
-    /// Read and print the server's welcome frame first (TCP).
-    #[arg(long)]
+    /// One JSON line per reply: {"n", "status", "header", "body" or "body_base64"}.
+    #[arg(short, long)]
+    json: bool,
+    /// Write reply bodies back to back, without a newline after each (binary data).
+    #[arg(short = 'N', long)]
+    no_newline: bool,
+    /// Print the server's welcome frame on stdout, as the first reply.
+    #[arg(short, long)]
     welcome: bool,
-    /// Seconds to wait for the connection and each reply.
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
-    /// Messages; each is one frame.
-    #[arg(required = true)]
-    messages: Vec<String>,
+    /// Do not look for a welcome frame: assume the server sends none. Without
+    /// this, a small `echo` request goes out first to tell the two apart.
+    #[arg(long, conflicts_with = "welcome")]
+    no_probe: bool,
+    /// Longest wait for the connection and for each reply (e.g. 10s).
+    #[arg(short, long, default_value = "10s", value_parser = args::nonzero_duration)]
+    timeout: Duration,
+    /// Largest reply body held in memory.
+    #[arg(long, default_value = "64MiB", value_parser = args::size)]
+    max_reply: u64,
 }
 
-pub fn send(a: SendArgs) -> Result<ExitCode> {
-    let timeout = secs(a.timeout)?;
-    let op = Op::from(a.op);
-    let mut failed = false;
-    let mut show = |reply: &client::Message| -> Result<()> {
-        if reply.status() == Status::Ok {
-            let mut out = io::stdout().lock();
-            out.write_all(&reply.body)?;
-            out.write_all(b"\n")?;
-        } else {
-            failed = true;
+/// A body from `-d`: TEXT, @FILE or @-.
+fn data_arg(d: &OsString, stdin_used: &mut bool) -> Result<Vec<u8>> {
+    let bytes = d.as_bytes();
+    match bytes.strip_prefix(b"@") {
+        Some(b"-") => {
+            if std::mem::replace(stdin_used, true) {
+                bail!("-d @- may be given once (stdin is read to its end)");
+            }
+            let mut body = Vec::new();
+            io::stdin()
+                .lock()
+                .read_to_end(&mut body)
+                .context("cannot read stdin")?;
+            Ok(body)
+        }
+        Some(path) => {
+            let path = Path::new(std::ffi::OsStr::from_bytes(path));
+            fs::read(path).with_context(|| format!("-d @{}: cannot read it", path.display()))
+        }
+        None => Ok(bytes.to_vec()),
+    }
+}
+
+/// The request header JSON: `data_size`, `op`, then the `-H` keys.
+fn request_json(op: Op, size: usize, extra: &[(String, Value)]) -> Result<Vec<u8>> {
+    let mut s = format!("{{\"data_size\":{size},\"op\":\"{}\"", op.as_str());
+    for (k, v) in extra {
+        s.push(',');
+        s.push_str(&serde_json::to_string(k)?);
+        s.push(':');
+        s.push_str(&serde_json::to_string(v)?);
+    }
+    s.push('}');
+    Ok(s.into_bytes())
+}
+
+/// `-H KEY=VALUE` pairs; `op` replaces `--op`, `data_size`/`size` are refused.
+fn header_args(hs: &[String], op: &mut Op) -> Result<Vec<(String, Value)>> {
+    let mut out: Vec<(String, Value)> = Vec::new();
+    for h in hs {
+        let (k, v) = h
+            .split_once('=')
+            .or_else(|| h.split_once(':'))
+            .with_context(|| format!("-H {h:?}: write KEY=VALUE"))?;
+        let k = k.trim();
+        if k.is_empty() {
+            bail!("-H {h:?}: the key is empty");
+        }
+        if k == "data_size" || k == "size" {
+            bail!("-H {k}: the body's length is set by jframe");
+        }
+        let v: Value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+        if k == "op" {
+            let name = v.as_str().unwrap_or_default();
+            *op = Op::from_wire(name).with_context(|| format!("-H op={name}: unknown op"))?;
+            continue;
+        }
+        if out.iter().any(|(have, _)| have == k) {
+            bail!("-H {k}: given twice (SPEC: duplicate keys are an error)");
+        }
+        out.push((k.to_string(), v));
+    }
+    Ok(out)
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+/// One reply as a JSON line.
+fn reply_json(n: usize, m: &client::Message, welcome: bool) -> String {
+    let header: Value = serde_json::from_slice(&m.header_json).unwrap_or(Value::Null);
+    let (key, body) = match std::str::from_utf8(&m.body) {
+        Ok(text) => ("body", Value::from(text)),
+        Err(_) => ("body_base64", Value::from(base64(&m.body))),
+    };
+    proxy::json_line(&[
+        ("n", n.into()),
+        ("welcome", if welcome { true.into() } else { Value::Null }),
+        ("status", m.status().as_str().into()),
+        ("header", header),
+        (key, body),
+    ])
+}
+
+/// Prints replies and remembers whether one failed.
+struct Show {
+    json: bool,
+    newline: bool,
+    failed: bool,
+    n: usize,
+}
+
+impl Show {
+    fn reply(&mut self, m: &client::Message) -> Result<()> {
+        self.n += 1;
+        let mut out = io::stdout().lock();
+        if self.json {
+            writeln!(out, "{}", reply_json(self.n, m, false))?;
+        } else if m.status() == Status::Ok {
+            out.write_all(&m.body)?;
+            if self.newline {
+                out.write_all(b"\n")?;
+            }
+        }
+        out.flush()?;
+        if m.status() != Status::Ok {
+            self.failed = true;
             eprintln!(
-                "jframe: {}: {}",
-                reply.status(),
-                reply.header.error.as_deref().unwrap_or("(no message)")
+                "jframe: reply {}: {}: {}",
+                self.n,
+                m.status(),
+                m.header.error.as_deref().unwrap_or("(no message)")
             );
         }
         Ok(())
+    }
+}
+
+/// Prints a note if no reply has come after a few seconds: a peer that
+/// accepts connections and says nothing is the usual sign of a server of
+/// another kind. Dropping the returned sender cancels it.
+fn waiting_note(ctx: &Ctx, addr: &str, timeout: Duration) -> mpsc::Sender<()> {
+    let (tx, rx) = mpsc::channel::<()>();
+    let after = Duration::from_secs(3);
+    if !ctx.quiet && timeout > after {
+        let addr = addr.to_string();
+        std::thread::spawn(move || {
+            if rx.recv_timeout(after) == Err(mpsc::RecvTimeoutError::Timeout) {
+                eprintln!(
+                    "jframe: no reply from {addr} after {}s; waiting up to {}s (--timeout)",
+                    after.as_secs(),
+                    timeout.as_secs_f64()
+                );
+            }
+        });
+    }
+    tx
+}
+
+pub fn send(a: SendArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let addr = args::client_addr(&a.addr)?;
+    let mut op = Op::from(a.op);
+    let extra = header_args(&a.headers, &mut op)?;
+    let mut bodies: Vec<Vec<u8>> = a.messages.iter().map(|m| m.as_bytes().to_vec()).collect();
+    let mut stdin_used = false;
+    for d in &a.data {
+        bodies.push(data_arg(d, &mut stdin_used)?);
+    }
+    if bodies.is_empty() {
+        bail!("nothing to send: give MESSAGE..., -d TEXT, -d @FILE or -d @- (stdin)");
+    }
+    let mut show = Show {
+        json: a.json,
+        newline: !a.no_newline,
+        failed: false,
+        n: 0,
     };
     if a.udp {
-        let mut c = UdpClient::connect(a.addr.as_str(), timeout)
-            .with_context(|| format!("udp {}", a.addr))?;
-        for m in &a.messages {
-            let reply = c.request(op, m.as_bytes()).context("no reply")?;
-            show(&reply)?;
+        let mut c =
+            UdpClient::connect(addr.as_str(), a.timeout).with_context(|| format!("udp {addr}"))?;
+        for body in &bodies {
+            let json = request_json(op, body.len(), &extra)?;
+            let reply = c.request_json(&json, body).map_err(|e| {
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) {
+                    anyhow!(
+                        "no reply from {addr} (udp) within {}s: the datagram or its reply was \
+                         lost, or nothing answers there (is the server started with --udp?)",
+                        a.timeout.as_secs_f64()
+                    )
+                } else {
+                    anyhow!(e).context(format!("udp {addr}"))
+                }
+            })?;
+            show.reply(&reply)?;
         }
     } else {
-        let mut c = TcpClient::connect(a.addr.as_str(), timeout)
-            .with_context(|| format!("cannot connect to {}", a.addr))?;
-        if a.welcome {
-            let w = c.recv()?.context("server closed before its welcome")?;
-            show(&w)?;
+        let mut c = TcpClient::connect(addr.as_str(), a.timeout)
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        c.set_max_body(a.max_reply);
+        let probe = !a.no_probe;
+        if probe {
+            c.queue_probe()?;
         }
         // Pipelined: every request out, then every reply in.
-        for m in &a.messages {
-            c.send_request(op, m.as_bytes())?;
+        for body in &bodies {
+            c.send_json(&request_json(op, body.len(), &extra)?, body)?;
         }
         c.flush()?;
-        for i in 0..a.messages.len() {
+        let waiting = waiting_note(ctx, &addr, a.timeout);
+        if probe && let Some(w) = c.take_welcome()? {
+            if a.welcome {
+                show.reply(&w)?;
+            } else if a.json {
+                println!("{}", reply_json(0, &w, true));
+            } else {
+                ctx.note(format_args!(
+                    "welcome from the server: {}",
+                    String::from_utf8_lossy(&w.body)
+                ));
+            }
+        }
+        for i in 0..bodies.len() {
             let reply = c.recv()?.with_context(|| {
-                format!("server closed after {i} of {} replies", a.messages.len())
+                format!(
+                    "{addr} closed the connection after {i} of {} replies",
+                    bodies.len()
+                )
             })?;
-            show(&reply)?;
+            if i == 0 {
+                let _ = waiting.send(());
+            }
+            show.reply(&reply)?;
         }
     }
-    io::stdout().flush()?;
-    Ok(if failed {
+    Ok(if show.failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
 }
 
+// ---------------------------------------------------------------- get
+
+const GET_EXAMPLES: &str = "\
+Examples:
+  jframe get :9000 report.pdf                      # ./report.pdf
+  jframe get :9000 docs/report.pdf -o /tmp/        # /tmp/report.pdf
+  jframe get :9000 data.bin -o - | sha256sum       # to stdout
+
+The file is written to .NAME.part-PID next to the target and renamed only
+once its size and sha256 match; on any error or Ctrl-C the part file is removed.";
+
 #[derive(Debug, Args)]
+#[command(after_help = GET_EXAMPLES)]
 pub struct GetArgs {
-    /// Server address (host:port).
+    /// Server address (HOST:PORT or :PORT).
     addr: String,
     /// File name, relative to the server's --root.
     name: String,
-    /// Where to save it (default: the name's last component, here).
+    /// Where to save it: a file, a directory (DIR/), or - for stdout
+    /// (default: the name's last component, here).
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Seconds to wait for the connection and each read.
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
+    /// Longest wait for the connection and for each read (e.g. 30s).
+    #[arg(short, long, default_value = "30s", value_parser = args::nonzero_duration)]
+    timeout: Duration,
+    /// Do not look for a welcome frame (see `send --help`).
+    #[arg(long)]
+    no_probe: bool,
 }
 
-pub fn get(a: GetArgs) -> Result<ExitCode> {
-    let out = match a.output {
+/// The part file to remove if the command is interrupted.
+static PART_FILE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// On SIGINT/SIGTERM: remove the part file, exit 130.
+fn remove_part_file_on_signal() -> Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let part = PART_FILE.lock().map(|mut p| p.take()).unwrap_or(None);
+                if let Some(p) = part {
+                    let _ = fs::remove_file(&p);
+                }
+                eprintln!("jframe: interrupted (signal {sig}); nothing saved");
+                std::process::exit(130);
+            }
+        })?;
+    Ok(())
+}
+
+fn bar_style() -> indicatif::ProgressStyle {
+    use indicatif::{HumanBytes, HumanDuration, ProgressState, ProgressStyle};
+    // The rate is the average since the reply's header arrived (not since
+    // the request, which includes the server's hashing), so the first
+    // estimate is sane; shown once there is something to average.
+    let rate = |s: &ProgressState| {
+        let secs = s.elapsed().as_secs_f64();
+        (secs >= 0.25 && s.pos() > 0).then(|| s.pos() as f64 / secs)
+    };
+    ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {avg_rate} eta {avg_eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "avg_rate",
+            move |s: &ProgressState, w: &mut dyn std::fmt::Write| match rate(s) {
+                Some(r) => {
+                    let _ = write!(w, "{}/s", HumanBytes(r as u64));
+                }
+                None => {
+                    let _ = w.write_str("-");
+                }
+            },
+        )
+        .with_key(
+            "avg_eta",
+            move |s: &ProgressState, w: &mut dyn std::fmt::Write| match rate(s) {
+                Some(r) => {
+                    let left = s.len().unwrap_or(0).saturating_sub(s.pos()) as f64 / r;
+                    let _ = write!(w, "{}", HumanDuration(Duration::from_secs_f64(left)));
+                }
+                None => {
+                    let _ = w.write_str("-");
+                }
+            },
+        )
+}
+
+/// Where `get` writes: stdout, or a file (with its part file beside it).
+enum Target {
+    Stdout,
+    File { out: PathBuf, part: PathBuf },
+}
+
+fn target(name: &str, output: Option<PathBuf>) -> Result<Target> {
+    let base = || -> Result<PathBuf> {
+        Ok(PathBuf::from(Path::new(name).file_name().with_context(
+            || format!("{name:?} has no file part; use -o FILE"),
+        )?))
+    };
+    let out = match output {
+        Some(p) if p.as_os_str() == "-" => return Ok(Target::Stdout),
+        Some(p) if p.is_dir() || p.as_os_str().as_bytes().ends_with(b"/") => p.join(base()?),
         Some(p) => p,
-        None => PathBuf::from(
-            Path::new(&a.name)
-                .file_name()
-                .context("the name has no file part; use -o")?,
-        ),
+        None => base()?,
     };
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    if !dir.is_dir() {
+        bail!(
+            "cannot save to {}: {} is not a directory",
+            out.display(),
+            dir.display()
+        );
+    }
     let file_name = out
         .file_name()
-        .context("-o has no file name")?
+        .with_context(|| format!("-o {}: no file name", out.display()))?
         .to_string_lossy()
         .into_owned();
-    let tmp = dir.join(format!(".{file_name}.part-{}", std::process::id()));
-    let mut client = TcpClient::connect(a.addr.as_str(), secs(a.timeout)?)
-        .with_context(|| format!("cannot connect to {}", a.addr))?;
-    let mut file = io::BufWriter::new(
-        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
+    let part = dir.join(format!(".{file_name}.part-{}", std::process::id()));
+    Ok(Target::File { out, part })
+}
+
+pub fn get(a: GetArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let addr = args::client_addr(&a.addr)?;
+    let target = target(&a.name, a.output)?;
+    let mut client = TcpClient::connect(addr.as_str(), a.timeout)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    if !a.no_probe {
+        client.queue_probe()?;
+    }
+    let mut sink: Box<dyn Write> = match &target {
+        Target::Stdout => Box::new(io::BufWriter::new(io::stdout().lock())),
+        Target::File { part, .. } => {
+            remove_part_file_on_signal()?;
+            let file = fs::File::create(part)
+                .with_context(|| format!("cannot create {}", part.display()))?;
+            if let Ok(mut p) = PART_FILE.lock() {
+                *p = Some(part.clone());
+            }
+            Box::new(io::BufWriter::new(file))
+        }
+    };
+    let live = ctx.live();
+    let spinner = live.then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.set_message(format!("waiting for {addr} to hash and send {}", a.name));
+        s.enable_steady_tick(Duration::from_millis(100));
+        s
+    });
+    let bar: std::cell::RefCell<Option<indicatif::ProgressBar>> = std::cell::RefCell::new(None);
+    let result = client::download_with(
+        &mut client,
+        &a.name,
+        &mut sink,
+        |size| {
+            if let Some(s) = &spinner {
+                s.finish_and_clear();
+            }
+            if live {
+                let b = indicatif::ProgressBar::new(size);
+                b.set_style(bar_style());
+                *bar.borrow_mut() = Some(b);
+            }
+        },
+        |done, _| {
+            if let Some(b) = &*bar.borrow() {
+                b.set_position(done);
+            }
+        },
     );
-    let bar = io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    });
-    let result = client::download(&mut client, &a.name, &mut file, |done, total| {
-        if let Some(bar) = &bar {
-            bar.set_length(total);
-            bar.set_position(done);
-        }
-    });
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
+    if let Some(s) = &spinner {
+        s.finish_and_clear();
+    }
+    if let Some(b) = &*bar.borrow() {
+        b.finish_and_clear();
     }
     let result = result.and_then(|d| {
-        file.flush()?;
-        file.get_ref().sync_all()?;
+        sink.flush()?;
         Ok(d)
     });
-    drop(file);
-    match result {
-        Ok(d) => {
-            fs::rename(&tmp, &out)
-                .with_context(|| format!("cannot rename to {}", out.display()))?;
+    drop(sink);
+    let failed = |e: &DownloadError| match e {
+        DownloadError::Refused { status, message } => {
+            format!("get {:?} refused: {status}: {message}", a.name)
+        }
+        other => format!("get {:?} failed: {other}", a.name),
+    };
+    match (result, target) {
+        (Ok(d), Target::Stdout) => {
+            ctx.note(format_args!(
+                "wrote {} bytes to stdout, sha256 {}",
+                d.size, d.sha256
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        (Err(e), Target::Stdout) => {
             eprintln!(
-                "jframe: saved {} ({} bytes, sha256 {})",
+                "jframe: {} (what was written to stdout is incomplete or wrong)",
+                failed(&e)
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        (Ok(d), Target::File { out, part }) => {
+            let saved = fs::File::open(&part)
+                .and_then(|f| f.sync_all())
+                .and_then(|()| fs::rename(&part, &out));
+            let part_taken = PART_FILE.lock().map(|mut p| p.take()).unwrap_or(None);
+            if let Err(e) = saved {
+                if let Some(p) = part_taken {
+                    let _ = fs::remove_file(p);
+                }
+                return Err(e).with_context(|| format!("cannot save {}", out.display()));
+            }
+            ctx.note(format_args!(
+                "saved {} ({} bytes, sha256 {})",
                 out.display(),
                 d.size,
                 d.sha256
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            match &e {
-                DownloadError::Refused { status, message } => {
-                    eprintln!("jframe: get {:?} refused: {status}: {message}", a.name);
-                }
-                other => eprintln!("jframe: get {:?} failed: {other}", a.name),
+        (Err(e), Target::File { .. }) => {
+            if let Some(p) = PART_FILE.lock().map(|mut p| p.take()).unwrap_or(None) {
+                let _ = fs::remove_file(p);
             }
+            eprintln!("jframe: {}", failed(&e));
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
+// ---------------------------------------------------------------- raw
+
+const RAW_EXAMPLES: &str = "\
+Examples:
+  printf 'GET / HTTP/1.0\\r\\n\\r\\n' | jframe raw example.test:80
+  jframe raw example.test:80 --send 'GET / HTTP/1.0\\r\\n\\r\\n' -o page.html
+  jframe raw :9000 | od -c | head                 # see a welcome frame's bytes
+
+Without --send, stdin is sent as it comes and the sending side is closed at
+its end (the peer sees end of stream). The exit code is 0 once anything has
+arrived, even if the peer then stays silent until --timeout.";
+
 #[derive(Debug, Args)]
+#[command(after_help = RAW_EXAMPLES)]
 pub struct RawArgs {
-    /// Server address (host:port).
+    /// Peer address (HOST:PORT or :PORT).
     addr: String,
-    /// Bytes to send after connecting; \r \n \t \\ and \xHH escapes work.
-    #[arg(long)]
+    /// Send these bytes instead of stdin; \r \n \t \0 \\ and \xHH escapes work.
+    #[arg(short, long)]
     send: Option<String>,
-    /// Write what arrives here instead of stdout.
+    /// Write what arrives here instead of stdout (- is stdout).
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Seconds to wait for the connection and between arriving bytes.
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
+    /// Longest wait for the connection, and for more bytes (e.g. 30s).
+    #[arg(short, long, default_value = "30s", value_parser = args::nonzero_duration)]
+    timeout: Duration,
 }
 
 /// Expands \r \n \t \0 \\ and \xHH.
@@ -354,79 +779,246 @@ fn unescape(s: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-pub fn raw(a: RawArgs) -> Result<ExitCode> {
-    let timeout = secs(a.timeout)?;
-    let addr = resolve(&a.addr)?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout)
-        .with_context(|| format!("cannot connect to {}", a.addr))?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    if let Some(text) = &a.send {
-        s.write_all(&unescape(text)?)?;
+fn connect_any(addr: &str, timeout: Duration) -> Result<TcpStream> {
+    let mut last = None;
+    for a in args::resolve_all(addr)? {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(anyhow!(e).context(format!("cannot connect to {a}"))),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow!("{addr} resolves to no address")))
+}
+
+pub fn raw(a: RawArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let s = connect_any(&a.addr, a.timeout)?;
+    s.set_read_timeout(Some(a.timeout))?;
+    s.set_write_timeout(Some(a.timeout))?;
+    match &a.send {
+        Some(text) => (&s).write_all(&unescape(text)?).context("send failed")?,
+        None => {
+            // stdin to the peer as it comes, like nc; at its end, half-close.
+            let w = s.try_clone()?;
+            std::thread::Builder::new()
+                .name("stdin".into())
+                .spawn(move || {
+                    let mut w = w;
+                    let copied = io::copy(&mut io::stdin().lock(), &mut w);
+                    if let Err(e) = copied {
+                        log::debug!("raw: stdin: {e}");
+                    }
+                    let _ = w.shutdown(Shutdown::Write);
+                })?;
+        }
     }
     let mut sink: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(io::BufWriter::new(
+        Some(p) if p.as_os_str() != "-" => Box::new(io::BufWriter::new(
             fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         )),
-        None => Box::new(io::stdout().lock()),
+        _ => Box::new(io::stdout().lock()),
     };
     let mut buf = [0u8; 16 * 1024];
+    let mut got = 0u64;
+    let mut reader = &s;
     loop {
-        match s.read(&mut buf) {
+        match reader.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => sink.write_all(&buf[..n])?,
+            Ok(n) => {
+                got += n as u64;
+                sink.write_all(&buf[..n])?;
+                sink.flush()?;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).context("read failed"),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) && got > 0 =>
+            {
+                if ctx.verbose > 0 {
+                    ctx.note(format_args!(
+                        "{} quiet for {}s after {got} bytes; done",
+                        a.addr,
+                        a.timeout.as_secs_f64()
+                    ));
+                }
+                break;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                bail!(
+                    "nothing arrived from {} within {}s (--timeout)",
+                    a.addr,
+                    a.timeout.as_secs_f64()
+                );
+            }
+            Err(e) => return Err(e).context(format!("reading from {}", a.addr)),
         }
     }
     sink.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
+// ---------------------------------------------------------------- load
+
+const LOAD_EXAMPLES: &str = "\
+Examples:
+  jframe load :9000                                # 64 connections for 5s
+  jframe load :9000 -c 8 -n 10000 -p 16            # 10,000 requests, pipelined by 16
+  jframe load :9000 -c 4 --rate 1000 -d 10s        # paced: 1,000 requests/s
+  jframe load :9000 -s 16k --op echo --json | jq .p99_us
+  jframe load :9001 --raw-echo                     # a plain (unframed) echo server
+
+Every reply is checked (status, size, body). Latency is the round trip of a
+request's batch (-p requests at once). The last line of the text report is
+requests=.. rps=.. MB/s=.. p50=.. p90=.. p99=.. p99.9=.. max=.. errors=..;
+exit code 1 if any error.";
+
 #[derive(Debug, Args)]
+#[command(after_help = LOAD_EXAMPLES)]
 pub struct LoadArgs {
-    /// Server address (host:port).
+    /// Server address (HOST:PORT or :PORT).
     addr: String,
     /// Concurrent connections (one thread each).
-    #[arg(long, default_value_t = 64)]
+    #[arg(short, long, default_value_t = 64)]
     conns: usize,
-    /// Seconds to run.
-    #[arg(long, default_value_t = 5.0)]
-    duration: f64,
-    /// Request body size in bytes.
-    #[arg(long, default_value_t = 64)]
+    /// How long to run (e.g. 5s, 1m); with -n, an upper bound (default then 10m).
+    #[arg(short, long, value_parser = args::nonzero_duration)]
+    duration: Option<Duration>,
+    /// Stop after this many requests.
+    #[arg(short = 'n', long)]
+    requests: Option<u64>,
+    /// Request body size (e.g. 64, 1k, 16KiB).
+    #[arg(short, long, default_value = "64", value_parser = args::size_usize)]
     size: usize,
     /// Requests in flight per connection.
-    #[arg(long, default_value_t = 1)]
+    #[arg(short, long, default_value_t = 1)]
     pipeline: usize,
+    /// At most this many requests per second, over all connections.
+    #[arg(short, long)]
+    rate: Option<f64>,
     /// Service to call.
     #[arg(long, value_enum, default_value_t = OpArg::Upper)]
     op: OpArg,
     /// Unframed: send bytes, expect them echoed (for a plain echo server).
     #[arg(long)]
     raw_echo: bool,
-    /// Seconds to wait for any single reply.
-    #[arg(long, default_value_t = 10.0)]
-    timeout: f64,
+    /// Longest wait for any single reply.
+    #[arg(short, long, default_value = "10s", value_parser = args::nonzero_duration)]
+    timeout: Duration,
+    /// The report as one JSON object.
+    #[arg(short, long)]
+    json: bool,
 }
 
-pub fn load(a: LoadArgs) -> Result<ExitCode> {
-    let duration = secs(a.duration)?;
-    if duration > Duration::from_secs(600) {
-        bail!("--duration is limited to 600 seconds");
+fn report_json(cfg: &LoadConfig, r: &LoadReport) -> Value {
+    json!({
+        "addr": cfg.addr.to_string(),
+        "conns": cfg.conns,
+        "pipeline": cfg.pipeline,
+        "size": cfg.size,
+        "op": cfg.op.as_str(),
+        "requests": r.requests,
+        "errors": r.errors,
+        "errors_by_cause": r.causes.iter().map(|(c, n)| json!({"cause": c, "count": n})).collect::<Vec<_>>(),
+        "elapsed_s": r.elapsed.as_secs_f64(),
+        "rps": r.rps(),
+        "mb_per_s": r.mbps(),
+        "bytes": r.bytes,
+        "latency_us": {
+            "min": r.min_us, "mean": r.mean_us, "p50": r.p50_us, "p90": r.p90_us,
+            "p99": r.p99_us, "p99_9": r.p999_us, "max": r.max_us,
+        },
+        "p50_us": r.p50_us,
+        "p99_us": r.p99_us,
+        "histogram": r.histogram.iter().map(|(le, n)| json!({"le_us": le, "count": n})).collect::<Vec<_>>(),
+    })
+}
+
+pub fn load(a: LoadArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let limit = Duration::from_secs(600);
+    let duration = match (a.duration, a.requests) {
+        (Some(d), _) => d,
+        (None, Some(_)) => limit,
+        (None, None) => Duration::from_secs(5),
+    };
+    if duration > limit {
+        bail!("--duration is limited to 10 minutes");
     }
-    let cfg = LoadConfig {
-        addr: resolve(&a.addr)?,
+    if a.requests == Some(0) {
+        bail!("-n must be at least 1");
+    }
+    let mut cfg = LoadConfig {
         conns: a.conns,
-        duration,
         size: a.size,
         pipeline: a.pipeline,
         op: a.op.into(),
         raw_echo: a.raw_echo,
-        timeout: secs(a.timeout)?,
+        timeout: a.timeout,
+        requests: a.requests,
+        rate: a.rate,
+        ..LoadConfig::new(args::listen_addr(&a.addr)?, duration)
     };
-    let report = load::run(&cfg)?;
-    println!("{report}");
+    // The first address that answers as expected (localhost: ::1 or 127.0.0.1).
+    let mut last = None;
+    for addr in args::resolve_all(&a.addr)? {
+        cfg.addr = addr;
+        match load::preflight(&cfg) {
+            Ok(()) => {
+                last = None;
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    if let Some(e) = last {
+        return Err(anyhow!(e));
+    }
+    let live = Arc::new(load::Live::default());
+    let show = ctx.live();
+    let started = Instant::now();
+    let mut last_line = Instant::now();
+    let report = load::run_with(&cfg, &live, |t| {
+        let every = if show {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(1)
+        };
+        if !(show || ctx.verbose > 0) || last_line.elapsed() < every {
+            return;
+        }
+        last_line = Instant::now();
+        let done = live.requests.load(Ordering::Relaxed);
+        let errors = live.errors.load(Ordering::Relaxed);
+        let total = match a.requests {
+            Some(n) => format!("{done}/{n}"),
+            None => format!("{done}"),
+        };
+        let line = format!(
+            "{:>6.1}s/{:.0}s  {total} requests  {:.0} req/s  {errors} errors",
+            t.as_secs_f64(),
+            duration.as_secs_f64(),
+            done as f64 / t.as_secs_f64().max(1e-3)
+        );
+        if show {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("jframe: {line}");
+        }
+    })?;
+    if show {
+        eprint!("\r\x1b[2K");
+    }
+    log::debug!("load: ran {:.2}s", started.elapsed().as_secs_f64());
+    if a.json {
+        println!("{}", report_json(&cfg, &report));
+    } else {
+        println!("{}", report.details());
+    }
     Ok(if report.errors > 0 {
         ExitCode::FAILURE
     } else {
@@ -434,48 +1026,124 @@ pub fn load(a: LoadArgs) -> Result<ExitCode> {
     })
 }
 
-/// `3s`, `500ms`, `1.5` (seconds).
-fn duration_arg(s: &str) -> Result<Duration, String> {
-    let (number, scale) = if let Some(ms) = s.strip_suffix("ms") {
-        (ms, 1e-3)
-    } else if let Some(secs) = s.strip_suffix('s') {
-        (secs, 1.0)
-    } else {
-        (s, 1.0)
-    };
-    number
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .and_then(|n| Duration::try_from_secs_f64(n * scale).ok())
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("bad duration {s:?} (e.g. 3s, 500ms)"))
-}
+// ---------------------------------------------------------------- proxy
+
+const PROXY_EXAMPLES: &str = "\
+Examples:
+  jframe proxy :9001 :9000           # then: jframe send :9001 hello
+  jframe proxy :9001 device.local:7 --json | jq -c 'select(.dir == \"s2c\")'
+  jframe proxy :9001 :9000 --drop 5 --delay 50ms --seed 7
+
+Each line: [conn N] -> (client to server) or <- (server to client), the
+frame's number in that direction, its header JSON, body size and preview,
+and for a reply the time since the request it answers. Bad frames are shown
+as such and forwarded byte for byte; without fault options nothing is
+changed or held back. TCP only.";
 
 #[derive(Debug, Args)]
+#[command(after_help = PROXY_EXAMPLES)]
+pub struct ProxyArgs {
+    /// Where to listen (HOST:PORT or :PORT).
+    listen: String,
+    /// Where to forward (HOST:PORT or :PORT).
+    upstream: String,
+    /// One JSON object per frame on stdout.
+    #[arg(short, long)]
+    json: bool,
+    /// Percentage of frames not forwarded (per frame, seeded).
+    #[arg(long, value_name = "PCT", default_value = "0", value_parser = args::percent)]
+    drop: f64,
+    /// Percentage of frames forwarded with one bit flipped.
+    #[arg(long, value_name = "PCT", default_value = "0", value_parser = args::percent)]
+    corrupt: f64,
+    /// Hold every frame this long (e.g. 50ms).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = args::duration)]
+    delay: Duration,
+    /// Seed of the fault dice: same seed, same traffic, same faults.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Body bytes shown per frame.
+    #[arg(long, default_value_t = 32)]
+    preview: usize,
+    /// Most connections at once.
+    #[arg(long, default_value_t = 256)]
+    max_conns: usize,
+}
+
+pub fn proxy(a: ProxyArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let listen = args::listen_addr(&a.listen).context("LISTEN")?;
+    let upstream = args::resolve_all(&a.upstream).context("UPSTREAM")?;
+    let mut cfg = ProxyConfig::new(upstream);
+    cfg.json = a.json;
+    cfg.preview = a.preview;
+    cfg.max_conns = a.max_conns.max(1);
+    cfg.faults = Faults {
+        drop_pct: a.drop,
+        corrupt_pct: a.corrupt,
+        delay: a.delay,
+        seed: a.seed,
+    };
+    let faults = cfg.faults.any();
+    let p = Proxy::bind(listen, cfg).with_context(|| format!("cannot listen on {listen}"))?;
+    let stop = p.stop_flag();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })?;
+    ctx.note(format_args!(
+        "proxy listening on {}, forwarding to {}{}",
+        p.local_addr()?,
+        a.upstream,
+        if faults {
+            format!(
+                " (faults: drop {}%, corrupt {}%, delay {:?}, seed {})",
+                a.drop, a.corrupt, a.delay, a.seed
+            )
+        } else {
+            String::new()
+        }
+    ));
+    let out: proxy::Sink = Arc::new(Mutex::new(Box::new(io::stdout())));
+    p.run(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------- conform
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  jframe conform :9000 --udp :9000")]
 pub struct ConformArgs {
-    /// The server's TCP address (host:port).
+    /// The server's TCP address (HOST:PORT or :PORT).
     addr: String,
     /// Also run the UDP cases against this address.
-    #[arg(long)]
+    #[arg(short, long)]
     udp: Option<String>,
     /// Longest wait for a connection, each reply and each close.
-    #[arg(long, default_value = "3s", value_parser = duration_arg)]
+    #[arg(short, long, default_value = "3s", value_parser = args::nonzero_duration)]
     timeout: Duration,
     /// The server sends a welcome frame on connect: skip it.
-    #[arg(long)]
+    #[arg(short, long)]
     welcome: bool,
     /// Run only the cases whose name contains this.
     #[arg(long)]
     only: Option<String>,
     /// Cases run at once (each TCP case holds one connection).
-    #[arg(long, default_value_t = 1)]
+    #[arg(short, long, default_value_t = 1)]
     jobs: usize,
 }
 
-pub fn conform(a: ConformArgs) -> Result<ExitCode> {
-    let tcp = resolve(&a.addr)?;
-    let udp = a.udp.as_deref().map(resolve).transpose()?;
+pub fn conform(a: ConformArgs, _ctx: &Ctx) -> Result<ExitCode> {
+    let resolve = |s: &str| -> Result<SocketAddr> { Ok(args::resolve_all(s)?[0]) };
+    let tcp = args::listen_addr(&a.addr).or_else(|_| resolve(&a.addr))?;
+    let udp = a.udp.as_deref().map(args::listen_addr).transpose()?;
     let opts = conform::Options {
         timeout: a.timeout,
         welcome: a.welcome,

@@ -1,15 +1,38 @@
-//! The `jframe` command: serve, send, get, raw, load, conform.
+//! The `jframe` command: serve, send, get, raw, load, proxy, conform,
+//! completions, man.
 
+mod args;
 mod cmds;
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 
-/// Length-prefixed JSON-header frames over TCP and UDP (see SPEC.md).
+const EXAMPLES: &str = "\
+Examples:
+  jframe serve --root ./public                    # listen on 127.0.0.1:9000
+  jframe send localhost:9000 hello world          # HELLO, WORLD: one line per reply
+  jframe send :9000 --op echo -d @photo.jpg -N > copy.jpg
+  jframe get :9000 report.pdf -o downloads/       # verified by sha256
+  jframe load :9000 -c 64 -d 5s                   # requests/s, latency percentiles
+  jframe proxy :9001 :9000                        # watch every frame between them
+
+Addresses are HOST:PORT (localhost:9000, [::1]:9000) or :PORT for localhost.
+Durations take units (5s, 250ms, 1m); sizes too (64, 1k, 16MiB).
+Errors go to stderr with their cause; the exit code is 1 on any error.";
+
+/// Frames of a JSON header and a body over TCP and UDP: a server, clients,
+/// a load generator, a frame-aware proxy and a conformance checker.
 #[derive(Debug, Parser)]
-#[command(name = "jframe", version, about, propagate_version = true)]
+#[command(name = "jframe", version, about, propagate_version = true, after_help = EXAMPLES)]
 struct Cli {
+    /// More log output on stderr (-v: debug, -vv: trace; RUST_LOG overrides).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
+    /// Errors only: no progress display, notes or summaries on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -18,33 +41,65 @@ struct Cli {
 enum Command {
     /// Run the server (upper, echo, greet, get) on TCP and optionally UDP.
     Serve(cmds::ServeArgs),
-    /// Send each MESSAGE as a frame and print each reply body on its own line.
+    /// Send messages, text or files as frames; print each reply body.
     Send(cmds::SendArgs),
     /// Download a file from a server's --root, verifying size and sha256.
     Get(cmds::GetArgs),
-    /// Unframed client (seed 001): connect, send, read until the peer closes.
+    /// Unframed client, like nc: stdin (or --send) to the peer, the peer to stdout.
     Raw(cmds::RawArgs),
-    /// Load generator: requests/s, MB/s, latency percentiles, errors.
+    /// Load generator: requests/s, latency histogram and percentiles, errors by cause.
     Load(cmds::LoadArgs),
+    /// Forward connections to UPSTREAM and print every frame both ways.
+    Proxy(cmds::ProxyArgs),
     /// Check a server against SPEC: one line per case, exit 1 on any failure.
     Conform(cmds::ConformArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `jframe man > jframe.1; man ./jframe.1`.
+    Man,
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(a) => cmds::serve(a),
-        Command::Send(a) => cmds::send(a),
-        Command::Get(a) => cmds::get(a),
-        Command::Raw(a) => cmds::raw(a),
-        Command::Load(a) => cmds::load(a),
-        Command::Conform(a) => cmds::conform(a),
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
     };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp(None)
+        .init();
+    let ctx = cmds::Ctx {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
+    let result = match cli.command {
+        Command::Serve(a) => cmds::serve(a, &ctx),
+        Command::Send(a) => cmds::send(a, &ctx),
+        Command::Get(a) => cmds::get(a, &ctx),
+        Command::Raw(a) => cmds::raw(a, &ctx),
+        Command::Load(a) => cmds::load(a, &ctx),
+        Command::Proxy(a) => cmds::proxy(a, &ctx),
+        Command::Conform(a) => cmds::conform(a, &ctx),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "jframe", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
+    };
+    let _ = io::stdout().flush();
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("jframe: error: {e}");
+            // The whole chain: "cannot listen on ...: Address already in use (os error 98)".
+            eprintln!("jframe: error: {e:#}");
             ExitCode::FAILURE
         }
     }

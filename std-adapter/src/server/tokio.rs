@@ -1,0 +1,655 @@
+//! TCP on tokio (feature `tokio`): the same engine
+//! ([`jframe::service::engine::asynch`]), the same services
+//! ([`StdServices`]), the same [`super::Config`] and the same
+//! [`super::ShutdownHandle`] as the thread-per-connection driver, on async
+//! I/O. No dispatch, status or service rule of its own: this file only
+//! moves bytes and applies the timeouts.
+//!
+//! - **Threads.** One acceptor thread (a blocking `accept`, woken by
+//!   shutdown's connection to itself, exactly as in the threads driver),
+//!   and one worker thread per core, each a current-thread runtime with a
+//!   `LocalSet`; connections are dealt to the workers in turn. (The core
+//!   engine's future is not `Send`, so it cannot move between the threads
+//!   of a work-stealing runtime; one runtime per core is what a
+//!   thread-per-core server does anyway.)
+//! - **Memory.** A connection holds its 16 KiB of buffers (one `Vec` split
+//!   into rx, tx and frame) only while it has work: when the engine is
+//!   between frames and the socket has nothing more, the link *parks* the
+//!   session (the engine returns, losing nothing: no partial frame, every
+//!   reply written), the buffers go back to the worker's pool, and the
+//!   connection waits for its next byte holding only its socket and a
+//!   small task. So 10,000 open connections cost about what the busy few
+//!   of them need.
+//! - **Time.** Between frames: the idle timeout. From a frame's first byte
+//!   to the end of its header: the header deadline. Within a body: the
+//!   minimum rate (after a first header timeout of grace), else the idle
+//!   timeout per read. Every write: the write timeout. All are
+//!   `tokio::time` deadlines; a read or write that can go ahead at once
+//!   arms no timer.
+//! - **Shutdown.** As the threads driver: stop accepting, close the read
+//!   side of idle connections, let the others finish their frames within
+//!   `grace`, then close what is left.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use ::tokio::net::TcpStream;
+use ::tokio::runtime;
+use ::tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use ::tokio::task::LocalSet;
+use ::tokio::time::{Instant, timeout, timeout_at};
+use jframe::service::engine::asynch;
+use jframe::service::{self, Buffers, Deadlines, End, Limits, Phase};
+use jframe::{Header, Status};
+
+use super::Shared;
+use crate::services::StdServices;
+
+/// Buffer sizes of one busy connection: socket reads, a frame arriving in
+/// pieces (a full-size header plus a small body; larger bodies stream),
+/// replies. One allocation, only while the connection has work.
+const RX: usize = 4 * 1024;
+const TX: usize = 4 * 1024;
+const FRAME: usize = crate::MAX_HEADER as usize + 4 * 1024;
+const CONN_BUF: usize = RX + TX + FRAME;
+
+/// Free buffers a worker keeps for the next busy connection.
+const POOL: usize = 64;
+
+/// Over-limit connections answered `busy` at once; past this they are
+/// just closed.
+const MAX_BUSY_REPLIES: usize = 64;
+
+/// A live connection, as the shutdown logic sees it.
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    /// True exactly while parked between frames (shutdown closes those).
+    idle: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    next_id: u64,
+    conns: HashMap<u64, Arc<Conn>>,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    registry: Mutex<Registry>,
+    drained: Condvar,
+    busy_replies: AtomicUsize,
+}
+
+impl State {
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Frees a connection's slot when its task ends, however it ends.
+#[derive(Debug)]
+struct Slot {
+    state: Arc<State>,
+    id: u64,
+    client: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut reg = self.state.registry();
+        reg.conns.remove(&self.id);
+        if let Some(n) = reg.per_client.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                reg.per_client.remove(&self.client);
+            }
+        }
+        if reg.conns.is_empty() {
+            self.state.drained.notify_all();
+        }
+    }
+}
+
+/// Why a connection is answered `busy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Busy {
+    Server,
+    Client,
+}
+
+/// Work for a worker thread.
+#[derive(Debug)]
+enum Job {
+    Serve(Arc<Conn>, Slot, SocketAddr),
+    Busy(TcpStream, Busy),
+}
+
+/// Serves `listener` on tokio until shut down, then drains; the caller
+/// runs UDP.
+pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>) -> io::Result<()> {
+    let workers = thread::available_parallelism().map_or(1, |n| n.get());
+    let state = Arc::new(State::default());
+    let busy = Arc::new(BusyFrames::new(&shared.config));
+    let mut senders = Vec::with_capacity(workers);
+    let mut threads = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let rt = runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = rt.handle().clone();
+        let (tx, rx) = unbounded_channel();
+        let (shared, busy, state) = (shared.clone(), busy.clone(), state.clone());
+        let t = thread::Builder::new()
+            .name(format!("tokio-{i}"))
+            .spawn(move || worker(&rt, rx, &shared, &busy, &state))?;
+        senders.push((handle, tx));
+        threads.push(t);
+    }
+    accept_loop(&listener, shared, &state, &senders);
+    // Refuse new connections while draining.
+    drop(listener);
+    drain(shared, &state);
+    drop(senders);
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// One worker: a current-thread runtime running the connections dealt to it.
+fn worker(
+    rt: &runtime::Runtime,
+    mut jobs: UnboundedReceiver<Job>,
+    shared: &Arc<Shared>,
+    busy: &Arc<BusyFrames>,
+    state: &Arc<State>,
+) {
+    let local = LocalSet::new();
+    let pool = std::rc::Rc::new(Pool::default());
+    local.block_on(rt, async move {
+        while let Some(job) = jobs.recv().await {
+            match job {
+                Job::Serve(conn, slot, peer) => {
+                    let (shared, pool) = (shared.clone(), pool.clone());
+                    ::tokio::task::spawn_local(async move {
+                        let _slot = slot;
+                        log::debug!("{peer}: connected");
+                        match connection(&shared, &conn, &pool).await {
+                            Ok(()) => log::debug!("{peer}: closed"),
+                            Err(e) if routine(&e) => log::debug!("{peer}: closed: {e}"),
+                            Err(e) => log::info!("{peer}: closed: {e}"),
+                        }
+                    });
+                }
+                Job::Busy(stream, why) => {
+                    let (busy, state) = (busy.clone(), state.clone());
+                    ::tokio::task::spawn_local(async move {
+                        reply_busy(stream, busy.frame(why)).await;
+                        state.busy_replies.fetch_sub(1, Ordering::SeqCst);
+                    });
+                }
+            }
+        }
+    });
+    // Whatever still runs after the drain is dropped with the LocalSet.
+}
+
+/// A peer that resets or vanishes is routine.
+fn routine(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}
+
+/// Accepts until shutdown; accept errors back off and retry.
+fn accept_loop(
+    listener: &TcpListener,
+    shared: &Arc<Shared>,
+    state: &Arc<State>,
+    workers: &[(runtime::Handle, UnboundedSender<Job>)],
+) {
+    let mut backoff = Duration::from_millis(5);
+    let mut next = 0usize;
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                if shared.stopping() {
+                    break;
+                }
+                log::warn!("accept failed: {e}; retrying in {backoff:?}");
+                thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(5);
+        if shared.stopping() {
+            break;
+        }
+        let Some((handle, jobs)) = workers.get(next % workers.len().max(1)) else {
+            break;
+        };
+        next = next.wrapping_add(1);
+        if let Err(e) = admit(shared, state, stream, peer, handle, jobs) {
+            log::warn!("{peer}: cannot serve: {e}");
+        }
+    }
+    // Close the read side of idle connections; a connection parking from
+    // now on sees `stopping` (it sets `idle` before reading `stopping`, and
+    // `stopping` was set before this reads `idle`, both SeqCst).
+    for conn in state.registry().conns.values() {
+        if conn.idle.load(Ordering::SeqCst) {
+            let _ = socket2::SockRef::from(&conn.stream).shutdown(Shutdown::Read);
+        }
+    }
+}
+
+/// Registers a connection with a worker, or has it answered `busy`.
+fn admit(
+    shared: &Shared,
+    state: &Arc<State>,
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    handle: &runtime::Handle,
+    jobs: &UnboundedSender<Job>,
+) -> io::Result<()> {
+    stream.set_nonblocking(true)?;
+    stream.set_nodelay(true)?;
+    // Registered with the chosen worker's reactor, from this thread.
+    let stream = {
+        let _in = handle.enter();
+        TcpStream::from_std(stream)?
+    };
+    let mut reg = state.registry();
+    let from_peer = reg.per_client.get(&peer.ip()).copied().unwrap_or(0);
+    let busy = if reg.conns.len() >= shared.config.max_conns {
+        Some(Busy::Server)
+    } else if from_peer >= shared.config.max_conns_per_client {
+        Some(Busy::Client)
+    } else {
+        None
+    };
+    if let Some(why) = busy {
+        drop(reg);
+        log::debug!("{peer}: {why:?} connection limit reached, replying busy");
+        if state.busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
+            if jobs.send(Job::Busy(stream, why)).is_err() {
+                state.busy_replies.fetch_sub(1, Ordering::SeqCst);
+            }
+        } else {
+            state.busy_replies.fetch_sub(1, Ordering::SeqCst);
+        }
+        return Ok(());
+    }
+    let conn = Arc::new(Conn {
+        stream,
+        idle: AtomicBool::new(false),
+    });
+    let id = reg.next_id;
+    reg.next_id += 1;
+    reg.conns.insert(id, conn.clone());
+    *reg.per_client.entry(peer.ip()).or_insert(0) += 1;
+    drop(reg);
+    let slot = Slot {
+        state: state.clone(),
+        id,
+        client: peer.ip(),
+    };
+    // On failure the job (its slot, its stream) is dropped: closed.
+    jobs.send(Job::Serve(conn, slot, peer))
+        .map_err(|_| io::Error::other("worker gone"))
+}
+
+/// Waits for connections to finish, up to the grace period; then closes
+/// what is left and waits briefly for those tasks to notice.
+fn drain(shared: &Shared, state: &State) {
+    let deadline = std::time::Instant::now() + shared.config.grace;
+    let mut reg = state.registry();
+    while !reg.conns.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        reg = state
+            .drained
+            .wait_timeout(reg, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    if reg.conns.is_empty() {
+        return;
+    }
+    log::warn!(
+        "grace period over: closing {} connection(s) still busy",
+        reg.conns.len()
+    );
+    for conn in reg.conns.values() {
+        let _ = socket2::SockRef::from(&conn.stream).shutdown(Shutdown::Both);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !reg.conns.is_empty() && std::time::Instant::now() < deadline {
+        reg = state
+            .drained
+            .wait_timeout(reg, Duration::from_millis(100))
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
+/// The `busy` frames, encoded once.
+#[derive(Debug)]
+struct BusyFrames {
+    server: Vec<u8>,
+    client: Vec<u8>,
+}
+
+impl BusyFrames {
+    fn new(cfg: &super::Config) -> Self {
+        let encode = |message: &str| {
+            let header = Header::error_reply(Status::Busy, message);
+            let mut frame = vec![0u8; crate::SCRATCH];
+            let len = jframe::encode_frame(&mut frame, &header, &[]).unwrap_or(0);
+            frame.truncate(len);
+            frame
+        };
+        BusyFrames {
+            server: encode(&format!(
+                "server is at its limit of {} connections",
+                cfg.max_conns
+            )),
+            client: encode(&format!(
+                "this address is at its limit of {} connections",
+                cfg.max_conns_per_client
+            )),
+        }
+    }
+
+    fn frame(&self, why: Busy) -> &[u8] {
+        match why {
+            Busy::Server => &self.server,
+            Busy::Client => &self.client,
+        }
+    }
+}
+
+/// Writes `busy`, half-closes, and briefly reads what the peer sent, so
+/// that closing does not reset the connection before the reply is read.
+async fn reply_busy(stream: TcpStream, frame: &[u8]) {
+    use ::tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = stream;
+    match timeout(Duration::from_millis(200), stream.write_all(frame)).await {
+        Ok(Ok(())) => {}
+        _ => return,
+    }
+    let _ = stream.shutdown().await;
+    let until = Instant::now() + Duration::from_millis(200);
+    let mut sink = [0u8; 1024];
+    while let Ok(Ok(1..)) = timeout_at(until, stream.read(&mut sink)).await {}
+}
+
+/// A worker's free connection buffers.
+#[derive(Debug, Default)]
+struct Pool {
+    free: std::cell::RefCell<Vec<Vec<u8>>>,
+}
+
+impl Pool {
+    fn take(&self) -> Vec<u8> {
+        self.free
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| vec![0u8; CONN_BUF])
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        let mut free = self.free.borrow_mut();
+        if free.len() < POOL {
+            free.push(buf);
+        }
+    }
+}
+
+/// Serves one connection: the engine while there is work, parked (no
+/// buffers) while there is none.
+async fn connection(shared: &Shared, conn: &Arc<Conn>, pool: &Pool) -> io::Result<()> {
+    let cfg = &shared.config;
+    let mut link = TokioLink {
+        conn: conn.clone(),
+        timeouts: Timeouts {
+            idle: cfg.idle_timeout,
+            header: cfg.header_timeout,
+            body_min_rate: cfg.body_min_rate,
+            write: cfg.write_timeout,
+        },
+        phase: Phase::Body,
+        header_deadline: None,
+        last_data: Instant::now(),
+        body_start: Instant::now(),
+        body_bytes: 0,
+        parked: false,
+        stopping: &shared.stopping,
+    };
+    let mut services =
+        StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone());
+    let limits = Limits {
+        max_header: crate::MAX_HEADER,
+        max_body: cfg.max_body,
+    };
+    let mut welcome = cfg.welcome.as_deref().map(str::as_bytes);
+    // With a welcome to send, the engine starts at once; else at the first byte.
+    let mut ready = welcome.is_some();
+    loop {
+        if !ready {
+            link.wait_for_frame().await?;
+            if shared.stopping() {
+                return Ok(());
+            }
+        }
+        ready = false;
+        let mut buf = pool.take();
+        let (rx, rest) = buf.split_at_mut(RX);
+        let (tx, frame) = rest.split_at_mut(TX);
+        let config = service::Config {
+            limits,
+            welcome: welcome.take(),
+        };
+        let buffers = Buffers { rx, frame, tx };
+        // Boxed: the engine's state lives only while the connection has work.
+        let end = Box::pin(asynch::serve(&mut link, buffers, &mut services, &config)).await;
+        pool.give(buf);
+        match end {
+            End::Io(_) if std::mem::take(&mut link.parked) => continue,
+            End::Io(e) => return Err(e),
+            end if end.is_clean() => return Ok(()),
+            end => return Err(io::Error::new(io::ErrorKind::InvalidData, end.to_string())),
+        }
+    }
+}
+
+/// Timeouts of one connection.
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    idle: Duration,
+    header: Duration,
+    body_min_rate: u64,
+    write: Duration,
+}
+
+/// A connection's socket as the engine sees it: `embedded-io-async` reads
+/// and writes under the phase's deadline.
+#[derive(Debug)]
+struct TokioLink<'a> {
+    conn: Arc<Conn>,
+    timeouts: Timeouts,
+    phase: Phase,
+    /// When the current frame's header must be complete.
+    header_deadline: Option<Instant>,
+    /// When the last read returned data.
+    last_data: Instant,
+    /// When the body being received began, and its bytes so far.
+    body_start: Instant,
+    body_bytes: u64,
+    /// Set when a read between frames found nothing: the session was
+    /// parked (the engine returned `End::Io`), not failed.
+    parked: bool,
+    stopping: &'a AtomicBool,
+}
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, what)
+}
+
+impl TokioLink<'_> {
+    /// Parked between frames: waits for the next byte (or the peer's
+    /// close), at most the idle timeout, unless the server stops.
+    async fn wait_for_frame(&mut self) -> io::Result<()> {
+        let conn = &*self.conn;
+        // Set before `stopping` is read; shutdown sets `stopping` before it
+        // reads the flags (both SeqCst): one side sees the other.
+        conn.idle.store(true, Ordering::SeqCst);
+        let waited = if self.stopping.load(Ordering::SeqCst) {
+            Ok(Ok(()))
+        } else {
+            timeout(self.timeouts.idle, conn.stream.readable()).await
+        };
+        conn.idle.store(false, Ordering::SeqCst);
+        match waited {
+            Ok(r) => r,
+            Err(_) => Err(timed_out("idle timeout")),
+        }
+    }
+
+    /// The body's deadline: the grace, plus the time its bytes so far buy
+    /// at the minimum rate (as the threads driver).
+    fn body_deadline(&self) -> Option<Instant> {
+        let rate = self.timeouts.body_min_rate;
+        if rate == 0 {
+            return None;
+        }
+        let earned = Duration::from_secs_f64(self.body_bytes as f64 / rate as f64);
+        Some(self.body_start + self.timeouts.header + earned)
+    }
+
+    fn got(&mut self, n: usize) {
+        if n > 0 {
+            self.last_data = Instant::now();
+            if self.phase == Phase::Body {
+                self.body_bytes = self.body_bytes.saturating_add(n as u64);
+            }
+        }
+    }
+}
+
+impl Deadlines for TokioLink<'_> {
+    fn before_read(&mut self, phase: Phase) -> bool {
+        let was = self.phase;
+        self.phase = phase;
+        match phase {
+            Phase::Idle => {
+                self.header_deadline = None;
+                !self.stopping.load(Ordering::SeqCst)
+            }
+            Phase::Header => {
+                // The frame began with bytes of the last read.
+                if self.header_deadline.is_none() {
+                    self.header_deadline = Some(self.last_data + self.timeouts.header);
+                }
+                true
+            }
+            Phase::Body => {
+                self.header_deadline = None;
+                if was != Phase::Body {
+                    self.body_start = self.last_data;
+                    self.body_bytes = 0;
+                }
+                true
+            }
+        }
+    }
+}
+
+impl embedded_io_async::ErrorType for TokioLink<'_> {
+    type Error = io::Error;
+}
+
+impl embedded_io_async::Read for TokioLink<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.conn.stream.try_read(buf) {
+            Ok(n) => {
+                self.got(n);
+                return Ok(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        if self.phase == Phase::Idle {
+            // Nothing pending between frames: park (see the module docs).
+            self.parked = true;
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, "parked"));
+        }
+        let (deadline, what) = match (self.phase, self.header_deadline) {
+            (Phase::Header, Some(at)) => (at, "header deadline passed"),
+            (Phase::Header, None) => (
+                Instant::now() + self.timeouts.header,
+                "header deadline passed",
+            ),
+            _ => match self.body_deadline() {
+                Some(at) => (at, "body arriving below the minimum rate"),
+                None => (
+                    Instant::now() + self.timeouts.idle,
+                    "idle timeout within a body",
+                ),
+            },
+        };
+        loop {
+            match timeout_at(deadline, self.conn.stream.readable()).await {
+                Err(_) => return Err(timed_out(what)),
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(())) => match self.conn.stream.try_read(buf) {
+                    Ok(n) => {
+                        self.got(n);
+                        return Ok(n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+    }
+}
+
+impl embedded_io_async::Write for TokioLink<'_> {
+    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.conn.stream.try_write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => return other,
+        }
+        let deadline = Instant::now() + self.timeouts.write;
+        loop {
+            match timeout_at(deadline, self.conn.stream.writable()).await {
+                Err(_) => return Err(timed_out("write timeout")),
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(())) => match self.conn.stream.try_write(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => return other,
+                },
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

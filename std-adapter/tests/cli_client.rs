@@ -1,0 +1,658 @@
+//! The `jframe` clients as a user drives them (issue 10): errors with their
+//! cause, welcome servers, bodies from stdin and files, `-H`, `--json`,
+//! `-o -`, `raw` with stdin, `get`'s part file, bounded error bodies, and
+//! peers that are not jframe servers. Every server here binds 127.0.0.1.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn jframe(args: &[&str]) -> Output {
+    jframe_in(args, None)
+}
+
+/// Runs `jframe ARGS` with `stdin` (or none), killed past 60 s.
+fn jframe_in(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn jframe");
+    if let Some(data) = stdin {
+        let mut w = child.stdin.take().expect("stdin");
+        let data = data.to_vec();
+        thread::spawn(move || {
+            let _ = w.write_all(&data);
+        });
+    }
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel::<()>();
+    let watchdog = thread::spawn(move || {
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    });
+    let out = child.wait_with_output().expect("wait jframe");
+    let _ = tx.send(());
+    let _ = watchdog.join();
+    out
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn json_lines(o: &Output) -> Vec<Value> {
+    text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+// ------------------------------------------------------------- errors
+
+#[test]
+fn errors_name_their_cause() {
+    // A port in use.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let o = jframe(&["serve", "--listen", &port]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("Address already in use"), "{err}");
+    assert!(err.contains(&port), "{err}");
+
+    // A root that does not exist.
+    let o = jframe(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "--root",
+        "/nonexistent/jframe",
+    ]);
+    let err = text(&o.stderr);
+    assert!(err.contains("--root /nonexistent/jframe"), "{err}");
+    assert!(err.contains("No such file or directory"), "{err}");
+
+    // A refused connection (a port just freed), for each client.
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    for args in [
+        vec!["send", &free, "hi"],
+        vec!["get", &free, "x.bin", "-o", "/tmp/never-written"],
+        vec!["load", &free, "-d", "1s", "-c", "1"],
+        vec!["raw", &free, "--send", "x"],
+    ] {
+        let o = jframe(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = text(&o.stderr);
+        assert!(err.contains("Connection refused"), "{args:?}: {err}");
+        assert!(err.contains(&free), "{args:?}: {err}");
+    }
+
+    // A name that does not resolve, and an address without a port.
+    let o = jframe(&["send", "no-such-host.invalid:9000", "hi"]);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("cannot resolve no-such-host.invalid:9000"),
+        "{err}"
+    );
+    assert!(
+        err.matches(':').count() >= 3,
+        "the resolver's reason is missing: {err}"
+    );
+    let o = jframe(&["send", "127.0.0.1", "hi"]);
+    assert!(
+        text(&o.stderr).contains("has no port"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn localhost_and_port_only_addresses_work_everywhere() {
+    // serve --listen localhost:PORT, and clients with localhost:PORT and :PORT.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("localhost:{port}");
+    let mut child = Command::new(BIN)
+        .args(["serve", "-l", &listen])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    let short = format!(":{port}");
+    for addr in [&listen, &short] {
+        let o = jframe(&["send", addr, "hi"]);
+        assert_eq!(text(&o.stdout), "HI\n", "{addr}: {}", text(&o.stderr));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+// ------------------------------------------------------------- welcome
+
+#[test]
+fn a_welcome_server_works_with_send_get_and_load() {
+    let root = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(root.path().join("w.bin"), &data).unwrap();
+    let server = ServerProc::start(&[
+        "--welcome",
+        "Welcome!",
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
+    let addr = server.addr();
+
+    let o = jframe(&["send", &addr, "hello", "world"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "HELLO\nWORLD\n");
+    assert!(text(&o.stderr).contains("Welcome!"), "{}", text(&o.stderr));
+    // --welcome: printed as the first reply.
+    let o = jframe(&["send", &addr, "--welcome", "hi"]);
+    assert_eq!(text(&o.stdout), "Welcome!\nHI\n");
+
+    let dest = tempfile::tempdir().unwrap();
+    let out = dest.path().join("w.bin");
+    let o = jframe(&["get", &addr, "w.bin", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+
+    let o = jframe(&["load", &addr, "-c", "2", "-n", "200", "-p", "4", "--json"]);
+    assert!(
+        o.status.success(),
+        "{} {}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let report = &json_lines(&o)[0];
+    assert_eq!(report["requests"], 200);
+    assert_eq!(report["errors"], 0);
+}
+
+// ------------------------------------------------------------- bodies
+
+#[test]
+fn stdin_file_and_binary_bodies_round_trip_byte_for_byte() {
+    let server = ServerProc::start(&["--max-body", "4MiB"]);
+    let addr = server.addr();
+    let all_bytes: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+
+    // Stdin.
+    let o = jframe_in(
+        &["send", &addr, "--op", "echo", "-d", "@-", "-N"],
+        Some(&all_bytes),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        o.stdout == all_bytes,
+        "stdin body differs ({} bytes back)",
+        o.stdout.len()
+    );
+
+    // A file, twice, plus a text body: three frames, in order.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.bin");
+    std::fs::write(&file, &all_bytes[..1000]).unwrap();
+    let at_file = format!("@{}", file.display());
+    let o = jframe(&[
+        "send", &addr, "--op", "echo", "-N", "-d", &at_file, "-d", "mid", "-d", &at_file,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut want = all_bytes[..1000].to_vec();
+    want.extend_from_slice(b"mid");
+    want.extend_from_slice(&all_bytes[..1000]);
+    assert!(o.stdout == want);
+
+    // A binary argument (not UTF-8), as the shell passes it.
+    use std::os::unix::ffi::OsStrExt;
+    let arg = std::ffi::OsStr::from_bytes(b"\xff\x01\xfe");
+    let o = Command::new(BIN)
+        .args(["send", &addr, "--op", "echo"])
+        .arg(arg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(o.stdout, b"\xff\x01\xfe\n");
+
+    // --json carries a binary body as base64.
+    let o = jframe(&["send", &addr, "--op", "echo", "--json", "-d", &at_file]);
+    let line = &json_lines(&o)[0];
+    assert!(
+        line["body_base64"]
+            .as_str()
+            .unwrap()
+            .starts_with("AAECAwQF")
+    );
+
+    // A missing file names itself.
+    let o = jframe(&["send", &addr, "-d", "@/nonexistent/body"]);
+    assert!(
+        text(&o.stderr).contains("/nonexistent/body"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr).contains("No such file"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn json_replies_parse_one_line_each() {
+    let server = ServerProc::start(&["--max-body", "8"]);
+    let o = jframe(&[
+        "send",
+        &server.addr(),
+        "--json",
+        "hello",
+        "much too long",
+        "straße",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the too_large reply fails the command"
+    );
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["n"], 1);
+    assert_eq!(lines[0]["status"], "ok");
+    assert_eq!(lines[0]["body"], "HELLO");
+    assert_eq!(lines[0]["header"]["data_size"], 5);
+    assert_eq!(lines[1]["status"], "too_large");
+    assert!(lines[1]["header"]["error"].as_str().is_some());
+    assert_eq!(lines[2]["body"], "STRASSE");
+}
+
+#[test]
+fn output_dash_is_stdout_for_get_and_raw() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("a.txt"), b"file body\n").unwrap();
+    let server = ServerProc::start(&["--root", root.path().to_str().unwrap(), "--welcome", "W"]);
+    let cwd = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .args(["get", &server.addr(), "a.txt", "-o", "-"])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(o.stdout, b"file body\n");
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "a file named - was written"
+    );
+}
+
+// ------------------------------------------------------------- raw
+
+#[test]
+fn raw_sends_stdin_like_nc_and_exits_0_when_data_arrived() {
+    // A peer that echoes what it reads until the client half-closes.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    s.write_all(&buf[..n]).unwrap();
+                }
+            }
+        }
+        got
+    });
+    let input: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let o = jframe_in(&["raw", &addr], Some(&input));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(o.stdout == input);
+    assert!(peer.join().unwrap() == input);
+
+    // A peer that sends, then stays silent without closing: exit 0.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"banner\r\n").unwrap();
+        thread::sleep(Duration::from_secs(3));
+    });
+    let o = jframe(&["raw", &addr, "--timeout", "500ms", "--send", ""]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.stdout, b"banner\r\n");
+    peer.join().unwrap();
+}
+
+// ------------------------------------------------------------- -H
+
+#[test]
+fn header_keys_reach_the_server() {
+    // A tiny server that answers each frame with its own header JSON as the body.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        for _ in 0..2 {
+            let Ok((header, _body)) = read_raw_frame(&mut s) else {
+                return;
+            };
+            let reply = raw_frame(
+                &format!(r#"{{"data_size":{},"status":"ok"}}"#, header.len()),
+                header.as_bytes(),
+            );
+            s.write_all(&reply).unwrap();
+        }
+    });
+    let o = jframe(&[
+        "send",
+        &addr,
+        "--no-probe",
+        "--json",
+        "-H",
+        "trace=abc-123",
+        "-H",
+        "n=5",
+        "-H",
+        r#"meta={"a":[1,2]}"#,
+        "one",
+        "two",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        let seen: Value = serde_json::from_str(line["body"].as_str().unwrap()).unwrap();
+        assert_eq!(seen["trace"], "abc-123");
+        assert_eq!(seen["n"], 5);
+        assert_eq!(seen["meta"]["a"][1], 2);
+        assert_eq!(seen["op"], "upper");
+    }
+    peer.join().unwrap();
+    // data_size cannot be forged.
+    let o = jframe(&["send", &addr, "-H", "data_size=3", "x"]);
+    assert!(text(&o.stderr).contains("data_size"), "{}", text(&o.stderr));
+}
+
+// ------------------------------------------------------------- not jframe
+
+#[test]
+fn peers_that_are_not_jframe_are_named() {
+    // HTTP that answers at once, TLS, and a silent one.
+    let answers: [(&[u8], &str); 3] = [
+        (b"HTTP/1.0 400 Bad Request\r\n\r\n", "HTTP server"),
+        (b"<!DOCTYPE HTML>\n<html>", "HTTP server"),
+        (b"\x15\x03\x03\x00\x02\x02\x46", "TLS server"),
+    ];
+    for (bytes, word) in answers {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let peer = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 256];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(bytes);
+            thread::sleep(Duration::from_millis(300));
+        });
+        let o = jframe(&["send", &addr, "hello"]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = text(&o.stderr);
+        assert!(err.contains(word) && err.contains(&addr), "{word}: {err}");
+        peer.join().unwrap();
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let started = Instant::now();
+    let o = jframe(&["send", &addr, "hello", "--timeout", "1s"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&addr) && err.contains("1.0s") && err.contains("sent nothing"),
+        "{err}"
+    );
+    drop(listener);
+}
+
+// ------------------------------------------------------------- bounds
+
+/// A fake server: answers the first request with an error header declaring
+/// a 400 MiB body, then streams junk until the client stops reading
+/// (bounded: 10 s, 400 MiB). Returns the address and the bytes it got out.
+fn huge_refusal_server() -> (String, thread::JoinHandle<u64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut prefix = [0u8; 4];
+        s.read_exact(&mut prefix).unwrap();
+        let total: u64 = 400 << 20;
+        let head = format!(r#"{{"data_size":{total},"status":"too_large","error":"huge"}}"#);
+        s.write_all(&raw_frame(&head, b"")).unwrap();
+        let junk = vec![b'j'; 64 * 1024];
+        let mut sent = 0u64;
+        let until = Instant::now() + Duration::from_secs(10);
+        while sent < total && Instant::now() < until {
+            match s.write(&junk) {
+                Ok(n) => sent += n as u64,
+                Err(_) => break,
+            }
+        }
+        sent
+    });
+    (addr, handle)
+}
+
+#[test]
+fn a_refusal_with_a_huge_body_is_not_read() {
+    for probe in [false, true] {
+        let (addr, server) = huge_refusal_server();
+        let mut args = vec!["send", addr.as_str(), "hi"];
+        if !probe {
+            args.push("--no-probe");
+        }
+        let started = Instant::now();
+        let o = jframe(&args);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("too_large"), "{}", text(&o.stderr));
+        let sent = server.join().unwrap();
+        // What the kernel's socket buffers take, not 400 MiB.
+        assert!(sent < 32 << 20, "the client read {sent} bytes of junk");
+        assert!(started.elapsed() < Duration::from_secs(9));
+    }
+    let (addr, server) = huge_refusal_server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let o = jframe(&["get", &addr, "x", "--no-probe", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("too_large"), "{}", text(&o.stderr));
+    assert!(server.join().unwrap() < 32 << 20);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+// ------------------------------------------------------------- get
+
+/// A fake `get` server: a header for `size` bytes, then the body slowly
+/// (1 KiB every 20 ms) until the client goes away or `stop` is set.
+fn slow_get_server(size: u64, stop: Arc<AtomicBool>) -> (String, thread::JoinHandle<u64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = thread::spawn(move || {
+        let (mut s, _): (TcpStream, _) = listener.accept().unwrap();
+        let _ = read_raw_frame(&mut s);
+        let head = format!(
+            r#"{{"data_size":{size},"status":"ok","sha256":"{}"}}"#,
+            "0".repeat(64)
+        );
+        s.write_all(&raw_frame(&head, b"")).unwrap();
+        let sent = AtomicU64::new(0);
+        let until = Instant::now() + Duration::from_secs(30);
+        while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+            if s.write_all(&[b'x'; 1024]).is_err() {
+                break;
+            }
+            sent.fetch_add(1024, Ordering::Relaxed);
+            thread::sleep(Duration::from_millis(20));
+        }
+        sent.load(Ordering::Relaxed)
+    });
+    (addr, handle)
+}
+
+fn part_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part-"))
+        .collect()
+}
+
+#[test]
+fn get_keeps_its_part_file_in_the_target_directory_and_removes_it_on_ctrl_c() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (addr, server) = slow_get_server(10 << 20, stop.clone());
+    let parent = tempfile::tempdir().unwrap();
+    let target = parent.path().join("into");
+    std::fs::create_dir(&target).unwrap();
+    let dir_arg = format!("{}/", target.display());
+    let mut child = Command::new(BIN)
+        .args(["get", &addr, "big.bin", "--no-probe", "-o", &dir_arg])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The part file appears in the target directory, not its parent.
+    let until = Instant::now() + Duration::from_secs(20);
+    while part_files(&target).is_empty() && Instant::now() < until {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let parts = part_files(&target);
+    assert_eq!(parts, [format!(".big.bin.part-{}", child.id())]);
+    assert!(part_files(parent.path()).is_empty());
+    // Ctrl-C: removed, exit 130.
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < until, "get did not exit on SIGINT");
+        thread::sleep(Duration::from_millis(20));
+    };
+    stop.store(true, Ordering::Relaxed);
+    server.join().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(part_files(&target).is_empty(), "part file left behind");
+    assert!(!target.join("big.bin").exists());
+}
+
+#[test]
+fn get_removes_its_part_file_when_the_server_goes_away() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (addr, server) = slow_get_server(10 << 20, stop.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let stopper = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(500));
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let out = dir.path().join("f.bin");
+    let o = jframe(&[
+        "get",
+        &addr,
+        "f.bin",
+        "--no-probe",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    stopper.join().unwrap();
+    server.join().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("closed"), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+// ------------------------------------------------------------- help
+
+#[test]
+fn help_has_examples_completions_and_a_man_page() {
+    for sub in ["serve", "send", "get", "raw", "load", "proxy", "conform"] {
+        let o = jframe(&[sub, "--help"]);
+        assert!(o.status.success(), "{sub}");
+        let help = text(&o.stdout);
+        assert!(help.contains("Example"), "{sub}: no examples");
+        assert!(!help.to_lowercase().contains("seed 0"), "{sub}: {help}");
+    }
+    let o = jframe(&["completions", "bash"]);
+    assert!(o.status.success());
+    assert!(text(&o.stdout).contains("jframe"));
+    let o = jframe(&["man"]);
+    assert!(o.status.success());
+    assert!(
+        text(&o.stdout).contains(".TH jframe"),
+        "{}",
+        text(&o.stdout)
+    );
+    // Short flags and units.
+    let o = jframe(&["load", "--help"]);
+    let help = text(&o.stdout);
+    for flag in [
+        "-c, --conns",
+        "-d, --duration",
+        "-n, --requests",
+        "-q, --quiet",
+        "-v, --verbose",
+    ] {
+        assert!(help.contains(flag), "load --help lacks {flag}");
+    }
+}
