@@ -102,7 +102,13 @@ fn in_process_server_conforms_over_tcp_and_udp() {
 
 #[test]
 fn jframe_conform_against_jframe_serve() {
-    let server = ServerProc::start(&["--udp", "127.0.0.1:0"]);
+    for engine in ["tokio", "threads"] {
+        conform_against_serve(engine);
+    }
+}
+
+fn conform_against_serve(engine: &str) {
+    let server = ServerProc::start(&["--udp", "127.0.0.1:0", "--engine", engine]);
     let udp = server.udp.unwrap().to_string();
     let (status, text) = run_bounded(
         &[
@@ -122,7 +128,7 @@ fn jframe_conform_against_jframe_serve() {
     let fails: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert!(
         fails.is_empty() && status.success() && summary == format!("{cases} passed, 0 failed"),
-        "jframe conform: {status}, summary {summary:?}, failures:\n{}",
+        "jframe conform against the {engine} engine: {status}, summary {summary:?}, failures:\n{}",
         fails.join("\n")
     );
     // One line per case, then the summary.

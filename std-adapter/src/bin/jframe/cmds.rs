@@ -91,6 +91,12 @@ pub struct ServeArgs {
     /// Text sent as a frame on every new connection (e.g. "Welcome!").
     #[arg(short, long)]
     welcome: Option<String>,
+    /// How TCP connections are served: `tokio` (async tasks on one
+    /// runtime per core; the faster, and cheap per idle connection) or
+    /// `threads` (a thread per connection, as the Python seeds do). Both
+    /// run the same protocol engine with the same limits.
+    #[arg(long, default_value = "tokio")]
+    engine: jframe_std::server::Engine,
     /// Most simultaneous connections; the next one gets `busy`. Lowered
     /// to what the descriptor limit allows (raised to its hard limit at start).
     #[arg(long, default_value_t = 1024)]
@@ -162,7 +168,9 @@ pub fn serve(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
         Some(u) => format!("cannot listen on tcp {listen} and udp {u}"),
         None => format!("cannot listen on {listen}"),
     };
-    let server = Server::bind(listen, udp, config).context(what)?;
+    let server = Server::bind(listen, udp, config)
+        .context(what)?
+        .with_engine(a.engine);
     let handle = server.shutdown_handle()?;
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -177,6 +185,7 @@ pub fn serve(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
                 handle.shutdown();
             }
         })?;
+    log::info!("serving TCP with the {:?} engine", a.engine);
     let mut out = io::stdout().lock();
     writeln!(out, "jframe: listening on tcp {}", server.local_addr()?)?;
     if let Some(udp) = server.udp_addr() {
