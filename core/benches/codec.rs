@@ -1,40 +1,49 @@
 //! jframe against the obvious std way of doing what the Python seeds do.
 //!
-//! One criterion group, `codec`, so the figures sit side by side:
+//! One criterion group, `codec`, so the figures sit side by side. Every pair
+//! that is compared gets the same input bytes and does the same work: the
+//! frame split, its header parsed (and available), its body available.
 //!
 //! - `small/jframe`: `FRAMES` Python-style frames (`{"data_size": 12}` with
-//!   json.dumps' space, 12-byte body) concatenated in one buffer, fed to
-//!   `Decoder::feed` in a loop, each frame's header parsed with
-//!   `frame.header()` (the reference parses its header too).
-//! - `small/jframe_feed_only`: the same without `frame.header()` (the
-//!   decoder still validates the JSON and reads `data_size` itself).
+//!   json.dumps' space, 12-byte body) concatenated in one buffer, as one
+//!   large socket read leaves them, fed to `Decoder::feed` in a loop; each
+//!   frame's parsed header (`frame.header.data_size`) and body are used.
 //! - `small/ldc_serde_json`: the reference. tokio-util's `LengthDelimitedCodec`
 //!   (4-byte little-endian length, max 4096, so it splits off exactly the
 //!   JSON header), `serde_json::from_slice` into a `#[derive(Deserialize)]`
 //!   struct `{ data_size: u64 }`, then `BytesMut::split_to(data_size)` for the
 //!   body: what a Python peer's `struct.unpack` + `json.loads` + `recv(n)`
-//!   does, in Rust.
+//!   does, in Rust. Its input is a `BytesMut` holding the same bytes, made
+//!   in criterion's untimed setup (`iter_batched_ref`), as a socket read
+//!   would have filled it.
 //! - `small/ldc_bare`: the same codec splitting the same stream with no JSON
-//!   parsing at all (the body is split by the known constant size): the cost
-//!   of bare framing, a floor no JSON-header codec can reach.
-//! - `1MiB/jframe`: one frame with a 1 MiB body decoded whole by a `Decoder`
-//!   over a `Vec` of 1 MiB + 4 KiB; `1MiB/memcpy`: `copy_from_slice` of the
-//!   same 1 MiB. Throughput in bytes.
-//!
+//!   parsing at all (the body is split by the known constant size): bare
+//!   framing, which parses no header.
+//! - `small/jframe_1KiB_reads`: the same stream, fed in 1 KiB pieces, so
+//!   about one frame in 30 straddles two pieces and is gathered in the
+//!   decoder's buffer (the path of frames that arrive in pieces).
+//! - `small/jframe_read_frame`: the same stream through
+//!   `io::blocking::read_frame` over an in-memory reader (reads straight
+//!   into the decoder's buffer, never past the current stage).
+//! - `1MiB/jframe_64KiB_reads`: one frame with a 1 MiB body, fed from 64 KiB
+//!   reads to a whole-frame `Decoder` over a `Vec` of 1 MiB + 4 KiB (the body
+//!   is gathered in the decoder's buffer), header parsed; `1MiB/memcpy`: the
+//!   same 64 KiB reads of the same bytes copied into a buffer with
+//!   `copy_from_slice`, the floor. Throughput in body bytes.
+//! - `header/request_parse`: the general (not fast-path) header parser.
 //! - `worst/header_4KiB_many_keys`: one frame whose 4 KiB header (the
-//!   default limit) holds as many distinct keys as fit, decoded and parsed:
-//!   the cost an adversary can make one frame have. Throughput in header bytes.
+//!   default limit) holds as many distinct keys as allowed, decoded and
+//!   parsed: the cost an adversary can make one frame have.
 //!
-//! The input of the reference variants is a fresh `BytesMut` per iteration,
-//! made in criterion's untimed setup (`iter_batched`), as a socket read
-//! would have filled it. Run `scripts/bench-core.sh` for the ratios.
+//! Run `scripts/bench-core.sh` for the ratios.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use jframe::{Decoder, Event};
+use jframe::io::blocking::read_frame;
+use jframe::{Decoder, Event, Received};
 use tokio_util::codec::{Decoder as _, LengthDelimitedCodec};
 
 /// Frames per iteration of the small-frame benchmarks.
@@ -43,6 +52,7 @@ const BODY: &[u8; 12] = b"hello world!";
 /// `json.dumps({"data_size": 12})`.
 const PY_HEADER: &[u8] = b"{\"data_size\": 12}";
 const MIB: usize = 1 << 20;
+const KIB: usize = 1 << 10;
 
 /// What the reference deserializes the header into.
 #[derive(serde::Deserialize)]
@@ -63,27 +73,42 @@ fn small_stream() -> Vec<u8> {
     python_frame(PY_HEADER, BODY).repeat(FRAMES)
 }
 
-/// Decodes every frame of `stream`; returns how many there were.
-fn jframe_frames(decoder: &mut Decoder<[u8; 256]>, stream: &[u8], parse: bool) -> usize {
-    let mut input = stream;
+/// Decodes every frame of `stream`, fed in pieces of `piece` bytes; returns
+/// how many frames there were.
+fn jframe_frames(decoder: &mut Decoder<[u8; 256]>, stream: &[u8], piece: usize) -> usize {
     let mut frames = 0;
-    while !input.is_empty() {
-        let (used, event) = decoder.feed(input);
-        match event {
-            Ok(Event::Frame(frame)) => {
-                if parse {
-                    let header = frame.header().expect("valid header");
-                    black_box(header.data_size);
+    for mut input in stream.chunks(piece) {
+        while !input.is_empty() {
+            let (used, event) = decoder.feed(input);
+            match event {
+                Ok(Event::Frame(frame)) => {
+                    black_box(frame.header.data_size);
+                    black_box(frame.body);
+                    frames += 1;
                 }
-                black_box(frame.body);
-                frames += 1;
+                Ok(Event::NeedMore) => {}
+                other => panic!("unexpected {other:?}"),
             }
-            Ok(Event::NeedMore) => {}
-            other => panic!("unexpected {other:?}"),
+            input = &input[used..];
         }
-        input = &input[used..];
     }
     frames
+}
+
+/// An in-memory socket.
+struct Slice<'a>(&'a [u8]);
+
+impl embedded_io::ErrorType for Slice<'_> {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Read for Slice<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
 }
 
 fn length_delimited() -> LengthDelimitedCodec {
@@ -102,6 +127,7 @@ fn ldc_serde_frames(codec: &mut LengthDelimitedCodec, buf: &mut BytesMut) -> usi
         let parsed: PyHeader = serde_json::from_slice(&header).expect("valid header");
         let size = usize::try_from(parsed.data_size).expect("fits");
         assert!(buf.len() >= size, "whole stream is buffered");
+        black_box(parsed.data_size);
         let body = buf.split_to(size).freeze();
         black_box(body);
         frames += 1;
@@ -134,17 +160,10 @@ fn codec(c: &mut Criterion) {
     let mut decoder = Decoder::new([0u8; 256]);
     group.bench_function("small/jframe", |b| {
         b.iter(|| {
-            let n = jframe_frames(&mut decoder, black_box(&stream), true);
+            let n = jframe_frames(&mut decoder, black_box(&stream), usize::MAX);
             assert_eq!(n, FRAMES);
         });
     });
-    group.bench_function("small/jframe_feed_only", |b| {
-        b.iter(|| {
-            let n = jframe_frames(&mut decoder, black_box(&stream), false);
-            assert_eq!(n, FRAMES);
-        });
-    });
-
     let mut ldc = length_delimited();
     group.bench_function("small/ldc_serde_json", |b| {
         b.iter_batched_ref(
@@ -166,6 +185,27 @@ fn codec(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
+    group.bench_function("small/jframe_1KiB_reads", |b| {
+        b.iter(|| {
+            let n = jframe_frames(&mut decoder, black_box(&stream), KIB);
+            assert_eq!(n, FRAMES);
+        });
+    });
+    group.bench_function("small/jframe_read_frame", |b| {
+        b.iter(|| {
+            let mut socket = Slice(black_box(&stream));
+            let mut n = 0;
+            while let Some(received) = read_frame(&mut socket, &mut decoder).expect("valid") {
+                let Received::Frame(frame) = received else {
+                    panic!("whole-frame mode")
+                };
+                black_box(frame.header.data_size);
+                black_box(frame.body);
+                n += 1;
+            }
+            assert_eq!(n, FRAMES);
+        });
+    });
 
     let body: Vec<u8> = (0..MIB).map(|i| (i % 251) as u8).collect();
     let header = format!("{{\"data_size\": {MIB}}}");
@@ -173,23 +213,35 @@ fn codec(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(MIB as u64));
 
     let mut big_decoder = Decoder::new(vec![0u8; MIB + 4096]);
-    group.bench_function("1MiB/jframe", |b| {
+    group.bench_function("1MiB/jframe_64KiB_reads", |b| {
         b.iter(|| {
-            let (used, event) = big_decoder.feed(black_box(&big));
-            match event {
-                Ok(Event::Frame(frame)) => {
-                    assert_eq!(frame.body.len(), MIB);
-                    black_box(frame.body);
+            let mut frames = 0;
+            for mut read in black_box(&big).chunks(64 * KIB) {
+                while !read.is_empty() {
+                    let (used, event) = big_decoder.feed(read);
+                    match event {
+                        Ok(Event::Frame(frame)) => {
+                            assert_eq!(frame.header.data_size, MIB as u64);
+                            black_box(frame.body);
+                            frames += 1;
+                        }
+                        Ok(Event::NeedMore) => {}
+                        other => panic!("unexpected {other:?}"),
+                    }
+                    read = &read[used..];
                 }
-                other => panic!("unexpected {other:?}"),
             }
-            assert_eq!(used, big.len());
+            assert_eq!(frames, 1);
         });
     });
-    let mut dst = vec![0u8; MIB];
+    let mut dst = vec![0u8; big.len()];
     group.bench_function("1MiB/memcpy", |b| {
         b.iter(|| {
-            dst.copy_from_slice(black_box(&body));
+            let mut at = 0;
+            for read in black_box(&big).chunks(64 * KIB) {
+                dst[at..at + read.len()].copy_from_slice(read);
+                at += read.len();
+            }
             black_box(&mut dst);
         });
     });
@@ -217,7 +269,7 @@ fn codec(c: &mut Criterion) {
         b.iter(|| {
             let (used, event) = worst_decoder.feed(black_box(&worst));
             match event {
-                Ok(Event::Frame(frame)) => black_box(frame.header().expect("valid header")),
+                Ok(Event::Frame(frame)) => black_box(frame.header.data_size),
                 other => panic!("unexpected {other:?}"),
             };
             assert_eq!(used, worst.len());
@@ -228,9 +280,11 @@ fn codec(c: &mut Criterion) {
 
 /// Prints facts the figures depend on, once, before the measurements.
 fn facts(_: &mut Criterion) {
-    let state = std::mem::size_of::<Decoder<&mut [u8]>>() - std::mem::size_of::<&mut [u8]>();
+    let state = std::mem::size_of::<Decoder<&mut [u8]>>()
+        - std::mem::size_of::<&mut [u8]>()
+        - std::mem::size_of::<jframe::Header>();
     eprintln!(
-        "codec: Decoder state beyond its buffer on this host: {state} bytes; \
+        "codec: Decoder state beyond its buffer and header on this host: {state} bytes; \
          Header: {} bytes; small frame: {} bytes",
         std::mem::size_of::<jframe::Header>(),
         python_frame(PY_HEADER, BODY).len()

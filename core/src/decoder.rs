@@ -6,8 +6,12 @@
 //! - [`Event::NeedMore`]: every input byte was consumed, the frame is not
 //!   complete yet;
 //! - [`Event::Frame`]: a whole frame: its parsed header, the header's JSON
-//!   and the body, borrowed from the input when the frame arrived in one
-//!   piece (nothing copied) or from the decoder's buffer when it did not;
+//!   and the body. When a call starts between frames and the whole frame is
+//!   in its input, they are borrowed from the input (nothing copied);
+//!   otherwise the frame is gathered in the decoder's buffer and borrowed
+//!   from there. Which path is taken never changes the events: a frame is
+//!   held whole only if it fits the buffer and the body limit, however it
+//!   arrives;
 //! - [`Event::Head`] then [`Event::BodyChunk`]s: a frame whose body does not
 //!   fit the buffer, in streaming mode; chunks are borrowed straight from the
 //!   input, never copied;
@@ -15,7 +19,9 @@
 //!
 //! It consumes at most up to the end of the event it reports, so the
 //! unconsumed rest of the input belongs to the next call (as in httparse and
-//! postcard's `CobsAccumulator`).
+//! postcard's `CobsAccumulator`); [`Event::NeedMore`] means every byte was
+//! consumed. Every call on non-empty input consumes at least one byte or
+//! reports an event or an error.
 //!
 //! Readers that can read straight into the decoder's buffer use
 //! [`Decoder::unfilled`] (the bytes the current stage still needs, never more
@@ -45,7 +51,8 @@
 //!   ([`DecodeError::Header`]: not UTF-8, not one object, trailing bytes, too
 //!   deep, too many keys, a duplicate key, `data_size` missing, invalid or
 //!   disagreeing with `size`), whatever the order of the keys. The decoder
-//!   stays failed and returns the same error forever;
+//!   stays failed and returns the same error forever, consuming nothing
+//!   ([`Decoder::reset`] starts over);
 //! - recoverable: a well-formed header whose other keys are wrong
 //!   ([`DecodeError::Request`]), and a body too large for whole-frame mode
 //!   ([`DecodeError::BodyTooLarge`]): exactly `data_size` bytes are skipped
@@ -243,7 +250,10 @@ pub fn parse_frame<'a, H: ParseHeader + ?Sized>(
     let data_size = header.parse_into(json)?;
     let head = PREFIX_LEN + json_len;
     let needed = (head as u64).saturating_add(data_size);
-    match usize::try_from(needed).ok().and_then(|end| input.get(head..end)) {
+    match usize::try_from(needed)
+        .ok()
+        .and_then(|end| input.get(head..end))
+    {
         Some(body) => Ok(Parse::Complete {
             header_json: json,
             body,
@@ -257,6 +267,7 @@ pub fn parse_frame<'a, H: ParseHeader + ?Sized>(
 
 /// The header length from the prefix at the start of `input`, checked;
 /// `None` when fewer than 4 bytes are there.
+#[inline]
 fn prefix_of(input: &[u8], max_header: u32) -> Result<Option<usize>, DecodeError> {
     let Some(&[a, b, c, d]) = input.get(..PREFIX_LEN) else {
         return Ok(None);
@@ -402,7 +413,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
 
     /// Whether the decoder sits between frames (no partial frame buffered).
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Prefix { got: 0, .. } | State::FrameReady { .. })
+        matches!(
+            self.state,
+            State::Prefix { got: 0, .. } | State::FrameReady { .. }
+        )
     }
 
     /// Whether a frame has begun and its prefix or header is incomplete.
@@ -543,7 +557,35 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
 
     /// Consumes input; see the [module docs](self).
     pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (usize, Result<Event<'a, H>, DecodeError>) {
-        let (consumed, step) = self.advance(input);
+        self.settle();
+        let mut start = 0;
+        if let State::Prefix { got: 0, .. } = self.state
+            && input.len() >= PREFIX_LEN
+        {
+            // Between frames with a prefix at hand, the common case: a whole
+            // frame in the input, lent out straight from it.
+            match self.whole(input, 0) {
+                (
+                    used,
+                    Ok(Step::Frame {
+                        src: Src::Input(_),
+                        header_len,
+                        ..
+                    }),
+                ) => {
+                    let head = PREFIX_LEN + header_len;
+                    let frame = Frame {
+                        header: &self.header,
+                        header_json: input.get(PREFIX_LEN..head).unwrap_or_default(),
+                        body: input.get(head..used).unwrap_or_default(),
+                    };
+                    return (used, Ok(Event::Frame(frame)));
+                }
+                (used, Ok(Step::NeedMore)) => start = used,
+                (used, step) => return (used, step.map(|step| self.view(input, step))),
+            }
+        }
+        let (consumed, step) = self.advance(input, start);
         (consumed, step.map(|step| self.view(input, step)))
     }
 
@@ -551,7 +593,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
     fn settle(&mut self) {
         match self.state {
             State::FrameReady { .. } => self.state = START,
-            State::HeadReady { data_size, .. } => self.state = State::Stream { remaining: data_size },
+            State::HeadReady { data_size, .. } => {
+                self.state = State::Stream {
+                    remaining: data_size,
+                }
+            }
             _ => {}
         }
     }
@@ -607,9 +653,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
     }
 
     /// The state machine; returns offsets rather than borrows.
-    fn advance(&mut self, input: &[u8]) -> (usize, Result<Step, DecodeError>) {
+    fn advance(&mut self, input: &[u8], start: usize) -> (usize, Result<Step, DecodeError>) {
         self.settle();
-        let mut pos = 0;
+        let mut pos = start;
         loop {
             let rest = input.get(pos..).unwrap_or_default();
             match self.state {
@@ -671,40 +717,42 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
         step
     }
 
-    /// Between frames, with at least a prefix in `rest` (at `pos` of the input).
+    /// Between frames, with at least a prefix in `rest` (at `pos` of the
+    /// input): a header that is all there is parsed in place, and a frame
+    /// that is all there is handed out from the input, nothing copied.
+    #[inline]
     fn whole(&mut self, rest: &[u8], pos: usize) -> (usize, Result<Step, DecodeError>) {
-        let parsed = parse_frame(rest, self.max_header, &mut self.header);
         let header_len = match prefix_of(rest, self.max_header) {
             Ok(Some(len)) => len,
-            _ => 0,
-        };
-        match parsed {
-            Ok(Parse::Complete { body, len, .. }) if self.fits(header_len, body.len() as u64) => {
-                let step = Step::Frame {
-                    src: Src::Input(pos + PREFIX_LEN),
-                    header_len,
-                    body_len: body.len(),
-                };
-                (len, Ok(step))
+            Ok(None) => return self.gather(rest),
+            Err(e) => {
+                self.state = State::Failed(e);
+                return (0, Err(e));
             }
-            Ok(Parse::Complete { body, .. }) => self.header_only(rest, header_len, body.len() as u64),
-            Ok(Parse::Partial {
-                data_size: Some(data_size),
-            }) => self.header_only(rest, header_len, data_size),
-            Ok(Parse::Partial { data_size: None }) => {
-                // Only the prefix (and part of the header): the slow path.
-                let copied = self.fill(rest);
-                match self.complete_stage(None) {
-                    Ok(step) => (copied, Ok(self.take_ready(step))),
-                    Err(e) => (copied, Err(e)),
+        };
+        let head = PREFIX_LEN + header_len;
+        let Some(json) = rest.get(PREFIX_LEN..head) else {
+            // Only the prefix (and part of the header): gathered in the buffer.
+            return self.gather(rest);
+        };
+        match self.header.parse_into(json) {
+            Ok(data_size) => {
+                if self.fits(header_len, data_size) {
+                    let body_len = min_len(data_size, usize::MAX);
+                    if rest.len().saturating_sub(head) >= body_len {
+                        let step = Step::Frame {
+                            src: Src::Input(pos + PREFIX_LEN),
+                            header_len,
+                            body_len,
+                        };
+                        return (head + body_len, Ok(step));
+                    }
                 }
+                self.header_only(json, data_size)
             }
             Err(DecodeError::Request { error, data_size }) => {
                 self.state = skip(data_size);
-                (
-                    PREFIX_LEN + header_len,
-                    Err(DecodeError::Request { error, data_size }),
-                )
+                (head, Err(DecodeError::Request { error, data_size }))
             }
             Err(e) => {
                 self.state = State::Failed(e);
@@ -713,17 +761,19 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
         }
     }
 
+    /// The slow path: `rest` copied into the buffer, stage by stage.
+    fn gather(&mut self, rest: &[u8]) -> (usize, Result<Step, DecodeError>) {
+        let copied = self.fill(rest);
+        match self.complete_stage(None) {
+            Ok(step) => (copied, Ok(self.take_ready(step))),
+            Err(e) => (copied, Err(e)),
+        }
+    }
+
     /// A header parsed in place whose frame is not held whole from the
     /// input: its JSON is kept in the buffer for the frame or head to come.
-    fn header_only(
-        &mut self,
-        rest: &[u8],
-        header_len: usize,
-        data_size: u64,
-    ) -> (usize, Result<Step, DecodeError>) {
-        let json = rest
-            .get(PREFIX_LEN..PREFIX_LEN + header_len)
-            .unwrap_or_default();
+    fn header_only(&mut self, json: &[u8], data_size: u64) -> (usize, Result<Step, DecodeError>) {
+        let header_len = json.len();
         if let Some(dst) = self.buf.as_mut().get_mut(..header_len) {
             dst.copy_from_slice(json);
         }

@@ -474,10 +474,18 @@ impl Sizes {
 /// `{"data_size":N}` (jframe) or `{"data_size": N}` (Python's `json.dumps`).
 /// Plain ASCII with one key, so matching the bytes is a full validation;
 /// anything else (`None`) takes the general scanner.
+#[inline]
 fn only_data_size(json: &[u8]) -> Option<u64> {
-    let rest = json.strip_prefix(b"{\"data_size\":")?;
+    // Fixed-size comparisons: a few word loads, no call to memcmp.
+    let (head, rest) = json.split_first_chunk::<13>()?;
+    if head != b"{\"data_size\":" {
+        return None;
+    }
     let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-    let digits = rest.strip_suffix(b"}")?;
+    let (last, digits) = rest.split_last()?;
+    if *last != b'}' {
+        return None;
+    }
     if digits.len() > 1 && digits.first() == Some(&b'0') {
         return None; // a leading zero is invalid JSON: let the scanner say so
     }

@@ -487,11 +487,23 @@ impl<'a> Parser<'a> {
 
 /// Parses a JSON number as a byte count: digits only, no sign, fraction or
 /// exponent, at most `u64::MAX`.
+#[inline]
 pub fn parse_size(number: &[u8]) -> Option<u64> {
     if number.is_empty() {
         return None;
     }
     let mut v: u64 = 0;
+    if number.len() <= 19 {
+        // At most 10^19 - 1: cannot overflow, so no checks per digit.
+        for &d in number {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            v = v.wrapping_mul(10).wrapping_add(u64::from(digit));
+        }
+        return Some(v);
+    }
     for &d in number {
         if !d.is_ascii_digit() {
             return None;
@@ -620,5 +632,18 @@ mod tests {
         assert_eq!(parse_size(b"-1"), None);
         assert_eq!(parse_size(b"1e3"), None);
         assert_eq!(parse_size(b"1.0"), None);
+        // The unchecked loop (up to 19 digits) and the checked one agree.
+        assert_eq!(
+            parse_size(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(
+            parse_size(b"10000000000000000000"),
+            Some(10_000_000_000_000_000_000)
+        );
+        assert_eq!(parse_size(b"99999999999999999990"), None);
+        assert_eq!(parse_size(b"123456789012345678/"), None);
+        assert_eq!(parse_size(b":"), None);
+        assert_eq!(parse_size(b"007"), Some(7));
     }
 }

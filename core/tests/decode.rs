@@ -318,10 +318,17 @@ fn malformed_header_is_fatal_whatever_the_key_order() {
         format!(r#"{{"data_size":{n},"x":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}}"#),
     ] {
         let mut dec = Decoder::new(vec![0u8; 256]);
-        let input = [frame(json.as_bytes(), &smuggled), frame(br#"{"data_size":1}"#, b"!")].concat();
+        let input = [
+            frame(json.as_bytes(), &smuggled),
+            frame(br#"{"data_size":1}"#, b"!"),
+        ]
+        .concat();
         let (frames, err) = decode_all(&mut dec, &input);
         assert!(frames.is_empty(), "{json}");
-        assert!(matches!(err, Some(DecodeError::Header(_))), "{json}: {err:?}");
+        assert!(
+            matches!(err, Some(DecodeError::Header(_))),
+            "{json}: {err:?}"
+        );
         assert!(dec.is_failed(), "{json}");
     }
 }

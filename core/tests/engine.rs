@@ -1,15 +1,51 @@
-//! The connection engine over an in-memory transport.
+//! The connection engine over an in-memory transport, blocking and async.
 
-use jframe::service::engine::blocking::serve;
-use jframe::service::{Buffers, Builtin, Config, Deadlines, End, Phase};
-use jframe::{Decoder, Event, Header, encode_frame};
+use jframe::service::engine::{asynch, blocking};
+use jframe::service::{
+    Buffers, Builtin, Claim, Config, Deadlines, End, Extension, Limits, Phase, Refusal, Reply,
+    Source, SourceError,
+};
+use jframe::{Decoder, Event, Header, Op, Status, encode_frame};
 
-/// Reads from `input` in pieces of `chunk` bytes, records what is written.
+/// Reads from `input` in pieces of `chunk` bytes, records what is written
+/// and the phase announced before every read.
 struct Memory<'a> {
     input: &'a [u8],
     chunk: usize,
     output: Vec<u8>,
     phases: Vec<Phase>,
+    /// `before_read` answers `true` this many times, then `false`.
+    go: usize,
+    /// Writes accept at most this many bytes each.
+    write_chunk: usize,
+}
+
+impl<'a> Memory<'a> {
+    fn new(input: &'a [u8], chunk: usize) -> Self {
+        Memory {
+            input,
+            chunk,
+            output: Vec::new(),
+            phases: Vec::new(),
+            go: usize::MAX,
+            write_chunk: usize::MAX,
+        }
+    }
+
+    fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        assert!(!buf.is_empty(), "the engine read into an empty buffer");
+        let n = self.input.len().min(buf.len()).min(self.chunk);
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        n
+    }
+
+    fn write_from(&mut self, buf: &[u8]) -> usize {
+        assert!(!buf.is_empty(), "the engine wrote nothing");
+        let n = buf.len().min(self.write_chunk);
+        self.output.extend_from_slice(&buf[..n]);
+        n
+    }
 }
 
 impl embedded_io::ErrorType for Memory<'_> {
@@ -18,19 +54,30 @@ impl embedded_io::ErrorType for Memory<'_> {
 
 impl embedded_io::Read for Memory<'_> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let n = self.input.len().min(buf.len()).min(self.chunk);
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input = &self.input[n..];
-        Ok(n)
+        Ok(self.read_into(buf))
     }
 }
 
 impl embedded_io::Write for Memory<'_> {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
+        Ok(self.write_from(buf))
     }
     fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+impl embedded_io_async::Read for Memory<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        Ok(self.read_into(buf))
+    }
+}
+
+impl embedded_io_async::Write for Memory<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        Ok(self.write_from(buf))
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
 }
@@ -38,7 +85,22 @@ impl embedded_io::Write for Memory<'_> {
 impl Deadlines for Memory<'_> {
     fn before_read(&mut self, phase: Phase) -> bool {
         self.phases.push(phase);
+        if self.go == 0 {
+            return false;
+        }
+        self.go -= 1;
         true
+    }
+}
+
+/// Polls a future that never waits on anything external (in-memory I/O).
+fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+    let mut fut = core::pin::pin!(fut);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    loop {
+        if let core::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
     }
 }
 
@@ -49,27 +111,95 @@ fn frame(json: &str, body: &[u8]) -> Vec<u8> {
     v
 }
 
-/// (status, body) of every reply frame in `wire`.
-fn replies(wire: &[u8]) -> Vec<(String, Vec<u8>)> {
+/// A reply frame, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Got {
+    status: String,
+    body: Vec<u8>,
+    header: Header,
+}
+
+/// The whole reply frames in `wire`, and whether nothing follows them.
+fn replies_until(wire: &[u8]) -> (Vec<Got>, bool) {
     let mut dec = Decoder::new(vec![0u8; 1 << 20]);
     let mut out = Vec::new();
     let mut rest = wire;
     while !rest.is_empty() {
         let (used, ev) = dec.feed(rest);
         if let Event::Frame(f) = ev.unwrap() {
-            out.push((f.header.status.as_deref().unwrap_or("").to_string(), f.body.to_vec()));
+            out.push(Got {
+                status: f.header.status.as_deref().unwrap_or("").to_string(),
+                body: f.body.to_vec(),
+                header: f.header.clone(),
+            });
         }
         rest = &rest[used..];
     }
-    out
+    (out, dec.is_idle())
 }
 
-fn run(input: &[u8], chunk: usize, sizes: (usize, usize, usize)) -> (End<core::convert::Infallible>, Vec<(String, Vec<u8>)>) {
-    let mut io = Memory { input, chunk, output: Vec::new(), phases: Vec::new() };
+fn pairs(got: &[Got]) -> Vec<(String, Vec<u8>)> {
+    got.iter()
+        .map(|g| (g.status.clone(), g.body.clone()))
+        .collect()
+}
+
+/// What a session did.
+struct Session {
+    end: End<core::convert::Infallible>,
+    got: Vec<Got>,
+    phases: Vec<Phase>,
+    raw: Vec<u8>,
+}
+
+/// Runs one session, blocking or async.
+fn session<X: Extension>(
+    io: &mut Memory<'_>,
+    sizes: (usize, usize, usize),
+    extension: &mut X,
+    config: &Config<'_>,
+    asynchronous: bool,
+) -> Session {
     let (mut rx, mut fr, mut tx) = (vec![0u8; sizes.0], vec![0u8; sizes.1], vec![0u8; sizes.2]);
-    let buffers = Buffers { rx: &mut rx, frame: &mut fr, tx: &mut tx };
-    let end = serve(&mut io, buffers, &mut Builtin, &Config::default());
-    (end, replies(&io.output))
+    let buffers = Buffers {
+        rx: &mut rx,
+        frame: &mut fr,
+        tx: &mut tx,
+    };
+    let end = if asynchronous {
+        block_on(asynch::serve(io, buffers, extension, config))
+    } else {
+        blocking::serve(io, buffers, extension, config)
+    };
+    Session {
+        end,
+        got: {
+            let (got, whole) = replies_until(&io.output);
+            // Only a reply body that failed part-way is ever cut short.
+            assert!(
+                whole || matches!(end, End::Source(_)),
+                "a reply frame was cut short: {end:?}"
+            );
+            got
+        },
+        phases: io.phases.clone(),
+        raw: io.output.clone(),
+    }
+}
+
+fn run(
+    input: &[u8],
+    chunk: usize,
+    sizes: (usize, usize, usize),
+) -> (End<core::convert::Infallible>, Vec<(String, Vec<u8>)>) {
+    let s = session(
+        &mut Memory::new(input, chunk),
+        sizes,
+        &mut Builtin,
+        &Config::default(),
+        false,
+    );
+    (s.end, pairs(&s.got))
 }
 
 #[test]
@@ -81,29 +211,49 @@ fn serves_a_session_in_any_chunking_and_buffer_sizes() {
         frame(r#"{"data_size":7,"op":"greet"}"#, b"Michael"),
         frame(r#"{"data_size":2,"op":5}"#, b"zz"),
         frame(r#"{"data_size":0,"op":"dance"}"#, b""),
-        frame(&format!(r#"{{"data_size":{},"op":"upper"}}"#, big.len()), &big),
-        frame(&format!(r#"{{"data_size":{},"op":"greet"}}"#, big.len()), &big),
+        frame(
+            &format!(r#"{{"data_size":{},"op":"upper"}}"#, big.len()),
+            &big,
+        ),
+        frame(
+            &format!(r#"{{"data_size":{},"op":"greet"}}"#, big.len()),
+            &big,
+        ),
         frame(r#"{"data_size":4,"op":"greet"}"#, b"exit"),
         frame(r#"{"data_size":1}"#, b"!"),
     ]
     .concat();
     let upper = big.to_ascii_uppercase();
     let greeted = [&b"Hello, "[..], &big, b"!"].concat();
-    for chunk in [1, 3, 64, 100_000] {
-        for sizes in [(64, 300, 300), (4096, 8192, 4096), (7, 260, 200)] {
-            let (end, got) = run(&input, chunk, sizes);
-            assert_eq!(end, End::Bye, "{chunk} {sizes:?}");
-            let want: Vec<(String, Vec<u8>)> = vec![
-                ("ok".into(), b"HI".to_vec()),
-                ("ok".into(), b"abc".to_vec()),
-                ("ok".into(), b"Hello, Michael!".to_vec()),
-                ("bad_request".into(), vec![]),
-                ("bad_request".into(), vec![]),
-                ("ok".into(), upper.clone()),
-                ("ok".into(), greeted.clone()),
-                ("ok".into(), b"Bye!".to_vec()),
-            ];
-            assert_eq!(got, want, "chunk {chunk}, buffers {sizes:?}");
+    let want: Vec<(String, Vec<u8>)> = vec![
+        ("ok".into(), b"HI".to_vec()),
+        ("ok".into(), b"abc".to_vec()),
+        ("ok".into(), b"Hello, Michael!".to_vec()),
+        ("bad_request".into(), vec![]),
+        ("bad_request".into(), vec![]),
+        ("ok".into(), upper.clone()),
+        ("ok".into(), greeted.clone()),
+        ("ok".into(), b"Bye!".to_vec()),
+    ];
+    for asynchronous in [false, true] {
+        for chunk in [1, 3, 64, 100_000] {
+            for sizes in [(64, 300, 300), (4096, 8192, 4096), (7, 260, 200)] {
+                let mut io = Memory::new(&input, chunk);
+                io.write_chunk = chunk;
+                let s = session(
+                    &mut io,
+                    sizes,
+                    &mut Builtin,
+                    &Config::default(),
+                    asynchronous,
+                );
+                assert_eq!(s.end, End::Bye, "{chunk} {sizes:?}");
+                assert_eq!(
+                    pairs(&s.got),
+                    want,
+                    "chunk {chunk}, buffers {sizes:?}, async {asynchronous}"
+                );
+            }
         }
     }
 }
@@ -111,14 +261,21 @@ fn serves_a_session_in_any_chunking_and_buffer_sizes() {
 #[test]
 fn fatal_headers_close_and_replies_are_not_answered() {
     let smuggled = frame(r#"{"data_size":0,"op":"get","name":"x"}"#, b"");
-    let json = format!(r#"{{"op":"echo","op":"echo","data_size":{}}}"#, smuggled.len());
+    let json = format!(
+        r#"{{"op":"echo","op":"echo","data_size":{}}}"#,
+        smuggled.len()
+    );
     let input = [frame(&json, &smuggled), frame(r#"{"data_size":1}"#, b"!")].concat();
     let (end, got) = run(&input, 5, (64, 512, 512));
     assert!(matches!(end, End::BadFrame(_)), "{end:?}");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].0, "bad_frame");
 
-    let input = [frame(r#"{"data_size":2,"status":"ok"}"#, b"hi"), frame(r#"{"data_size":1}"#, b"!")].concat();
+    let input = [
+        frame(r#"{"data_size":2,"status":"ok"}"#, b"hi"),
+        frame(r#"{"data_size":1}"#, b"!"),
+    ]
+    .concat();
     let (end, got) = run(&input, 100, (64, 512, 512));
     assert_eq!(end, End::ReplyReceived);
     assert!(got.is_empty());
@@ -127,4 +284,588 @@ fn fatal_headers_close_and_replies_are_not_answered() {
     let n = encode_frame(&mut wire, &Header::new(1), b"x").unwrap();
     let (end, got) = run(&wire[..n - 1], 100, (64, 512, 512));
     assert_eq!((end, got.len()), (End::Truncated, 0));
+}
+
+/// An extension test double: `get` of a few names, Unicode `upper` by
+/// collecting the body, a budget for collected bodies.
+#[derive(Default)]
+struct Files {
+    collected: Vec<u8>,
+    budget: usize,
+    abandoned: usize,
+    finished: usize,
+}
+
+/// A reply body pulled in pieces of at most `step` bytes, failing after
+/// `fail_after` bytes if set.
+struct Pieces {
+    data: Vec<u8>,
+    at: usize,
+    step: usize,
+    fail_after: Option<usize>,
+}
+
+impl Source for Pieces {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
+        if self.fail_after.is_some_and(|f| self.at >= f) {
+            return Err(SourceError);
+        }
+        let n = buf.len().min(self.step).min(self.data.len() - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+fn file(name: &str) -> Vec<u8> {
+    match name {
+        "small" => b"small file".to_vec(),
+        _ => (0..3000u32).map(|i| (i % 251) as u8).collect(),
+    }
+}
+
+impl Extension for Files {
+    type Source = Pieces;
+
+    fn claim(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<Pieces> {
+        match op {
+            Op::Get => {
+                let name = header.name.as_deref().unwrap_or("");
+                let fail_after = match name {
+                    "small" | "big" => None,
+                    "broken" => Some(1000),
+                    "empty-source" => {
+                        return Claim::Reply(Reply {
+                            head: Header::reply(Status::Ok, 5),
+                            body: Pieces {
+                                data: vec![],
+                                at: 0,
+                                step: 1,
+                                fail_after: None,
+                            },
+                        });
+                    }
+                    n if n.contains("..") => {
+                        return Claim::Refuse(Refusal::new(Status::Forbidden, format_args!("{n}")));
+                    }
+                    n => return Claim::Refuse(Refusal::new(Status::NotFound, format_args!("{n}"))),
+                };
+                let data = file(name);
+                let head = Header::reply(Status::Ok, data.len() as u64)
+                    .with_sha256("ab")
+                    .unwrap();
+                Claim::Reply(Reply {
+                    head,
+                    body: Pieces {
+                        data,
+                        at: 0,
+                        step: 700,
+                        fail_after,
+                    },
+                })
+            }
+            Op::Upper => {
+                assert!(body.is_none() || body.map(<[u8]>::len) == Some(header.data_size as usize));
+                self.collected.clear();
+                Claim::Collect
+            }
+            _ => Claim::Builtin,
+        }
+    }
+
+    fn collect(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
+        if self.collected.len() + chunk.len() > self.budget {
+            return Err(Refusal::new(Status::Busy, format_args!("over budget")));
+        }
+        self.collected.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn finish(&mut self, header: &Header) -> Claim<Pieces> {
+        self.finished += 1;
+        assert_eq!(self.collected.len() as u64, header.data_size);
+        if self.collected == b"nobody" {
+            return Claim::Builtin; // a bug in an extension: answered with `error`
+        }
+        let text = String::from_utf8_lossy(&self.collected)
+            .to_uppercase()
+            .into_bytes();
+        Claim::Reply(Reply {
+            head: Header::reply(Status::Ok, text.len() as u64),
+            body: Pieces {
+                data: text,
+                at: 0,
+                step: 5,
+                fail_after: None,
+            },
+        })
+    }
+
+    fn abandon(&mut self) {
+        self.abandoned += 1;
+        self.collected.clear();
+    }
+}
+
+#[test]
+fn every_status_through_the_engine_with_an_extension() {
+    let long_name = "n".repeat(257);
+    let input = [
+        frame(r#"{"data_size":7}"#, "straße".as_bytes()), // collect, whole
+        frame(r#"{"data_size":0,"op":"get","name":"small"}"#, b""), // ok + sha256
+        frame(r#"{"data_size":0,"op":"get","name":"big"}"#, b""), // larger than tx
+        frame(r#"{"data_size":0,"op":"get","name":"nope"}"#, b""), // not_found
+        frame(r#"{"data_size":0,"op":"get","name":"../etc"}"#, b""), // forbidden
+        frame(r#"{"data_size":3,"op":"dance"}"#, b"abc"), // bad_request: unknown op
+        frame(r#"{"data_size":3,"op":[]}"#, b"abc"),      // bad_request: wrong type
+        frame(
+            &format!(r#"{{"data_size":1,"op":"get","name":"{long_name}"}}"#),
+            b"x",
+        ), // bad_request: too long
+        frame(r#"{"data_size":600,"op":"echo"}"#, &[b'e'; 600]), // too_large (max_body)
+        frame(r#"{"data_size":40}"#, &[b'u'; 40]),        // busy (collect budget)
+        frame(r#"{"data_size":6}"#, b"nobody"),           // error (nothing answered)
+        frame(r#"{"data_size":2,"op":"echo"}"#, b"ok"),   // still going
+        frame(r#"{"data_size":3,"op":"echo","op":"x"}"#, b"abc"), // bad_frame, fatal
+        frame(r#"{"data_size":1}"#, b"!"),                // never read
+    ]
+    .concat();
+    let config = Config {
+        limits: Limits {
+            max_header: 512,
+            max_body: 500,
+        },
+        welcome: None,
+    };
+    for asynchronous in [false, true] {
+        for chunk in [1, 13, 4096] {
+            for sizes in [(64, 520, 300), (4096, 4096, 4096), (5, 600, 100)] {
+                let mut files = Files {
+                    budget: 30,
+                    ..Files::default()
+                };
+                let s = session(
+                    &mut Memory::new(&input, chunk),
+                    sizes,
+                    &mut files,
+                    &config,
+                    asynchronous,
+                );
+                let statuses: Vec<&str> = s.got.iter().map(|g| g.status.as_str()).collect();
+                let what = format!("chunk {chunk}, sizes {sizes:?}, async {asynchronous}");
+                assert_eq!(
+                    statuses,
+                    [
+                        "ok",
+                        "ok",
+                        "ok",
+                        "not_found",
+                        "forbidden",
+                        "bad_request",
+                        "bad_request",
+                        "bad_request",
+                        "too_large",
+                        "busy",
+                        "error",
+                        "ok",
+                        "bad_frame"
+                    ],
+                    "{what}"
+                );
+                assert!(
+                    matches!(s.end, End::BadFrame(jframe::DecodeError::Header(_))),
+                    "{what}"
+                );
+                assert_eq!(s.got[0].body, "STRASSE".as_bytes(), "{what}");
+                assert_eq!(s.got[1].body, b"small file", "{what}");
+                assert_eq!(s.got[1].header.sha256.as_deref(), Some("ab"));
+                assert_eq!(s.got[2].body, file("big"), "{what}");
+                assert_eq!(s.got[11].body, b"ok", "{what}");
+                for g in &s.got[3..11] {
+                    assert!(
+                        g.body.is_empty() && g.header.error.is_some(),
+                        "{what}: {g:?}"
+                    );
+                }
+                assert_eq!((files.finished, files.abandoned), (2, 1), "{what}");
+                // Every status of SPEC but `truncated` (a datagram's).
+                let mut seen: Vec<&str> = statuses.clone();
+                seen.sort_unstable();
+                seen.dedup();
+                let mut all: Vec<&str> = Status::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .filter(|s| *s != "truncated")
+                    .collect();
+                all.sort_unstable();
+                assert_eq!(seen, all);
+            }
+        }
+    }
+}
+
+#[test]
+fn collect_of_a_streamed_body() {
+    // A body larger than the frame buffer is handed to the extension chunk
+    // by chunk, then answered by finish.
+    let text = "grüße aus köln ".repeat(40);
+    let input = [
+        frame(
+            &format!(r#"{{"data_size":{}}}"#, text.len()),
+            text.as_bytes(),
+        ),
+        frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
+    ]
+    .concat();
+    for asynchronous in [false, true] {
+        for chunk in [1, 7, 100, 4096] {
+            let mut files = Files {
+                budget: 10_000,
+                ..Files::default()
+            };
+            let s = session(
+                &mut Memory::new(&input, chunk),
+                (32, 64, 64),
+                &mut files,
+                &Config::default(),
+                asynchronous,
+            );
+            assert_eq!(s.end, End::PeerClosed);
+            assert_eq!(
+                pairs(&s.got),
+                [
+                    ("ok".into(), text.to_uppercase().into_bytes()),
+                    ("ok".into(), b"hi".to_vec())
+                ]
+            );
+            // Over budget part-way: busy, the rest skipped, the session goes on.
+            let mut files = Files {
+                budget: 100,
+                ..Files::default()
+            };
+            let s = session(
+                &mut Memory::new(&input, chunk),
+                (32, 64, 64),
+                &mut files,
+                &Config::default(),
+                asynchronous,
+            );
+            assert_eq!(s.end, End::PeerClosed);
+            assert_eq!(
+                pairs(&s.got),
+                [("busy".into(), vec![]), ("ok".into(), b"hi".to_vec())]
+            );
+            assert_eq!(files.abandoned, 1);
+            // The peer leaves in the middle of a collected body.
+            let mut files = Files {
+                budget: 10_000,
+                ..Files::default()
+            };
+            let cut = &input[..200];
+            let s = session(
+                &mut Memory::new(cut, chunk),
+                (32, 64, 64),
+                &mut files,
+                &Config::default(),
+                asynchronous,
+            );
+            assert_eq!(
+                (s.end, s.got.len(), files.abandoned),
+                (End::Truncated, 0, 1)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_source_that_fails_part_way_ends_the_session() {
+    for name in ["broken", "empty-source"] {
+        let input = [
+            frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
+            frame(
+                &format!(r#"{{"data_size":0,"op":"get","name":"{name}"}}"#),
+                b"",
+            ),
+            frame(r#"{"data_size":1,"op":"echo"}"#, b"!"),
+        ]
+        .concat();
+        for asynchronous in [false, true] {
+            let mut files = Files::default();
+            let s = session(
+                &mut Memory::new(&input, 4096),
+                (4096, 4096, 4096),
+                &mut files,
+                &Config::default(),
+                asynchronous,
+            );
+            assert_eq!(s.end, End::Source(SourceError), "{name}");
+            // The reply before is delivered, the broken one is cut short
+            // (the peer sees the close inside it), nothing after it is served.
+            let (got, whole) = replies_until(&s.raw);
+            assert_eq!(pairs(&got), [("ok".into(), b"hi".to_vec())], "{name}");
+            assert!(!whole, "{name}");
+            assert!(!s.raw.ends_with(b"!"), "{name}");
+        }
+    }
+}
+
+#[test]
+fn deadlines_see_every_phase_in_order() {
+    let input = [
+        frame(r#"{"data_size":2}"#, b"hi"),
+        frame(r#"{"data_size":1}"#, b"!"),
+    ]
+    .concat();
+    for asynchronous in [false, true] {
+        let s = session(
+            &mut Memory::new(&input, 1),
+            (16, 64, 64),
+            &mut Builtin,
+            &Config::default(),
+            asynchronous,
+        );
+        assert_eq!(s.end, End::PeerClosed);
+        let mut want = vec![Phase::Idle];
+        want.extend([Phase::Header; 18]); // 4 prefix + 15 header bytes, the first read at Idle
+        want.extend([Phase::Body; 2]);
+        want.push(Phase::Idle);
+        want.extend([Phase::Header; 18]);
+        want.push(Phase::Body);
+        want.push(Phase::Idle); // the read that sees the close
+        assert_eq!(s.phases, want, "async {asynchronous}");
+    }
+    // A streamed body and a skipped one are Body too; whole reads in one
+    // piece go Idle to Idle.
+    let input = [
+        frame(r#"{"data_size":100,"op":"echo"}"#, &[b'x'; 100]),
+        frame(r#"{"data_size":3,"op":7}"#, b"abc"),
+    ]
+    .concat();
+    let s = session(
+        &mut Memory::new(&input, 40),
+        (64, 64, 256),
+        &mut Builtin,
+        &Config::default(),
+        false,
+    );
+    assert_eq!(s.end, End::PeerClosed);
+    assert_eq!(
+        s.phases,
+        [
+            Phase::Idle,
+            Phase::Body,
+            Phase::Body,
+            Phase::Body,
+            Phase::Body,
+            Phase::Idle
+        ],
+        "40-byte reads of 162 bytes; the fifth finishes the skipped body"
+    );
+    let s = session(
+        &mut Memory::new(&input, 4096),
+        (4096, 4096, 4096),
+        &mut Builtin,
+        &Config::default(),
+        false,
+    );
+    assert_eq!(s.phases, [Phase::Idle, Phase::Idle]);
+}
+
+#[test]
+fn welcome_frame_first() {
+    let input = frame(r#"{"data_size":3,"op":"greet"}"#, b"Ann");
+    for asynchronous in [false, true] {
+        let config = Config {
+            welcome: Some(b"Welcome!"),
+            ..Config::default()
+        };
+        let s = session(
+            &mut Memory::new(&input, 4096),
+            (64, 64, 64),
+            &mut Builtin,
+            &config,
+            asynchronous,
+        );
+        assert_eq!(s.end, End::PeerClosed);
+        assert_eq!(
+            pairs(&s.got),
+            [
+                ("ok".into(), b"Welcome!".to_vec()),
+                ("ok".into(), b"Hello, Ann!".to_vec())
+            ]
+        );
+        // Sent even when the peer says nothing.
+        let s = session(
+            &mut Memory::new(b"", 1),
+            (64, 64, 64),
+            &mut Builtin,
+            &config,
+            asynchronous,
+        );
+        assert_eq!(
+            (s.end, pairs(&s.got)),
+            (End::PeerClosed, vec![("ok".into(), b"Welcome!".to_vec())])
+        );
+    }
+}
+
+#[test]
+fn stop_only_between_frames() {
+    let input = [
+        frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
+        frame(r#"{"data_size":1}"#, b"!"),
+    ]
+    .concat();
+    for asynchronous in [false, true] {
+        // Stop asked before anything arrives.
+        let mut io = Memory::new(&input, 1);
+        io.go = 0;
+        let s = session(
+            &mut io,
+            (64, 64, 64),
+            &mut Builtin,
+            &Config::default(),
+            asynchronous,
+        );
+        assert_eq!(
+            (s.end, s.got.len(), s.phases),
+            (End::Stopped, 0, vec![Phase::Idle])
+        );
+        // Stop asked from the second read on: ignored inside the first
+        // frame, which is answered (and flushed) before the session stops.
+        let mut io = Memory::new(&input, 1);
+        io.go = 1;
+        let s = session(
+            &mut io,
+            (64, 64, 64),
+            &mut Builtin,
+            &Config::default(),
+            asynchronous,
+        );
+        assert_eq!(s.end, End::Stopped);
+        assert_eq!(pairs(&s.got), [("ok".into(), b"hi".to_vec())]);
+        assert_eq!(s.phases.last(), Some(&Phase::Idle));
+        assert_eq!(s.phases.iter().filter(|p| **p == Phase::Idle).count(), 2);
+        // Pipelined: a stop between the two frames that arrived together.
+        let mut io = Memory::new(&input, 4096);
+        io.go = 1;
+        let s = session(
+            &mut io,
+            (4096, 64, 64),
+            &mut Builtin,
+            &Config::default(),
+            asynchronous,
+        );
+        assert_eq!(s.end, End::Stopped);
+        assert_eq!(
+            pairs(&s.got),
+            [("ok".into(), b"hi".to_vec()), ("ok".into(), b"!".to_vec())]
+        );
+    }
+}
+
+#[test]
+fn pipelined_replies_before_a_reply_frame_are_delivered() {
+    // Requests answered before the peer sent a reply frame still reach it,
+    // whether that reply's body fits the frame buffer or is streamed.
+    for body in [&b"ok"[..], &[b'z'; 300][..]] {
+        let input = [
+            frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
+            frame(
+                &format!(r#"{{"data_size":{},"status":"ok"}}"#, body.len()),
+                body,
+            ),
+        ]
+        .concat();
+        let s = session(
+            &mut Memory::new(&input, 4096),
+            (4096, 128, 256),
+            &mut Builtin,
+            &Config::default(),
+            false,
+        );
+        assert_eq!(s.end, End::ReplyReceived);
+        assert_eq!(
+            pairs(&s.got),
+            [("ok".into(), b"hi".to_vec())],
+            "body of {}",
+            body.len()
+        );
+    }
+}
+
+#[test]
+fn abandon_when_collect_refuses_not_after_finish() {
+    for (body, budget, abandoned, status) in [
+        (&b"uuuuuuuuuu"[..], 5, 1, "busy"),
+        (b"nobody", 100, 0, "error"),
+    ] {
+        let input = frame(&format!(r#"{{"data_size":{}}}"#, body.len()), body);
+        // The body whole in the frame buffer, then streamed through a small one.
+        for sizes in [(4096, 4096, 4096), (4, 20, 128)] {
+            for asynchronous in [false, true] {
+                let mut files = Files {
+                    budget,
+                    ..Files::default()
+                };
+                let s = session(
+                    &mut Memory::new(&input, 4096),
+                    sizes,
+                    &mut files,
+                    &Config::default(),
+                    asynchronous,
+                );
+                assert_eq!(s.end, End::PeerClosed);
+                assert_eq!(s.got.len(), 1);
+                assert_eq!(s.got[0].status, status);
+                assert_eq!(files.abandoned, abandoned, "{status} {sizes:?}");
+            }
+        }
+    }
+}
+
+/// The async engine's future is `Send` when its transport and extension
+/// are, so it runs on multi-threaded executors (tokio's work-stealing
+/// runtime). A compile-time check: this fails to build otherwise.
+#[allow(dead_code)]
+fn async_engine_future_is_send(io: &'static mut SendLink, b: Buffers<'static>) {
+    fn is_send<F: Send>(_: F) {}
+    static CONFIG: Config<'static> = Config {
+        limits: jframe::service::Limits {
+            max_header: 256,
+            max_body: u64::MAX,
+        },
+        welcome: None,
+    };
+    let ext: &'static mut Builtin = Box::leak(Box::new(Builtin));
+    is_send(jframe::service::engine::asynch::serve(io, b, ext, &CONFIG));
+}
+
+/// An async transport that is `Send`.
+struct SendLink;
+
+impl embedded_io_async::ErrorType for SendLink {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io_async::Read for SendLink {
+    async fn read(&mut self, _buf: &mut [u8]) -> Result<usize, Self::Error> {
+        Ok(0)
+    }
+}
+
+impl embedded_io_async::Write for SendLink {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+impl Deadlines for SendLink {
+    fn before_read(&mut self, _phase: Phase) -> bool {
+        true
+    }
 }

@@ -96,15 +96,18 @@ fn serve<X: Extension>(
         Plan::Bye => compose(out, limit, GREET_BYE, Transform::Echo),
         Plan::Reply(reply) => pull(out, limit, reply),
         Plan::Collect => {
+            // As the engine does: abandon() when collect refuses, not after finish.
             let answer = match extension.collect(body) {
                 Ok(()) => extension.finish(header),
-                Err(refusal) => Claim::Refuse(refusal),
+                Err(refusal) => {
+                    extension.abandon();
+                    Claim::Refuse(refusal)
+                }
             };
             match answer {
                 Claim::Reply(reply) => pull(out, limit, reply),
                 Claim::Refuse(refusal) => return Answer::Refused(refusal),
                 Claim::Builtin | Claim::Collect => {
-                    extension.abandon();
                     let why = format_args!("the request was not answered");
                     return Answer::Refused(Refusal::new(Status::Error, why));
                 }

@@ -185,12 +185,27 @@ fn phase_of<B: AsRef<[u8]> + AsMut<[u8]>>(decoder: &crate::Decoder<B>) -> Phase 
     }
 }
 
+/// The error reply for a decode error. Built in a plain function so that no
+/// `fmt::Arguments` (which is not `Send`) lives across an `.await`: the
+/// async engine's future stays `Send`, for multi-threaded executors.
+fn refusal_for(e: DecodeError) -> super::request::Refusal {
+    super::request::Refusal::new(e.status(), format_args!("{e}"))
+}
+
+/// The error reply when an extension asked to collect a body, then did not
+/// answer it.
+fn unanswered() -> super::request::Refusal {
+    let why = format_args!("the request was not answered");
+    super::request::Refusal::new(crate::Status::Error, why)
+}
+
 macro_rules! engine {
     ($Read:path, $Write:path, $($async:ident)?; $($await:tt)*) => {
         use crate::decoder::{Decoder, Event};
         use crate::header::Header;
         use crate::service::engine::{
-            put_head, put_transformed, phase_of, Body, Buffers, Config, Deadlines, End, Phase, Tx,
+            put_head, put_transformed, phase_of, refusal_for, unanswered, Body, Buffers, Config,
+            Deadlines, End, Phase, Tx,
         };
         use crate::service::extension::{Claim, Extension, Reply, Source};
         use crate::service::request::{plan, ok_head, Plan, Refusal};
@@ -279,7 +294,8 @@ macro_rules! engine {
                                 refuse(io, &mut tx, &refusal) $($await)*
                             }
                             Plan::Bye => Ok(()), // only for whole bodies
-                            Plan::Ignore => return End::ReplyReceived,
+                            // Replies gathered before it still go out (below).
+                            Plan::Ignore => Err(End::ReplyReceived),
                         }
                     }
                     Ok(Event::BodyChunk { data, remaining }) => match body {
@@ -302,8 +318,7 @@ macro_rules! engine {
                                     Claim::Reply(reply) => send_reply(io, &mut tx, reply) $($await)*,
                                     Claim::Refuse(refusal) => refuse(io, &mut tx, &refusal) $($await)*,
                                     Claim::Builtin | Claim::Collect => {
-                                        let why = format_args!("the request was not answered");
-                                        refuse(io, &mut tx, &Refusal::new(crate::Status::Error, why)) $($await)*
+                                        refuse(io, &mut tx, &unanswered()) $($await)*
                                     }
                                 }
                             }
@@ -317,12 +332,10 @@ macro_rules! engine {
                         Body::None => Ok(()),
                     },
                     Err(e) if e.is_recoverable() => {
-                        let why = format_args!("{e}");
-                        refuse(io, &mut tx, &Refusal::new(e.status(), why)) $($await)*
+                        refuse(io, &mut tx, &refusal_for(e)) $($await)*
                     }
                     Err(e) => {
-                        let why = format_args!("{e}");
-                        let _ = refuse(io, &mut tx, &Refusal::new(e.status(), why)) $($await)*;
+                        let _ = refuse(io, &mut tx, &refusal_for(e)) $($await)*;
                         let _ = flush(io, &mut tx) $($await)*;
                         return End::BadFrame(e);
                     }
@@ -330,6 +343,11 @@ macro_rules! engine {
                 if let Err(e) = step {
                     if body == Body::Collect {
                         extension.abandon();
+                    }
+                    // What was answered before goes out, as on every other
+                    // end (the transport's own failures aside).
+                    if !matches!(e, End::Io(_) | End::WriteZero) {
+                        let _ = flush(io, &mut tx) $($await)*;
                     }
                     return e;
                 }
@@ -360,17 +378,20 @@ macro_rules! engine {
                 }
                 Plan::Reply(reply) => send_reply(io, tx, reply) $($await)*,
                 Plan::Collect => {
+                    // As for a streamed body: abandon() when collect refuses,
+                    // not after finish.
                     let answer = match extension.collect(body) {
                         Ok(()) => extension.finish(header),
-                        Err(refusal) => Claim::Refuse(refusal),
+                        Err(refusal) => {
+                            extension.abandon();
+                            Claim::Refuse(refusal)
+                        }
                     };
                     match answer {
                         Claim::Reply(reply) => send_reply(io, tx, reply) $($await)*,
                         Claim::Refuse(refusal) => refuse(io, tx, &refusal) $($await)*,
                         Claim::Builtin | Claim::Collect => {
-                            extension.abandon();
-                            let why = format_args!("the request was not answered");
-                            refuse(io, tx, &Refusal::new(crate::Status::Error, why)) $($await)*
+                            refuse(io, tx, &unanswered()) $($await)*
                         }
                     }
                 }

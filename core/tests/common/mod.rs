@@ -1,0 +1,211 @@
+//! Helpers shared by the decoder tests: the three ways of decoding the same
+//! bytes (`feed`, `unfilled`/`filled`/`event`, `parse_frame`), each turning
+//! the stream into a plain list of owned events so they compare with `==`.
+#![allow(dead_code)]
+
+use jframe::{DecodeError, Decoder, Event, Header, Parse, ParseHeader, parse_frame};
+
+/// `prefix + json + body`, with the prefix taken from `json`'s length.
+pub fn frame(json: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut v = i32::try_from(json.len()).unwrap().to_le_bytes().to_vec();
+    v.extend_from_slice(json);
+    v.extend_from_slice(body);
+    v
+}
+
+/// One decoded thing, owned. Streamed frames (head + chunks) are folded
+/// into one `Frame`, so every mode can be compared with every other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ev {
+    Frame { json: Vec<u8>, body: Vec<u8> },
+    Err(DecodeError),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Every byte consumed, between frames.
+    Idle,
+    /// Every byte consumed, inside a frame.
+    MidFrame,
+    /// A fatal error: the decoder is failed.
+    Failed,
+}
+
+/// Sorted cut points in `0..=len` from arbitrary numbers.
+pub fn points(len: usize, cuts: &[usize]) -> Vec<usize> {
+    let mut p: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
+    p.push(0);
+    p.push(len);
+    p.sort_unstable();
+    p.dedup();
+    p
+}
+
+/// Decodes `wire` with `feed`, in the pieces `cuts` makes, checking the
+/// feed contract on every call (and that a fatal error is sticky).
+pub fn by_feed<H: ParseHeader + core::fmt::Debug + PartialEq>(
+    dec: &mut Decoder<Vec<u8>, H>,
+    wire: &[u8],
+    cuts: &[usize],
+) -> (Vec<Ev>, End) {
+    let mut out = Vec::new();
+    let mut streamed: Option<(Vec<u8>, Vec<u8>)> = None;
+    for pair in points(wire.len(), cuts).windows(2) {
+        let mut input = &wire[pair[0]..pair[1]];
+        while !input.is_empty() {
+            let (used, result) = dec.feed(input);
+            assert!(used <= input.len());
+            match result {
+                Ok(Event::NeedMore) => assert_eq!(used, input.len(), "NeedMore left input"),
+                Ok(Event::Frame(f)) => out.push(Ev::Frame {
+                    json: f.header_json.to_vec(),
+                    body: f.body.to_vec(),
+                }),
+                Ok(Event::Head(h)) => {
+                    assert!(streamed.is_none());
+                    streamed = Some((h.header_json.to_vec(), Vec::new()));
+                }
+                Ok(Event::BodyChunk { data, remaining }) => {
+                    let (_, body) = streamed.as_mut().expect("chunk after a head");
+                    body.extend_from_slice(data);
+                    if remaining == 0 {
+                        let (json, body) = streamed.take().unwrap();
+                        out.push(Ev::Frame { json, body });
+                    }
+                }
+                Err(e) => {
+                    out.push(Ev::Err(e));
+                    if !e.is_recoverable() {
+                        assert!(dec.is_failed() && dec.failure() == Some(e));
+                        assert_eq!(dec.feed(b"\x0f\0\0\0{\"data_size\":0}"), (0, Err(e)));
+                        return (out, End::Failed);
+                    }
+                    assert!(!dec.is_failed());
+                }
+            }
+            assert!(used > 0, "no progress");
+            input = &input[used..];
+        }
+    }
+    let end = if dec.is_idle() {
+        End::Idle
+    } else {
+        End::MidFrame
+    };
+    (out, end)
+}
+
+/// Decodes `wire` the way a reader that reads straight into the decoder
+/// does: `unfilled` / `filled` / `event` while the decoder buffers, `feed`
+/// (of at most `want()` bytes) while a body is streamed or skipped. Reads
+/// are at most the next of `sizes` bytes (cycled).
+pub fn by_reader<H: ParseHeader + core::fmt::Debug + PartialEq>(
+    dec: &mut Decoder<Vec<u8>, H>,
+    wire: &[u8],
+    sizes: &[usize],
+) -> (Vec<Ev>, End) {
+    let mut out = Vec::new();
+    let mut streamed: Option<(Vec<u8>, Vec<u8>)> = None;
+    let mut rest = wire;
+    let mut turn = 0;
+    while !rest.is_empty() {
+        let cap = sizes
+            .get(turn % sizes.len().max(1))
+            .copied()
+            .unwrap_or(usize::MAX)
+            .max(1);
+        turn += 1;
+        if dec.is_streaming_body() || dec.is_skipping() {
+            let n = rest.len().min(cap).min(dec.want());
+            let (used, result) = dec.feed(&rest[..n]);
+            assert_eq!(used, n, "a streamed or skipped body takes what it wants");
+            match result {
+                Ok(Event::BodyChunk { data, remaining }) => {
+                    let (_, body) = streamed.as_mut().expect("chunk after a head");
+                    body.extend_from_slice(data);
+                    if remaining == 0 {
+                        let (json, body) = streamed.take().unwrap();
+                        out.push(Ev::Frame { json, body });
+                    }
+                }
+                Ok(Event::NeedMore) => assert!(dec.is_skipping() || dec.is_idle()),
+                other => panic!("unexpected {other:?} in a body"),
+            }
+            rest = &rest[n..];
+            continue;
+        }
+        let want = dec.want();
+        let slot = dec.unfilled();
+        assert!(!slot.is_empty(), "unfilled is empty in a buffered stage");
+        assert!(slot.len() <= want.max(1));
+        let n = slot.len().min(cap).min(rest.len());
+        slot[..n].copy_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        match dec.filled(n) {
+            Ok(false) => assert_eq!(dec.event(), Event::NeedMore),
+            Ok(true) => match dec.event() {
+                Event::Frame(f) => out.push(Ev::Frame {
+                    json: f.header_json.to_vec(),
+                    body: f.body.to_vec(),
+                }),
+                Event::Head(h) => streamed = Some((h.header_json.to_vec(), Vec::new())),
+                other => panic!("filled said ready, event is {other:?}"),
+            },
+            Err(e) => {
+                out.push(Ev::Err(e));
+                if !e.is_recoverable() {
+                    assert!(dec.is_failed());
+                    assert!(dec.unfilled().is_empty());
+                    return (out, End::Failed);
+                }
+            }
+        }
+    }
+    let end = if dec.is_idle() {
+        End::Idle
+    } else {
+        End::MidFrame
+    };
+    (out, end)
+}
+
+/// Decodes `wire` with the stateless `parse_frame`, frame after frame
+/// (a rejected frame is skipped by the prefix and its `data_size`).
+pub fn by_parse(wire: &[u8], max_header: u32) -> (Vec<Ev>, End) {
+    let mut out = Vec::new();
+    let mut rest = wire;
+    let mut header = Header::default();
+    while !rest.is_empty() {
+        match parse_frame(rest, max_header, &mut header) {
+            Ok(Parse::Complete {
+                header_json,
+                body,
+                len,
+            }) => {
+                assert_eq!(header.data_size, body.len() as u64);
+                assert_eq!(len, 4 + header_json.len() + body.len());
+                out.push(Ev::Frame {
+                    json: header_json.to_vec(),
+                    body: body.to_vec(),
+                });
+                rest = &rest[len..];
+            }
+            Ok(Parse::Partial { .. }) => return (out, End::MidFrame),
+            Err(e @ DecodeError::Request { data_size, .. }) => {
+                out.push(Ev::Err(e));
+                let hlen = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+                let end = (4 + hlen) as u64 + data_size;
+                if end > rest.len() as u64 {
+                    return (out, End::MidFrame);
+                }
+                rest = &rest[end as usize..];
+            }
+            Err(e) => {
+                out.push(Ev::Err(e));
+                return (out, End::Failed);
+            }
+        }
+    }
+    (out, End::Idle)
+}
