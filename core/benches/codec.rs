@@ -254,10 +254,10 @@ fn codec(c: &mut Criterion) {
     });
 
     // Adversarial for the duplicate-key check: the most top-level keys a
-    // header may have (json::MAX_KEYS), made long enough to fill 4 KiB.
+    // header may have (header::MAX_KEYS), made long enough to fill 4 KiB.
     let mut many = String::from("{\"data_size\":0");
-    let key_len = (4096 - 20) / jframe::json::MAX_KEYS - 6;
-    for i in 1..jframe::json::MAX_KEYS {
+    let key_len = (4096 - 20) / jframe::header::MAX_KEYS - 6;
+    for i in 1..jframe::header::MAX_KEYS {
         many.push_str(&format!(",\"{i:0key_len$x}\":0"));
     }
     many.push('}');

@@ -62,89 +62,10 @@
 //!
 //! None: every index is checked and every length conversion is fallible.
 
-use core::fmt;
-
-use crate::header::{self, Header, HeaderError, ParseHeader, Status};
+use crate::header::{self, Header, HeaderError, ParseHeader};
 use crate::prefix::{self, PREFIX_LEN};
 
-/// Why decoding failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// The prefix says the header is shorter than 2 bytes (or negative).
-    /// Fatal: the stream cannot be trusted.
-    HeaderTooShort {
-        /// The prefix value as sent.
-        len: i32,
-    },
-    /// The prefix says the header is longer than the limit. Fatal.
-    HeaderTooLong {
-        /// The prefix value as sent.
-        len: u32,
-        /// The configured limit.
-        max: u32,
-    },
-    /// The header is malformed, so where its frame ends is unknown. Fatal.
-    Header(HeaderError),
-    /// The header is well-formed with a valid `data_size`, but a key is
-    /// wrong (`bad_request`). Recoverable: the body is skipped.
-    Request {
-        /// What is wrong.
-        error: HeaderError,
-        /// The body length, skipped.
-        data_size: u64,
-    },
-    /// The body does not fit whole-frame mode (`too_large`). Recoverable:
-    /// the body is skipped.
-    BodyTooLarge {
-        /// The body length the header declared.
-        data_size: u64,
-        /// The largest body this decoder holds whole.
-        max: u64,
-    },
-}
-
-impl DecodeError {
-    /// Whether the decoder goes on with the next frame after this error.
-    pub fn is_recoverable(&self) -> bool {
-        matches!(self, Self::Request { .. } | Self::BodyTooLarge { .. })
-    }
-
-    /// The reply status SPEC gives this error.
-    pub fn status(&self) -> Status {
-        match self {
-            Self::BodyTooLarge { .. } => Status::TooLarge,
-            Self::Request { .. } => Status::BadRequest,
-            _ => Status::BadFrame,
-        }
-    }
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::HeaderTooShort { len } => write!(f, "header length {len} is below 2"),
-            Self::HeaderTooLong { len, max } => {
-                write!(f, "header length {len} exceeds the limit of {max}")
-            }
-            Self::Header(e) => write!(f, "bad header: {e}"),
-            Self::Request { error, .. } => write!(f, "bad request: {error}"),
-            Self::BodyTooLarge { data_size, max } => {
-                write!(f, "body of {data_size} bytes exceeds the limit of {max}")
-            }
-        }
-    }
-}
-
-impl core::error::Error for DecodeError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            Self::Header(e) | Self::Request { error: e, .. } => Some(e),
-            _ => None,
-        }
-    }
-}
+pub use crate::error::DecodeError;
 
 /// What a [`Decoder::feed`] call produced.
 #[derive(Debug, PartialEq, Eq)]

@@ -6,38 +6,10 @@
 //! Every write is bounds-checked and every length conversion is checked: a
 //! buffer too small is an error, never a panic or a truncated frame.
 
-use core::fmt;
-
-use crate::header::Header;
+use crate::header::{Header, Status};
 use crate::prefix::{self, PREFIX_LEN};
 
-/// Why a frame could not be encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum EncodeError {
-    /// The output buffer is too small for the frame.
-    BufferTooSmall,
-    /// The header is longer than the wire's i32 prefix can express.
-    HeaderTooLong,
-    /// `header.data_size` differs from the body's length.
-    SizeMismatch,
-    /// A user header type failed to serialize.
-    Serialize,
-}
-
-impl fmt::Display for EncodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::BufferTooSmall => "output buffer too small for the frame",
-            Self::HeaderTooLong => "header longer than the prefix can express",
-            Self::SizeMismatch => "header data_size differs from the body length",
-            Self::Serialize => "header type failed to serialize",
-        })
-    }
-}
-
-impl core::error::Error for EncodeError {}
+pub use crate::error::EncodeError;
 
 /// Writes prefix + header + body into `out`; returns the frame's length.
 /// `header.data_size` must equal `body.len()`.
@@ -81,6 +53,33 @@ pub fn encode_head(out: &mut [u8], header: &Header) -> Result<usize, EncodeError
     w.finish()
 }
 
+/// Writes prefix + the header of a reply with `status`, a body of
+/// `data_size` bytes and an optional `error` message: the same bytes as
+/// [`encode_head`] of [`Header::reply`] / [`Header::error_reply`] (with a
+/// message of at most [`crate::header::ERROR_CAPACITY`] bytes), without
+/// building a [`Header`].
+pub fn encode_reply_head(
+    out: &mut [u8],
+    status: Status,
+    data_size: u64,
+    error: Option<&str>,
+) -> Result<usize, EncodeError> {
+    let mut w = Cursor {
+        out,
+        pos: PREFIX_LEN,
+    };
+    w.put(b"{\"data_size\":")?;
+    w.put_u64(data_size)?;
+    w.put(b",\"status\":")?;
+    w.put_json_str(status.as_str())?;
+    if let Some(error) = error {
+        w.put(b",\"error\":")?;
+        w.put_json_str(error)?;
+    }
+    w.put(b"}")?;
+    w.finish()
+}
+
 /// Writes prefix + a user header type's JSON into `out` (serde, compact).
 /// The type decides its own key order; it must carry `data_size`.
 pub fn encode_head_with<T: serde::Serialize + ?Sized>(
@@ -101,17 +100,6 @@ pub fn encode_head_with<T: serde::Serialize + ?Sized>(
     .finish()
 }
 
-/// 10^19 down to 10^0.
-const POWERS_OF_TEN: [u64; 20] = {
-    let mut table = [1u64; 20];
-    let mut i = 19;
-    while i > 0 {
-        i -= 1;
-        table[i] = table[i + 1] * 10;
-    }
-    table
-};
-
 struct Cursor<'a> {
     out: &'a mut [u8],
     pos: usize,
@@ -131,25 +119,9 @@ impl Cursor<'_> {
         Ok(())
     }
 
-    fn put_u64(&mut self, mut v: u64) -> Result<(), EncodeError> {
-        // Decimal by repeated subtraction of powers of ten: no core::fmt (large
-        // on a microcontroller) and no 64-bit division (a libcall on Cortex-M).
-        let mut digits = [0u8; 20];
-        let mut len = 0;
-        for power in POWERS_OF_TEN {
-            let mut d = b'0';
-            while v >= power {
-                v -= power;
-                d += 1;
-            }
-            if d != b'0' || len > 0 || power == 1 {
-                if let Some(slot) = digits.get_mut(len) {
-                    *slot = d;
-                }
-                len += 1;
-            }
-        }
-        self.put(digits.get(..len).unwrap_or_default())
+    fn put_u64(&mut self, v: u64) -> Result<(), EncodeError> {
+        let mut buf = [0u8; 20];
+        self.put(crate::decimal::digits(v, &mut buf))
     }
 
     fn put_json_str(&mut self, s: &str) -> Result<(), EncodeError> {
@@ -195,6 +167,32 @@ impl Cursor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reply_heads_match_encode_head() {
+        let message = "caf\u{e9} \"quoted\" \n line";
+        let cases = [
+            (Header::reply(Status::Ok, 12), Status::Ok, 12, None),
+            (
+                Header::reply(Status::TooLarge, 0),
+                Status::TooLarge,
+                0,
+                None,
+            ),
+            (
+                Header::error_reply(Status::BadRequest, message),
+                Status::BadRequest,
+                0,
+                Some(message),
+            ),
+        ];
+        for (header, status, size, error) in cases {
+            let (mut a, mut b) = ([0u8; 128], [0u8; 128]);
+            let n = encode_head(&mut a, &header).unwrap();
+            let m = encode_reply_head(&mut b, status, size, error).unwrap();
+            assert_eq!(&a[..n], &b[..m]);
+        }
+    }
     use crate::header::{Op, Status};
 
     #[test]

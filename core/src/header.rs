@@ -13,6 +13,10 @@ use heapless::String;
 use crate::decoder::DecodeError;
 use crate::json::{self, RawStr, Value};
 
+pub use crate::json::{MAX_DEPTH, MAX_KEYS};
+
+pub use crate::error::HeaderError;
+
 /// Capacity of [`Header::op`], in bytes.
 pub const OP_CAPACITY: usize = 16;
 /// Capacity of [`Header::name`], in bytes.
@@ -23,73 +27,6 @@ pub const STATUS_CAPACITY: usize = 16;
 pub const ERROR_CAPACITY: usize = 128;
 /// Capacity of [`Header::sha256`], in bytes (a hex SHA-256 digest).
 pub const SHA256_CAPACITY: usize = 64;
-
-/// Why a header was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum HeaderError {
-    /// The header bytes are not UTF-8.
-    InvalidUtf8,
-    /// The header is not a JSON object.
-    NotAnObject,
-    /// Malformed JSON (bad token, bad escape, unterminated value).
-    Syntax,
-    /// Nesting deeper than [`json::MAX_DEPTH`] levels.
-    TooDeep,
-    /// Something other than whitespace follows the object.
-    TrailingBytes,
-    /// A top-level key appears twice.
-    DuplicateKey,
-    /// More than [`json::MAX_KEYS`] top-level keys.
-    TooManyKeys,
-    /// Neither `data_size` nor `size` is present.
-    MissingDataSize,
-    /// `data_size`/`size` is not a non-negative integer that fits in a u64.
-    InvalidDataSize,
-    /// `data_size` and `size` are both present and disagree.
-    SizeMismatch,
-    /// A known key has a value of the wrong type.
-    InvalidField,
-    /// A string value does not fit its fixed capacity.
-    FieldTooLong,
-    /// A user header type could not be deserialized from the (valid) JSON.
-    Deserialize,
-}
-
-impl fmt::Display for HeaderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::InvalidUtf8 => "header is not valid UTF-8",
-            Self::NotAnObject => "header is not a JSON object",
-            Self::Syntax => "header is not valid JSON",
-            Self::TooDeep => "header nests deeper than 16 levels",
-            Self::TrailingBytes => "header has bytes after the JSON object",
-            Self::DuplicateKey => "header has a duplicate key",
-            Self::TooManyKeys => "header has more than 64 top-level keys",
-            Self::MissingDataSize => "header has no data_size",
-            Self::InvalidDataSize => "data_size is not a non-negative integer below 2^64",
-            Self::SizeMismatch => "data_size and size disagree",
-            Self::InvalidField => "a header field has the wrong type",
-            Self::FieldTooLong => "a header field is too long",
-            Self::Deserialize => "header does not match the expected type",
-        })
-    }
-}
-
-impl HeaderError {
-    /// Whether the header is malformed, so the frame's end is unknown and
-    /// the stream cannot go on (SPEC: fatal). The others are well-formed
-    /// headers with a wrong key: `bad_request`, body skipped.
-    pub const fn is_fatal(self) -> bool {
-        !matches!(
-            self,
-            Self::InvalidField | Self::FieldTooLong | Self::Deserialize
-        )
-    }
-}
-
-impl core::error::Error for HeaderError {}
 
 /// The status codes of SPEC, as carried in a reply's `status` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -16,61 +16,10 @@
 //! - `write_all`: like the traits' own, but `Ok(0)` from the writer is an
 //!   error rather than a panic.
 
-use core::fmt;
-
-use crate::decoder::{DecodeError, Frame, Head};
-use crate::encoder::EncodeError;
+use crate::decoder::{Frame, Head};
 use crate::header::Header;
 
-/// Why reading a frame failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum ReadError<E> {
-    /// The underlying reader failed.
-    Io(E),
-    /// The bytes are not a valid frame (see [`DecodeError::is_recoverable`]).
-    Decode(DecodeError),
-    /// The peer closed in the middle of a frame.
-    UnexpectedEof,
-}
-
-impl<E: fmt::Debug> fmt::Display for ReadError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io(e) => write!(f, "read failed: {e:?}"),
-            Self::Decode(e) => write!(f, "{e}"),
-            Self::UnexpectedEof => f.write_str("connection closed in the middle of a frame"),
-        }
-    }
-}
-
-impl<E: fmt::Debug> core::error::Error for ReadError<E> {}
-
-/// Why writing a frame failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum WriteError<E> {
-    /// The underlying writer failed.
-    Io(E),
-    /// The frame could not be encoded.
-    Encode(EncodeError),
-    /// The writer accepted zero bytes.
-    WriteZero,
-}
-
-impl<E: fmt::Debug> fmt::Display for WriteError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io(e) => write!(f, "write failed: {e:?}"),
-            Self::Encode(e) => write!(f, "{e}"),
-            Self::WriteZero => f.write_str("writer accepted zero bytes"),
-        }
-    }
-}
-
-impl<E: fmt::Debug> core::error::Error for WriteError<E> {}
+pub use crate::error::{ReadError, WriteError};
 
 /// What `read_frame` returns.
 #[derive(Debug, PartialEq, Eq)]

@@ -37,11 +37,6 @@ const REMEMBERED_KEYS: usize = 8;
 pub struct RawStr<'a>(&'a [u8]);
 
 impl<'a> RawStr<'a> {
-    /// The escaped bytes as they appear in the JSON text.
-    pub fn as_escaped(&self) -> &'a [u8] {
-        self.0
-    }
-
     /// The unescaped characters.
     pub fn chars(&self) -> Unescape<'a> {
         Unescape { rest: self.0 }

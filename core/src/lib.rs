@@ -10,10 +10,10 @@
 //! ```
 //!
 //! - [`prefix`]: the 4-byte length prefix;
-//! - [`json`]: the validating header scanner (depth, duplicates, escapes);
 //! - [`header`]: the [`Header`] model and user serde types;
 //! - [`decoder`]: the sans-IO incremental [`Decoder`];
 //! - [`encoder`]: [`encode_frame`] / [`encode_head`];
+//! - [`error`]: every error type, one per operation;
 //! - [`io`]: read/write helpers over `embedded-io` and `embedded-io-async`;
 //! - [`service`]: the protocol engine: SPEC's requests and replies, over any
 //!   stream or datagram, with an extension point for what core cannot do.
@@ -56,11 +56,15 @@
 #[cfg(test)]
 extern crate std;
 
+mod decimal;
 pub mod decoder;
 pub mod encoder;
+pub mod error;
 pub mod header;
 pub mod io;
-pub mod json;
+// The header scanner is an implementation detail: its limits are public
+// through `header`, and `header::validate` checks a header for other types.
+mod json;
 pub mod prefix;
 pub mod service;
 

@@ -1,7 +1,7 @@
 //! `service::datagram::answer`: one request datagram, one reply datagram.
 
 use jframe::service::datagram::{BARE_ERROR_MAX, MAX_DATAGRAM, MAX_EXTRA, answer};
-use jframe::service::{Builtin, Claim, Extension, Limits, Refusal, Reply, Source, SourceError};
+use jframe::service::{Builtin, Claim, Extension, Limits, Refusal, Source, SourceError};
 use jframe::{Decoder, Event, Header, Op, Status};
 use proptest::prelude::*;
 
@@ -185,13 +185,17 @@ fn body_over_the_limit_is_too_large() {
 /// `get` of files of any size, by name.
 struct Files;
 
-struct Bytes(Vec<u8>, usize);
+struct Bytes(Header, Vec<u8>, usize);
 
 impl Source for Bytes {
+    fn header(&self) -> &Header {
+        &self.0
+    }
+
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
-        let n = buf.len().min(self.0.len() - self.1).min(100);
-        buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
-        self.1 += n;
+        let n = buf.len().min(self.1.len() - self.2).min(100);
+        buf[..n].copy_from_slice(&self.1[self.2..self.2 + n]);
+        self.2 += n;
         Ok(n)
     }
 }
@@ -204,10 +208,11 @@ impl Extension for Files {
             return Claim::Builtin;
         }
         let size: usize = header.name.as_deref().unwrap_or("0").parse().unwrap_or(0);
-        Claim::Reply(Reply {
-            head: Header::reply(Status::Ok, size as u64),
-            body: Bytes(vec![b'f'; size], 0),
-        })
+        Claim::Reply(Bytes(
+            Header::reply(Status::Ok, size as u64),
+            vec![b'f'; size],
+            0,
+        ))
     }
 
     fn collect(&mut self, _: &[u8]) -> Result<(), Refusal> {

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 
-use jframe::service::{Claim, Extension, Refusal, Reply, Source, SourceError};
+use jframe::service::{Claim, Extension, Refusal, Source, SourceError};
 use jframe::{Header, Op, Status};
 
 use crate::budget::{Budget, Reservation, Shortfall};
@@ -110,7 +110,7 @@ impl StdServices {
         &self.budget
     }
 
-    fn get(&self, header: &Header) -> Claim<StdBody> {
+    fn get(&self, header: &Header) -> Claim<StdReply> {
         let Some(root) = &self.root else {
             return refuse(Status::Forbidden, "get is disabled: the server has no root");
         };
@@ -126,7 +126,7 @@ impl StdServices {
                 log::info!("get {name:?}: sending {} bytes", prepared.size);
                 let head = Header::reply(Status::Ok, prepared.size).with_sha256(&prepared.sha256);
                 match head {
-                    Ok(head) => Claim::Reply(Reply {
+                    Ok(head) => Claim::Reply(StdReply {
                         head,
                         body: StdBody::File(FileBody::new(prepared)),
                     }),
@@ -137,7 +137,7 @@ impl StdServices {
     }
 
     /// Reserves for, and starts collecting, a streamed `upper` body.
-    fn start_collect(&mut self, size: u64) -> Claim<StdBody> {
+    fn start_collect(&mut self, size: u64) -> Claim<StdReply> {
         self.collecting = None;
         if size > self.max_collect {
             let max = self.max_collect;
@@ -178,8 +178,8 @@ fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Claim<S> {
 }
 
 /// A reply of bytes held in memory, with the budget they hold.
-fn held_reply(out: Vec<u8>, hold: Reservation) -> Claim<StdBody> {
-    Claim::Reply(Reply {
+fn held_reply(out: Vec<u8>, hold: Reservation) -> Claim<StdReply> {
+    Claim::Reply(StdReply {
         head: Header::reply(Status::Ok, out.len() as u64),
         body: StdBody::Held(Held {
             bytes: io::Cursor::new(out),
@@ -190,7 +190,7 @@ fn held_reply(out: Vec<u8>, hold: Reservation) -> Claim<StdBody> {
 
 /// Upper-cases a whole-frame body known to be non-ASCII UTF-8 into a
 /// reply whose size is reserved first.
-fn upper_whole(text: &str, budget: &Budget) -> Claim<StdBody> {
+fn upper_whole(text: &str, budget: &Budget) -> Claim<StdReply> {
     let len = upper_len(text);
     let hold = match budget.reserve(len as u64) {
         Ok(hold) => hold,
@@ -207,7 +207,7 @@ fn upper_whole(text: &str, budget: &Budget) -> Claim<StdBody> {
 /// Upper-cases a collected body: ASCII (or not UTF-8) in place; Unicode
 /// into one new buffer of the exact size, within what was reserved, after
 /// which the body is freed and the reservation cut to the reply.
-fn upper_collected(c: Collecting) -> Claim<StdBody> {
+fn upper_collected(c: Collecting) -> Claim<StdReply> {
     let Collecting { mut body, mut hold } = c;
     let len = match std::str::from_utf8(&body) {
         Ok(text) if !text.is_ascii() => upper_len(text),
@@ -233,9 +233,9 @@ fn upper_collected(c: Collecting) -> Claim<StdBody> {
 }
 
 impl Extension for StdServices {
-    type Source = StdBody;
+    type Source = StdReply;
 
-    fn claim(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<StdBody> {
+    fn claim(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<StdReply> {
         match (op, body) {
             (Op::Get, _) => self.get(header),
             // ASCII (or not UTF-8 at all) is core's ASCII upper, streamed.
@@ -263,7 +263,7 @@ impl Extension for StdServices {
         Ok(())
     }
 
-    fn finish(&mut self, _header: &Header) -> Claim<StdBody> {
+    fn finish(&mut self, _header: &Header) -> Claim<StdReply> {
         match self.collecting.take() {
             Some(c) => upper_collected(c),
             None => refuse(Status::Error, "no body was collected"),
@@ -287,7 +287,26 @@ pub enum StdBody {
     File(FileBody),
 }
 
-impl Source for StdBody {
+/// A std reply: its header, and its body.
+#[derive(Debug)]
+pub struct StdReply {
+    /// The reply header (`data_size` = the body's length).
+    pub head: Header,
+    /// The body.
+    pub body: StdBody,
+}
+
+impl Source for StdReply {
+    fn header(&self) -> &Header {
+        &self.head
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
+        self.body.fill(buf)
+    }
+}
+
+impl StdBody {
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
         match self {
             StdBody::Bytes(c) => c.read(buf).map_err(|_| SourceError),
@@ -388,7 +407,7 @@ mod tests {
         Header::request(Op::Upper, size)
     }
 
-    fn collect_all(s: &mut StdServices, body: &[u8]) -> Claim<StdBody> {
+    fn collect_all(s: &mut StdServices, body: &[u8]) -> Claim<StdReply> {
         let h = head(body.len() as u64);
         match s.claim(&h, Op::Upper, None) {
             Claim::Collect => {}
@@ -402,7 +421,7 @@ mod tests {
         s.finish(&h)
     }
 
-    fn reply_bytes(claim: Claim<StdBody>) -> Vec<u8> {
+    fn reply_bytes(claim: Claim<StdReply>) -> Vec<u8> {
         let Claim::Reply(mut reply) = claim else {
             panic!("expected a reply, got {claim:?}");
         };
@@ -414,7 +433,7 @@ mod tests {
         out
     }
 
-    fn status(claim: &Claim<StdBody>) -> Option<Status> {
+    fn status(claim: &Claim<StdReply>) -> Option<Status> {
         match claim {
             Claim::Refuse(r) => Some(r.status),
             _ => None,

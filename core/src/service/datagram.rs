@@ -12,11 +12,11 @@
 //!   forged datagram can start a loop between servers.
 
 use crate::decoder::{DecodeError, Parse, parse_frame};
-use crate::encoder::encode_head;
+use crate::encoder::{encode_head, encode_reply_head};
 use crate::header::{Header, Status};
 
-use super::extension::{Claim, Extension, Reply, Source};
-use super::request::{Limits, Plan, Refusal, ok_head, plan};
+use super::extension::{Claim, Extension, Source};
+use super::request::{Limits, Plan, Refusal, plan};
 use super::transform::{GREET_BYE, Transform};
 
 /// A reply may exceed its request by at most this many bytes: enough for
@@ -53,6 +53,8 @@ pub fn answer<X: Extension>(
                 Answer::Refused(refusal) => refusal,
             }
         }
+        // A reply is never answered, whatever follows it.
+        Ok(Parse::Complete { .. }) if header.status.is_some() => return None,
         Ok(Parse::Complete { len, .. }) => {
             let extra = request.len() - len;
             let why = format_args!("{extra} bytes follow the frame in the datagram");
@@ -127,7 +129,7 @@ fn serve<X: Extension>(
 fn compose(out: &mut [u8], limit: usize, body: &[u8], t: Transform) -> Option<usize> {
     let size = t.reply_size(body.len() as u64)?;
     let out = out.get_mut(..limit)?;
-    let mut at = encode_head(out, &ok_head(size)).ok()?;
+    let mut at = encode_reply_head(out, Status::Ok, size, None).ok()?;
     for (part, apply) in [(t.prefix(), false), (body, true), (t.suffix(), false)] {
         let dst = out.get_mut(at..at.checked_add(part.len())?)?;
         dst.copy_from_slice(part);
@@ -140,14 +142,14 @@ fn compose(out: &mut [u8], limit: usize, body: &[u8], t: Transform) -> Option<us
 }
 
 /// An extension's reply into `out[..limit]`, if it fits.
-fn pull<S: Source>(out: &mut [u8], limit: usize, mut reply: Reply<S>) -> Option<usize> {
+fn pull<S: Source>(out: &mut [u8], limit: usize, mut reply: S) -> Option<usize> {
     let out = out.get_mut(..limit)?;
-    let head = encode_head(out, &reply.head).ok()?;
-    let size = usize::try_from(reply.head.data_size).ok()?;
+    let head = encode_head(out, reply.header()).ok()?;
+    let size = usize::try_from(reply.header().data_size).ok()?;
     let end = head.checked_add(size)?;
     let mut dst = out.get_mut(head..end)?;
     while !dst.is_empty() {
-        let n = reply.body.fill(dst).ok()?;
+        let n = reply.fill(dst).ok()?;
         if n == 0 {
             return None;
         }
@@ -158,12 +160,11 @@ fn pull<S: Source>(out: &mut [u8], limit: usize, mut reply: Reply<S>) -> Option<
 
 /// An error reply: with its message within `limit`, else the bare status.
 fn refuse(refusal: &Refusal, out: &mut [u8], limit: usize) -> Option<usize> {
-    if let Some(n) = out
-        .get_mut(..limit)
-        .and_then(|within| encode_head(within, &refusal.header()).ok())
-    {
+    if let Some(n) = out.get_mut(..limit).and_then(|within| {
+        encode_reply_head(within, refusal.status, 0, Some(&refusal.message)).ok()
+    }) {
         return Some(n);
     }
     let bare = out.get_mut(..BARE_ERROR_MAX.min(out.len()))?;
-    encode_head(bare, &Header::reply(refusal.status, 0)).ok()
+    encode_reply_head(bare, refusal.status, 0, None).ok()
 }

@@ -15,11 +15,11 @@
 //! and stop between frames; it has no other say.
 
 use crate::decoder::DecodeError;
-use crate::encoder::{EncodeError, encode_head};
-use crate::header::Header;
+use crate::encoder::{EncodeError, encode_head, encode_reply_head};
+use crate::header::{Header, Status};
 
 use super::extension::SourceError;
-use super::request::Limits;
+use super::request::{Limits, Refusal};
 use super::transform::Transform;
 
 /// Where a session is when the engine is about to wait for bytes.
@@ -147,10 +147,36 @@ impl Tx<'_> {
     }
 }
 
-/// Encodes `header` at the end of `tx`; `Ok(false)`: no room (flush first).
-fn put_head(tx: &mut Tx<'_>, header: &Header) -> Result<bool, EncodeError> {
+/// A reply head to encode. Small and `Copy`, so that no 568-byte
+/// [`Header`] is kept across an `.await` (that is RAM in every connection's
+/// future on a microcontroller) and a built-in reply never builds one.
+#[derive(Debug, Clone, Copy)]
+enum ReplyHead<'a> {
+    /// `ok` with a body of this many bytes.
+    Ok(u64),
+    /// An error reply, with its message.
+    Refused(&'a Refusal),
+    /// An error reply without its message, when the message does not fit.
+    Bare(Status),
+    /// An extension's own header.
+    Header(&'a Header),
+}
+
+impl ReplyHead<'_> {
+    fn encode(self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        match self {
+            ReplyHead::Ok(size) => encode_reply_head(out, Status::Ok, size, None),
+            ReplyHead::Refused(r) => encode_reply_head(out, r.status, 0, Some(&r.message)),
+            ReplyHead::Bare(status) => encode_reply_head(out, status, 0, None),
+            ReplyHead::Header(h) => encode_head(out, h),
+        }
+    }
+}
+
+/// Encodes `head` at the end of `tx`; `Ok(false)`: no room (flush first).
+fn put_head(tx: &mut Tx<'_>, head: ReplyHead<'_>) -> Result<bool, EncodeError> {
     let free = tx.buf.get_mut(tx.len..).unwrap_or_default();
-    match encode_head(free, header) {
+    match head.encode(free) {
         Ok(n) => {
             tx.len += n;
             Ok(true)
@@ -188,15 +214,15 @@ fn phase_of<B: AsRef<[u8]> + AsMut<[u8]>>(decoder: &crate::Decoder<B>) -> Phase 
 /// The error reply for a decode error. Built in a plain function so that no
 /// `fmt::Arguments` (which is not `Send`) lives across an `.await`: the
 /// async engine's future stays `Send`, for multi-threaded executors.
-fn refusal_for(e: DecodeError) -> super::request::Refusal {
-    super::request::Refusal::new(e.status(), format_args!("{e}"))
+fn refusal_for(e: DecodeError) -> Refusal {
+    Refusal::new(e.status(), format_args!("{e}"))
 }
 
 /// The error reply when an extension asked to collect a body, then did not
 /// answer it.
-fn unanswered() -> super::request::Refusal {
+fn unanswered() -> Refusal {
     let why = format_args!("the request was not answered");
-    super::request::Refusal::new(crate::Status::Error, why)
+    Refusal::new(Status::Error, why)
 }
 
 macro_rules! engine {
@@ -205,10 +231,10 @@ macro_rules! engine {
         use crate::header::Header;
         use crate::service::engine::{
             put_head, put_transformed, phase_of, refusal_for, unanswered, Body, Buffers, Config,
-            Deadlines, End, Phase, Tx,
+            Deadlines, End, Phase, ReplyHead, Tx,
         };
-        use crate::service::extension::{Claim, Extension, Reply, Source};
-        use crate::service::request::{plan, ok_head, Plan, Refusal};
+        use crate::service::extension::{Claim, Extension, Source};
+        use crate::service::request::{plan, Plan, Refusal};
         use crate::service::transform::{Transform, GREET_BYE};
 
         /// Serves one connection until it ends; see the [module docs](super).
@@ -230,7 +256,7 @@ macro_rules! engine {
             let (mut start, mut end) = (0usize, 0usize);
             let mut body = Body::None;
             if let Some(welcome) = config.welcome {
-                if let Err(e) = reply_whole(io, &mut tx, &ok_head(welcome.len() as u64), welcome, None) $($await)* {
+                if let Err(e) = reply_whole(io, &mut tx, ReplyHead::Ok(welcome.len() as u64), welcome, None) $($await)* {
                     return e;
                 }
             }
@@ -276,7 +302,7 @@ macro_rules! engine {
                                 // reply_size was checked by plan.
                                 let size = t.reply_size(head.data_size).unwrap_or(u64::MAX);
                                 body = Body::Transform(t);
-                                match put(io, &mut tx, &ok_head(size)) $($await)* {
+                                match put(io, &mut tx, ReplyHead::Ok(size)) $($await)* {
                                     Ok(()) => write_bytes(io, &mut tx, t.prefix(), None) $($await)*,
                                     Err(e) => Err(e),
                                 }
@@ -370,10 +396,11 @@ macro_rules! engine {
             match plan(header, Some(body), &config.limits, extension) {
                 Plan::Serve(t) => {
                     let size = t.reply_size(header.data_size).unwrap_or(u64::MAX);
-                    reply_whole(io, tx, &ok_head(size), body, Some(t)) $($await)*
+                    reply_whole(io, tx, ReplyHead::Ok(size), body, Some(t)) $($await)*
                 }
                 Plan::Bye => {
-                    reply_whole(io, tx, &ok_head(GREET_BYE.len() as u64), GREET_BYE, None) $($await)*?;
+                    let bye = ReplyHead::Ok(GREET_BYE.len() as u64);
+                    reply_whole(io, tx, bye, GREET_BYE, None) $($await)*?;
                     Err(End::Bye)
                 }
                 Plan::Reply(reply) => send_reply(io, tx, reply) $($await)*,
@@ -405,7 +432,7 @@ macro_rules! engine {
         $($async)? fn reply_whole<T: $Write>(
             io: &mut T,
             tx: &mut Tx<'_>,
-            head: &Header,
+            head: ReplyHead<'_>,
             body: &[u8],
             transform: Option<Transform>,
         ) -> Result<(), End<T::Error>> {
@@ -424,24 +451,24 @@ macro_rules! engine {
             tx: &mut Tx<'_>,
             refusal: &Refusal,
         ) -> Result<(), End<T::Error>> {
-            put(io, tx, &refusal.header()) $($await)*
+            put(io, tx, ReplyHead::Refused(refusal)) $($await)*
         }
 
         /// An extension's reply: its head, then its body pulled through `tx`.
         $($async)? fn send_reply<T: $Write, S: Source>(
             io: &mut T,
             tx: &mut Tx<'_>,
-            mut reply: Reply<S>,
+            mut reply: S,
         ) -> Result<(), End<T::Error>> {
-            put(io, tx, &reply.head) $($await)*?;
-            let mut left = reply.head.data_size;
+            put(io, tx, ReplyHead::Header(reply.header())) $($await)*?;
+            let mut left = reply.header().data_size;
             while left > 0 {
                 if tx.room() == 0 {
                     flush(io, tx) $($await)*?;
                 }
                 let room = tx.room().min(usize::try_from(left).unwrap_or(usize::MAX));
                 let free = tx.buf.get_mut(tx.len..tx.len + room).unwrap_or_default();
-                let n = match reply.body.fill(free) {
+                let n = match reply.fill(free) {
                     Ok(0) => return Err(End::Source(crate::service::SourceError)),
                     Ok(n) => n.min(room),
                     Err(e) => return Err(End::Source(e)),
@@ -452,17 +479,26 @@ macro_rules! engine {
             Ok(())
         }
 
-        /// Encodes a head into `tx`, flushing first if it does not fit.
+        /// Encodes a head into `tx`, flushing first if it does not fit. An
+        /// error reply whose message does not fit even an empty `tx` goes
+        /// out as the bare status: a refusal never becomes a disconnect.
         $($async)? fn put<T: $Write>(
             io: &mut T,
             tx: &mut Tx<'_>,
-            head: &Header,
+            head: ReplyHead<'_>,
         ) -> Result<(), End<T::Error>> {
             if put_head(tx, head).map_err(End::Encode)? {
                 return Ok(());
             }
             flush(io, tx) $($await)*?;
-            if put_head(tx, head).map_err(End::Encode)? {
+            let fitted = match put_head(tx, head) {
+                Err(crate::EncodeError::BufferTooSmall) => match head {
+                    ReplyHead::Refused(r) => put_head(tx, ReplyHead::Bare(r.status)),
+                    _ => Ok(false),
+                },
+                other => other,
+            };
+            if fitted.map_err(End::Encode)? {
                 Ok(())
             } else {
                 Err(End::Encode(crate::EncodeError::BufferTooSmall))

@@ -3,52 +3,33 @@
 //! copy of the dispatch. The engine asks the extension about every
 //! well-formed request before the built-in services run.
 
-use core::fmt;
-
 use crate::header::{Header, Op};
 
 use super::request::Refusal;
 
-/// The body of an extension's reply, pulled in pieces.
+pub use crate::error::SourceError;
+
+/// An extension's reply: its header, then its body pulled in pieces.
 pub trait Source {
+    /// The reply's header: `status`, `data_size` = the body's length, and
+    /// whatever keys the extension adds (such as `sha256`).
+    fn header(&self) -> &Header;
+
     /// Writes the next bytes of the body into `buf`; returns how many.
     /// `Ok(0)` before the announced size is reached is a failure too.
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError>;
 }
 
-/// A reply body that could not be produced in full (a file that changed
-/// while being sent): the announced size cannot be honoured, so the engine
-/// ends the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SourceError;
-
-impl fmt::Display for SourceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the reply body could not be produced in full")
+/// [`Builtin`]'s source: it never replies itself, and an uninhabited source
+/// lets the compiler drop the whole reply path from the engine.
+impl Source for core::convert::Infallible {
+    fn header(&self) -> &Header {
+        match *self {}
     }
-}
 
-impl core::error::Error for SourceError {}
-
-/// A source with nothing in it, for extensions that never reply themselves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Empty;
-
-impl Source for Empty {
     fn fill(&mut self, _buf: &mut [u8]) -> Result<usize, SourceError> {
-        Ok(0)
+        match *self {}
     }
-}
-
-/// An extension's reply: its head (with `data_size` = the body's length,
-/// and whatever keys it adds, such as `sha256`) and its body.
-#[derive(Debug)]
-pub struct Reply<S> {
-    /// The reply header.
-    pub head: Header,
-    /// The body, exactly `head.data_size` bytes.
-    pub body: S,
 }
 
 /// An extension's answer to a request.
@@ -59,7 +40,7 @@ pub enum Claim<S> {
     /// Not the extension's: the built-in service answers.
     Builtin,
     /// The extension's reply (a body still to come is skipped).
-    Reply(Reply<S>),
+    Reply(S),
     /// The extension needs the body whole: [`Extension::collect`] gets each
     /// chunk, then [`Extension::finish`] replies.
     Collect,
@@ -94,9 +75,9 @@ pub trait Extension {
 pub struct Builtin;
 
 impl Extension for Builtin {
-    type Source = Empty;
+    type Source = core::convert::Infallible;
 
-    fn claim(&mut self, _: &Header, _: Op, _: Option<&[u8]>) -> Claim<Empty> {
+    fn claim(&mut self, _: &Header, _: Op, _: Option<&[u8]>) -> Claim<Self::Source> {
         Claim::Builtin
     }
 
@@ -104,7 +85,7 @@ impl Extension for Builtin {
         Ok(())
     }
 
-    fn finish(&mut self, _: &Header) -> Claim<Empty> {
+    fn finish(&mut self, _: &Header) -> Claim<Self::Source> {
         Claim::Builtin
     }
 }

@@ -20,6 +20,6 @@ pub mod request;
 pub mod transform;
 
 pub use engine::{Buffers, Config, Deadlines, End, Phase};
-pub use extension::{Builtin, Claim, Empty, Extension, Reply, Source, SourceError};
+pub use extension::{Builtin, Claim, Extension, Source, SourceError};
 pub use request::{Limits, Message, Plan, Refusal, plan};
 pub use transform::Transform;

@@ -3,9 +3,10 @@
 
 use core::fmt::{self, Write as _};
 
-use crate::header::{ERROR_CAPACITY, Header, Op, Status};
+use crate::decimal::Decimal;
+use crate::header::{ERROR_CAPACITY, Header, Status};
 
-use super::extension::{Claim, Extension, Reply};
+use super::extension::{Claim, Extension};
 use super::transform::{GREET_EXIT, Transform};
 
 /// An error reply's message, cut to the header's `error` capacity.
@@ -44,45 +45,6 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// A `u64` in decimal, for messages, without core::fmt's integer
-/// formatting: on Cortex-M that brings a lookup table and a panic path (an
-/// index check the optimizer keeps), which the panic-never link refuses.
-/// Digits by repeated subtraction, like the encoder's: no 64-bit division.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Decimal(pub u64);
-
-impl fmt::Display for Decimal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const POWERS_OF_TEN: [u64; 20] = {
-            let mut table = [1u64; 20];
-            let mut i = 19;
-            while i > 0 {
-                i -= 1;
-                table[i] = table[i + 1] * 10;
-            }
-            table
-        };
-        let mut v = self.0;
-        let mut digits = [0u8; 20];
-        let mut len = 0;
-        for power in POWERS_OF_TEN {
-            let mut d = b'0';
-            while v >= power {
-                v -= power;
-                d += 1;
-            }
-            if d != b'0' || len > 0 || power == 1 {
-                if let Some(slot) = digits.get_mut(len) {
-                    *slot = d;
-                }
-                len += 1;
-            }
-        }
-        let text = digits.get(..len).unwrap_or_default();
-        f.write_str(core::str::from_utf8(text).unwrap_or_default())
-    }
-}
-
 /// Limits a server applies to requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -111,7 +73,7 @@ pub enum Plan<S> {
     /// `greet` of `exit`: reply `Bye!` and end the session.
     Bye,
     /// The extension's reply.
-    Reply(Reply<S>),
+    Reply(S),
     /// The extension wants the body whole: hand it the chunks, then ask it
     /// to [`Extension::finish`].
     Collect,
@@ -143,7 +105,7 @@ pub fn plan<X: Extension>(
     };
     let size = header.data_size;
     if size > limits.max_body {
-        let (size, max) = (Decimal(size), Decimal(limits.max_body));
+        let (size, max) = (Decimal::from(size), Decimal::from(limits.max_body));
         let why = format_args!("body of {size} bytes exceeds the limit of {max}");
         return Plan::Refuse(Refusal::new(Status::TooLarge, why));
     }
@@ -161,34 +123,9 @@ pub fn plan<X: Extension>(
         return Plan::Bye;
     }
     if transform.reply_size(size).is_none() {
-        let size = Decimal(size);
+        let size = Decimal::from(size);
         let why = format_args!("the reply to a body of {size} bytes would exceed 2^64-1 bytes");
         return Plan::Refuse(Refusal::new(Status::TooLarge, why));
     }
     Plan::Serve(transform)
-}
-
-/// The reply head for a built-in service's reply of `size` body bytes.
-pub fn ok_head(size: u64) -> Header {
-    Header::reply(Status::Ok, size)
-}
-
-/// The op SPEC's default applies to (`upper` when absent).
-pub fn op_of(header: &Header) -> Option<Op> {
-    header.op().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal_matches_core_fmt() {
-        let values = [0, 1, 9, 99, 100, 12_345, 1 << 32, u64::MAX - 1, u64::MAX];
-        for v in values {
-            let mut text = heapless::String::<24>::new();
-            write!(text, "{}", Decimal(v)).unwrap();
-            assert_eq!(text.as_str(), std::format!("{v}"));
-        }
-    }
 }

@@ -1,0 +1,252 @@
+//! Every error type of the crate, one small `Copy` enum per operation,
+//! each with `Display`, `core::error::Error` and (feature `defmt`)
+//! `defmt::Format`. Messages format integers without `core::fmt`'s integer
+//! code (see `decimal.rs`), so no message adds a panic path on Cortex-M.
+
+use core::fmt;
+
+use crate::decimal::Decimal;
+use crate::header::Status;
+
+/// Why a header was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The header bytes are not UTF-8.
+    InvalidUtf8,
+    /// The header is not a JSON object.
+    NotAnObject,
+    /// Malformed JSON (bad token, bad escape, unterminated value).
+    Syntax,
+    /// Nesting deeper than [`crate::header::MAX_DEPTH`] levels.
+    TooDeep,
+    /// Something other than whitespace follows the object.
+    TrailingBytes,
+    /// A top-level key appears twice.
+    DuplicateKey,
+    /// More than [`crate::header::MAX_KEYS`] top-level keys.
+    TooManyKeys,
+    /// Neither `data_size` nor `size` is present.
+    MissingDataSize,
+    /// `data_size`/`size` is not a non-negative integer that fits in a u64.
+    InvalidDataSize,
+    /// `data_size` and `size` are both present and disagree.
+    SizeMismatch,
+    /// A known key has a value of the wrong type.
+    InvalidField,
+    /// A string value does not fit its fixed capacity.
+    FieldTooLong,
+    /// A user header type could not be deserialized from the (valid) JSON.
+    Deserialize,
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::InvalidUtf8 => "header is not valid UTF-8",
+            Self::NotAnObject => "header is not a JSON object",
+            Self::Syntax => "header is not valid JSON",
+            Self::TooDeep => "header nests deeper than 16 levels",
+            Self::TrailingBytes => "header has bytes after the JSON object",
+            Self::DuplicateKey => "header has a duplicate key",
+            Self::TooManyKeys => "header has more than 64 top-level keys",
+            Self::MissingDataSize => "header has no data_size",
+            Self::InvalidDataSize => "data_size is not a non-negative integer below 2^64",
+            Self::SizeMismatch => "data_size and size disagree",
+            Self::InvalidField => "a header field has the wrong type",
+            Self::FieldTooLong => "a header field is too long",
+            Self::Deserialize => "header does not match the expected type",
+        })
+    }
+}
+
+impl HeaderError {
+    /// Whether the header is malformed, so the frame's end is unknown and
+    /// the stream cannot go on (SPEC: fatal). The others are well-formed
+    /// headers with a wrong key: `bad_request`, body skipped.
+    pub const fn is_fatal(self) -> bool {
+        !matches!(
+            self,
+            Self::InvalidField | Self::FieldTooLong | Self::Deserialize
+        )
+    }
+}
+
+impl core::error::Error for HeaderError {}
+
+/// Why decoding failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The prefix says the header is shorter than 2 bytes (or negative).
+    /// Fatal: the stream cannot be trusted.
+    HeaderTooShort {
+        /// The prefix value as sent.
+        len: i32,
+    },
+    /// The prefix says the header is longer than the limit. Fatal.
+    HeaderTooLong {
+        /// The prefix value as sent.
+        len: u32,
+        /// The configured limit.
+        max: u32,
+    },
+    /// The header is malformed, so where its frame ends is unknown. Fatal.
+    Header(HeaderError),
+    /// The header is well-formed with a valid `data_size`, but a key is
+    /// wrong (`bad_request`). Recoverable: the body is skipped.
+    Request {
+        /// What is wrong.
+        error: HeaderError,
+        /// The body length, skipped.
+        data_size: u64,
+    },
+    /// The body does not fit whole-frame mode (`too_large`). Recoverable:
+    /// the body is skipped.
+    BodyTooLarge {
+        /// The body length the header declared.
+        data_size: u64,
+        /// The largest body this decoder holds whole.
+        max: u64,
+    },
+}
+
+impl DecodeError {
+    /// Whether the decoder goes on with the next frame after this error.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self, Self::Request { .. } | Self::BodyTooLarge { .. })
+    }
+
+    /// The reply status SPEC gives this error.
+    pub fn status(&self) -> Status {
+        match self {
+            Self::BodyTooLarge { .. } => Status::TooLarge,
+            Self::Request { .. } => Status::BadRequest,
+            _ => Status::BadFrame,
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::HeaderTooShort { len } => {
+                write!(f, "header length {} is below 2", Decimal::from(*len))
+            }
+            Self::HeaderTooLong { len, max } => {
+                let (len, max) = (Decimal::from(*len), Decimal::from(*max));
+                write!(f, "header length {len} exceeds the limit of {max}")
+            }
+            Self::Header(e) => write!(f, "bad header: {e}"),
+            Self::Request { error, .. } => write!(f, "bad request: {error}"),
+            Self::BodyTooLarge { data_size, max } => {
+                let (data_size, max) = (Decimal::from(*data_size), Decimal::from(*max));
+                write!(f, "body of {data_size} bytes exceeds the limit of {max}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Header(e) | Self::Request { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why a frame could not be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The output buffer is too small for the frame.
+    BufferTooSmall,
+    /// The header is longer than the wire's i32 prefix can express.
+    HeaderTooLong,
+    /// `header.data_size` differs from the body's length.
+    SizeMismatch,
+    /// A user header type failed to serialize.
+    Serialize,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::BufferTooSmall => "output buffer too small for the frame",
+            Self::HeaderTooLong => "header longer than the prefix can express",
+            Self::SizeMismatch => "header data_size differs from the body length",
+            Self::Serialize => "header type failed to serialize",
+        })
+    }
+}
+
+impl core::error::Error for EncodeError {}
+
+/// Why reading a frame failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ReadError<E> {
+    /// The underlying reader failed.
+    Io(E),
+    /// The bytes are not a valid frame (see [`DecodeError::is_recoverable`]).
+    Decode(DecodeError),
+    /// The peer closed in the middle of a frame.
+    UnexpectedEof,
+}
+
+impl<E: fmt::Debug> fmt::Display for ReadError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "read failed: {e:?}"),
+            Self::Decode(e) => write!(f, "{e}"),
+            Self::UnexpectedEof => f.write_str("connection closed in the middle of a frame"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> core::error::Error for ReadError<E> {}
+
+/// Why writing a frame failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum WriteError<E> {
+    /// The underlying writer failed.
+    Io(E),
+    /// The frame could not be encoded.
+    Encode(EncodeError),
+    /// The writer accepted zero bytes.
+    WriteZero,
+}
+
+impl<E: fmt::Debug> fmt::Display for WriteError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "write failed: {e:?}"),
+            Self::Encode(e) => write!(f, "{e}"),
+            Self::WriteZero => f.write_str("writer accepted zero bytes"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> core::error::Error for WriteError<E> {}
+
+/// A reply body that could not be produced in full (a file that changed
+/// while being sent): the announced size cannot be honoured, so the engine
+/// ends the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SourceError;
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the reply body could not be produced in full")
+    }
+}
+
+impl core::error::Error for SourceError {}
