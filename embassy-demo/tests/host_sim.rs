@@ -3,17 +3,31 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Case, MAX_REPLY, cases};
 use embedded_io_adapters::std::FromStd;
 use jframe::io::blocking::{read_frame, write_frame};
-use jframe::{Decoder, Header, Received, Status};
+use jframe::{Decoder, Header, Op, Received, Status};
 
 const HOST_SIM: &str = env!("CARGO_BIN_EXE_host-sim");
+
+/// The binary under test: `HOST_SIM_UNDER_TEST` may name another build
+/// (an older one, to see a test fail before its fix).
+fn host_sim() -> String {
+    std::env::var("HOST_SIM_UNDER_TEST").unwrap_or_else(|_| HOST_SIM.to_string())
+}
+
+/// A frame's prefix and header, as raw bytes.
+fn raw_frame(header_json: &str) -> Vec<u8> {
+    let len = i32::try_from(header_json.len()).expect("short header");
+    let mut out = len.to_le_bytes().to_vec();
+    out.extend_from_slice(header_json.as_bytes());
+    out
+}
 
 /// A running host-sim, killed when dropped.
 struct Sim {
@@ -24,7 +38,7 @@ struct Sim {
 
 impl Sim {
     fn start(extra: &[&str]) -> Sim {
-        let mut child = Command::new(HOST_SIM)
+        let mut child = Command::new(host_sim())
             .args(["--forward", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
@@ -198,4 +212,282 @@ fn conformance_through_the_forwarded_port() {
         outcomes.len(),
         failed.join("\n")
     );
+}
+
+/// Sends one request on `stream` and reads its reply: `None` if the
+/// device (or the forwarder) closed the connection instead.
+fn round_trip(stream: &TcpStream, op: Op, body: &[u8]) -> Option<(Header, Vec<u8>)> {
+    let mut out = FromStd::new(stream);
+    let mut scratch = [0u8; 256];
+    write_frame(
+        &mut out,
+        &mut scratch,
+        &Header::request(op, body.len() as u64),
+        body,
+    )
+    .ok()?;
+    let mut input = FromStd::new(stream);
+    let mut decoder = Decoder::new(vec![0u8; MAX_REPLY]);
+    match read_frame(&mut input, &mut decoder) {
+        Ok(Some(Received::Frame(frame))) => Some((frame.header.clone(), frame.body.to_vec())),
+        _ => None,
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect to host-sim");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(90)))
+        .expect("timeout");
+    stream
+}
+
+/// Waits until the first round trip on a fresh connection works (the
+/// stacks come up a moment after the port is bound).
+fn wait_ready(addr: SocketAddr) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Some((h, _)) = round_trip(&connect(addr), Op::Echo, b"ready")
+            && h.status() == Some(Status::Ok)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("host-sim did not answer within 20 s");
+}
+
+/// Issue 9, #3: `silent` connections that never send a byte fill the
+/// device's pool (8 connections plus its spare, the default); the next
+/// client must still be served at once, not after the device's 30 s idle
+/// timeout (it was 31.5 s with 8 silent peers, 63.7 s with 16).
+fn silent_peers_do_not_delay(silent: usize) -> Duration {
+    let sim = Sim::start(&[]);
+    wait_ready(sim.addr);
+    let held: Vec<TcpStream> = (0..silent).map(|_| connect(sim.addr)).collect();
+    // Let every silent connection reach the device.
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    let reply = round_trip(&connect(sim.addr), Op::Echo, b"next");
+    let took = start.elapsed();
+    let (header, body) = reply.expect("the next client is served");
+    assert_eq!(header.status(), Some(Status::Ok), "{header:?}");
+    assert_eq!(body, b"next");
+    // Loose: the old figure was 31.5 s; the new one is milliseconds.
+    assert!(
+        took < Duration::from_secs(10),
+        "with {silent} silent peers the next client waited {took:?}"
+    );
+    eprintln!("{silent} silent peers: the next client served in {took:?}");
+    drop(held);
+    took
+}
+
+#[test]
+fn eight_silent_peers_do_not_delay_the_ninth() {
+    silent_peers_do_not_delay(8);
+}
+
+#[test]
+fn sixteen_silent_peers_do_not_delay_the_seventeenth() {
+    silent_peers_do_not_delay(16);
+}
+
+/// When every connection of the device is inside a frame (none idle to
+/// close), a new client gets `busy` at once and is closed, instead of
+/// waiting for a slot.
+#[test]
+fn a_full_pool_of_busy_connections_answers_busy_at_once() {
+    let sim = Sim::start(&[]);
+    wait_ready(sim.addr);
+    // Eight connections in the middle of a body (one byte of 1000 sent):
+    // the device's 8 connections are all inside a frame.
+    let mut frame = raw_frame(r#"{"data_size": 1000, "op": "echo"}"#);
+    frame.push(b'x');
+    let held: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = connect(sim.addr);
+            s.write_all(&frame).expect("send a partial frame");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    let stream = connect(sim.addr);
+    let (header, _) = round_trip(&stream, Op::Echo, b"hi").expect("a busy reply, not a close");
+    let took = start.elapsed();
+    assert_eq!(header.status(), Some(Status::Busy), "{header:?}");
+    // Then the device closes.
+    let mut rest = Vec::new();
+    let _ = (&stream).read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{rest:?}");
+    // Loose: before, this client waited for a slot (10 s and more).
+    assert!(took < Duration::from_secs(5), "busy came after {took:?}");
+    eprintln!("busy reply after {took:?}");
+    drop(held);
+}
+
+/// SPEC: a body has a deadline on the device too. A body trickled at one
+/// byte every 3 s (far under the 256 B/s minimum rate) is cut after the
+/// 30 s grace, with the device's default settings (never, before the
+/// device had body deadlines).
+#[test]
+fn a_body_trickled_one_byte_every_3_s_is_cut() {
+    let sim = Sim::start(&[]);
+    wait_ready(sim.addr);
+    let mut stream = connect(sim.addr);
+    stream
+        .write_all(&raw_frame(r#"{"data_size": 100, "op": "echo"}"#))
+        .expect("header");
+    let start = Instant::now();
+    // A reader takes the streamed echo and reports when the device closes.
+    let (closed_tx, closed) = std::sync::mpsc::channel();
+    let mut reader = stream.try_clone().expect("clone");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok(1..) = reader.read(&mut buf) {}
+        let _ = closed_tx.send(());
+    });
+    let mut sent = 0;
+    // At most 20 bytes (60 s): the cut must come before.
+    let cut = loop {
+        if sent == 20 {
+            panic!(
+                "a body at 1 byte every 3 s was not cut in {:?}",
+                start.elapsed()
+            );
+        }
+        let _ = stream.write_all(b"z");
+        sent += 1;
+        if closed.recv_timeout(Duration::from_secs(3)).is_ok() {
+            break start.elapsed();
+        }
+    };
+    // Loose: 30 s of grace plus the bytes' own allowance, plus slack.
+    assert!(cut < Duration::from_secs(50), "cut after {cut:?}");
+    eprintln!("trickled body cut after {cut:?} ({sent} bytes sent)");
+}
+
+/// Issue 9, #4: host-sim with no client sleeps. Its user + system CPU
+/// ticks (100 Hz) over 10 idle seconds, from /proc/PID/stat; before the
+/// forwarders had one signal each, they woke each other through a shared
+/// channel's single waker: 993 ticks in 10 s.
+#[test]
+fn host_sim_idles_at_about_zero_cpu() {
+    fn cpu_ticks(pid: u32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+        // Fields after the command (which may hold spaces): state is the
+        // 3rd field, utime the 14th, stime the 15th.
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+    }
+    let sim = Sim::start(&[]);
+    wait_ready(sim.addr);
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = sim.child.id();
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(10));
+    let ticks = cpu_ticks(pid) - before;
+    eprintln!("host-sim idle: {ticks} CPU ticks in 10 s");
+    assert!(
+        ticks < 50,
+        "host-sim used {ticks} ticks (100 Hz) in 10 idle seconds"
+    );
+}
+
+/// Issue 9, #5: idle means idle. With a forwarder idle limit of 3 s (and
+/// a device idle timeout of 3 s), a client that sends a request every
+/// second for 10 s is never cut; once it stops, it is cut.
+#[test]
+fn an_active_connection_outlives_the_idle_limit() {
+    let sim = Sim::start(&["--timeout", "3", "--forward-idle", "3"]);
+    wait_ready(sim.addr);
+    let stream = connect(sim.addr);
+    let start = Instant::now();
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(10) {
+        n += 1;
+        let reply = round_trip(&stream, Op::Echo, b"ping");
+        let Some((header, body)) = reply else {
+            panic!("request {n} was cut at {:?}", start.elapsed());
+        };
+        assert_eq!(header.status(), Some(Status::Ok));
+        assert_eq!(body, b"ping");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(n >= 5, "{n} requests");
+    // Silent now: closed after about 3 s (loosely: within 20 s).
+    let quiet = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    let got = (&stream).read(&mut buf);
+    assert!(
+        matches!(got, Ok(0))
+            || matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "an idle connection must be closed: {got:?}"
+    );
+    let after = quiet.elapsed();
+    assert!(
+        after < Duration::from_secs(20),
+        "closed only after {after:?}"
+    );
+    eprintln!(
+        "{n} requests over {:?}; closed {after:?} after the last",
+        start.elapsed()
+    );
+}
+
+/// Issue 9, #5 with `--drop 10`: the Python seed-style client sends a
+/// whole `upper` body, then reads the reply; it must come back byte-exact
+/// (before: `peer closed after 739718 of 1048576 bytes` for 1 MiB).
+fn python_big_body_through_a_lossy_wire(size: usize, limit: Duration) {
+    let sim = Sim::start(&["--drop", "10", "--seed", "9"]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/seed002_big.py");
+    let mut child = match Command::new("python3")
+        .arg(script)
+        .args([sim.addr.port().to_string(), size.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => panic!("python3 is needed for this test (apt-get install python3): {e}"),
+    };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{size} bytes through a 10% lossy wire: not done in {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let output = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        status.success(),
+        "python peer failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with(&format!("ok {size} bytes")), "{stdout}");
+    eprintln!("--drop 10: {}", stdout.trim());
+}
+
+#[test]
+fn python_256_kib_upper_through_a_10_percent_lossy_wire() {
+    python_big_body_through_a_lossy_wire(256 * 1024, Duration::from_secs(120));
+}
+
+/// The issue's own figure, 1 MiB: a few minutes, so not in the default run:
+/// `cargo test -p jframe-embassy-demo --test host_sim -- --ignored`.
+#[test]
+#[ignore = "minutes at 10% loss; run with --ignored"]
+fn python_1_mib_upper_through_a_10_percent_lossy_wire() {
+    python_big_body_through_a_lossy_wire(1024 * 1024, Duration::from_secs(600));
 }

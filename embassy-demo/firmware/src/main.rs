@@ -14,11 +14,15 @@ mod time_driver;
 
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4};
-use jframe_embassy_demo::echo::{ECHO_PORT, EchoConfig, serve_socket};
+use jframe_embassy_demo::echo::{ECHO_PORT, EchoConfig, Pool, Slot, serve_socket};
 use static_cell::StaticCell;
 
 /// Concurrent connections served (one task and one socket each).
 const CONNECTIONS: usize = 4;
+/// Sockets on port 7: one more than the connections served, the spare
+/// through which a new client on a full pool closes the connection idle
+/// longest, or gets `busy` (`echo::Pool`).
+const SOCKETS: usize = CONNECTIONS + 1;
 /// Per-connection TCP buffers.
 const SOCKET_RX: usize = 1024;
 const SOCKET_TX: usize = 1024;
@@ -27,16 +31,24 @@ const ADDRESS: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
 const PREFIX: u8 = 24;
 const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
 
+/// The network stack's runner, which holds the LAN9118's frame buffers.
+type Runner = embassy_net::Runner<'static, lan9118::Lan9118>;
+
+/// Takes the runner by reference: an `async fn` keeps a by-value argument
+/// twice in its future (the argument and its binding), and a `Runner` is
+/// 3 KiB.
 #[embassy_executor::task]
-async fn net_task(mut runner: embassy_net::Runner<'static, lan9118::Lan9118>) -> ! {
+async fn net_task(runner: &'static mut Runner) -> ! {
     runner.run().await
 }
 
-#[embassy_executor::task(pool_size = CONNECTIONS)]
-async fn echo_task(stack: Stack<'static>) -> ! {
+static POOL: Pool<SOCKETS> = Pool::new();
+
+#[embassy_executor::task(pool_size = SOCKETS)]
+async fn echo_task(stack: Stack<'static>, slot: Slot<'static>, config: &'static EchoConfig) -> ! {
     let mut rx = [0u8; SOCKET_RX];
     let mut tx = [0u8; SOCKET_TX];
-    serve_socket(stack, &mut rx, &mut tx, &EchoConfig::default()).await
+    serve_socket(stack, &mut rx, &mut tx, config, slot).await
 }
 
 #[embassy_executor::main]
@@ -64,7 +76,7 @@ async fn main(spawner: Spawner) {
         gateway: Some(GATEWAY),
         dns_servers: heapless::Vec::new(),
     });
-    static RESOURCES: StaticCell<StackResources<{ CONNECTIONS + 1 }>> = StaticCell::new();
+    static RESOURCES: StaticCell<StackResources<{ SOCKETS + 1 }>> = StaticCell::new();
     let (stack, runner) =
         embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
 
@@ -77,8 +89,12 @@ async fn main(spawner: Spawner) {
         mac[4],
         mac[5]
     );
-    spawner.spawn(net_task(runner).unwrap());
-    for _ in 0..CONNECTIONS {
-        spawner.spawn(echo_task(stack).unwrap());
+    static RUNNER: StaticCell<Runner> = StaticCell::new();
+    spawner.spawn(net_task(RUNNER.init(runner)).unwrap());
+    // One configuration for every task, rather than a copy in each.
+    static CONFIG: StaticCell<EchoConfig> = StaticCell::new();
+    let config = CONFIG.init(EchoConfig::default());
+    for i in 0..SOCKETS {
+        spawner.spawn(echo_task(stack, POOL.slot(i), config).unwrap());
     }
 }

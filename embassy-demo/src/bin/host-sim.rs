@@ -19,18 +19,21 @@ use embassy_executor::{Executor, Spawner};
 use embassy_net::{IpEndpoint, Runner, Stack, StackResources};
 use embassy_net_tuntap::TunTapDevice;
 use embassy_time::Duration;
-use jframe_embassy_demo::echo::{self, EchoConfig};
-use jframe_embassy_demo::sim::forward::{self, ForwardStats, Inbox, Target};
+use jframe_embassy_demo::echo::{self, EchoConfig, Pool, Slot};
+use jframe_embassy_demo::sim::forward::{self, Dispatch, ForwardConfig, ForwardStats, Target};
 use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
 use jframe_embassy_demo::sim::wire::{
     self, Faults, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireStats,
 };
 use static_cell::StaticCell;
 
-/// Echo sockets listening on the device's port 7 (the pool): one per forwarder.
-const ECHO_SOCKETS: usize = 8;
-/// Concurrent forwarded connections.
-const FORWARDERS: usize = 8;
+/// Echo sockets on the device's port 7 (the pool): 8 connections served,
+/// plus the spare through which a ninth client makes room (`echo::Pool`).
+const ECHO_SOCKETS: usize = 9;
+/// Concurrent forwarded connections: more than the device's pool, so that
+/// the device's policy (not the forwarder, which plays QEMU's `hostfwd`)
+/// decides who is served.
+const FORWARDERS: usize = 32;
 /// Device socket buffers: a microcontroller-sized window.
 const DEVICE_SOCKET_BUF: usize = 4096;
 /// Host-side socket buffers.
@@ -69,11 +72,16 @@ struct Args {
     /// Idle timeout of a device connection, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout: u64,
+    /// Idle limit of a forwarded connection, in seconds: closed when nothing moved either way for this long.
+    #[arg(long, value_name = "SECS", default_value_t = forward::DEFAULT_IDLE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    forward_idle: u64,
 }
 
 static EXECUTOR: StaticCell<Executor> = StaticCell::new();
 static ECHO_CONFIG: StaticCell<EchoConfig> = StaticCell::new();
-static INBOX: Inbox = Inbox::new();
+static DISPATCH: Dispatch<FORWARDERS> = Dispatch::new();
+static POOL: Pool<ECHO_SOCKETS> = Pool::new();
 static FWD_STATS: StaticCell<Arc<ForwardStats>> = StaticCell::new();
 static LISTENER: StaticCell<Async<TcpListener>> = StaticCell::new();
 static DEVICE_RESOURCES: StaticCell<StackResources<{ ECHO_SOCKETS + 2 }>> = StaticCell::new();
@@ -191,15 +199,25 @@ fn run(args: Args, setup: Setup) -> ExitCode {
         seed: args.seed,
     };
     let seed = args.seed;
+    let forward = ForwardConfig {
+        idle: Duration::from_secs(args.forward_idle),
+    };
     EXECUTOR.init(Executor::new()).run(move |spawner| {
         let spawned = match setup.tap {
-            Some(tap) => spawn_tap(spawner, tap, seed, config, fwd_stats, setup.listener),
+            Some(tap) => spawn_tap(
+                spawner,
+                tap,
+                seed,
+                config,
+                (forward, fwd_stats),
+                setup.listener,
+            ),
             None => spawn_virtual(
                 spawner,
                 faults,
                 wire_stats,
                 config,
-                fwd_stats,
+                (forward, fwd_stats),
                 setup.listener,
             ),
         };
@@ -216,7 +234,7 @@ fn spawn_virtual(
     faults: Faults,
     stats: Arc<WireStats>,
     config: &'static EchoConfig,
-    fwd_stats: &'static Arc<ForwardStats>,
+    fwd: (ForwardConfig, &'static Arc<ForwardStats>),
     listener: &'static Async<TcpListener>,
 ) -> Result<(), embassy_executor::SpawnError> {
     let seed = faults.seed;
@@ -246,7 +264,7 @@ fn spawn_virtual(
         stack: host,
         device: IpEndpoint::new(DEVICE_IP.into(), config.port),
     };
-    spawn_forward(spawner, target, fwd_stats, listener)
+    spawn_forward(spawner, target, fwd, listener)
 }
 
 /// The device stack on a TAP interface; forwarders go through the kernel.
@@ -255,7 +273,7 @@ fn spawn_tap(
     tap: TunTapDevice,
     seed: u64,
     config: &'static EchoConfig,
-    fwd_stats: &'static Arc<ForwardStats>,
+    fwd: (ForwardConfig, &'static Arc<ForwardStats>),
     listener: &'static Async<TcpListener>,
 ) -> Result<(), embassy_executor::SpawnError> {
     let (device, runner) = net::stack(
@@ -267,7 +285,7 @@ fn spawn_tap(
     spawner.spawn(tap_net_task(runner)?);
     spawn_echo(spawner, device, config)?;
     let target = Target::Kernel(SocketAddr::from((DEVICE_IP.octets(), config.port)));
-    spawn_forward(spawner, target, fwd_stats, listener)
+    spawn_forward(spawner, target, fwd, listener)
 }
 
 fn spawn_echo(
@@ -275,8 +293,8 @@ fn spawn_echo(
     device: Stack<'static>,
     config: &'static EchoConfig,
 ) -> Result<(), embassy_executor::SpawnError> {
-    for _ in 0..ECHO_SOCKETS {
-        spawner.spawn(echo_task(device, config)?);
+    for i in 0..ECHO_SOCKETS {
+        spawner.spawn(echo_task(device, config, POOL.slot(i))?);
     }
     Ok(())
 }
@@ -284,11 +302,11 @@ fn spawn_echo(
 fn spawn_forward(
     spawner: Spawner,
     target: Target<'static>,
-    stats: &'static Arc<ForwardStats>,
+    (config, stats): (ForwardConfig, &'static Arc<ForwardStats>),
     listener: &'static Async<TcpListener>,
 ) -> Result<(), embassy_executor::SpawnError> {
-    for _ in 0..FORWARDERS {
-        spawner.spawn(forward_task(target, stats)?);
+    for i in 0..FORWARDERS {
+        spawner.spawn(forward_task(target, i, config, stats)?);
     }
     spawner.spawn(accept_task(listener)?);
     Ok(())
@@ -311,20 +329,25 @@ async fn tap_net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
 
 /// One slot of the device's listening pool.
 #[embassy_executor::task(pool_size = ECHO_SOCKETS)]
-async fn echo_task(stack: Stack<'static>, config: &'static EchoConfig) -> ! {
+async fn echo_task(stack: Stack<'static>, config: &'static EchoConfig, slot: Slot<'static>) -> ! {
     let mut rx = [0u8; DEVICE_SOCKET_BUF];
     let mut tx = [0u8; DEVICE_SOCKET_BUF];
-    echo::serve_socket(stack, &mut rx, &mut tx, config).await
+    echo::serve_socket(stack, &mut rx, &mut tx, config, slot).await
 }
 
 #[embassy_executor::task(pool_size = FORWARDERS)]
-async fn forward_task(target: Target<'static>, stats: &'static Arc<ForwardStats>) -> ! {
+async fn forward_task(
+    target: Target<'static>,
+    index: usize,
+    config: ForwardConfig,
+    stats: &'static Arc<ForwardStats>,
+) -> ! {
     let mut rx = vec![0u8; HOST_SOCKET_BUF];
     let mut tx = vec![0u8; HOST_SOCKET_BUF];
-    forward::forwarder(target, &INBOX, &mut rx, &mut tx, stats).await
+    forward::forwarder(target, (&DISPATCH, index), &mut rx, &mut tx, config, stats).await
 }
 
 #[embassy_executor::task]
 async fn accept_task(listener: &'static Async<TcpListener>) -> ! {
-    forward::accept_loop(listener, &INBOX).await
+    forward::accept_loop(listener, &DISPATCH).await
 }

@@ -2,13 +2,18 @@
 //! done for the simulated device.
 //!
 //! An accept loop takes clients on a std `TcpListener` (through `async-io`,
-//! whose reactor thread wakes the embassy executor) and hands them to a pool
-//! of forwarders. Each forwarder opens a connection to the device, either
+//! whose reactor thread wakes the embassy executor) and hands each to a free
+//! forwarder of the pool ([`Dispatch`]: every forwarder waits on its own
+//! signal, so an idle pool sleeps; one channel shared by all of them has a
+//! single receiver waker, over which the waiting tasks kept waking each
+//! other). Each forwarder opens a connection to the device, either
 //! with a `TcpSocket` on the host-side embassy-net stack (virtual wire) or
 //! with a kernel socket (TAP mode), and pumps bytes both ways until both
-//! sides are done. Half-closes are passed on, so a client that sends its
+//! sides are done, or until nothing has moved either way for the idle limit
+//! (idle means idle: a session that keeps moving bytes is never cut). Half-closes are passed on, so a client that sends its
 //! requests, shuts down its write half and reads the replies works.
 
+use core::cell::Cell;
 use std::boxed::Box;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -20,23 +25,72 @@ use embassy_net::tcp::{State, TcpSocket};
 use embassy_net::{IpEndpoint, Stack};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::channel::Channel;
-use embassy_time::{Duration, Timer, with_timeout};
+use embassy_sync::signal::Signal;
+use embassy_time::{Duration, Instant, Timer, with_timeout};
 use embedded_io_adapters::futures_03::FromFutures;
 use embedded_io_async::{Read, Write};
 
-/// Clients accepted but not yet taken by a forwarder.
-pub const BACKLOG: usize = 8;
 /// How long opening the device side may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// After one side has finished, how long the other gets to finish too.
-const LINGER: Duration = Duration::from_secs(30);
-/// Idle limit of a forwarded connection (the device's own is shorter).
-const IDLE: Duration = Duration::from_secs(120);
+/// Default idle limit of a forwarded connection: nothing moved either way
+/// for this long (the device's own idle timeout is shorter).
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(120);
 /// Size of each direction's pump buffer.
 const PUMP_BUF: usize = 8192;
 
-/// Accepted clients waiting for a forwarder.
-pub type Inbox = Channel<CriticalSectionRawMutex, Async<TcpStream>, BACKLOG>;
+/// Hands accepted clients to free forwarders: `N` forwarders, each waiting
+/// on its own [`Signal`], and a queue of the free ones that only the accept
+/// loop reads. Every waker has exactly one waiter, so nothing wakes while
+/// no client comes. The accept loop takes a client only when a forwarder is
+/// free; until then clients wait in the kernel's listen backlog.
+pub struct Dispatch<const N: usize> {
+    free: Channel<CriticalSectionRawMutex, usize, N>,
+    hand: [Signal<CriticalSectionRawMutex, Async<TcpStream>>; N],
+}
+
+impl<const N: usize> core::fmt::Debug for Dispatch<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Dispatch")
+            .field("free", &self.free.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const N: usize> Default for Dispatch<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Dispatch<N> {
+    /// A dispatcher for `N` forwarders (a `static` is fine).
+    pub const fn new() -> Self {
+        Dispatch {
+            free: Channel::new(),
+            hand: [const { Signal::new() }; N],
+        }
+    }
+
+    /// Forwarder `me` is free: waits for its next client.
+    async fn next_client(&self, me: usize) -> Async<TcpStream> {
+        // Never full: each forwarder is in the queue at most once.
+        let _ = self.free.try_send(me);
+        self.hand[me].wait().await
+    }
+}
+
+/// How forwarders behave.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardConfig {
+    /// A session in which nothing moves either way for this long is closed.
+    pub idle: Duration,
+}
+
+impl Default for ForwardConfig {
+    fn default() -> Self {
+        ForwardConfig { idle: DEFAULT_IDLE }
+    }
+}
 
 /// Where forwarders connect to.
 #[derive(Clone, Copy)]
@@ -87,46 +141,60 @@ impl ForwardStats {
     }
 }
 
-/// Accepts clients forever and queues them for the forwarders.
-pub async fn accept_loop(listener: &Async<TcpListener>, inbox: &Inbox) -> ! {
+/// Accepts clients forever, each once a forwarder is free, and hands it
+/// over.
+pub async fn accept_loop<const N: usize>(
+    listener: &Async<TcpListener>,
+    dispatch: &Dispatch<N>,
+) -> ! {
     loop {
-        match listener.accept().await {
-            Ok((client, peer)) => {
-                log::debug!("forward: client {peer}");
-                // Small request/reply frames should not wait for Nagle.
-                let _ = client.get_ref().set_nodelay(true);
-                inbox.send(client).await;
+        let free = dispatch.free.receive().await;
+        let client = loop {
+            match listener.accept().await {
+                Ok((client, peer)) => {
+                    log::debug!("forward: client {peer} to forwarder {free}");
+                    // Small request/reply frames should not wait for Nagle.
+                    let _ = client.get_ref().set_nodelay(true);
+                    break client;
+                }
+                Err(e) => {
+                    log::warn!("forward: accept failed: {e}");
+                    Timer::after(Duration::from_millis(100)).await;
+                }
             }
-            Err(e) => {
-                log::warn!("forward: accept failed: {e}");
-                Timer::after(Duration::from_millis(100)).await;
-            }
-        }
+        };
+        dispatch.hand[free].signal(client);
     }
 }
 
-/// One forwarder of the pool: takes a client, forwards it, repeats.
+/// Forwarder `me` of the pool: takes a client, forwards it, repeats.
 /// `rx_buffer`/`tx_buffer` back the host-side socket ([`Target::Stack`]).
-pub async fn forwarder(
+pub async fn forwarder<const N: usize>(
     target: Target<'_>,
-    inbox: &Inbox,
+    (dispatch, me): (&Dispatch<N>, usize),
     rx_buffer: &mut [u8],
     tx_buffer: &mut [u8],
+    config: ForwardConfig,
     stats: &ForwardStats,
 ) -> ! {
     let mut up = Pump::new();
     let mut down = Pump::new();
     loop {
-        let client = inbox.receive().await;
+        let client = dispatch.next_client(me).await;
         stats.connections.fetch_add(1, Relaxed);
         up.reset();
         down.reset();
+        let session = Session {
+            client: &client,
+            idle: config.idle,
+            last: Cell::new(Instant::now()),
+        };
         let reached = match target {
             Target::Stack { stack, device } => {
                 let socket = TcpSocket::new(stack, &mut *rx_buffer, &mut *tx_buffer);
-                via_stack(socket, device, &client, (&mut up, &mut down)).await
+                via_stack(socket, device, &session, (&mut up, &mut down)).await
             }
-            Target::Kernel(addr) => via_kernel(addr, &client, (&mut up, &mut down)).await,
+            Target::Kernel(addr) => via_kernel(addr, &session, (&mut up, &mut down)).await,
         };
         if !reached {
             stats.failed.fetch_add(1, Relaxed);
@@ -137,15 +205,43 @@ pub async fn forwarder(
     }
 }
 
+/// One forwarded client, and when bytes last moved either way.
+struct Session<'c> {
+    client: &'c Async<TcpStream>,
+    idle: Duration,
+    last: Cell<Instant>,
+}
+
+impl Session<'_> {
+    /// Ends once nothing has moved for the idle limit; each pump moves
+    /// `last` forward, so a session that keeps moving is never cut.
+    async fn idle_out(&self) {
+        loop {
+            let due = self
+                .last
+                .get()
+                .checked_add(self.idle)
+                .unwrap_or(Instant::MAX);
+            if Instant::now() >= due {
+                return;
+            }
+            Timer::at(due).await;
+        }
+    }
+}
+
 /// Forwards one client through the host-side stack; false if the device
 /// could not be reached.
 async fn via_stack(
     mut socket: TcpSocket<'_>,
     device: IpEndpoint,
-    client: &Async<TcpStream>,
+    session: &Session<'_>,
     (up, down): (&mut Pump, &mut Pump),
 ) -> bool {
-    socket.set_timeout(Some(IDLE));
+    let (client, last) = (session.client, &session.last);
+    // smoltcp's own timeout: nothing heard from the device for this long
+    // while data waits for its ACK.
+    socket.set_timeout(Some(session.idle));
     if !matches!(
         with_timeout(CONNECT_TIMEOUT, socket.connect(device)).await,
         Ok(Ok(()))
@@ -160,25 +256,28 @@ async fn via_stack(
     let first = {
         let (mut from_device, mut to_device) = socket.split();
         let both = select(
-            up.run(&mut client_in, &mut to_device),
-            down.run(&mut from_device, &mut client_out),
+            up.run(&mut client_in, &mut to_device, last),
+            down.run(&mut from_device, &mut client_out, last),
         );
-        with_timeout(IDLE, both).await
+        idle_or(session, both).await
     };
     match first {
         // The client has sent everything: pass its FIN on, then let the
         // device finish its replies.
-        Ok(Either::First(Ok(()))) => {
+        Some(Either::First(Ok(()))) => {
             socket.close();
-            let _ = with_timeout(LINGER, down.run(&mut socket, &mut client_out)).await;
+            let _ = idle_or(session, down.run(&mut socket, &mut client_out, last)).await;
         }
         // The device closed: the client gets its FIN in finish_client.
-        Ok(Either::Second(Ok(()))) => socket.close(),
-        Ok(Either::First(Err(e)) | Either::Second(Err(e))) => {
+        Some(Either::Second(Ok(()))) => socket.close(),
+        Some(Either::First(Err(e)) | Either::Second(Err(e))) => {
             log::debug!("forward: {e}");
             socket.abort();
         }
-        Err(_) => socket.abort(),
+        None => {
+            log::debug!("forward: idle for {} s, closed", session.idle.as_secs());
+            socket.abort();
+        }
     }
     // Let the FIN (or RST) reach the device before the socket goes away.
     let _ = with_timeout(Duration::from_secs(2), socket.flush()).await;
@@ -191,9 +290,10 @@ async fn via_stack(
 /// Forwards one client through a kernel socket (TAP mode).
 async fn via_kernel(
     addr: SocketAddr,
-    client: &Async<TcpStream>,
+    session: &Session<'_>,
     (up, down): (&mut Pump, &mut Pump),
 ) -> bool {
+    let (client, last) = (session.client, &session.last);
     let device = match with_timeout(CONNECT_TIMEOUT, Async::<TcpStream>::connect(addr)).await {
         Ok(Ok(device)) => device,
         Ok(Err(e)) => {
@@ -208,19 +308,31 @@ async fn via_kernel(
     let _ = device.get_ref().set_nodelay(true);
     let (mut client_in, mut client_out) = (FromFutures::new(client), FromFutures::new(client));
     let (mut device_in, mut device_out) = (FromFutures::new(&device), FromFutures::new(&device));
-    let first = with_timeout(
-        IDLE,
+    let first = idle_or(
+        session,
         select(
-            up.run(&mut client_in, &mut device_out),
-            down.run(&mut device_in, &mut client_out),
+            up.run(&mut client_in, &mut device_out, last),
+            down.run(&mut device_in, &mut client_out, last),
         ),
     )
     .await;
-    if let Ok(Either::First(Ok(()))) = first {
+    if let Some(Either::First(Ok(()))) = first {
         let _ = device.get_ref().shutdown(Shutdown::Write);
-        let _ = with_timeout(LINGER, down.run(&mut device_in, &mut client_out)).await;
+        let _ = idle_or(session, down.run(&mut device_in, &mut client_out, last)).await;
     }
     true
+}
+
+/// Runs `work` until it ends (`Some`) or the session has been idle for its
+/// limit (`None`).
+async fn idle_or<T>(
+    session: &Session<'_>,
+    work: impl core::future::Future<Output = T>,
+) -> Option<T> {
+    match select(work, session.idle_out()).await {
+        Either::First(done) => Some(done),
+        Either::Second(()) => None,
+    }
 }
 
 /// Closes the client's side: FIN, then read what it still sends (so the
@@ -282,14 +394,21 @@ impl Pump {
         (self.start, self.end, self.moved) = (0, 0, 0);
     }
 
-    /// Moves bytes from `from` to `to` until `from` ends (`Ok`).
-    async fn run<R: Read, W: Write>(&mut self, from: &mut R, to: &mut W) -> Result<(), PumpError> {
+    /// Moves bytes from `from` to `to` until `from` ends (`Ok`), setting
+    /// `last` whenever bytes move.
+    async fn run<R: Read, W: Write>(
+        &mut self,
+        from: &mut R,
+        to: &mut W,
+        last: &Cell<Instant>,
+    ) -> Result<(), PumpError> {
         loop {
             if self.start == self.end {
                 let n = from
                     .read(&mut self.buf)
                     .await
                     .map_err(|_| PumpError::Read)?;
+                last.set(Instant::now());
                 if n == 0 {
                     return to.flush().await.map_err(|_| PumpError::Write);
                 }
@@ -299,6 +418,7 @@ impl Pump {
             match to.write(pending).await {
                 Ok(0) | Err(_) => return Err(PumpError::Write),
                 Ok(n) => {
+                    last.set(Instant::now());
                     self.start += n;
                     self.moved += n as u64;
                 }

@@ -17,7 +17,10 @@ use jframe_embassy_demo::echo::{self, EchoConfig};
 use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
 use jframe_embassy_demo::sim::wire::{self, Faults, PortState, WireStats};
 
+/// Connections the device serves at once; its pool has one socket more
+/// (the spare through which a new client makes room, `echo::Pool`).
 pub const POOL: usize = 4;
+const SOCKETS: usize = POOL + 1;
 const DEVICE_BUF: usize = 4096;
 pub const CLIENT_BUF: usize = 16 * 1024;
 /// Largest reply a test client holds whole.
@@ -55,7 +58,7 @@ where
     let (device, mut device_runner) = net::stack(
         device_port,
         DEVICE_IP,
-        leak(StackResources::<{ POOL + 2 }>::new()),
+        leak(StackResources::<{ SOCKETS + 2 }>::new()),
         seed,
     );
     let (host, mut host_runner) = net::stack(
@@ -65,8 +68,15 @@ where
         seed + 1,
     );
     let config: &'static EchoConfig = leak(config);
-    let pool: [_; POOL] = core::array::from_fn(|_| {
-        echo::serve_socket(device, leak_buf(DEVICE_BUF), leak_buf(DEVICE_BUF), config)
+    let slots: &'static echo::Pool<SOCKETS> = leak(echo::Pool::new());
+    let pool: [_; SOCKETS] = core::array::from_fn(|i| {
+        echo::serve_socket(
+            device,
+            leak_buf(DEVICE_BUF),
+            leak_buf(DEVICE_BUF),
+            config,
+            slots.slot(i),
+        )
     });
     let background = join4(
         wire.run(),
