@@ -70,8 +70,10 @@ pub fn encode_reply_head(
     };
     w.put(b"{\"data_size\":")?;
     w.put_u64(data_size)?;
-    w.put(b",\"status\":")?;
-    w.put_json_str(status.as_str())?;
+    // Status names are plain ASCII: nothing to escape.
+    w.put(b",\"status\":\"")?;
+    w.put(status.as_str().as_bytes())?;
+    w.put(b"\"")?;
     if let Some(error) = error {
         w.put(b",\"error\":")?;
         w.put_json_str(error)?;

@@ -1,12 +1,81 @@
 //! Every error type of the crate, one small `Copy` enum per operation,
 //! each with `Display`, `core::error::Error` and (feature `defmt`)
-//! `defmt::Format`. Messages format integers without `core::fmt`'s integer
-//! code (see `decimal.rs`), so no message adds a panic path on Cortex-M.
+//! `defmt::Format`.
+//!
+//! The decode errors' messages are written once, through a small sink:
+//! into a [`Message`] (an error reply's `error`, built without `core::fmt`,
+//! whose machinery is flash a microcontroller need not spend) and into a
+//! `fmt::Formatter` for `Display`. Integers are written without
+//! `core::fmt`'s integer code (see `decimal.rs`), so no message adds a panic
+//! path on Cortex-M.
 
 use core::fmt;
 
+use heapless::string::StringView;
+
 use crate::decimal::Decimal;
-use crate::header::Status;
+use crate::header::{ERROR_CAPACITY, Status};
+
+/// An error reply's message: text cut to the header's `error` capacity.
+pub type Message = heapless::String<ERROR_CAPACITY>;
+
+/// Where a message is written: text and integers, in order.
+pub(crate) trait Sink {
+    fn text(&mut self, s: &str);
+    fn number(&mut self, n: Decimal);
+}
+
+/// A fixed-capacity string: what does not fit is cut at a character
+/// boundary (the status says the rest).
+impl Sink for StringView {
+    fn text(&mut self, s: &str) {
+        // Char by char, so the cut falls on a character boundary.
+        for c in s.chars() {
+            if self.push(c).is_err() {
+                break;
+            }
+        }
+    }
+
+    fn number(&mut self, n: Decimal) {
+        if n.negative {
+            self.text("-");
+        }
+        let mut buf = [0u8; 20];
+        for &d in crate::decimal::digits(n.magnitude, &mut buf) {
+            if self.push(char::from(d)).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// `Display` on top of the same text; the first error is kept.
+struct Fmt<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    result: fmt::Result,
+}
+
+impl Sink for Fmt<'_, '_> {
+    fn text(&mut self, s: &str) {
+        if self.result.is_ok() {
+            self.result = self.f.write_str(s);
+        }
+    }
+
+    fn number(&mut self, n: Decimal) {
+        if self.result.is_ok() {
+            self.result = fmt::Display::fmt(&n, self.f);
+        }
+    }
+}
+
+/// Writes `write`'s message through a formatter.
+fn display(f: &mut fmt::Formatter<'_>, write: impl FnOnce(&mut Fmt<'_, '_>)) -> fmt::Result {
+    let mut sink = Fmt { f, result: Ok(()) };
+    write(&mut sink);
+    sink.result
+}
 
 /// Why a header was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,9 +110,10 @@ pub enum HeaderError {
     Deserialize,
 }
 
-impl fmt::Display for HeaderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl HeaderError {
+    /// The message, as `Display` writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
             Self::InvalidUtf8 => "header is not valid UTF-8",
             Self::NotAnObject => "header is not a JSON object",
             Self::Syntax => "header is not valid JSON",
@@ -57,11 +127,9 @@ impl fmt::Display for HeaderError {
             Self::InvalidField => "a header field has the wrong type",
             Self::FieldTooLong => "a header field is too long",
             Self::Deserialize => "header does not match the expected type",
-        })
+        }
     }
-}
 
-impl HeaderError {
     /// Whether the header is malformed, so the frame's end is unknown and
     /// the stream cannot go on (SPEC: fatal). The others are well-formed
     /// headers with a wrong key: `bad_request`, body skipped.
@@ -70,6 +138,12 @@ impl HeaderError {
             self,
             Self::InvalidField | Self::FieldTooLong | Self::Deserialize
         )
+    }
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -129,23 +203,51 @@ impl DecodeError {
     }
 }
 
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+impl DecodeError {
+    /// Appends the message (what `Display` writes) to `out`, cut at its
+    /// capacity: an error reply's text without `core::fmt`.
+    pub fn message(&self, out: &mut Message) {
+        self.write(out.as_mut_view());
+    }
+
+    fn write(&self, out: &mut (impl Sink + ?Sized)) {
+        match *self {
             Self::HeaderTooShort { len } => {
-                write!(f, "header length {} is below 2", Decimal::from(*len))
+                out.text("header length ");
+                out.number(Decimal::from(len));
+                out.text(" is below 2");
             }
             Self::HeaderTooLong { len, max } => {
-                let (len, max) = (Decimal::from(*len), Decimal::from(*max));
-                write!(f, "header length {len} exceeds the limit of {max}")
+                out.text("header length ");
+                out.number(Decimal::from(len));
+                out.text(" exceeds the limit of ");
+                out.number(Decimal::from(max));
             }
-            Self::Header(e) => write!(f, "bad header: {e}"),
-            Self::Request { error, .. } => write!(f, "bad request: {error}"),
-            Self::BodyTooLarge { data_size, max } => {
-                let (data_size, max) = (Decimal::from(*data_size), Decimal::from(*max));
-                write!(f, "body of {data_size} bytes exceeds the limit of {max}")
+            Self::Header(e) => {
+                out.text("bad header: ");
+                out.text(e.as_str());
             }
+            Self::Request { error, .. } => {
+                out.text("bad request: ");
+                out.text(error.as_str());
+            }
+            Self::BodyTooLarge { data_size, max } => body_too_large(out, data_size, max),
         }
+    }
+}
+
+/// `body of N bytes exceeds the limit of M`: a decode error's message, and
+/// the engine's for a body over its limit.
+pub(crate) fn body_too_large(out: &mut (impl Sink + ?Sized), size: u64, max: u64) {
+    out.text("body of ");
+    out.number(Decimal::from(size));
+    out.text(" bytes exceeds the limit of ");
+    out.number(Decimal::from(max));
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        display(f, |out| self.write(out))
     }
 }
 

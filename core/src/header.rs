@@ -1,7 +1,9 @@
 //! The header model: the JSON object between the prefix and the body.
 //!
 //! [`Header`] holds the keys SPEC names, in fixed-capacity strings, so a
-//! header costs a known amount of stack and never allocates. Applications with
+//! header costs a known amount of stack and never allocates;
+//! [`CompactHeader`] keeps only what core's services read (`data_size`,
+//! `op`, `status`) and validates the same, for a device's connections. Applications with
 //! their own keys decode into any `serde::Deserialize` type with
 //! [`parse_header_as`] (validated by the same scanner first, so the nesting
 //! limit and duplicate-key rule hold for them too).
@@ -239,55 +241,174 @@ impl Header {
 
 impl ParseHeader for Header {
     fn parse_into(&mut self, json: &[u8]) -> Result<u64, DecodeError> {
-        if let Some(n) = only_data_size(json) {
-            self.clear(n);
-            return Ok(n);
+        if let Some(c) = compact(json) {
+            self.clear(c.data_size);
+            for &(key, value) in c.pairs.get(..c.len).unwrap_or_default() {
+                match key {
+                    b"op" => store_plain(&mut self.op, value),
+                    b"name" => store_plain(&mut self.name, value),
+                    b"status" => store_plain(&mut self.status, value),
+                    b"error" => store_plain(&mut self.error, value),
+                    b"sha256" => store_plain(&mut self.sha256, value),
+                    _ => {}
+                }
+            }
+            return Ok(c.data_size);
         }
         self.clear(0);
-        let mut sizes = Sizes::default();
-        // The first semantic error is kept while the scan goes on: the whole
-        // header must still be validated, and `data_size` found, so that the
-        // body can be skipped exactly.
-        let mut invalid = None;
-        json::scan(json, |key, value| {
-            if sizes.visit(key, value)? {
-                return Ok(());
-            }
-            let slot = if key.eq_str("op") {
-                Field::Op
-            } else if key.eq_str("name") {
-                Field::Name
-            } else if key.eq_str("status") {
-                Field::Status
-            } else if key.eq_str("error") {
-                Field::Error
-            } else if key.eq_str("sha256") {
-                Field::Sha256
-            } else {
-                return Ok(());
-            };
-            let stored = match value {
-                Value::Str(s) => match slot {
-                    Field::Op => store(&mut self.op, s),
-                    Field::Name => store(&mut self.name, s),
-                    Field::Status => store(&mut self.status, s),
-                    Field::Error => store(&mut self.error, s),
-                    Field::Sha256 => store(&mut self.sha256, s),
-                },
-                _ => Err(HeaderError::InvalidField),
-            };
-            if let Err(e) = stored {
-                invalid.get_or_insert(e);
-            }
-            Ok(())
-        })
-        .map_err(DecodeError::Header)?;
-        let data_size = sizes.resolve().map_err(DecodeError::Header)?;
+        let data_size = parse_known(json, |field, s| match field {
+            Field::Op => store(&mut self.op, s),
+            Field::Name => store(&mut self.name, s),
+            Field::Status => store(&mut self.status, s),
+            Field::Error => store(&mut self.error, s),
+            Field::Sha256 => store(&mut self.sha256, s),
+        })?;
         self.data_size = data_size;
-        match invalid {
-            None => Ok(data_size),
-            Some(error) => Err(DecodeError::Request { error, data_size }),
+        Ok(data_size)
+    }
+}
+
+/// What core's protocol engine reads from a request's header
+/// ([`crate::service`]): its size, its `op`, and whether it is a reply.
+/// jframe's [`Header`] is one; [`CompactHeader`] is the one a server
+/// without `get` needs, in a few dozen bytes instead of ~570.
+pub trait ServiceHeader: ParseHeader + Default {
+    /// The body length.
+    fn data_size(&self) -> u64;
+
+    /// The requested service: `Ok(Op::Upper)` when `op` is absent,
+    /// `Err(name)` for an unknown one.
+    fn op(&self) -> Result<Op, &str>;
+
+    /// Whether the frame carries `status`: a reply, which is never answered.
+    fn is_reply(&self) -> bool;
+}
+
+impl ServiceHeader for Header {
+    fn data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    fn op(&self) -> Result<Op, &str> {
+        Header::op(self)
+    }
+
+    fn is_reply(&self) -> bool {
+        self.status.is_some()
+    }
+}
+
+/// A header with only what core's services and a client's status check
+/// read: `data_size`, `op` and the reply `status`, in 40 bytes on Cortex-M
+/// (a [`Header`] is ~570: it keeps `name`, `error` and `sha256` too).
+///
+/// It validates exactly as [`Header`] does: the keys it does not keep must
+/// still be strings within [`Header`]'s capacities, so a request gets the
+/// same answer from a server on either.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactHeader {
+    /// Body length in bytes (`data_size`, or its alias `size`).
+    pub data_size: u64,
+    /// Requested service.
+    pub op: Option<String<OP_CAPACITY>>,
+    /// Reply status; an unknown code reads as [`Status::Error`].
+    pub status: Option<Status>,
+}
+
+impl CompactHeader {
+    /// The requested service: `Ok(Op::Upper)` when `op` is absent,
+    /// `Err(name)` for an unknown one.
+    pub fn op(&self) -> Result<Op, &str> {
+        match &self.op {
+            None => Ok(Op::Upper),
+            Some(s) => Op::from_wire(s).ok_or(s.as_str()),
         }
+    }
+
+    /// The reply status, `None` when absent (as [`Header::status`]).
+    pub fn status(&self) -> Option<Status> {
+        self.status
+    }
+}
+
+impl ParseHeader for CompactHeader {
+    fn parse_into(&mut self, json: &[u8]) -> Result<u64, DecodeError> {
+        // No byte-matching fast path (`compact`): on a microcontroller it
+        // is a kilobyte of flash to save microseconds; the scanner alone.
+        self.op = None;
+        self.status = None;
+        self.data_size = 0;
+        let data_size = parse_known(json, |field, s| match field {
+            Field::Op => store(&mut self.op, s),
+            Field::Status => {
+                let mut code = String::<STATUS_CAPACITY>::new();
+                s.unescape_into(&mut code)?;
+                self.status = Some(status_of(code.as_bytes()));
+                Ok(())
+            }
+            Field::Name => fits(s, NAME_CAPACITY),
+            Field::Error => fits(s, ERROR_CAPACITY),
+            Field::Sha256 => fits(s, SHA256_CAPACITY),
+        })?;
+        self.data_size = data_size;
+        Ok(data_size)
+    }
+}
+
+impl ServiceHeader for CompactHeader {
+    fn data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    fn op(&self) -> Result<Op, &str> {
+        CompactHeader::op(self)
+    }
+
+    fn is_reply(&self) -> bool {
+        self.status.is_some()
+    }
+}
+
+/// A status code as [`Header::status`] reads it: unknown is [`Status::Error`].
+fn status_of(code: &[u8]) -> Status {
+    Status::ALL
+        .into_iter()
+        .find(|st| st.as_str().as_bytes() == code)
+        .unwrap_or(Status::Error)
+}
+
+/// Scans a general header: the sizes resolved, every key SPEC names handed
+/// to `store` when it is a string (of another type: `InvalidField`).
+fn parse_known(
+    json: &[u8],
+    mut store: impl FnMut(Field, RawStr<'_>) -> Result<(), HeaderError>,
+) -> Result<u64, DecodeError> {
+    let mut sizes = Sizes::default();
+    // The first semantic error is kept while the scan goes on: the whole
+    // header must still be validated, and `data_size` found, so that the
+    // body can be skipped exactly.
+    let mut invalid = None;
+    json::scan(json, |key, value| {
+        if sizes.visit(key, value)? {
+            return Ok(());
+        }
+        let Some(field) = Field::of(key) else {
+            return Ok(());
+        };
+        let stored = match value {
+            Value::Str(s) => store(field, s),
+            _ => Err(HeaderError::InvalidField),
+        };
+        if let Err(e) = stored {
+            invalid.get_or_insert(e);
+        }
+        Ok(())
+    })
+    .map_err(DecodeError::Header)?;
+    let data_size = sizes.resolve().map_err(DecodeError::Header)?;
+    match invalid {
+        None => Ok(data_size),
+        Some(error) => Err(DecodeError::Request { error, data_size }),
     }
 }
 
@@ -331,20 +452,50 @@ impl<T: serde::de::DeserializeOwned> ParseHeader for Serde<T> {
 /// Validates `json` as a header and returns its `data_size`; every error is
 /// fatal ([`DecodeError::Header`]).
 pub fn validate(json: &[u8]) -> Result<u64, DecodeError> {
-    if let Some(n) = only_data_size(json) {
-        return Ok(n);
+    if let Some(c) = compact(json) {
+        return Ok(c.data_size);
     }
     let mut sizes = Sizes::default();
     json::scan(json, |k, v| sizes.visit(k, v).map(|_| ())).map_err(DecodeError::Header)?;
     sizes.resolve().map_err(DecodeError::Header)
 }
 
+/// The keys SPEC names, besides the sizes.
+#[derive(Debug, Clone, Copy)]
 enum Field {
     Op,
     Name,
     Status,
     Error,
     Sha256,
+}
+
+impl Field {
+    fn of(key: RawStr<'_>) -> Option<Field> {
+        Some(if key.eq_str("op") {
+            Field::Op
+        } else if key.eq_str("name") {
+            Field::Name
+        } else if key.eq_str("status") {
+            Field::Status
+        } else if key.eq_str("error") {
+            Field::Error
+        } else if key.eq_str("sha256") {
+            Field::Sha256
+        } else {
+            return None;
+        })
+    }
+}
+
+/// A string checked against a capacity without being kept: what
+/// [`store`] into a string of that capacity would accept.
+fn fits(s: RawStr<'_>, capacity: usize) -> Result<(), HeaderError> {
+    if s.unescaped_len() <= capacity {
+        Ok(())
+    } else {
+        Err(HeaderError::FieldTooLong)
+    }
 }
 
 fn store<const N: usize>(slot: &mut Option<String<N>>, s: RawStr<'_>) -> Result<(), HeaderError> {
@@ -407,26 +558,103 @@ impl Sizes {
     }
 }
 
-/// Fast path for the header nearly every peer sends: exactly
-/// `{"data_size":N}` (jframe) or `{"data_size": N}` (Python's `json.dumps`).
-/// Plain ASCII with one key, so matching the bytes is a full validation;
-/// anything else (`None`) takes the general scanner.
+/// Most keys the compact fast path takes besides `data_size`.
+const COMPACT_KEYS: usize = 6;
+
+/// A header in the compact shape peers write: `data_size` first, then
+/// string keys.
+struct Compact<'a> {
+    data_size: u64,
+    pairs: [(&'a [u8], &'a [u8]); COMPACT_KEYS],
+    len: usize,
+}
+
+/// Fast path for the headers nearly every peer sends: `{"data_size":N}`,
+/// optionally followed by `,"key":"value"` pairs (jframe writes
+/// `{"data_size":12,"op":"echo"}`; Python's `json.dumps` adds a space after
+/// `:` and `,`), with keys and values of plain printable ASCII: no escape,
+/// no control byte. In that shape matching the bytes is a full validation.
+/// Anything else (`None`) takes the general scanner, which also names the
+/// error: a leading zero, a `size` or `data_size` key again, a duplicate
+/// key, a value too long for its field, more than [`COMPACT_KEYS`] keys.
 #[inline]
-fn only_data_size(json: &[u8]) -> Option<u64> {
+fn compact(json: &[u8]) -> Option<Compact<'_>> {
     // Fixed-size comparisons: a few word loads, no call to memcmp.
     let (head, rest) = json.split_first_chunk::<13>()?;
     if head != b"{\"data_size\":" {
         return None;
     }
     let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-    let (last, digits) = rest.split_last()?;
-    if *last != b'}' {
-        return None;
-    }
+    let digits_end = rest.iter().position(|b| !b.is_ascii_digit())?;
+    let (digits, mut rest) = rest.split_at_checked(digits_end)?;
     if digits.len() > 1 && digits.first() == Some(&b'0') {
         return None; // a leading zero is invalid JSON: let the scanner say so
     }
-    json::parse_size(digits)
+    let mut out = Compact {
+        data_size: json::parse_size(digits)?,
+        pairs: [(&[], &[]); COMPACT_KEYS],
+        len: 0,
+    };
+    loop {
+        match rest {
+            [b'}'] => return Some(out),
+            [b',', after @ ..] => {
+                let after = after.strip_prefix(b" ").unwrap_or(after);
+                let (key, after) = plain_string(after)?;
+                let after = after.strip_prefix(b":")?;
+                let after = after.strip_prefix(b" ").unwrap_or(after);
+                let (value, after) = plain_string(after)?;
+                let seen = out.pairs.get(..out.len)?;
+                if key == b"data_size" || key == b"size" || seen.iter().any(|(k, _)| *k == key) {
+                    return None;
+                }
+                if capacity_of(key).is_some_and(|cap| value.len() > cap) {
+                    return None;
+                }
+                *out.pairs.get_mut(out.len)? = (key, value);
+                out.len += 1;
+                rest = after;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A `"..."` of printable ASCII without `\` at the start of `s`: its
+/// contents and the rest.
+#[inline]
+fn plain_string(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let s = s.strip_prefix(b"\"")?;
+    // One pass: find the closing quote, refusing anything not plain.
+    for (end, &b) in s.iter().enumerate() {
+        match b {
+            b'"' => return Some((s.get(..end)?, s.get(end + 1..)?)),
+            b'\\' | 0..0x20 | 0x7f.. => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The capacity of the field a key fills, `None` for keys [`Header`] ignores.
+fn capacity_of(key: &[u8]) -> Option<usize> {
+    match key {
+        b"op" => Some(OP_CAPACITY),
+        b"name" => Some(NAME_CAPACITY),
+        b"status" => Some(STATUS_CAPACITY),
+        b"error" => Some(ERROR_CAPACITY),
+        b"sha256" => Some(SHA256_CAPACITY),
+        _ => None,
+    }
+}
+
+/// Plain ASCII that fits (checked by [`compact`]) into a field.
+fn store_plain<const N: usize>(slot: &mut Option<String<N>>, value: &[u8]) {
+    let out = slot.insert(String::new());
+    for &b in value {
+        // Printable ASCII: each byte is its own char.
+        let _ = out.push(char::from(b));
+    }
 }
 
 /// Decodes a header into the caller's own serde type, after the same
@@ -482,14 +710,26 @@ mod tests {
         fn fast_path_agrees_with_the_scanner(
             size in "(0|[1-9][0-9]{0,20}|0[0-9]|-1|1\\.5|1e3|)",
             spaced in proptest::prelude::any::<bool>(),
-            tail in "(\\}|\\} |,\\}|,\"op\":\"x\"\\}|\\}\\})",
+            pairs in proptest::collection::vec(
+                ("(op|name|status|error|sha256|x|size|data_size|o\\\\u0070)",
+                 "([a-z ]{0,3}|[a-z]{17}|\\\\n|é|[\\x00-\\x7f]{0,2}|7|\\[\\])"),
+                0..8,
+            ),
+            quoted in proptest::prelude::any::<bool>(),
+            tail in "(\\}|\\} |,\\}|\\}\\})",
         ) {
             let colon = if spaced { ": " } else { ":" };
-            let json = std::format!("{{\"data_size\"{colon}{size}{tail}");
+            let sep = if spaced { ", " } else { "," };
+            let mut json = std::format!("{{\"data_size\"{colon}{size}");
+            for (key, value) in &pairs {
+                let value = if quoted { std::format!("\"{value}\"") } else { value.clone() };
+                json.push_str(&std::format!("{sep}\"{key}\"{colon}{value}"));
+            }
+            json.push_str(&tail);
             let json = json.as_bytes();
             proptest::prop_assert_eq!(Header::parse(json), parse_general(json));
-            if let Some(n) = only_data_size(json) {
-                proptest::prop_assert_eq!(Ok(n), parse_general(json).map(|h| h.data_size));
+            if let Some(c) = compact(json) {
+                proptest::prop_assert_eq!(Ok(c.data_size), parse_general(json).map(|h| h.data_size));
             }
         }
     }

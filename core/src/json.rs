@@ -61,6 +61,14 @@ impl<'a> RawStr<'a> {
         escaped && self.chars().eq(other.chars())
     }
 
+    /// The length in bytes of the unescaped (UTF-8) string.
+    pub fn unescaped_len(&self) -> usize {
+        if !self.0.contains(&b'\\') {
+            return self.0.len();
+        }
+        self.chars().map(char::len_utf8).sum()
+    }
+
     /// Unescapes into a fixed-capacity string.
     pub fn unescape_into<const N: usize>(
         &self,
@@ -175,7 +183,10 @@ pub fn scan<'a, F>(json: &'a [u8], mut visit: F) -> Result<(), HeaderError>
 where
     F: FnMut(RawStr<'a>, Value<'a>) -> Result<(), HeaderError>,
 {
-    core::str::from_utf8(json).map_err(|_| HeaderError::InvalidUtf8)?;
+    // Headers are nearly always ASCII, which checks a word at a time.
+    if !json.is_ascii() {
+        core::str::from_utf8(json).map_err(|_| HeaderError::InvalidUtf8)?;
+    }
     let mut p = Parser { json, pos: 0 };
     p.ws();
     if p.peek() != Some(b'{') {

@@ -70,7 +70,10 @@ pub mod service;
 
 pub use decoder::{DecodeError, Decoder, Event, Frame, Head, Parse, parse_frame};
 pub use encoder::{EncodeError, encode_frame, encode_head, encode_head_with};
-pub use header::{Header, HeaderError, Op, ParseHeader, Serde, Status, parse_header_as};
+pub use header::{
+    CompactHeader, Header, HeaderError, Op, ParseHeader, Serde, ServiceHeader, Status,
+    parse_header_as,
+};
 pub use io::{ReadError, Received, WriteError};
 pub use prefix::{DEFAULT_MAX_HEADER_LEN, PREFIX_LEN};
 

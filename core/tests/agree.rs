@@ -341,3 +341,59 @@ fn user_serde_types_through_the_decoder() {
         );
     }
 }
+
+/// A header JSON mixing SPEC's keys with values of every kind: strings
+/// plain, escaped, at and over their capacities, of the wrong type.
+fn arb_header_json() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("op"),
+        Just("name"),
+        Just("status"),
+        Just("error"),
+        Just("sha256"),
+        Just("x"),
+        Just("size"),
+    ];
+    let value = prop_oneof![
+        Just("\"echo\"".to_string()),
+        Just("\"ok\"".to_string()),
+        Just("\"bad_frame\"".to_string()),
+        Just("\"weird\"".to_string()),
+        Just("\"gr\\u0065et\"".to_string()),
+        Just("\"caf\\u00e9\"".to_string()),
+        Just("5".to_string()),
+        Just("[1,{\"a\":null}]".to_string()),
+        (0usize..300).prop_map(|n| format!("\"{}\"", "a".repeat(n))),
+        (0usize..140).prop_map(|n| format!("\"{}\"", "\\n".repeat(n))),
+        (0usize..70).prop_map(|n| format!("\"{}\"", "é".repeat(n))),
+    ];
+    let members = proptest::collection::vec((key, value), 0..5);
+    (any::<bool>(), 0u64..1000, members).prop_map(|(spaced, size, members)| {
+        let sep = if spaced { ", " } else { "," };
+        let colon = if spaced { ": " } else { ":" };
+        let mut json = format!("{{\"data_size\"{colon}{size}");
+        for (k, v) in members {
+            json.push_str(&format!("{sep}\"{k}\"{colon}{v}"));
+        }
+        json.push('}');
+        json
+    })
+}
+
+proptest! {
+    /// `CompactHeader` validates as `Header` does (same result, same
+    /// error) and reads the same `data_size`, `op` and `status`: a request
+    /// gets the same answer from a server on either.
+    #[test]
+    fn compact_header_agrees_with_header(json in arb_header_json()) {
+        use jframe::{CompactHeader, ParseHeader};
+        let (mut full, mut compact) = (Header::default(), CompactHeader::default());
+        let (a, b) = (full.parse_into(json.as_bytes()), compact.parse_into(json.as_bytes()));
+        prop_assert_eq!(a, b, "{}", json);
+        if a.is_ok() {
+            prop_assert_eq!(full.data_size, compact.data_size);
+            prop_assert_eq!(full.op(), compact.op());
+            prop_assert_eq!(full.status(), compact.status());
+        }
+    }
+}

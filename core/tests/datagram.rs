@@ -202,6 +202,7 @@ impl Source for Bytes {
 
 impl Extension for Files {
     type Source = Bytes;
+    type Header = Header;
 
     fn claim(&mut self, header: &Header, op: Op, _: Option<&[u8]>) -> Claim<Bytes> {
         if op != Op::Get {

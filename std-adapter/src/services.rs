@@ -162,7 +162,7 @@ impl StdServices {
 }
 
 fn refuse<S>(status: Status, message: &str) -> Claim<S> {
-    Claim::Refuse(Refusal::new(status, format_args!("{message}")))
+    Claim::Refuse(Refusal::text(status, message))
 }
 
 fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Claim<S> {
@@ -234,6 +234,7 @@ fn upper_collected(c: Collecting) -> Claim<StdReply> {
 
 impl Extension for StdServices {
     type Source = StdReply;
+    type Header = Header;
 
     fn claim(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<StdReply> {
         match (op, body) {
@@ -250,14 +251,12 @@ impl Extension for StdServices {
 
     fn collect(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
         let Some(c) = self.collecting.as_mut() else {
-            let why = format_args!("no body is being collected");
-            return Err(Refusal::new(Status::Error, why));
+            return Err(Refusal::text(Status::Error, "no body is being collected"));
         };
         // The capacity is the announced size: never grow past it.
         if chunk.len() > c.body.capacity() - c.body.len() {
             self.collecting = None;
-            let why = format_args!("body longer than announced");
-            return Err(Refusal::new(Status::Error, why));
+            return Err(Refusal::text(Status::Error, "body longer than announced"));
         }
         c.body.extend_from_slice(chunk);
         Ok(())

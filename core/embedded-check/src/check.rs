@@ -5,7 +5,7 @@
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use jframe::service::engine::blocking::serve;
 use jframe::service::{Buffers, Builtin, Config, Deadlines, End, Limits, Phase};
-use jframe::{Decoder, Event, Status};
+use jframe::{CompactHeader, Decoder, Event, Status};
 
 /// The replies the requests of `main.rs` must get, in order.
 const EXPECTED: [(Status, &[u8]); 5] = [
@@ -110,9 +110,10 @@ fn serve_all(input: &[u8], chunk: usize, wire: &mut [u8]) -> Option<usize> {
 
 /// Decodes the replies and compares them with what the requests asked for.
 fn verify(replies: &[u8], chunk: usize) -> bool {
-    // `&mut [u8]`, as in the engine: one copy of the decoder's code.
+    // `&mut [u8]` and `CompactHeader`, as in the engine (with `Builtin`):
+    // one copy of the decoder's code.
     let mut buf = [0u8; 128];
-    let mut decoder = Decoder::new(&mut buf[..]);
+    let mut decoder = Decoder::with_header(&mut buf[..], CompactHeader::default());
     let mut seen = 0;
     for piece in replies.chunks(chunk.max(1)) {
         let mut rest = piece;
@@ -148,7 +149,7 @@ fn verify_io(replies: &[u8]) -> bool {
 
     let mut reader = replies;
     let mut buf = [0u8; 128];
-    let mut decoder = Decoder::new(&mut buf[..]);
+    let mut decoder = Decoder::with_header(&mut buf[..], CompactHeader::default());
     for (status, body) in EXPECTED {
         match read_frame(&mut reader, &mut decoder) {
             Ok(Some(Received::Frame(frame)))

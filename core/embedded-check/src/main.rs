@@ -31,16 +31,37 @@ static REQUESTS: &[u8] =
 \x1f\x00\x00\x00{\"data_size\": 5, \"op\": \"greet\"}world\
 \x1f\x00\x00\x00{\"data_size\": 43, \"op\": \"echo\"}streamed through the engine, chunk by chunk";
 
-/// Size of the decoder's state beyond its buffer, on this target. Exported
-/// as the *size* of a symbol so the build script reads it with `nm -S`.
+/// Sizes on this target, exported as the *sizes* of symbols so the build
+/// script reads them with `nm -S`: the decoder's own state (beyond its
+/// buffer and its header), and its header, jframe's `Header` and the
+/// `CompactHeader` the engine uses with `Builtin`.
 #[cfg(not(feature = "baseline"))]
-const DECODER_STATE: usize =
-    core::mem::size_of::<jframe::Decoder<&mut [u8]>>() - core::mem::size_of::<&mut [u8]>();
+mod sizes {
+    use core::mem::size_of;
+    use jframe::{CompactHeader, Decoder, Header};
 
-#[cfg(not(feature = "baseline"))]
-#[used]
-#[unsafe(no_mangle)]
-static JFRAME_DECODER_STATE_BYTES: [u8; DECODER_STATE] = [0; DECODER_STATE];
+    const STATE: usize =
+        size_of::<Decoder<&mut [u8]>>() - size_of::<&mut [u8]>() - size_of::<Header>();
+
+    #[used]
+    #[unsafe(no_mangle)]
+    static JFRAME_DECODER_STATE_BYTES: [u8; STATE] = [0; STATE];
+
+    #[used]
+    #[unsafe(no_mangle)]
+    static JFRAME_HEADER_BYTES: [u8; size_of::<Header>()] = [0; size_of::<Header>()];
+
+    #[used]
+    #[unsafe(no_mangle)]
+    static JFRAME_COMPACT_HEADER_BYTES: [u8; size_of::<CompactHeader>()] =
+        [0; size_of::<CompactHeader>()];
+
+    // The decoder state must not grow by the header's padding either.
+    const _: () = assert!(
+        size_of::<Decoder<&mut [u8], CompactHeader>>()
+            <= size_of::<&mut [u8]>() + size_of::<CompactHeader>() + STATE
+    );
+}
 
 #[entry]
 fn main() -> ! {

@@ -13,7 +13,7 @@
 
 use crate::decoder::{DecodeError, Parse, parse_frame};
 use crate::encoder::{encode_head, encode_reply_head};
-use crate::header::{Header, Status};
+use crate::header::{ServiceHeader, Status};
 
 use super::extension::{Claim, Extension, Source};
 use super::request::{Limits, Plan, Refusal, plan};
@@ -44,7 +44,7 @@ pub fn answer<X: Extension>(
         .saturating_add(MAX_EXTRA)
         .min(MAX_DATAGRAM)
         .min(out.len());
-    let mut header = Header::default();
+    let mut header = X::Header::default();
     let refusal = match parse_frame(request, limits.max_header, &mut header) {
         Ok(Parse::Complete { body, len, .. }) if len == request.len() => {
             match serve(&header, body, out, limit, extension, limits) {
@@ -54,25 +54,28 @@ pub fn answer<X: Extension>(
             }
         }
         // A reply is never answered, whatever follows it.
-        Ok(Parse::Complete { .. }) if header.status.is_some() => return None,
+        Ok(Parse::Complete { .. }) if header.is_reply() => return None,
         Ok(Parse::Complete { len, .. }) => {
             let extra = request.len() - len;
-            let why = format_args!("{extra} bytes follow the frame in the datagram");
-            Refusal::new(Status::BadFrame, why)
+            let mut refusal = Refusal::text(Status::BadFrame, "");
+            refusal
+                .push_number(extra as u64)
+                .push(" bytes follow the frame in the datagram");
+            refusal
         }
         Ok(Parse::Partial { data_size }) => {
-            if header.status.is_some() && data_size.is_some() {
+            if header.is_reply() && data_size.is_some() {
                 return None;
             }
             let got = request.len();
-            let why = format_args!("the datagram ends after {got} bytes, inside its frame");
-            Refusal::new(Status::Truncated, why)
+            let mut refusal = Refusal::text(Status::Truncated, "the datagram ends after ");
+            refusal
+                .push_number(got as u64)
+                .push(" bytes, inside its frame");
+            refusal
         }
-        Err(e @ DecodeError::Request { .. }) if header.status.is_some() => {
-            let _ = e;
-            return None;
-        }
-        Err(e) => Refusal::new(e.status(), format_args!("{e}")),
+        Err(DecodeError::Request { .. }) if header.is_reply() => return None,
+        Err(e) => Refusal::from(e),
     };
     refuse(&refusal, out, limit)
 }
@@ -84,7 +87,7 @@ enum Answer {
 }
 
 fn serve<X: Extension>(
-    header: &Header,
+    header: &X::Header,
     body: &[u8],
     out: &mut [u8],
     limit: usize,
@@ -110,8 +113,7 @@ fn serve<X: Extension>(
                 Claim::Reply(reply) => pull(out, limit, reply),
                 Claim::Refuse(refusal) => return Answer::Refused(refusal),
                 Claim::Builtin | Claim::Collect => {
-                    let why = format_args!("the request was not answered");
-                    return Answer::Refused(Refusal::new(Status::Error, why));
+                    return Answer::Refused(super::engine::unanswered());
                 }
             }
         }
@@ -119,8 +121,12 @@ fn serve<X: Extension>(
     match reply {
         Some(n) => Answer::Sent(n),
         None => {
-            let why = format_args!("the reply would not fit one datagram of at most {limit} bytes");
-            Answer::Refused(Refusal::new(Status::TooLarge, why))
+            let mut refusal = Refusal::text(
+                Status::TooLarge,
+                "the reply would not fit one datagram of at most ",
+            );
+            refusal.push_number(limit as u64).push(" bytes");
+            Answer::Refused(refusal)
         }
     }
 }

@@ -5,7 +5,7 @@
 //! A driver hands [`blocking::serve`] (or [`asynch::serve`]) its socket and
 //! three buffers, and the engine does the rest: it reads as much as the
 //! socket has into `rx`, decodes frames in place (a frame that arrived in
-//! pieces is gathered in `frame`), answers each request by [`plan`], and
+//! pieces is gathered in `frame`), answers each request by [`plan`](super::plan), and
 //! gathers replies in `tx`, written out when `rx` runs dry, so a pipelined
 //! batch gets one write. Bodies larger than `frame` are streamed chunk by
 //! chunk, through `tx`, never held whole.
@@ -18,8 +18,8 @@ use crate::decoder::DecodeError;
 use crate::encoder::{EncodeError, encode_head, encode_reply_head};
 use crate::header::{Header, Status};
 
-use super::extension::SourceError;
-use super::request::{Limits, Refusal};
+use super::extension::{Claim, Extension, SourceError};
+use super::request::{Limits, Plan, Refusal, plan};
 use super::transform::Transform;
 
 /// Where a session is when the engine is about to wait for bytes.
@@ -201,7 +201,9 @@ fn put_transformed(tx: &mut Tx<'_>, data: &[u8], transform: Option<Transform>) -
 }
 
 /// The phase the decoder is in, for [`Deadlines::before_read`].
-fn phase_of<B: AsRef<[u8]> + AsMut<[u8]>>(decoder: &crate::Decoder<B>) -> Phase {
+fn phase_of<B: AsRef<[u8]> + AsMut<[u8]>, H: crate::ParseHeader>(
+    decoder: &crate::Decoder<B, H>,
+) -> Phase {
     if decoder.is_idle() {
         Phase::Idle
     } else if decoder.is_in_header() {
@@ -211,30 +213,81 @@ fn phase_of<B: AsRef<[u8]> + AsMut<[u8]>>(decoder: &crate::Decoder<B>) -> Phase 
     }
 }
 
-/// The error reply for a decode error. Built in a plain function so that no
-/// `fmt::Arguments` (which is not `Send`) lives across an `.await`: the
-/// async engine's future stays `Send`, for multi-threaded executors.
-fn refusal_for(e: DecodeError) -> Refusal {
-    Refusal::new(e.status(), format_args!("{e}"))
+/// What a request gets, with no refusal in it: a refusal is written to
+/// the caller's one slot instead. So no `Plan` or `Claim` (each the size of
+/// a refusal, 136 bytes on Cortex-M) is kept across an await, and only one
+/// refusal: the engine's future is RAM in every connection.
+enum Decision<S> {
+    Serve(Transform),
+    Bye,
+    Reply(S),
+    /// The extension collects the body (streamed bodies only).
+    Collect,
+    /// Answer the refusal in the caller's slot.
+    Refuse,
+    Ignore,
+}
+
+/// [`plan`], refusals written to `refusal`. For a whole body (`Some`), the
+/// collection an extension asks for is done at once (`abandon()` when
+/// `collect` refuses, not after `finish`, as for a streamed body).
+fn decide<X: Extension>(
+    header: &X::Header,
+    body: Option<&[u8]>,
+    limits: &Limits,
+    extension: &mut X,
+    refusal: &mut Refusal,
+) -> Decision<X::Source> {
+    match plan(header, body, limits, extension) {
+        Plan::Serve(t) => Decision::Serve(t),
+        Plan::Bye => Decision::Bye,
+        Plan::Reply(reply) => Decision::Reply(reply),
+        Plan::Refuse(r) => {
+            *refusal = r;
+            Decision::Refuse
+        }
+        Plan::Ignore => Decision::Ignore,
+        Plan::Collect => match body {
+            None => Decision::Collect,
+            Some(body) => match extension.collect(body) {
+                Ok(()) => answered(extension.finish(header), refusal),
+                Err(r) => {
+                    extension.abandon();
+                    *refusal = r;
+                    Decision::Refuse
+                }
+            },
+        },
+    }
+}
+
+/// An extension's answer to a collected body: its reply, or a refusal
+/// written to `refusal` (`error` if it did not answer).
+fn answered<S>(claim: Claim<S>, refusal: &mut Refusal) -> Decision<S> {
+    *refusal = match claim {
+        Claim::Reply(reply) => return Decision::Reply(reply),
+        Claim::Refuse(r) => r,
+        Claim::Builtin | Claim::Collect => unanswered(),
+    };
+    Decision::Refuse
 }
 
 /// The error reply when an extension asked to collect a body, then did not
 /// answer it.
-fn unanswered() -> Refusal {
-    let why = format_args!("the request was not answered");
-    Refusal::new(Status::Error, why)
+pub(crate) fn unanswered() -> Refusal {
+    Refusal::text(Status::Error, "the request was not answered")
 }
 
 macro_rules! engine {
     ($Read:path, $Write:path, $($async:ident)?; $($await:tt)*) => {
         use crate::decoder::{Decoder, Event};
-        use crate::header::Header;
+        use crate::header::ServiceHeader;
         use crate::service::engine::{
-            put_head, put_transformed, phase_of, refusal_for, unanswered, Body, Buffers, Config,
-            Deadlines, End, Phase, ReplyHead, Tx,
+            answered, decide, put_head, put_transformed, phase_of, unanswered, Body, Buffers, Config,
+            Decision, Deadlines, End, Phase, ReplyHead, Tx,
         };
-        use crate::service::extension::{Claim, Extension, Source};
-        use crate::service::request::{plan, Plan, Refusal};
+        use crate::service::extension::{Extension, Source};
+        use crate::service::request::Refusal;
         use crate::service::transform::{Transform, GREET_BYE};
 
         /// Serves one connection until it ends; see the [module docs](super).
@@ -250,11 +303,13 @@ macro_rules! engine {
         {
             let Buffers { rx, frame, tx } = buffers;
             let mut tx = Tx { buf: tx, len: 0 };
-            let mut decoder = Decoder::new(frame)
+            let mut decoder = Decoder::with_header(frame, X::Header::default())
                 .with_max_header(config.limits.max_header)
                 .streaming(true);
             let (mut start, mut end) = (0usize, 0usize);
             let mut body = Body::None;
+            // The one refusal of the session, reused for every error reply.
+            let mut refusal = Refusal::text(crate::Status::Error, "");
             if let Some(welcome) = config.welcome {
                 if let Err(e) = reply_whole(io, &mut tx, ReplyHead::Ok(welcome.len() as u64), welcome, None) $($await)* {
                     return e;
@@ -287,7 +342,8 @@ macro_rules! engine {
                 let step: Result<(), End<T::Error>> = match event {
                     Ok(Event::NeedMore) => Ok(()),
                     Ok(Event::Frame(frame)) => {
-                        match whole(io, &mut tx, frame.header, frame.body, extension, config) $($await)* {
+                        let whole = whole(io, &mut tx, frame.header, frame.body, extension, config, &mut refusal);
+                        match whole $($await)* {
                             Ok(()) => Ok(()),
                             Err(e) => {
                                 let _ = flush(io, &mut tx) $($await)*;
@@ -297,8 +353,8 @@ macro_rules! engine {
                     }
                     Ok(Event::Head(head)) => {
                         let header = head.header;
-                        match plan(header, None, &config.limits, extension) {
-                            Plan::Serve(t) => {
+                        match decide(header, None, &config.limits, extension, &mut refusal) {
+                            Decision::Serve(t) => {
                                 // reply_size was checked by plan.
                                 let size = t.reply_size(head.data_size).unwrap_or(u64::MAX);
                                 body = Body::Transform(t);
@@ -307,21 +363,21 @@ macro_rules! engine {
                                     Err(e) => Err(e),
                                 }
                             }
-                            Plan::Collect => {
+                            Decision::Collect => {
                                 body = Body::Collect;
                                 Ok(())
                             }
-                            Plan::Reply(reply) => {
+                            Decision::Reply(reply) => {
                                 decoder.skip_body();
                                 send_reply(io, &mut tx, reply) $($await)*
                             }
-                            Plan::Refuse(refusal) => {
+                            Decision::Refuse => {
                                 decoder.skip_body();
                                 refuse(io, &mut tx, &refusal) $($await)*
                             }
-                            Plan::Bye => Ok(()), // only for whole bodies
+                            Decision::Bye => Ok(()), // only for whole bodies
                             // Replies gathered before it still go out (below).
-                            Plan::Ignore => Err(End::ReplyReceived),
+                            Decision::Ignore => Err(End::ReplyReceived),
                         }
                     }
                     Ok(Event::BodyChunk { data, remaining }) => match body {
@@ -335,33 +391,39 @@ macro_rules! engine {
                             }
                             sent
                         }
-                        Body::Collect => match extension.collect(data) {
-                            Ok(()) if remaining > 0 => Ok(()),
-                            Ok(()) => {
-                                body = Body::None;
-                                let header = decoder.header();
-                                match extension.finish(header) {
-                                    Claim::Reply(reply) => send_reply(io, &mut tx, reply) $($await)*,
-                                    Claim::Refuse(refusal) => refuse(io, &mut tx, &refusal) $($await)*,
-                                    Claim::Builtin | Claim::Collect => {
-                                        refuse(io, &mut tx, &unanswered()) $($await)*
-                                    }
+                        Body::Collect => {
+                            let collected = match extension.collect(data) {
+                                Ok(()) => true,
+                                Err(r) => {
+                                    refusal = r;
+                                    false
                                 }
-                            }
-                            Err(refusal) => {
+                            };
+                            if !collected {
                                 body = Body::None;
                                 extension.abandon();
                                 decoder.skip_body();
                                 refuse(io, &mut tx, &refusal) $($await)*
+                            } else if remaining > 0 {
+                                Ok(())
+                            } else {
+                                body = Body::None;
+                                let claim = extension.finish(decoder.header());
+                                match answered(claim, &mut refusal) {
+                                    Decision::Reply(reply) => send_reply(io, &mut tx, reply) $($await)*,
+                                    _ => refuse(io, &mut tx, &refusal) $($await)*,
+                                }
                             }
-                        },
+                        }
                         Body::None => Ok(()),
                     },
                     Err(e) if e.is_recoverable() => {
-                        refuse(io, &mut tx, &refusal_for(e)) $($await)*
+                        refusal = Refusal::from(e);
+                        refuse(io, &mut tx, &refusal) $($await)*
                     }
                     Err(e) => {
-                        let _ = refuse(io, &mut tx, &refusal_for(e)) $($await)*;
+                        refusal = Refusal::from(e);
+                        let _ = refuse(io, &mut tx, &refusal) $($await)*;
                         let _ = flush(io, &mut tx) $($await)*;
                         return End::BadFrame(e);
                     }
@@ -380,50 +442,39 @@ macro_rules! engine {
             }
         }
 
-        /// Answers a request whose body arrived whole.
+        /// Answers a request whose body arrived whole; a refusal goes
+        /// through the session's slot.
         $($async)? fn whole<T, X>(
             io: &mut T,
             tx: &mut Tx<'_>,
-            header: &Header,
+            header: &X::Header,
             body: &[u8],
             extension: &mut X,
             config: &Config<'_>,
+            refusal: &mut Refusal,
         ) -> Result<(), End<T::Error>>
         where
             T: $Write,
             X: Extension,
         {
-            match plan(header, Some(body), &config.limits, extension) {
-                Plan::Serve(t) => {
-                    let size = t.reply_size(header.data_size).unwrap_or(u64::MAX);
+            match decide(header, Some(body), &config.limits, extension, refusal) {
+                Decision::Serve(t) => {
+                    let size = t.reply_size(header.data_size()).unwrap_or(u64::MAX);
                     reply_whole(io, tx, ReplyHead::Ok(size), body, Some(t)) $($await)*
                 }
-                Plan::Bye => {
+                Decision::Bye => {
                     let bye = ReplyHead::Ok(GREET_BYE.len() as u64);
                     reply_whole(io, tx, bye, GREET_BYE, None) $($await)*?;
                     Err(End::Bye)
                 }
-                Plan::Reply(reply) => send_reply(io, tx, reply) $($await)*,
-                Plan::Collect => {
-                    // As for a streamed body: abandon() when collect refuses,
-                    // not after finish.
-                    let answer = match extension.collect(body) {
-                        Ok(()) => extension.finish(header),
-                        Err(refusal) => {
-                            extension.abandon();
-                            Claim::Refuse(refusal)
-                        }
-                    };
-                    match answer {
-                        Claim::Reply(reply) => send_reply(io, tx, reply) $($await)*,
-                        Claim::Refuse(refusal) => refuse(io, tx, &refusal) $($await)*,
-                        Claim::Builtin | Claim::Collect => {
-                            refuse(io, tx, &unanswered()) $($await)*
-                        }
-                    }
+                Decision::Reply(reply) => send_reply(io, tx, reply) $($await)*,
+                Decision::Refuse => refuse(io, tx, refusal) $($await)*,
+                // Not for a whole body: `decide` collected it.
+                Decision::Collect => {
+                    *refusal = unanswered();
+                    refuse(io, tx, refusal) $($await)*
                 }
-                Plan::Refuse(refusal) => refuse(io, tx, &refusal) $($await)*,
-                Plan::Ignore => Err(End::ReplyReceived),
+                Decision::Ignore => Err(End::ReplyReceived),
             }
         }
 

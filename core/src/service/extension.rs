@@ -3,7 +3,7 @@
 //! copy of the dispatch. The engine asks the extension about every
 //! well-formed request before the built-in services run.
 
-use crate::header::{Header, Op};
+use crate::header::{CompactHeader, Header, Op, ServiceHeader};
 
 use super::request::Refusal;
 
@@ -55,29 +55,35 @@ pub trait Extension {
     /// The body type of the extension's replies.
     type Source: Source;
 
+    /// What requests' headers are parsed into: jframe's [`Header`] when the
+    /// extension reads keys such as `name`, else [`CompactHeader`] (a few
+    /// dozen bytes instead of ~570, per connection).
+    type Header: ServiceHeader;
+
     /// Offered every well-formed request (not a reply, known op, within the
     /// body limit). `body` is the whole body when it arrived in one piece.
-    fn claim(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<Self::Source>;
+    fn claim(&mut self, header: &Self::Header, op: Op, body: Option<&[u8]>) -> Claim<Self::Source>;
 
     /// The next piece of a body claimed with [`Claim::Collect`]. An error
     /// refuses the request; the rest of the body is skipped.
     fn collect(&mut self, chunk: &[u8]) -> Result<(), Refusal>;
 
     /// The whole body was collected: reply (or refuse).
-    fn finish(&mut self, header: &Header) -> Claim<Self::Source>;
+    fn finish(&mut self, header: &Self::Header) -> Claim<Self::Source>;
 
     /// A collected body was abandoned (refused, or the session ended).
     fn abandon(&mut self) {}
 }
 
-/// No extension: only core's services.
+/// No extension: only core's services, on [`CompactHeader`]s.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Builtin;
 
 impl Extension for Builtin {
     type Source = core::convert::Infallible;
+    type Header = CompactHeader;
 
-    fn claim(&mut self, _: &Header, _: Op, _: Option<&[u8]>) -> Claim<Self::Source> {
+    fn claim(&mut self, _: &CompactHeader, _: Op, _: Option<&[u8]>) -> Claim<Self::Source> {
         Claim::Builtin
     }
 
@@ -85,7 +91,7 @@ impl Extension for Builtin {
         Ok(())
     }
 
-    fn finish(&mut self, _: &Header) -> Claim<Self::Source> {
+    fn finish(&mut self, _: &CompactHeader) -> Claim<Self::Source> {
         Claim::Builtin
     }
 }

@@ -1,16 +1,17 @@
 //! What SPEC says about a request, in one place: whether it is answered,
 //! by which service, or refused with which status.
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use crate::decimal::Decimal;
-use crate::header::{ERROR_CAPACITY, Header, Status};
+use crate::decoder::DecodeError;
+use crate::error::{Sink, body_too_large};
+use crate::header::{Header, ServiceHeader, Status};
 
 use super::extension::{Claim, Extension};
 use super::transform::{GREET_EXIT, Transform};
 
-/// An error reply's message, cut to the header's `error` capacity.
-pub type Message = heapless::String<ERROR_CAPACITY>;
+pub use crate::error::Message;
 
 /// A request refused: the error reply's status and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,15 +23,28 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// A refusal with a formatted message (cut at the capacity).
-    pub fn new(status: Status, message: fmt::Arguments<'_>) -> Self {
-        let mut text = Message::new();
-        // A message longer than the capacity is cut; the status says the rest.
-        let _ = text.write_fmt(message);
-        Refusal {
+    /// A refusal with this message (cut at the capacity: the status says
+    /// the rest).
+    pub fn text(status: Status, message: &str) -> Self {
+        let mut refusal = Refusal {
             status,
-            message: text,
-        }
+            message: Message::new(),
+        };
+        refusal.push(message);
+        refusal
+    }
+
+    /// Appends text to the message (cut at the capacity).
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.message.as_mut_view().text(text);
+        self
+    }
+
+    /// Appends a number, in decimal, to the message (cut at the capacity):
+    /// messages built from parts, without `core::fmt`.
+    pub fn push_number(&mut self, n: u64) -> &mut Self {
+        self.message.as_mut_view().number(Decimal::from(n));
+        self
     }
 
     /// The reply header.
@@ -39,9 +53,20 @@ impl Refusal {
     }
 }
 
+/// The error reply SPEC gives a decode error: its status, and its message.
+impl From<DecodeError> for Refusal {
+    fn from(e: DecodeError) -> Self {
+        let mut refusal = Refusal::text(e.status(), "");
+        e.message(&mut refusal.message);
+        refusal
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.status, self.message)
+        f.write_str(self.status.as_str())?;
+        f.write_str(": ")?;
+        f.write_str(&self.message)
     }
 }
 
@@ -86,12 +111,12 @@ pub enum Plan<S> {
 /// Decides what a request gets. `body` is the whole body when it arrived
 /// in one piece (`None` while it is still to be streamed).
 pub fn plan<X: Extension>(
-    header: &Header,
+    header: &X::Header,
     body: Option<&[u8]>,
     limits: &Limits,
     extension: &mut X,
 ) -> Plan<X::Source> {
-    if header.status.is_some() {
+    if header.is_reply() {
         return Plan::Ignore;
     }
     let op = match header.op() {
@@ -99,15 +124,16 @@ pub fn plan<X: Extension>(
         Err(name) => {
             // Not `{name:?}`: str's Debug brings the Unicode printable
             // tables and a panic path to every firmware.
-            let why = format_args!("unknown op \"{name}\"");
-            return Plan::Refuse(Refusal::new(Status::BadRequest, why));
+            let mut refusal = Refusal::text(Status::BadRequest, "unknown op \"");
+            refusal.push(name).push("\"");
+            return Plan::Refuse(refusal);
         }
     };
-    let size = header.data_size;
+    let size = header.data_size();
     if size > limits.max_body {
-        let (size, max) = (Decimal::from(size), Decimal::from(limits.max_body));
-        let why = format_args!("body of {size} bytes exceeds the limit of {max}");
-        return Plan::Refuse(Refusal::new(Status::TooLarge, why));
+        let mut refusal = Refusal::text(Status::TooLarge, "");
+        body_too_large(refusal.message.as_mut_view(), size, limits.max_body);
+        return Plan::Refuse(refusal);
     }
     match extension.claim(header, op, body) {
         Claim::Builtin => {}
@@ -116,16 +142,68 @@ pub fn plan<X: Extension>(
         Claim::Refuse(refusal) => return Plan::Refuse(refusal),
     }
     let Some(transform) = Transform::for_op(op) else {
-        let why = format_args!("op {} is not served here", op.as_str());
-        return Plan::Refuse(Refusal::new(Status::BadRequest, why));
+        let mut refusal = Refusal::text(Status::BadRequest, "op ");
+        refusal.push(op.as_str()).push(" is not served here");
+        return Plan::Refuse(refusal);
     };
     if transform == Transform::Greet && body == Some(GREET_EXIT) {
         return Plan::Bye;
     }
     if transform.reply_size(size).is_none() {
-        let size = Decimal::from(size);
-        let why = format_args!("the reply to a body of {size} bytes would exceed 2^64-1 bytes");
-        return Plan::Refuse(Refusal::new(Status::TooLarge, why));
+        let mut refusal = Refusal::text(Status::TooLarge, "the reply to a body of ");
+        refusal
+            .push_number(size)
+            .push(" bytes would exceed 2^64-1 bytes");
+        return Plan::Refuse(refusal);
     }
     Plan::Serve(transform)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::HeaderError;
+    use std::string::ToString;
+
+    #[test]
+    fn a_decode_error_reply_says_what_display_says() {
+        for e in [
+            DecodeError::HeaderTooShort { len: -7 },
+            DecodeError::HeaderTooLong {
+                len: 5000,
+                max: 4096,
+            },
+            DecodeError::Header(HeaderError::TooDeep),
+            DecodeError::Request {
+                error: HeaderError::InvalidField,
+                data_size: 3,
+            },
+            DecodeError::BodyTooLarge {
+                data_size: u64::MAX,
+                max: 10,
+            },
+        ] {
+            let refusal = Refusal::from(e);
+            assert_eq!(refusal.status, e.status());
+            assert_eq!(refusal.message.as_str(), e.to_string());
+        }
+    }
+
+    #[test]
+    fn messages_are_cut_at_a_character_boundary() {
+        let mut refusal = Refusal::text(Status::Error, &"é".repeat(70));
+        assert_eq!(refusal.message.len(), 128);
+        refusal.push("more").push_number(42);
+        assert_eq!(refusal.message.as_str(), "é".repeat(64));
+        let mut refusal = Refusal::text(Status::Error, &"x".repeat(125));
+        refusal.push_number(123_456);
+        assert_eq!(
+            refusal.message.as_str(),
+            std::format!("{}123", "x".repeat(125))
+        );
+        assert_eq!(
+            refusal.to_string(),
+            std::format!("error: {}", refusal.message)
+        );
+    }
 }

@@ -111,6 +111,10 @@ pub struct ServeArgs {
     /// Largest request body (e.g. 64k, 16MiB).
     #[arg(long, default_value = "16MiB", value_parser = args::size)]
     max_body: u64,
+    /// Memory that bodies held whole (Unicode upper of a streamed body)
+    /// may take at once, server-wide (e.g. 256MiB); past it `busy`.
+    #[arg(long, default_value = "256MiB", value_parser = args::size)]
+    body_budget: u64,
     /// From a frame's first byte to the end of its header (e.g. 10s).
     #[arg(long, default_value = "10s", value_parser = args::nonzero_duration)]
     header_timeout: Duration,
@@ -158,7 +162,7 @@ pub fn serve(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
         max_conns_per_client: a.max_conns_per_client.max(1),
         body_min_rate: a.body_min_rate,
         max_body: a.max_body,
-        body_budget: jframe_std::budget::DEFAULT_BODY_BUDGET,
+        body_budget: a.body_budget,
         header_timeout: a.header_timeout,
         idle_timeout: a.idle_timeout,
         write_timeout: a.write_timeout,
