@@ -3,17 +3,87 @@
 //! - [`stream`]: framed blocking streams: `embedded-io-adapters`' `FromStd`
 //!   around buffered `TcpStream` halves, driven by `jframe::io::blocking`
 //!   (no second codec);
-//! - [`services`]: the SPEC services (upper, echo, greet) as pure functions;
+//! - [`services`]: what std adds to core's engine through its extension
+//!   point: Unicode `upper` and `get`;
 //! - [`budget`]: the server-wide budget for bodies held whole;
 //! - [`files`]: `get`, safely: name checks, root confinement, hashing;
-//! - [`server`]: the thread-per-connection TCP server and the UDP server,
-//!   with connection, size and time limits and graceful shutdown;
+//! - [`server`]: thin drivers around core's protocol engine: TCP with a
+//!   thread per connection or on tokio (feature `tokio`), and UDP, with
+//!   connection, size and time limits and graceful shutdown;
 //! - [`client`]: TCP and UDP clients;
 //! - [`conform`]: the SPEC conformance table and its TCP/UDP runners,
 //!   behind `jframe conform`;
 //! - `load` (feature `cli`): the load generator behind `jframe load`;
 //! - `proxy` (feature `cli`): the frame-aware proxy behind `jframe proxy`;
 //! - `codec` (feature `tokio`): a tokio-util codec over jframe's decoder.
+//!
+//! # A server and a client
+//!
+//! ```
+//! use std::time::Duration;
+//! use jframe::Op;
+//! use jframe_std::client::TcpClient;
+//! use jframe_std::server::{Config, Server};
+//!
+//! // A server on a free loopback port (the threads engine; see Engine).
+//! let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
+//! let addr = server.local_addr()?;
+//! let stop = server.shutdown_handle()?;
+//! let running = std::thread::spawn(move || server.run());
+//!
+//! // Pipeline two requests, then read both replies in order.
+//! let mut client = TcpClient::connect(addr, Duration::from_secs(5))?;
+//! client.send_request(Op::Upper, b"hello")?;
+//! client.send_request(Op::Greet, b"Michael")?;
+//! client.flush()?;
+//! assert_eq!(client.recv()?.unwrap().body, b"HELLO");
+//! assert_eq!(client.recv()?.unwrap().body, b"Hello, Michael!");
+//!
+//! drop(client);
+//! stop.shutdown();
+//! running.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # tokio: `Framed` with `codec::JframeCodec` (feature `tokio`)
+//!
+//! ```
+//! # #[cfg(feature = "tokio")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use bytes::Bytes;
+//! use futures::{SinkExt, StreamExt};
+//! use jframe::{Header, Op};
+//! use jframe_std::codec::{Incoming, JframeCodec};
+//! use jframe_std::server::{Config, Server};
+//! use tokio_util::codec::Framed;
+//!
+//! let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
+//! let addr = server.local_addr()?;
+//! let stop = server.shutdown_handle()?;
+//! let running = std::thread::spawn(move || server.run());
+//!
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! runtime.block_on(async {
+//!     let stream = tokio::net::TcpStream::connect(addr).await?;
+//!     let mut framed = Framed::new(stream, JframeCodec::default());
+//!     framed.send((Header::request(Op::Echo, 5), Bytes::from_static(b"hello"))).await?;
+//!     match framed.next().await {
+//!         Some(Ok(Incoming::Frame { header, body, .. })) => {
+//!             assert_eq!(header.status(), Some(jframe::Status::Ok));
+//!             assert_eq!(&body[..], b"hello"); // a slice of the read buffer, not a copy
+//!         }
+//!         other => panic!("{other:?}"),
+//!     }
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//!
+//! stop.shutdown();
+//! running.join().unwrap()?;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
 
 pub mod budget;
 pub mod client;
