@@ -61,7 +61,7 @@ cpu_ticks() { # pid: utime + stime of the whole process, in clock ticks
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 
-start "$bin/jframe" serve --listen 127.0.0.1:0; jf="$addr"; jf_pid=$last_pid
+start "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads; jf="$addr"; jf_pid=$last_pid
 tokio_server; tj="$addr"; tj_pid=$last_pid
 start "$bin/examples/tokio_reference" 127.0.0.1:0; tk="$addr"; tk_pid=$last_pid
 start "$bin/examples/plain_echo" 127.0.0.1:0; pe="$addr"; pe_pid=$last_pid
@@ -127,7 +127,7 @@ echo "  server peak RSS (VmHWM) = $((hwm / 1024)) MiB ($hwm kB), $threads thread
 kill "$big_pid" 2>/dev/null || true
 
 # 1,000 concurrent connections: peak RSS of a fresh threads engine.
-start "$bin/jframe" serve --listen 127.0.0.1:0 --max-conns 1100 --max-conns-per-client 1100; big="$addr"; big_pid=$last_pid
+start "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads --max-conns 1100 --max-conns-per-client 1100; big="$addr"; big_pid=$last_pid
 outf="$(mktemp)"
 "$bin/jframe" load "$big" --conns 1000 --duration "$DUR" --size "$SIZE" --pipeline 1 >"$outf" 2>/dev/null &
 load_pid=$!
