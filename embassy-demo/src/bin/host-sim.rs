@@ -9,7 +9,7 @@
 //! forwarder reaches it through the kernel.
 
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -44,11 +44,13 @@ const HOST_SOCKET_BUF: usize = 16 * 1024;
     name = "host-sim",
     version,
     about = "Run the jframe echo device (embassy-net) on the host, reachable through a forwarded loopback port",
-    after_help = "Example: host-sim --drop 5 --seed 42, then: jframe send 127.0.0.1:7000 hello"
+    after_help = "Examples:\n  host-sim --drop 5 --seed 42, then: jframe send 127.0.0.1:7000 hello\n  \
+                  host-sim --forward :7001   (localhost:7001; a name is bound on its IPv4 address first)\n\n\
+                  Ctrl-C, SIGTERM or SIGHUP prints a summary and exits 0."
 )]
 struct Args {
-    /// Loopback address forwarded to the device's port 7 (port 0: any free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7000")]
+    /// Address forwarded to the device's port 7: HOST:PORT or :PORT (localhost:PORT); port 0 picks a free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7000", value_parser = forward_addr)]
     forward: SocketAddr,
     /// Percentage of Ethernet frames the virtual wire drops.
     #[arg(long, value_name = "PCT", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
@@ -99,6 +101,42 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The address to listen on for `--forward`, the way `jframe serve -l`
+/// resolves it: `:PORT` means `localhost:PORT`; a name that resolves to both
+/// families (`localhost`) is bound on its IPv4 address, which is what most
+/// clients reach first.
+fn forward_addr(addr: &str) -> Result<SocketAddr, String> {
+    let a = addr.trim();
+    if a.is_empty() {
+        return Err("empty address: write HOST:PORT (e.g. localhost:7000)".into());
+    }
+    let a = match a.strip_prefix(':') {
+        Some(port) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => {
+            format!("localhost:{port}")
+        }
+        _ => a.to_string(),
+    };
+    let has_port = a.rsplit_once(':').is_some_and(|(host, port)| {
+        !port.is_empty()
+            && port.chars().all(|c| c.is_ascii_digit())
+            && (!host.contains(':') || host.ends_with(']'))
+    });
+    if !has_port {
+        return Err(format!(
+            "{a:?} has no port: write HOST:PORT (e.g. localhost:7000, 127.0.0.1:7000, [::1]:7000)"
+        ));
+    }
+    let all: Vec<SocketAddr> = a
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {a}: {e}"))?
+        .collect();
+    all.iter()
+        .copied()
+        .find(SocketAddr::is_ipv4)
+        .or(all.first().copied())
+        .ok_or_else(|| format!("{a} resolves to no address"))
 }
 
 /// What `start` prepared before the executor takes over the thread.
@@ -174,21 +212,29 @@ fn run(args: Args, setup: Setup) -> ExitCode {
     );
     let _ = std::io::stdout().flush();
 
+    // The forwarder's counts (connections, jframe frames, bytes), then, on
+    // the virtual wire, its Ethernet frames (TAP mode has no wire to count).
     let summary = {
         let (wire_stats, fwd_stats) = (wire_stats.clone(), Arc::clone(fwd_stats));
+        let virtual_wire = args.tap.is_none();
         move || {
-            format!(
-                "host-sim: {}; {}",
-                wire_stats.summary(),
-                fwd_stats.summary()
-            )
+            let mut line = format!("host-sim: {}", fwd_stats.summary());
+            if virtual_wire {
+                line.push_str("; virtual wire: ");
+                line.push_str(&wire_stats.summary());
+            }
+            line
         }
     };
+    // SIGINT, and with ctrlc's `termination` feature SIGTERM and SIGHUP too:
+    // the same summary, exit 0.
     if let Err(e) = ctrlc::set_handler(move || {
-        println!("\n{}", summary());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "\n{}", summary());
+        let _ = out.flush();
         std::process::exit(0);
     }) {
-        eprintln!("host-sim: warning: no Ctrl-C summary: {e}");
+        eprintln!("host-sim: warning: no summary on Ctrl-C or SIGTERM: {e}");
     }
 
     let faults = Faults {
@@ -350,4 +396,34 @@ async fn forward_task(
 #[embassy_executor::task]
 async fn accept_task(listener: &'static Async<TcpListener>) -> ! {
     forward::accept_loop(listener, &DISPATCH).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forward_addr;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn forward_addresses_resolve_like_jframe_serve() {
+        let v4 = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        assert_eq!(forward_addr("127.0.0.1:7000"), Ok(v4(7000)));
+        assert_eq!(forward_addr("localhost:7000"), Ok(v4(7000)));
+        assert_eq!(forward_addr(":7000"), Ok(v4(7000)));
+        assert_eq!(forward_addr(" :0 "), Ok(v4(0)));
+        assert_eq!(
+            forward_addr("[::1]:9"),
+            Ok(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 9)))
+        );
+        for bad in [
+            "",
+            ":",
+            "127.0.0.1",
+            "::1",
+            "localhost",
+            ":x",
+            "localhost:70000",
+        ] {
+            assert!(forward_addr(bad).is_err(), "{bad:?}");
+        }
+    }
 }

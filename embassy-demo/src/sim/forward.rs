@@ -115,7 +115,8 @@ impl core::fmt::Debug for Target<'_> {
     }
 }
 
-/// Forwarder counters.
+/// Forwarder counters, updated as bytes move (a summary taken while
+/// sessions are open includes what they moved so far).
 #[derive(Debug, Default)]
 pub struct ForwardStats {
     /// Client connections accepted.
@@ -126,19 +127,36 @@ pub struct ForwardStats {
     pub bytes_up: AtomicU64,
     /// Bytes from the device to clients.
     pub bytes_down: AtomicU64,
+    /// Whole jframe frames (prefix, header and body) from clients to the
+    /// device: the requests. A stream that stops being well-formed jframe
+    /// (a bad prefix or header) is counted no further on that connection;
+    /// its bytes still count and are still forwarded.
+    pub requests: AtomicU64,
+    /// Whole jframe frames from the device to clients: the replies.
+    pub replies: AtomicU64,
 }
 
 impl ForwardStats {
-    /// A one-line summary.
+    /// A one-line summary, e.g. `1 connection (0 failed to reach the
+    /// device), 3 jframe requests, 3 jframe replies, 120 bytes up, 117 bytes
+    /// down`.
     pub fn summary(&self) -> std::string::String {
+        let n = |counter: &AtomicU64| counter.load(Relaxed);
         std::format!(
-            "{} connections ({} failed to reach the device), {} bytes up, {} bytes down",
-            self.connections.load(Relaxed),
-            self.failed.load(Relaxed),
-            self.bytes_up.load(Relaxed),
-            self.bytes_down.load(Relaxed),
+            "{} ({} failed to reach the device), {}, {}, {} up, {} down",
+            count(n(&self.connections), "connection", "connections"),
+            n(&self.failed),
+            count(n(&self.requests), "jframe request", "jframe requests"),
+            count(n(&self.replies), "jframe reply", "jframe replies"),
+            count(n(&self.bytes_up), "byte", "bytes"),
+            count(n(&self.bytes_down), "byte", "bytes"),
         )
     }
+}
+
+/// `n` and its noun, singular for 1: `1 connection`, `2 connections`.
+pub fn count(n: u64, one: &str, many: &str) -> std::string::String {
+    std::format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Accepts clients forever, each once a forwarder is free, and hands it
@@ -177,8 +195,8 @@ pub async fn forwarder<const N: usize>(
     config: ForwardConfig,
     stats: &ForwardStats,
 ) -> ! {
-    let mut up = Pump::new();
-    let mut down = Pump::new();
+    let mut up = Pump::new(&stats.bytes_up, &stats.requests);
+    let mut down = Pump::new(&stats.bytes_down, &stats.replies);
     loop {
         let client = dispatch.next_client(me).await;
         stats.connections.fetch_add(1, Relaxed);
@@ -199,8 +217,6 @@ pub async fn forwarder<const N: usize>(
         if !reached {
             stats.failed.fetch_add(1, Relaxed);
         }
-        stats.bytes_up.fetch_add(up.moved, Relaxed);
-        stats.bytes_down.fetch_add(down.moved, Relaxed);
         finish_client(&client).await;
     }
 }
@@ -236,7 +252,7 @@ async fn via_stack(
     mut socket: TcpSocket<'_>,
     device: IpEndpoint,
     session: &Session<'_>,
-    (up, down): (&mut Pump, &mut Pump),
+    (up, down): (&mut Pump<'_>, &mut Pump<'_>),
 ) -> bool {
     let (client, last) = (session.client, &session.last);
     // smoltcp's own timeout: nothing heard from the device for this long
@@ -291,7 +307,7 @@ async fn via_stack(
 async fn via_kernel(
     addr: SocketAddr,
     session: &Session<'_>,
-    (up, down): (&mut Pump, &mut Pump),
+    (up, down): (&mut Pump<'_>, &mut Pump<'_>),
 ) -> bool {
     let (client, last) = (session.client, &session.last);
     let device = match with_timeout(CONNECT_TIMEOUT, Async::<TcpStream>::connect(addr)).await {
@@ -372,26 +388,30 @@ impl core::fmt::Display for PumpError {
 
 /// One direction of a forwarded connection. Its state lives outside the
 /// future, so a `run` cancelled by `select` loses no bytes: the next `run`
-/// first writes what the previous one read.
-struct Pump {
+/// first writes what the previous one read. Bytes written, and the jframe
+/// frames they complete, go to the counters as they move.
+struct Pump<'s> {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
-    moved: u64,
+    bytes: &'s AtomicU64,
+    frames: FrameCounter<'s>,
 }
 
-impl Pump {
-    fn new() -> Self {
+impl<'s> Pump<'s> {
+    fn new(bytes: &'s AtomicU64, frames: &'s AtomicU64) -> Self {
         Pump {
             buf: vec![0; PUMP_BUF].into_boxed_slice(),
             start: 0,
             end: 0,
-            moved: 0,
+            bytes,
+            frames: FrameCounter::new(frames),
         }
     }
 
     fn reset(&mut self) {
-        (self.start, self.end, self.moved) = (0, 0, 0);
+        (self.start, self.end) = (0, 0);
+        self.frames.reset();
     }
 
     /// Moves bytes from `from` to `to` until `from` ends (`Ok`), setting
@@ -419,10 +439,157 @@ impl Pump {
                 Ok(0) | Err(_) => return Err(PumpError::Write),
                 Ok(n) => {
                     last.set(Instant::now());
+                    self.frames.feed(&pending[..n]);
                     self.start += n;
-                    self.moved += n as u64;
+                    self.bytes.fetch_add(n as u64, Relaxed);
                 }
             }
         }
+    }
+}
+
+/// Where a [`FrameCounter`] is in the byte stream of one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FrameState {
+    /// Reading the 4-byte length prefix (`got` bytes so far).
+    Prefix { got: usize },
+    /// Reading a header of `len` bytes (collected in `head`).
+    Header { len: usize },
+    /// Skipping `left` body bytes.
+    Body { left: u64 },
+    /// The stream is not well-formed jframe: counting stopped.
+    Lost,
+}
+
+/// Counts the whole jframe frames passing one way through a forwarded
+/// connection, without changing or holding back a byte: it only watches
+/// what the pump has already written. Headers are checked the way core's
+/// decoder checks them ([`jframe::header::validate`]), up to
+/// [`jframe::DEFAULT_MAX_HEADER_LEN`] bytes.
+struct FrameCounter<'s> {
+    state: FrameState,
+    prefix: [u8; jframe::PREFIX_LEN],
+    head: std::vec::Vec<u8>,
+    frames: &'s AtomicU64,
+}
+
+impl<'s> FrameCounter<'s> {
+    fn new(frames: &'s AtomicU64) -> Self {
+        FrameCounter {
+            state: FrameState::Prefix { got: 0 },
+            prefix: [0; jframe::PREFIX_LEN],
+            head: std::vec::Vec::new(),
+            frames,
+        }
+    }
+
+    /// A new connection: a new stream.
+    fn reset(&mut self) {
+        self.state = FrameState::Prefix { got: 0 };
+        self.head.clear();
+    }
+
+    /// Takes the next bytes of the stream.
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self.state {
+                FrameState::Prefix { got } => {
+                    let take = (jframe::PREFIX_LEN - got).min(bytes.len());
+                    self.prefix[got..got + take].copy_from_slice(&bytes[..take]);
+                    bytes = &bytes[take..];
+                    let got = got + take;
+                    self.state = if got < jframe::PREFIX_LEN {
+                        FrameState::Prefix { got }
+                    } else {
+                        let raw = jframe::prefix::read(self.prefix);
+                        match jframe::prefix::check(raw, jframe::DEFAULT_MAX_HEADER_LEN) {
+                            Ok(len) => {
+                                self.head.clear();
+                                FrameState::Header { len: len as usize }
+                            }
+                            Err(_) => FrameState::Lost,
+                        }
+                    };
+                }
+                FrameState::Header { len } => {
+                    let take = (len - self.head.len()).min(bytes.len());
+                    self.head.extend_from_slice(&bytes[..take]);
+                    bytes = &bytes[take..];
+                    if self.head.len() == len {
+                        self.state = match jframe::header::validate(&self.head) {
+                            Ok(0) => self.counted(),
+                            Ok(size) => FrameState::Body { left: size },
+                            Err(_) => FrameState::Lost,
+                        };
+                    }
+                }
+                FrameState::Body { left } => {
+                    let take = left.min(bytes.len() as u64);
+                    bytes = &bytes[take as usize..];
+                    self.state = if take == left {
+                        self.counted()
+                    } else {
+                        FrameState::Body { left: left - take }
+                    };
+                }
+                FrameState::Lost => return,
+            }
+        }
+    }
+
+    /// One whole frame passed: counts it, and expects the next.
+    fn counted(&self) -> FrameState {
+        self.frames.fetch_add(1, Relaxed);
+        FrameState::Prefix { got: 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(header: &str, body: &[u8]) -> std::vec::Vec<u8> {
+        let mut out = (header.len() as i32).to_le_bytes().to_vec();
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Counts what `chunks` complete, fed one after another.
+    fn counted(chunks: &[&[u8]]) -> u64 {
+        let n = AtomicU64::new(0);
+        let mut counter = FrameCounter::new(&n);
+        for chunk in chunks {
+            counter.feed(chunk);
+        }
+        n.load(Relaxed)
+    }
+
+    #[test]
+    fn frames_are_counted_whole_in_any_split() {
+        let mut stream = frame(r#"{"data_size": 2, "op": "echo"}"#, b"hi");
+        stream.extend(frame(r#"{"data_size": 0}"#, b""));
+        stream.extend(frame(r#"{"data_size":5,"status":"ok"}"#, b"HELLO"));
+        assert_eq!(counted(&[&stream]), 3);
+        // Byte by byte.
+        let bytes: std::vec::Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(counted(&bytes), 3);
+        // A frame cut inside its body is not counted.
+        assert_eq!(counted(&[&stream[..stream.len() - 1]]), 2);
+    }
+
+    #[test]
+    fn a_stream_that_is_not_jframe_stops_the_count() {
+        let good = frame(r#"{"data_size": 1}"#, b"x");
+        // A prefix out of range (an HTTP request's first bytes).
+        let mut http = good.clone();
+        http.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        http.extend(good.clone());
+        assert_eq!(counted(&[&http]), 1);
+        // A header that is not JSON.
+        let mut bad = good.clone();
+        bad.extend(frame("{nope", b""));
+        bad.extend(good);
+        assert_eq!(counted(&[&bad]), 1);
     }
 }

@@ -71,11 +71,13 @@ pub struct WireStats {
 }
 
 impl WireStats {
-    /// A one-line summary.
+    /// A one-line summary of the Ethernet frames the wire carried, e.g.
+    /// `11 Ethernet frames delivered, 0 dropped, 0 corrupted, 0 oversize`.
     pub fn summary(&self) -> std::string::String {
+        let delivered = self.delivered.load(Relaxed);
         std::format!(
-            "{} frames moved, {} dropped, {} corrupted, {} oversize",
-            self.delivered.load(Relaxed),
+            "{delivered} Ethernet {} delivered, {} dropped, {} corrupted, {} oversize",
+            if delivered == 1 { "frame" } else { "frames" },
             self.dropped.load(Relaxed),
             self.corrupted.load(Relaxed),
             self.oversize.load(Relaxed),
