@@ -214,7 +214,7 @@ impl SlotCell {
 /// way of seeing a new client: a client that takes the **last** listening
 /// socket closes the connection that has been idle between frames longest
 /// (it gets a FIN, as from a server ending an idle keep-alive), so a
-/// listener is back within [`EVICT_LINGER`]; if every other connection is
+/// listener is back within `EVICT_LINGER` (0.5 s); if every other connection is
 /// inside a frame, the newcomer gets a `busy` reply at once and is closed.
 /// So `N` sockets serve `N - 1` connections for sure, and silent peers
 /// cannot pin the pool. `StackResources` must count all `N`.

@@ -93,7 +93,11 @@ fn one_descriptor_per_connection(engine: &str) {
         "--engine",
         engine,
     ]);
-    let fds = || std::fs::read_dir(format!("/proc/{}/fd", server.child.id())).unwrap().count();
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", server.child.id()))
+            .unwrap()
+            .count()
+    };
     // One connection first: the engine's own descriptors (a runtime's
     // epoll and eventfds) are opened once, not per connection.
     let mut warm = connect(server.tcp);

@@ -57,13 +57,20 @@ fn every_markdown_link_stays_inside_the_repository() {
                 continue; // an anchor in the same file
             }
             if target.contains("://") || target.starts_with("mailto:") {
-                bad.push(format!("{}: {link} points outside the repository", file.display()));
+                bad.push(format!(
+                    "{}: {link} points outside the repository",
+                    file.display()
+                ));
                 continue;
             }
             let resolved = file.parent().unwrap().join(target);
             match resolved.canonicalize() {
                 Ok(p) if p.starts_with(&root) => {}
-                Ok(p) => bad.push(format!("{}: {link} leaves the repository ({})", file.display(), p.display())),
+                Ok(p) => bad.push(format!(
+                    "{}: {link} leaves the repository ({})",
+                    file.display(),
+                    p.display()
+                )),
                 Err(_) => bad.push(format!("{}: {link} does not exist", file.display())),
             }
         }

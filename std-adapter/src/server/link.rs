@@ -133,7 +133,10 @@ impl embedded_io::Read for TcpLink<'_> {
                 (Phase::Header, Some(deadline)) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Err(io::Error::new(io::ErrorKind::TimedOut, "header deadline passed"));
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "header deadline passed",
+                        ));
                     }
                     (left.min(self.timeouts.idle), "header deadline passed")
                 }
@@ -146,7 +149,10 @@ impl embedded_io::Read for TcpLink<'_> {
                                 "body arriving below the minimum rate",
                             ));
                         }
-                        (left.min(self.timeouts.idle), "body arriving below the minimum rate")
+                        (
+                            left.min(self.timeouts.idle),
+                            "body arriving below the minimum rate",
+                        )
                     }
                     None => (self.timeouts.idle, "idle timeout within a body"),
                 },
@@ -162,7 +168,12 @@ impl embedded_io::Read for TcpLink<'_> {
                     }
                     return Ok(n);
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     if self.phase != Phase::Idle {
                         continue; // the loop re-checks the deadline
                     }

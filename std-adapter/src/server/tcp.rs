@@ -147,12 +147,18 @@ fn reject_loop(rx: &Receiver<(TcpStream, Busy)>, max_conns: usize, per_client: u
         frame.truncate(len);
         frame
     };
-    let server = encode(&format!("server is at its limit of {max_conns} connections"));
+    let server = encode(&format!(
+        "server is at its limit of {max_conns} connections"
+    ));
     let client = encode(&format!(
         "this address is at its limit of {per_client} connections"
     ));
     for (mut stream, why) in rx {
-        let frame = if why == Busy::Server { &server } else { &client };
+        let frame = if why == Busy::Server {
+            &server
+        } else {
+            &client
+        };
         let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
         let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
         if stream.write_all(frame).is_err() {
