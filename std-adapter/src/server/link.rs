@@ -1,5 +1,6 @@
-//! The TCP driver's side of the engine: a `TcpStream` as an `embedded-io`
-//! stream whose read timeouts follow the engine's phases.
+//! The threads driver's side of the engine: a `TcpStream` as an
+//! `embedded-io` stream whose reads wait no longer than the deadline the
+//! engine's phase gives ([`super::deadline`]).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -9,33 +10,15 @@ use std::time::{Duration, Instant};
 
 use jframe::service::{Deadlines, Phase};
 
-/// Timeouts of one connection.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Timeouts {
-    /// Longest wait for the next frame.
-    pub idle: Duration,
-    /// From a frame's first byte to the end of its header; also the grace
-    /// a body gets before its minimum rate applies.
-    pub header: Duration,
-    /// Bytes per second a body must average (0: no minimum).
-    pub body_min_rate: u64,
-}
+use super::deadline::{ReadClock, Timeouts};
 
 /// A connection's socket, as the engine sees it.
 #[derive(Debug)]
 pub(super) struct TcpLink<'a> {
     stream: Arc<TcpStream>,
-    timeouts: Timeouts,
-    phase: Phase,
-    /// When the current frame's header must be complete.
-    header_deadline: Option<Instant>,
+    clock: ReadClock,
     /// The read timeout set on the socket, to avoid a setsockopt per read.
     current: Option<Duration>,
-    /// When the last read returned data.
-    last_data: Instant,
-    /// When the body being received began, and its bytes so far.
-    body_start: Instant,
-    body_bytes: u64,
     /// True exactly while waiting between frames (shutdown closes those).
     idle: &'a AtomicBool,
     stopping: &'a AtomicBool,
@@ -50,13 +33,8 @@ impl<'a> TcpLink<'a> {
     ) -> Self {
         TcpLink {
             stream,
-            timeouts,
-            phase: Phase::Body,
-            header_deadline: None,
+            clock: ReadClock::new(timeouts),
             current: None,
-            last_data: Instant::now(),
-            body_start: Instant::now(),
-            body_bytes: 0,
             idle,
             stopping,
         }
@@ -72,52 +50,16 @@ impl<'a> TcpLink<'a> {
     }
 }
 
-impl TcpLink<'_> {
-    /// The body's deadline: the grace, plus the time its bytes so far buy
-    /// at the minimum rate. A peer that keeps up never reaches it; one that
-    /// trickles falls behind, however often it sends a byte.
-    fn body_deadline(&self) -> Option<Instant> {
-        let rate = self.timeouts.body_min_rate;
-        if rate == 0 {
-            return None;
-        }
-        let earned = Duration::from_secs_f64(self.body_bytes as f64 / rate as f64);
-        Some(self.body_start + self.timeouts.header + earned)
-    }
-}
-
 impl Deadlines for TcpLink<'_> {
     fn before_read(&mut self, phase: Phase) -> bool {
-        let was = self.phase;
-        self.phase = phase;
+        let was = self.clock.enter(phase);
         if (was == Phase::Idle) != (phase == Phase::Idle) {
             self.idle.store(phase == Phase::Idle, Ordering::SeqCst);
         }
-        match phase {
-            // The idle flag is set before `stopping` is read, and shutdown
-            // sets `stopping` before reading the flags: one of the two sides
-            // sees the other, so no idle connection is left blocked.
-            Phase::Idle => {
-                self.header_deadline = None;
-                !self.stopping.load(Ordering::SeqCst)
-            }
-            Phase::Header => {
-                // The frame began with bytes of the last read.
-                if self.header_deadline.is_none() {
-                    self.header_deadline = Some(self.last_data + self.timeouts.header);
-                }
-                true
-            }
-            Phase::Body => {
-                self.header_deadline = None;
-                if was != Phase::Body {
-                    // The body began with bytes of the last read.
-                    self.body_start = self.last_data;
-                    self.body_bytes = 0;
-                }
-                true
-            }
-        }
+        // The idle flag is set before `stopping` is read, and shutdown sets
+        // `stopping` before reading the flags: one of the two sides sees the
+        // other, so no idle connection is left blocked.
+        phase != Phase::Idle || !self.stopping.load(Ordering::SeqCst)
     }
 }
 
@@ -128,58 +70,31 @@ impl embedded_io::ErrorType for TcpLink<'_> {
 impl embedded_io::Read for TcpLink<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let (wait, what) = match (self.phase, self.header_deadline) {
-                (Phase::Idle, _) => (self.timeouts.idle, "idle timeout"),
-                (Phase::Header, Some(deadline)) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "header deadline passed",
-                        ));
-                    }
-                    (left.min(self.timeouts.idle), "header deadline passed")
-                }
-                _ => match self.body_deadline() {
-                    Some(deadline) => {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            return Err(io::Error::new(
-                                io::ErrorKind::TimedOut,
-                                "body arriving below the minimum rate",
-                            ));
-                        }
-                        (
-                            left.min(self.timeouts.idle),
-                            "body arriving below the minimum rate",
-                        )
-                    }
-                    None => (self.timeouts.idle, "idle timeout within a body"),
-                },
-            };
-            self.set_timeout(wait)?;
+            let now = Instant::now();
+            let (deadline, what) = self.clock.deadline(now);
+            let left = deadline.saturating_duration_since(now);
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, what));
+            }
+            self.set_timeout(left)?;
             match (&*self.stream).read(buf) {
                 Ok(n) => {
-                    if n > 0 {
-                        self.last_data = Instant::now();
-                        if self.phase == Phase::Body {
-                            self.body_bytes = self.body_bytes.saturating_add(n as u64);
-                        }
-                    }
+                    self.clock.record(n);
                     return Ok(n);
                 }
+                // The loop re-checks the deadline (a socket timeout may
+                // fire a little early).
                 Err(e)
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    if self.phase != Phase::Idle {
-                        continue; // the loop re-checks the deadline
+                    if Instant::now() >= deadline {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, what));
                     }
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, what));
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }

@@ -8,6 +8,7 @@
 //! accepting, closes idle connections, lets in-flight frames finish within a
 //! grace period, then closes the rest.
 
+mod deadline;
 mod link;
 mod tcp;
 #[cfg(feature = "tokio")]
@@ -205,6 +206,63 @@ impl ShutdownHandle {
             if entry.idle.load(Ordering::SeqCst) {
                 let _ = entry.stream.shutdown(Shutdown::Read);
             }
+        }
+    }
+}
+
+/// Why a connection is answered `busy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Busy {
+    /// The server holds `max_conns` connections.
+    Server,
+    /// This client address holds `max_conns_per_client`.
+    Client,
+}
+
+/// The admission rule both TCP drivers apply to a new connection, given
+/// how many the server and this client address already hold.
+fn admission(conns: usize, from_client: usize, config: &Config) -> Option<Busy> {
+    if conns >= config.max_conns {
+        Some(Busy::Server)
+    } else if from_client >= config.max_conns_per_client {
+        Some(Busy::Client)
+    } else {
+        None
+    }
+}
+
+/// The `busy` frames, encoded once per server.
+#[derive(Debug)]
+struct BusyFrames {
+    server: Vec<u8>,
+    client: Vec<u8>,
+}
+
+impl BusyFrames {
+    fn new(config: &Config) -> Self {
+        let encode = |message: &str| {
+            let header = jframe::Header::error_reply(jframe::Status::Busy, message);
+            let mut frame = vec![0u8; crate::SCRATCH];
+            let len = jframe::encode_frame(&mut frame, &header, &[]).unwrap_or(0);
+            frame.truncate(len);
+            frame
+        };
+        BusyFrames {
+            server: encode(&format!(
+                "server is at its limit of {} connections",
+                config.max_conns
+            )),
+            client: encode(&format!(
+                "this address is at its limit of {} connections",
+                config.max_conns_per_client
+            )),
+        }
+    }
+
+    fn frame(&self, why: Busy) -> &[u8] {
+        match why {
+            Busy::Server => &self.server,
+            Busy::Client => &self.client,
         }
     }
 }

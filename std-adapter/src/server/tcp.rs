@@ -10,21 +10,21 @@ use std::time::{Duration, Instant};
 
 use jframe::service::engine::blocking;
 use jframe::service::{self, Buffers, End, Limits};
-use jframe::{Header, Status};
 
-use super::link::{TcpLink, Timeouts};
-use super::{CONN_STACK, ConnEntry, Shared, Slot};
+use super::deadline::Timeouts;
+use super::link::TcpLink;
+use super::{Busy, BusyFrames, CONN_STACK, ConnEntry, Shared, Slot, admission};
 use crate::services::StdServices;
 
 /// Accepts until shutdown. Accept errors (out of file descriptors, say)
 /// back off and retry; they never end the server.
 pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     let (reject_tx, reject_rx) = sync_channel::<(TcpStream, Busy)>(64);
-    let (max_conns, per_client) = (shared.config.max_conns, shared.config.max_conns_per_client);
+    let frames = BusyFrames::new(&shared.config);
     let rejector = thread::Builder::new()
         .name("busy".into())
         .stack_size(CONN_STACK)
-        .spawn(move || reject_loop(&reject_rx, max_conns, per_client));
+        .spawn(move || reject_loop(&reject_rx, &frames));
     if let Err(e) = &rejector {
         log::warn!("no thread for busy replies ({e}); over-limit connections are just closed");
     }
@@ -54,15 +54,6 @@ pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
-/// Why a connection is answered `busy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Busy {
-    /// The server holds `max_conns` connections.
-    Server,
-    /// This client address holds `max_conns_per_client`.
-    Client,
-}
-
 /// Registers and starts a connection, or hands it to the busy replier.
 fn admit(
     shared: &Arc<Shared>,
@@ -72,14 +63,7 @@ fn admit(
 ) {
     let mut reg = shared.registry();
     let from_peer = reg.per_client.get(&peer.ip()).copied().unwrap_or(0);
-    let busy = if reg.conns.len() >= shared.config.max_conns {
-        Some(Busy::Server)
-    } else if from_peer >= shared.config.max_conns_per_client {
-        Some(Busy::Client)
-    } else {
-        None
-    };
-    if let Some(why) = busy {
+    if let Some(why) = admission(reg.conns.len(), from_peer, &shared.config) {
         drop(reg);
         log::debug!("{peer}: {why:?} connection limit reached, replying busy");
         if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
@@ -139,26 +123,9 @@ fn admit(
 /// Answers over-limit connections with `busy`, one at a time, reading
 /// briefly what they sent so that closing does not reset the connection
 /// before the reply is read.
-fn reject_loop(rx: &Receiver<(TcpStream, Busy)>, max_conns: usize, per_client: usize) {
-    let encode = |message: &str| {
-        let header = Header::error_reply(Status::Busy, message);
-        let mut frame = vec![0u8; crate::SCRATCH];
-        let len = jframe::encode_frame(&mut frame, &header, &[]).unwrap_or(0);
-        frame.truncate(len);
-        frame
-    };
-    let server = encode(&format!(
-        "server is at its limit of {max_conns} connections"
-    ));
-    let client = encode(&format!(
-        "this address is at its limit of {per_client} connections"
-    ));
+fn reject_loop(rx: &Receiver<(TcpStream, Busy)>, frames: &BusyFrames) {
     for (mut stream, why) in rx {
-        let frame = if why == Busy::Server {
-            &server
-        } else {
-            &client
-        };
+        let frame = frames.frame(why);
         let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
         let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
         if stream.write_all(frame).is_err() {

@@ -45,9 +45,9 @@ use ::tokio::task::LocalSet;
 use ::tokio::time::{Instant, timeout, timeout_at};
 use jframe::service::engine::asynch;
 use jframe::service::{self, Buffers, Deadlines, End, Limits, Phase};
-use jframe::{Header, Status};
 
-use super::Shared;
+use super::deadline::{ReadClock, Timeouts};
+use super::{Busy, BusyFrames, Shared};
 use crate::services::StdServices;
 
 /// Buffer sizes of one busy connection: socket reads, a frame arriving in
@@ -115,13 +115,6 @@ impl Drop for Slot {
             self.state.drained.notify_all();
         }
     }
-}
-
-/// Why a connection is answered `busy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Busy {
-    Server,
-    Client,
 }
 
 /// Work for a worker thread.
@@ -274,14 +267,7 @@ fn admit(
     };
     let mut reg = state.registry();
     let from_peer = reg.per_client.get(&peer.ip()).copied().unwrap_or(0);
-    let busy = if reg.conns.len() >= shared.config.max_conns {
-        Some(Busy::Server)
-    } else if from_peer >= shared.config.max_conns_per_client {
-        Some(Busy::Client)
-    } else {
-        None
-    };
-    if let Some(why) = busy {
+    if let Some(why) = super::admission(reg.conns.len(), from_peer, &shared.config) {
         drop(reg);
         log::debug!("{peer}: {why:?} connection limit reached, replying busy");
         if state.busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
@@ -348,42 +334,6 @@ fn drain(shared: &Shared, state: &State) {
     }
 }
 
-/// The `busy` frames, encoded once.
-#[derive(Debug)]
-struct BusyFrames {
-    server: Vec<u8>,
-    client: Vec<u8>,
-}
-
-impl BusyFrames {
-    fn new(cfg: &super::Config) -> Self {
-        let encode = |message: &str| {
-            let header = Header::error_reply(Status::Busy, message);
-            let mut frame = vec![0u8; crate::SCRATCH];
-            let len = jframe::encode_frame(&mut frame, &header, &[]).unwrap_or(0);
-            frame.truncate(len);
-            frame
-        };
-        BusyFrames {
-            server: encode(&format!(
-                "server is at its limit of {} connections",
-                cfg.max_conns
-            )),
-            client: encode(&format!(
-                "this address is at its limit of {} connections",
-                cfg.max_conns_per_client
-            )),
-        }
-    }
-
-    fn frame(&self, why: Busy) -> &[u8] {
-        match why {
-            Busy::Server => &self.server,
-            Busy::Client => &self.client,
-        }
-    }
-}
-
 /// Writes `busy`, half-closes, and briefly reads what the peer sent, so
 /// that closing does not reset the connection before the reply is read.
 async fn reply_busy(stream: TcpStream, frame: &[u8]) {
@@ -427,17 +377,13 @@ async fn connection(shared: &Shared, conn: &Arc<Conn>, pool: &Pool) -> io::Resul
     let cfg = &shared.config;
     let mut link = TokioLink {
         conn: conn.clone(),
-        timeouts: Timeouts {
+        clock: ReadClock::new(Timeouts {
             idle: cfg.idle_timeout,
             header: cfg.header_timeout,
             body_min_rate: cfg.body_min_rate,
-            write: cfg.write_timeout,
-        },
-        phase: Phase::Body,
-        header_deadline: None,
-        last_data: Instant::now(),
-        body_start: Instant::now(),
-        body_bytes: 0,
+        }),
+        idle: cfg.idle_timeout,
+        write: cfg.write_timeout,
         parked: false,
         stopping: &shared.stopping,
     };
@@ -478,29 +424,16 @@ async fn connection(shared: &Shared, conn: &Arc<Conn>, pool: &Pool) -> io::Resul
     }
 }
 
-/// Timeouts of one connection.
-#[derive(Debug, Clone, Copy)]
-struct Timeouts {
-    idle: Duration,
-    header: Duration,
-    body_min_rate: u64,
-    write: Duration,
-}
-
 /// A connection's socket as the engine sees it: `embedded-io-async` reads
 /// and writes under the phase's deadline.
 #[derive(Debug)]
 struct TokioLink<'a> {
     conn: Arc<Conn>,
-    timeouts: Timeouts,
-    phase: Phase,
-    /// When the current frame's header must be complete.
-    header_deadline: Option<Instant>,
-    /// When the last read returned data.
-    last_data: Instant,
-    /// When the body being received began, and its bytes so far.
-    body_start: Instant,
-    body_bytes: u64,
+    /// The read deadlines, shared with the threads driver.
+    clock: ReadClock,
+    /// Longest wait for the next frame, and for a write.
+    idle: Duration,
+    write: Duration,
     /// Set when a read between frames found nothing: the session was
     /// parked (the engine returned `End::Io`), not failed.
     parked: bool,
@@ -522,7 +455,7 @@ impl TokioLink<'_> {
         let waited = if self.stopping.load(Ordering::SeqCst) {
             Ok(Ok(()))
         } else {
-            timeout(self.timeouts.idle, conn.stream.readable()).await
+            timeout(self.idle, conn.stream.readable()).await
         };
         conn.idle.store(false, Ordering::SeqCst);
         match waited {
@@ -530,53 +463,12 @@ impl TokioLink<'_> {
             Err(_) => Err(timed_out("idle timeout")),
         }
     }
-
-    /// The body's deadline: the grace, plus the time its bytes so far buy
-    /// at the minimum rate (as the threads driver).
-    fn body_deadline(&self) -> Option<Instant> {
-        let rate = self.timeouts.body_min_rate;
-        if rate == 0 {
-            return None;
-        }
-        let earned = Duration::from_secs_f64(self.body_bytes as f64 / rate as f64);
-        Some(self.body_start + self.timeouts.header + earned)
-    }
-
-    fn got(&mut self, n: usize) {
-        if n > 0 {
-            self.last_data = Instant::now();
-            if self.phase == Phase::Body {
-                self.body_bytes = self.body_bytes.saturating_add(n as u64);
-            }
-        }
-    }
 }
 
 impl Deadlines for TokioLink<'_> {
     fn before_read(&mut self, phase: Phase) -> bool {
-        let was = self.phase;
-        self.phase = phase;
-        match phase {
-            Phase::Idle => {
-                self.header_deadline = None;
-                !self.stopping.load(Ordering::SeqCst)
-            }
-            Phase::Header => {
-                // The frame began with bytes of the last read.
-                if self.header_deadline.is_none() {
-                    self.header_deadline = Some(self.last_data + self.timeouts.header);
-                }
-                true
-            }
-            Phase::Body => {
-                self.header_deadline = None;
-                if was != Phase::Body {
-                    self.body_start = self.last_data;
-                    self.body_bytes = 0;
-                }
-                true
-            }
-        }
+        self.clock.enter(phase);
+        phase != Phase::Idle || !self.stopping.load(Ordering::SeqCst)
     }
 }
 
@@ -588,38 +480,26 @@ impl embedded_io_async::Read for TokioLink<'_> {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.conn.stream.try_read(buf) {
             Ok(n) => {
-                self.got(n);
+                self.clock.record(n);
                 return Ok(n);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
-        if self.phase == Phase::Idle {
+        if self.clock.phase() == Phase::Idle {
             // Nothing pending between frames: park (see the module docs).
             self.parked = true;
             return Err(io::Error::new(io::ErrorKind::WouldBlock, "parked"));
         }
-        let (deadline, what) = match (self.phase, self.header_deadline) {
-            (Phase::Header, Some(at)) => (at, "header deadline passed"),
-            (Phase::Header, None) => (
-                Instant::now() + self.timeouts.header,
-                "header deadline passed",
-            ),
-            _ => match self.body_deadline() {
-                Some(at) => (at, "body arriving below the minimum rate"),
-                None => (
-                    Instant::now() + self.timeouts.idle,
-                    "idle timeout within a body",
-                ),
-            },
-        };
+        let (deadline, what) = self.clock.deadline(std::time::Instant::now());
+        let deadline = Instant::from_std(deadline);
         loop {
             match timeout_at(deadline, self.conn.stream.readable()).await {
                 Err(_) => return Err(timed_out(what)),
                 Ok(Err(e)) => return Err(e),
                 Ok(Ok(())) => match self.conn.stream.try_read(buf) {
                     Ok(n) => {
-                        self.got(n);
+                        self.clock.record(n);
                         return Ok(n);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -636,7 +516,7 @@ impl embedded_io_async::Write for TokioLink<'_> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             other => return other,
         }
-        let deadline = Instant::now() + self.timeouts.write;
+        let deadline = Instant::now() + self.write;
         loop {
             match timeout_at(deadline, self.conn.stream.writable()).await {
                 Err(_) => return Err(timed_out("write timeout")),
