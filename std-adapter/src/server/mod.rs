@@ -8,6 +8,7 @@
 //! accepting, closes idle connections, lets in-flight frames finish within a
 //! grace period, then closes the rest.
 
+mod connections;
 mod deadline;
 mod link;
 mod tcp;
@@ -15,13 +16,12 @@ mod tcp;
 mod tokio;
 mod udp;
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::files::Root;
 
@@ -120,7 +120,7 @@ pub const CONN_STACK: usize = if cfg!(debug_assertions) {
     64 * 1024
 };
 
-/// A live connection, as the shutdown logic sees it.
+/// A live connection of the threads driver, as the registry sees it.
 #[derive(Debug)]
 struct ConnEntry {
     /// The connection's socket itself (shared, not a second descriptor).
@@ -128,12 +128,14 @@ struct ConnEntry {
     idle: Arc<AtomicBool>,
 }
 
-#[derive(Debug, Default)]
-struct Registry {
-    next_id: u64,
-    conns: HashMap<u64, Arc<ConnEntry>>,
-    /// Live connections per client address.
-    per_client: HashMap<IpAddr, usize>,
+impl connections::Live for ConnEntry {
+    fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::SeqCst)
+    }
+
+    fn shutdown(&self, how: Shutdown) {
+        let _ = self.stream.shutdown(how);
+    }
 }
 
 #[derive(Debug)]
@@ -142,42 +144,43 @@ struct Shared {
     /// The body budget every connection and the UDP service draw on.
     budget: crate::budget::Budget,
     stopping: AtomicBool,
-    registry: Mutex<Registry>,
-    drained: Condvar,
+    /// The threads driver's connections (the tokio driver keeps its own).
+    conns: Arc<connections::Connections<ConnEntry>>,
 }
 
 impl Shared {
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
-
-    fn registry(&self) -> MutexGuard<'_, Registry> {
-        // A panicking connection thread must not take the server down.
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
-/// Frees a connection slot when its thread ends, however it ends.
-#[derive(Debug)]
-struct Slot {
-    shared: Arc<Shared>,
-    id: u64,
-    client: IpAddr,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut reg = self.shared.registry();
-        reg.conns.remove(&self.id);
-        if let Some(n) = reg.per_client.get_mut(&self.client) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                reg.per_client.remove(&self.client);
+/// Accepts on `listener` until shutdown, handing each connection to
+/// `admit`. Accept errors (out of file descriptors, say) back off and
+/// retry; they never end the server.
+fn accept_until_stopped(
+    listener: &TcpListener,
+    shared: &Shared,
+    mut admit: impl FnMut(TcpStream, SocketAddr),
+) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                if shared.stopping() {
+                    break;
+                }
+                log::warn!("accept failed: {e}; retrying in {backoff:?}");
+                thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
             }
+        };
+        backoff = Duration::from_millis(5);
+        if shared.stopping() {
+            break;
         }
-        if reg.conns.is_empty() {
-            self.shared.drained.notify_all();
-        }
+        admit(stream, peer);
     }
 }
 
@@ -198,15 +201,7 @@ impl ShutdownHandle {
         }
         // Wake the blocking accept with a connection to ourselves.
         let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
-        let reg = self.shared.registry();
-        for entry in reg.conns.values() {
-            // A connection sets `idle` before checking `stopping`, and we set
-            // `stopping` before reading `idle` (both SeqCst): one of the two
-            // sides sees the other, so no idle connection is left blocked.
-            if entry.idle.load(Ordering::SeqCst) {
-                let _ = entry.stream.shutdown(Shutdown::Read);
-            }
-        }
+        self.shared.conns.close_idle();
     }
 }
 
@@ -318,8 +313,7 @@ impl Server {
                 budget: crate::budget::Budget::new(config.body_budget),
                 config,
                 stopping: AtomicBool::new(false),
-                registry: Mutex::new(Registry::default()),
-                drained: Condvar::new(),
+                conns: Arc::new(connections::Connections::new()),
             }),
             listener,
             udp,
@@ -385,7 +379,7 @@ impl Server {
             _ => {
                 tcp::accept_loop(&self.listener, &self.shared);
                 drop(self.listener);
-                drain(&self.shared);
+                self.shared.conns.drain(self.shared.config.grace);
                 Ok(())
             }
         };
@@ -397,41 +391,5 @@ impl Server {
             let _ = t.join();
         }
         served
-    }
-}
-
-/// Waits for connections to finish, up to the grace period; then closes
-/// what is left and waits briefly for those threads to notice.
-fn drain(shared: &Shared) {
-    let deadline = Instant::now() + shared.config.grace;
-    let mut reg = shared.registry();
-    while !reg.conns.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        reg = shared
-            .drained
-            .wait_timeout(reg, left)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-    }
-    if reg.conns.is_empty() {
-        return;
-    }
-    log::warn!(
-        "grace period over: closing {} connection(s) still busy",
-        reg.conns.len()
-    );
-    for entry in reg.conns.values() {
-        let _ = entry.stream.shutdown(Shutdown::Both);
-    }
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !reg.conns.is_empty() && Instant::now() < deadline {
-        reg = shared
-            .drained
-            .wait_timeout(reg, Duration::from_millis(100))
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
     }
 }

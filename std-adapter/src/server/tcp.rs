@@ -13,7 +13,7 @@ use jframe::service::{self, Buffers, End, Limits};
 
 use super::deadline::Timeouts;
 use super::link::TcpLink;
-use super::{Busy, BusyFrames, CONN_STACK, ConnEntry, Shared, Slot, admission};
+use super::{Busy, BusyFrames, CONN_STACK, ConnEntry, Shared, accept_until_stopped};
 use crate::services::StdServices;
 
 /// Accepts until shutdown. Accept errors (out of file descriptors, say)
@@ -28,26 +28,9 @@ pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     if let Err(e) = &rejector {
         log::warn!("no thread for busy replies ({e}); over-limit connections are just closed");
     }
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                if shared.stopping() {
-                    break;
-                }
-                log::warn!("accept failed: {e}; retrying in {backoff:?}");
-                thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
-        };
-        backoff = Duration::from_millis(5);
-        if shared.stopping() {
-            break;
-        }
+    accept_until_stopped(listener, shared, |stream, peer| {
         admit(shared, stream, peer, &reject_tx);
-    }
+    });
     drop(reject_tx);
     if let Ok(t) = rejector {
         let _ = t.join();
@@ -61,10 +44,7 @@ fn admit(
     peer: std::net::SocketAddr,
     reject: &SyncSender<(TcpStream, Busy)>,
 ) {
-    let mut reg = shared.registry();
-    let from_peer = reg.per_client.get(&peer.ip()).copied().unwrap_or(0);
-    if let Some(why) = admission(reg.conns.len(), from_peer, &shared.config) {
-        drop(reg);
+    if let Some(why) = shared.conns.busy(peer.ip(), &shared.config) {
         log::debug!("{peer}: {why:?} connection limit reached, replying busy");
         if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
             reject.try_send((stream, why))
@@ -80,23 +60,15 @@ fn admit(
         stream: stream.clone(),
         idle: Arc::new(AtomicBool::new(false)),
     });
-    let id = reg.next_id;
-    reg.next_id += 1;
-    reg.conns.insert(id, entry.clone());
-    *reg.per_client.entry(peer.ip()).or_insert(0) += 1;
-    drop(reg);
-    let slot = Slot {
-        shared: shared.clone(),
-        id,
-        client: peer.ip(),
-    };
+    let slot = shared.conns.register(peer.ip(), entry.clone());
+    let conn_shared = shared.clone();
     let spawned = thread::Builder::new()
         .name("conn".into())
         .stack_size(CONN_STACK)
         .spawn(move || {
             let _slot = slot;
             log::debug!("{peer}: connected");
-            match serve(&_slot.shared, stream, &entry.idle) {
+            match serve(&conn_shared, stream, &entry.idle) {
                 Ok(()) => log::debug!("{peer}: closed"),
                 // A peer that resets or vanishes is routine.
                 Err(e)

@@ -30,11 +30,10 @@
 //!   side of idle connections, let the others finish their frames within
 //!   `grace`, then close what is left.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener};
+use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -46,6 +45,7 @@ use ::tokio::time::{Instant, timeout, timeout_at};
 use jframe::service::engine::asynch;
 use jframe::service::{self, Buffers, Deadlines, End, Limits, Phase};
 
+use super::connections::{self, Connections};
 use super::deadline::{ReadClock, Timeouts};
 use super::{Busy, BusyFrames, Shared};
 use crate::services::StdServices;
@@ -73,49 +73,24 @@ struct Conn {
     idle: AtomicBool,
 }
 
-#[derive(Debug, Default)]
-struct Registry {
-    next_id: u64,
-    conns: HashMap<u64, Arc<Conn>>,
-    per_client: HashMap<IpAddr, usize>,
+impl super::connections::Live for Conn {
+    fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::SeqCst)
+    }
+
+    fn shutdown(&self, how: Shutdown) {
+        let _ = socket2::SockRef::from(&self.stream).shutdown(how);
+    }
 }
 
-#[derive(Debug, Default)]
+/// The tokio driver's connections, and its count of pending busy replies.
+#[derive(Debug)]
 struct State {
-    registry: Mutex<Registry>,
-    drained: Condvar,
+    conns: Arc<Connections<Conn>>,
     busy_replies: AtomicUsize,
 }
 
-impl State {
-    fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Frees a connection's slot when its task ends, however it ends.
-#[derive(Debug)]
-struct Slot {
-    state: Arc<State>,
-    id: u64,
-    client: IpAddr,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut reg = self.state.registry();
-        reg.conns.remove(&self.id);
-        if let Some(n) = reg.per_client.get_mut(&self.client) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                reg.per_client.remove(&self.client);
-            }
-        }
-        if reg.conns.is_empty() {
-            self.state.drained.notify_all();
-        }
-    }
-}
+type Slot = connections::Slot<Conn>;
 
 /// Work for a worker thread.
 #[derive(Debug)]
@@ -128,7 +103,10 @@ enum Job {
 /// runs UDP.
 pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>) -> io::Result<()> {
     let workers = thread::available_parallelism().map_or(1, |n| n.get());
-    let state = Arc::new(State::default());
+    let state = Arc::new(State {
+        conns: Arc::new(Connections::new()),
+        busy_replies: AtomicUsize::new(0),
+    });
     let busy = Arc::new(BusyFrames::new(&shared.config));
     let mut senders = Vec::with_capacity(workers);
     let mut threads = Vec::with_capacity(workers);
@@ -148,7 +126,7 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>) -> io::Result<(
     accept_loop(&listener, shared, &state, &senders);
     // Refuse new connections while draining.
     drop(listener);
-    drain(shared, &state);
+    state.conns.drain(shared.config.grace);
     drop(senders);
     for t in threads {
         let _ = t.join();
@@ -212,41 +190,19 @@ fn accept_loop(
     state: &Arc<State>,
     workers: &[(runtime::Handle, UnboundedSender<Job>)],
 ) {
-    let mut backoff = Duration::from_millis(5);
     let mut next = 0usize;
-    loop {
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                if shared.stopping() {
-                    break;
-                }
-                log::warn!("accept failed: {e}; retrying in {backoff:?}");
-                thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
-        };
-        backoff = Duration::from_millis(5);
-        if shared.stopping() {
-            break;
-        }
+    super::accept_until_stopped(listener, shared, |stream, peer| {
         let Some((handle, jobs)) = workers.get(next % workers.len().max(1)) else {
-            break;
+            return;
         };
         next = next.wrapping_add(1);
         if let Err(e) = admit(shared, state, stream, peer, handle, jobs) {
             log::warn!("{peer}: cannot serve: {e}");
         }
-    }
-    // Close the read side of idle connections; a connection parking from
-    // now on sees `stopping` (it sets `idle` before reading `stopping`, and
-    // `stopping` was set before this reads `idle`, both SeqCst).
-    for conn in state.registry().conns.values() {
-        if conn.idle.load(Ordering::SeqCst) {
-            let _ = socket2::SockRef::from(&conn.stream).shutdown(Shutdown::Read);
-        }
-    }
+    });
+    // Close the read side of idle connections (a connection parking from
+    // now on sees `stopping`).
+    state.conns.close_idle();
 }
 
 /// Registers a connection with a worker, or has it answered `busy`.
@@ -265,10 +221,7 @@ fn admit(
         let _in = handle.enter();
         TcpStream::from_std(stream)?
     };
-    let mut reg = state.registry();
-    let from_peer = reg.per_client.get(&peer.ip()).copied().unwrap_or(0);
-    if let Some(why) = super::admission(reg.conns.len(), from_peer, &shared.config) {
-        drop(reg);
+    if let Some(why) = state.conns.busy(peer.ip(), &shared.config) {
         log::debug!("{peer}: {why:?} connection limit reached, replying busy");
         if state.busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
             if jobs.send(Job::Busy(stream, why)).is_err() {
@@ -283,55 +236,10 @@ fn admit(
         stream,
         idle: AtomicBool::new(false),
     });
-    let id = reg.next_id;
-    reg.next_id += 1;
-    reg.conns.insert(id, conn.clone());
-    *reg.per_client.entry(peer.ip()).or_insert(0) += 1;
-    drop(reg);
-    let slot = Slot {
-        state: state.clone(),
-        id,
-        client: peer.ip(),
-    };
+    let slot = state.conns.register(peer.ip(), conn.clone());
     // On failure the job (its slot, its stream) is dropped: closed.
     jobs.send(Job::Serve(conn, slot, peer))
         .map_err(|_| io::Error::other("worker gone"))
-}
-
-/// Waits for connections to finish, up to the grace period; then closes
-/// what is left and waits briefly for those tasks to notice.
-fn drain(shared: &Shared, state: &State) {
-    let deadline = std::time::Instant::now() + shared.config.grace;
-    let mut reg = state.registry();
-    while !reg.conns.is_empty() {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        reg = state
-            .drained
-            .wait_timeout(reg, left)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-    }
-    if reg.conns.is_empty() {
-        return;
-    }
-    log::warn!(
-        "grace period over: closing {} connection(s) still busy",
-        reg.conns.len()
-    );
-    for conn in reg.conns.values() {
-        let _ = socket2::SockRef::from(&conn.stream).shutdown(Shutdown::Both);
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while !reg.conns.is_empty() && std::time::Instant::now() < deadline {
-        reg = state
-            .drained
-            .wait_timeout(reg, Duration::from_millis(100))
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-    }
 }
 
 /// Writes `busy`, half-closes, and briefly reads what the peer sent, so
