@@ -396,12 +396,6 @@ struct Framed {
     /// Expected reply bodies of the batch, back to back, and where each ends.
     want: Vec<u8>,
     ends: Vec<usize>,
-    /// Header JSON of an `ok` reply with a body of `ok_len` bytes, as this
-    /// crate's encoder writes it: a reply with exactly these bytes needs no
-    /// parse; any other header is parsed and checked.
-    ok_json: Vec<u8>,
-    ok_len: Option<usize>,
-    scratch: Vec<u8>,
     /// For replies too large for the decoder's buffer (streamed).
     chunk: Vec<u8>,
 }
@@ -416,24 +410,8 @@ impl Framed {
             head: scratch.get(..n).unwrap_or_default().to_vec(),
             want: Vec::new(),
             ends: Vec::new(),
-            ok_json: Vec::new(),
-            ok_len: None,
-            scratch,
             chunk: Vec::new(),
         })
-    }
-
-    /// Makes `ok_json` the header of an `ok` reply with `len` body bytes.
-    fn expect_ok(&mut self, len: usize) -> io::Result<()> {
-        if self.ok_len != Some(len) {
-            let n = jframe::encode_head(&mut self.scratch, &Header::reply(Status::Ok, len as u64))
-                .map_err(invalid)?;
-            self.ok_json.clear();
-            self.ok_json
-                .extend_from_slice(self.scratch.get(jframe::PREFIX_LEN..n).unwrap_or_default());
-            self.ok_len = Some(len);
-        }
-        Ok(())
     }
 
     /// Sends one batch of `pipeline` requests in one write, then reads and
@@ -470,7 +448,6 @@ impl Framed {
     /// body length.
     fn reply(&mut self, from: usize, to: usize) -> io::Result<usize> {
         let len = to - from;
-        self.expect_ok(len)?;
         let received = read_frame(&mut self.s.reader, &mut self.s.decoder).map_err(read_err)?;
         let (json, data_size, body) = match received {
             None => {
@@ -479,12 +456,11 @@ impl Framed {
                     "server closed the connection",
                 ));
             }
-            Some(Received::Frame(f)) => (f.header_json, f.body.len() as u64, Some(f.body)),
-            Some(Received::Head(h)) => (h.header_json, h.data_size, None),
+            Some(Received::Frame(f)) => (f.header, f.body.len() as u64, Some(f.body)),
+            Some(Received::Head(h)) => (h.header, h.data_size, None),
         };
-        if json != self.ok_json.as_slice() {
-            check_status(json)?;
-        }
+        // The decoder has parsed the header once; its status is all we need.
+        check_status(json)?;
         if data_size != len as u64 {
             return Err(invalid(format!(
                 "wrong reply: {data_size} body bytes, expected {len}"
@@ -517,10 +493,8 @@ impl Framed {
     }
 }
 
-/// A reply header other than the exact `ok` bytes this crate writes (say,
-/// a seed-002 server's): parsed, and its status must be `ok` (or absent).
-fn check_status(json: &[u8]) -> io::Result<()> {
-    let header = Header::parse(json).map_err(invalid)?;
+/// A reply's status must be `ok`, or absent (as seed-002 servers write).
+fn check_status(header: &Header) -> io::Result<()> {
     let status = header.status().unwrap_or(Status::Ok);
     if status != Status::Ok {
         return Err(invalid(format!(
