@@ -74,7 +74,8 @@ impl ReadClock {
         was
     }
 
-    /// The current phase.
+    /// The current phase (the tokio driver parks a session in `Idle`).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(super) fn phase(&self) -> Phase {
         self.phase
     }
