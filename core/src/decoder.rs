@@ -696,7 +696,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
     fn header_only(&mut self, json: &[u8], data_size: u64) -> (usize, Result<Step, DecodeError>) {
         let header_len = json.len();
         if let Some(dst) = self.buf.as_mut().get_mut(..header_len) {
-            dst.copy_from_slice(json);
+            crate::copy::copy(dst, json);
         }
         let step = self.complete_stage(Some((header_len, Ok(data_size))));
         (PREFIX_LEN + header_len, step.map(|s| self.take_ready(s)))
@@ -744,7 +744,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
         let slot = self.unfilled();
         let n = slot.len().min(input.len());
         if let (Some(dst), Some(src)) = (slot.get_mut(..n), input.get(..n)) {
-            dst.copy_from_slice(src);
+            crate::copy::copy(dst, src);
         }
         self.record(n);
         n

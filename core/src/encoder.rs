@@ -21,9 +21,8 @@ pub fn encode_frame(out: &mut [u8], header: &Header, body: &[u8]) -> Result<usiz
     let end = head
         .checked_add(body.len())
         .ok_or(EncodeError::BufferTooSmall)?;
-    out.get_mut(head..end)
-        .ok_or(EncodeError::BufferTooSmall)?
-        .copy_from_slice(body);
+    let room = out.get_mut(head..end).ok_or(EncodeError::BufferTooSmall)?;
+    crate::copy::copy(room, body);
     Ok(end)
 }
 
@@ -113,10 +112,11 @@ impl Cursor<'_> {
             .pos
             .checked_add(bytes.len())
             .ok_or(EncodeError::BufferTooSmall)?;
-        self.out
+        let room = self
+            .out
             .get_mut(self.pos..end)
-            .ok_or(EncodeError::BufferTooSmall)?
-            .copy_from_slice(bytes);
+            .ok_or(EncodeError::BufferTooSmall)?;
+        crate::copy::copy(room, bytes);
         self.pos = end;
         Ok(())
     }
@@ -158,10 +158,11 @@ impl Cursor<'_> {
     fn finish(self) -> Result<usize, EncodeError> {
         let header_len = self.pos - PREFIX_LEN;
         let bytes = prefix::emit(header_len).ok_or(EncodeError::HeaderTooLong)?;
-        self.out
+        let room = self
+            .out
             .get_mut(prefix::PREFIX)
-            .ok_or(EncodeError::BufferTooSmall)?
-            .copy_from_slice(&bytes);
+            .ok_or(EncodeError::BufferTooSmall)?;
+        crate::copy::copy(room, &bytes);
         Ok(self.pos)
     }
 }

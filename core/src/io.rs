@@ -142,7 +142,7 @@ macro_rules! frame_io {
             let end = head.saturating_add(body.len());
             // Two steps, so the optimizer sees room.len() == body.len() (no panic path).
             if let Some(room) = scratch.get_mut(head..).and_then(|r| r.get_mut(..body.len())) {
-                room.copy_from_slice(body);
+                crate::copy::copy(room, body);
                 return write_all(writer, scratch.get(..end).unwrap_or_default()) $($await)*;
             }
             write_all(writer, scratch.get(..head).unwrap_or_default()) $($await)*?;

@@ -56,6 +56,7 @@
 #[cfg(test)]
 extern crate std;
 
+mod copy;
 mod decimal;
 pub mod decoder;
 pub mod encoder;

@@ -138,7 +138,7 @@ fn compose(out: &mut [u8], limit: usize, body: &[u8], t: Transform) -> Option<us
     let mut at = encode_reply_head(out, Status::Ok, size, None).ok()?;
     for (part, apply) in [(t.prefix(), false), (body, true), (t.suffix(), false)] {
         let dst = out.get_mut(at..at.checked_add(part.len())?)?;
-        dst.copy_from_slice(part);
+        crate::copy::copy(dst, part);
         if apply {
             t.apply(dst);
         }

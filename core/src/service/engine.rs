@@ -191,7 +191,7 @@ fn put_head(tx: &mut Tx<'_>, head: ReplyHead<'_>) -> Result<bool, EncodeError> {
 fn put_transformed(tx: &mut Tx<'_>, data: &[u8], transform: Option<Transform>) -> usize {
     let n = data.len().min(tx.room());
     if let (Some(dst), Some(src)) = (tx.buf.get_mut(tx.len..tx.len + n), data.get(..n)) {
-        dst.copy_from_slice(src);
+        crate::copy::copy(dst, src);
         if let Some(t) = transform {
             t.apply(dst);
         }
