@@ -200,10 +200,7 @@ impl Header {
     /// The requested service: `Ok(Op::Upper)` when `op` is absent,
     /// `Err(name)` for an unknown one.
     pub fn op(&self) -> Result<Op, &str> {
-        match &self.op {
-            None => Ok(Op::Upper),
-            Some(s) => Op::from_wire(s).ok_or(s.as_str()),
-        }
+        requested_op(self.op.as_deref())
     }
 
     /// The reply status, `None` when absent. An unknown code reads as
@@ -323,10 +320,7 @@ impl CompactHeader {
     /// The requested service: `Ok(Op::Upper)` when `op` is absent,
     /// `Err(name)` for an unknown one.
     pub fn op(&self) -> Result<Op, &str> {
-        match &self.op {
-            None => Ok(Op::Upper),
-            Some(s) => Op::from_wire(s).ok_or(s.as_str()),
-        }
+        requested_op(self.op.as_deref())
     }
 
     /// The reply status, `None` when absent (as [`Header::status`]).
@@ -370,6 +364,14 @@ impl ServiceHeader for CompactHeader {
 
     fn is_reply(&self) -> bool {
         self.status.is_some()
+    }
+}
+
+/// SPEC's rule for `op`: `upper` when absent, `Err(name)` when unknown.
+fn requested_op(op: Option<&str>) -> Result<Op, &str> {
+    match op {
+        None => Ok(Op::Upper),
+        Some(name) => Op::from_wire(name).ok_or(name),
     }
 }
 

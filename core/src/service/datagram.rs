@@ -15,8 +15,8 @@ use crate::decoder::{DecodeError, Parse, parse_frame};
 use crate::encoder::{encode_head, encode_reply_head};
 use crate::header::{ServiceHeader, Status};
 
-use super::extension::{Claim, Extension, Source};
-use super::request::{Limits, Plan, Refusal, plan};
+use super::extension::{Extension, Source};
+use super::request::{Limits, Plan, Refusal, plan, unanswered};
 use super::transform::{GREET_BYE, Transform};
 
 /// A reply may exceed its request by at most this many bytes: enough for
@@ -94,29 +94,15 @@ fn serve<X: Extension>(
     extension: &mut X,
     limits: &Limits,
 ) -> Answer {
-    let reply = match plan(header, Some(body), limits, extension) {
+    let mut refusal = Refusal::text(Status::Error, "");
+    let reply = match plan(header, Some(body), limits, extension, &mut refusal) {
         Plan::Ignore => return Answer::Silent,
-        Plan::Refuse(refusal) => return Answer::Refused(refusal),
+        Plan::Refuse => return Answer::Refused(refusal),
         Plan::Serve(t) => compose(out, limit, body, t),
         Plan::Bye => compose(out, limit, GREET_BYE, Transform::Echo),
         Plan::Reply(reply) => pull(out, limit, reply),
-        Plan::Collect => {
-            // As the engine does: abandon() when collect refuses, not after finish.
-            let answer = match extension.collect(body) {
-                Ok(()) => extension.finish(header),
-                Err(refusal) => {
-                    extension.abandon();
-                    Claim::Refuse(refusal)
-                }
-            };
-            match answer {
-                Claim::Reply(reply) => pull(out, limit, reply),
-                Claim::Refuse(refusal) => return Answer::Refused(refusal),
-                Claim::Builtin | Claim::Collect => {
-                    return Answer::Refused(super::engine::unanswered());
-                }
-            }
-        }
+        // Not for a whole body: `plan` collected it.
+        Plan::Collect => return Answer::Refused(unanswered()),
     };
     match reply {
         Some(n) => Answer::Sent(n),

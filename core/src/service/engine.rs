@@ -18,8 +18,8 @@ use crate::decoder::DecodeError;
 use crate::encoder::{EncodeError, encode_head, encode_reply_head};
 use crate::header::{Header, Status};
 
-use super::extension::{Claim, Extension, SourceError};
-use super::request::{Limits, Plan, Refusal, plan};
+use super::extension::SourceError;
+use super::request::{Limits, Refusal};
 use super::transform::Transform;
 
 /// Where a session is when the engine is about to wait for bytes.
@@ -213,81 +213,16 @@ fn phase_of<B: AsRef<[u8]> + AsMut<[u8]>, H: crate::ParseHeader>(
     }
 }
 
-/// What a request gets, with no refusal in it: a refusal is written to
-/// the caller's one slot instead. So no `Plan` or `Claim` (each the size of
-/// a refusal, 136 bytes on Cortex-M) is kept across an await, and only one
-/// refusal: the engine's future is RAM in every connection.
-enum Decision<S> {
-    Serve(Transform),
-    Bye,
-    Reply(S),
-    /// The extension collects the body (streamed bodies only).
-    Collect,
-    /// Answer the refusal in the caller's slot.
-    Refuse,
-    Ignore,
-}
-
-/// [`plan`], refusals written to `refusal`. For a whole body (`Some`), the
-/// collection an extension asks for is done at once (`abandon()` when
-/// `collect` refuses, not after `finish`, as for a streamed body).
-fn decide<X: Extension>(
-    header: &X::Header,
-    body: Option<&[u8]>,
-    limits: &Limits,
-    extension: &mut X,
-    refusal: &mut Refusal,
-) -> Decision<X::Source> {
-    match plan(header, body, limits, extension) {
-        Plan::Serve(t) => Decision::Serve(t),
-        Plan::Bye => Decision::Bye,
-        Plan::Reply(reply) => Decision::Reply(reply),
-        Plan::Refuse(r) => {
-            *refusal = r;
-            Decision::Refuse
-        }
-        Plan::Ignore => Decision::Ignore,
-        Plan::Collect => match body {
-            None => Decision::Collect,
-            Some(body) => match extension.collect(body) {
-                Ok(()) => answered(extension.finish(header), refusal),
-                Err(r) => {
-                    extension.abandon();
-                    *refusal = r;
-                    Decision::Refuse
-                }
-            },
-        },
-    }
-}
-
-/// An extension's answer to a collected body: its reply, or a refusal
-/// written to `refusal` (`error` if it did not answer).
-fn answered<S>(claim: Claim<S>, refusal: &mut Refusal) -> Decision<S> {
-    *refusal = match claim {
-        Claim::Reply(reply) => return Decision::Reply(reply),
-        Claim::Refuse(r) => r,
-        Claim::Builtin | Claim::Collect => unanswered(),
-    };
-    Decision::Refuse
-}
-
-/// The error reply when an extension asked to collect a body, then did not
-/// answer it.
-pub(crate) fn unanswered() -> Refusal {
-    Refusal::text(Status::Error, "the request was not answered")
-}
-
 macro_rules! engine {
     ($Read:path, $Write:path, $($async:ident)?; $($await:tt)*) => {
         use crate::decoder::{Decoder, Event};
         use crate::header::ServiceHeader;
         use crate::service::engine::{
-            answered, decide, put_head, put_transformed, phase_of, unanswered, Body, Buffers, Config,
-            Decision, Deadlines, End, Phase, ReplyHead, Tx,
+            put_head, put_transformed, phase_of, Body, Buffers, Config, Deadlines, End, Phase,
+            ReplyHead, Tx,
         };
         use crate::service::extension::{Extension, Source};
-        use crate::service::request::Refusal;
+        use crate::service::request::{finished, plan, unanswered, Plan, Refusal};
         use crate::service::transform::{Transform, GREET_BYE};
 
         /// Serves one connection until it ends; see the [module docs](super).
@@ -353,8 +288,8 @@ macro_rules! engine {
                     }
                     Ok(Event::Head(head)) => {
                         let header = head.header;
-                        match decide(header, None, &config.limits, extension, &mut refusal) {
-                            Decision::Serve(t) => {
+                        match plan(header, None, &config.limits, extension, &mut refusal) {
+                            Plan::Serve(t) => {
                                 // reply_size was checked by plan.
                                 let size = t.reply_size(head.data_size).unwrap_or(u64::MAX);
                                 body = Body::Transform(t);
@@ -363,21 +298,21 @@ macro_rules! engine {
                                     Err(e) => Err(e),
                                 }
                             }
-                            Decision::Collect => {
+                            Plan::Collect => {
                                 body = Body::Collect;
                                 Ok(())
                             }
-                            Decision::Reply(reply) => {
+                            Plan::Reply(reply) => {
                                 decoder.skip_body();
                                 send_reply(io, &mut tx, reply) $($await)*
                             }
-                            Decision::Refuse => {
+                            Plan::Refuse => {
                                 decoder.skip_body();
                                 refuse(io, &mut tx, &refusal) $($await)*
                             }
-                            Decision::Bye => Ok(()), // only for whole bodies
+                            Plan::Bye => Ok(()), // only for whole bodies
                             // Replies gathered before it still go out (below).
-                            Decision::Ignore => Err(End::ReplyReceived),
+                            Plan::Ignore => Err(End::ReplyReceived),
                         }
                     }
                     Ok(Event::BodyChunk { data, remaining }) => match body {
@@ -409,8 +344,8 @@ macro_rules! engine {
                             } else {
                                 body = Body::None;
                                 let claim = extension.finish(decoder.header());
-                                match answered(claim, &mut refusal) {
-                                    Decision::Reply(reply) => send_reply(io, &mut tx, reply) $($await)*,
+                                match finished(claim, &mut refusal) {
+                                    Plan::Reply(reply) => send_reply(io, &mut tx, reply) $($await)*,
                                     _ => refuse(io, &mut tx, &refusal) $($await)*,
                                 }
                             }
@@ -457,24 +392,24 @@ macro_rules! engine {
             T: $Write,
             X: Extension,
         {
-            match decide(header, Some(body), &config.limits, extension, refusal) {
-                Decision::Serve(t) => {
+            match plan(header, Some(body), &config.limits, extension, refusal) {
+                Plan::Serve(t) => {
                     let size = t.reply_size(header.data_size()).unwrap_or(u64::MAX);
                     reply_whole(io, tx, ReplyHead::Ok(size), body, Some(t)) $($await)*
                 }
-                Decision::Bye => {
+                Plan::Bye => {
                     let bye = ReplyHead::Ok(GREET_BYE.len() as u64);
                     reply_whole(io, tx, bye, GREET_BYE, None) $($await)*?;
                     Err(End::Bye)
                 }
-                Decision::Reply(reply) => send_reply(io, tx, reply) $($await)*,
-                Decision::Refuse => refuse(io, tx, refusal) $($await)*,
-                // Not for a whole body: `decide` collected it.
-                Decision::Collect => {
+                Plan::Reply(reply) => send_reply(io, tx, reply) $($await)*,
+                Plan::Refuse => refuse(io, tx, refusal) $($await)*,
+                // Not for a whole body: `plan` collected it.
+                Plan::Collect => {
                     *refusal = unanswered();
                     refuse(io, tx, refusal) $($await)*
                 }
-                Decision::Ignore => Err(End::ReplyReceived),
+                Plan::Ignore => Err(End::ReplyReceived),
             }
         }
 

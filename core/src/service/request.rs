@@ -88,10 +88,10 @@ impl Default for Limits {
     }
 }
 
-/// What to do with one well-formed request.
+/// What to do with one well-formed request. A refusal is not in it but in
+/// the caller's one slot: no copy of a 136-byte message per decision, and
+/// nothing that size kept across an `.await` on a microcontroller.
 #[derive(Debug)]
-// No heap in core to box into; these live for one request on the stack.
-#[allow(clippy::large_enum_variant)]
 pub enum Plan<S> {
     /// A built-in service, chunk by chunk.
     Serve(Transform),
@@ -99,22 +99,26 @@ pub enum Plan<S> {
     Bye,
     /// The extension's reply.
     Reply(S),
-    /// The extension wants the body whole: hand it the chunks, then ask it
-    /// to [`Extension::finish`].
+    /// The extension wants the body, still to be streamed, whole: hand it
+    /// the chunks, then ask it to [`Extension::finish`] (see [`finished`]).
+    /// A body that arrived whole is collected by [`plan`] itself.
     Collect,
-    /// An error reply; the body is skipped and the session goes on.
-    Refuse(Refusal),
+    /// An error reply (written to the caller's refusal); the body is
+    /// skipped and the session goes on.
+    Refuse,
     /// A reply (it carries `status`): never answered. TCP closes, UDP drops.
     Ignore,
 }
 
-/// Decides what a request gets. `body` is the whole body when it arrived
-/// in one piece (`None` while it is still to be streamed).
+/// Decides what a request gets; a refusal is written to `refusal`. `body`
+/// is the whole body when it arrived in one piece (`None` while it is still
+/// to be streamed); a whole body the extension wants is collected here.
 pub fn plan<X: Extension>(
     header: &X::Header,
     body: Option<&[u8]>,
     limits: &Limits,
     extension: &mut X,
+    refusal: &mut Refusal,
 ) -> Plan<X::Source> {
     if header.is_reply() {
         return Plan::Ignore;
@@ -124,39 +128,72 @@ pub fn plan<X: Extension>(
         Err(name) => {
             // Not `{name:?}`: str's Debug brings the Unicode printable
             // tables and a panic path to every firmware.
-            let mut refusal = Refusal::text(Status::BadRequest, "unknown op \"");
+            *refusal = Refusal::text(Status::BadRequest, "unknown op \"");
             refusal.push(name).push("\"");
-            return Plan::Refuse(refusal);
+            return Plan::Refuse;
         }
     };
     let size = header.data_size();
     if size > limits.max_body {
-        let mut refusal = Refusal::text(Status::TooLarge, "");
+        *refusal = Refusal::text(Status::TooLarge, "");
         body_too_large(refusal.message.as_mut_view(), size, limits.max_body);
-        return Plan::Refuse(refusal);
+        return Plan::Refuse;
     }
     match extension.claim(header, op, body) {
         Claim::Builtin => {}
         Claim::Reply(reply) => return Plan::Reply(reply),
-        Claim::Collect => return Plan::Collect,
-        Claim::Refuse(refusal) => return Plan::Refuse(refusal),
+        Claim::Collect => match body {
+            None => return Plan::Collect,
+            Some(whole) => {
+                // As for a streamed body: abandon() when collect refuses,
+                // not after finish.
+                if let Err(r) = extension.collect(whole) {
+                    extension.abandon();
+                    *refusal = r;
+                    return Plan::Refuse;
+                }
+                return finished(extension.finish(header), refusal);
+            }
+        },
+        Claim::Refuse(r) => {
+            *refusal = r;
+            return Plan::Refuse;
+        }
     }
     let Some(transform) = Transform::for_op(op) else {
-        let mut refusal = Refusal::text(Status::BadRequest, "op ");
+        *refusal = Refusal::text(Status::BadRequest, "op ");
         refusal.push(op.as_str()).push(" is not served here");
-        return Plan::Refuse(refusal);
+        return Plan::Refuse;
     };
     if transform == Transform::Greet && body == Some(GREET_EXIT) {
         return Plan::Bye;
     }
     if transform.reply_size(size).is_none() {
-        let mut refusal = Refusal::text(Status::TooLarge, "the reply to a body of ");
+        *refusal = Refusal::text(Status::TooLarge, "the reply to a body of ");
         refusal
             .push_number(size)
             .push(" bytes would exceed 2^64-1 bytes");
-        return Plan::Refuse(refusal);
+        return Plan::Refuse;
     }
     Plan::Serve(transform)
+}
+
+/// What a request gets once the extension has collected its body and
+/// [`Extension::finish`]ed: its reply, or a refusal written to `refusal`
+/// (`error` when it did not answer).
+pub fn finished<S>(claim: Claim<S>, refusal: &mut Refusal) -> Plan<S> {
+    *refusal = match claim {
+        Claim::Reply(reply) => return Plan::Reply(reply),
+        Claim::Refuse(r) => r,
+        Claim::Builtin | Claim::Collect => unanswered(),
+    };
+    Plan::Refuse
+}
+
+/// The error reply when an extension asked to collect a body, then did not
+/// answer it.
+pub(crate) fn unanswered() -> Refusal {
+    Refusal::text(Status::Error, "the request was not answered")
 }
 
 #[cfg(test)]
