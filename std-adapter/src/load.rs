@@ -449,7 +449,7 @@ impl Framed {
     fn reply(&mut self, from: usize, to: usize) -> io::Result<usize> {
         let len = to - from;
         let received = read_frame(&mut self.s.reader, &mut self.s.decoder).map_err(read_err)?;
-        let (json, data_size, body) = match received {
+        let (header, data_size, body) = match received {
             None => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -460,7 +460,7 @@ impl Framed {
             Some(Received::Head(h)) => (h.header, h.data_size, None),
         };
         // The decoder has parsed the header once; its status is all we need.
-        check_status(json)?;
+        check_status(header)?;
         if data_size != len as u64 {
             return Err(invalid(format!(
                 "wrong reply: {data_size} body bytes, expected {len}"

@@ -3,19 +3,17 @@
 //! The framing itself is `jframe::io::blocking` driving `jframe::Decoder`;
 //! this module only supplies the std side: `embedded-io-adapters`' `FromStd`
 //! around a `BufReader`/`BufWriter` pair of `TcpStream` halves, plus a reader
-//! ([`TimedStream`]) that enforces the idle timeout and the per-frame header
-//! deadline with plain socket read timeouts.
+//! ([`TimedStream`]) that turns the socket read timeout into the client's
+//! idle timeout.
 //!
 //! `read_frame` reads at most to the end of the current frame, in small
 //! reads (prefix, header, body); the `BufReader` turns those into one socket
-//! read per batch of pipelined frames, and the `BufWriter` is flushed only
-//! when no further request is already buffered, so a pipelined batch is
-//! answered with one write.
+//! read per batch of pipelined frames, and the `BufWriter` holds queued
+//! requests until [`FramedStream::flush`], so a pipelined batch leaves in
+//! one write.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use embedded_io_adapters::std::FromStd;
@@ -24,35 +22,13 @@ use jframe::{Decoder, Header, Op, ReadError, Received, Status, WriteError};
 
 use crate::{MAX_HEADER, SCRATCH};
 
-/// Where a connection is within its current frame, which decides how long a
-/// socket read may wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Between frames: the idle timeout applies; the first byte that arrives
-    /// starts the header deadline.
-    Idle,
-    /// A frame has started: its header must be complete by this instant.
-    Header(Instant),
-    /// Reading or skipping a body: the idle timeout applies to each read.
-    Body,
-}
-
-/// A `TcpStream` reader that turns socket read timeouts into the idle
-/// timeout and the header deadline (slowloris), and reports idleness to the
-/// server's shutdown logic.
+/// A client's `TcpStream` reader: a socket read that waits longer than the
+/// idle timeout fails with `TimedOut`, and the peer's first bytes can be
+/// kept to name what answered when it is not a jframe server. (The servers
+/// read through `server::link`, which also enforces the header deadline.)
 #[derive(Debug)]
 pub struct TimedStream {
     stream: TcpStream,
-    phase: Phase,
-    idle_timeout: Option<Duration>,
-    header_timeout: Option<Duration>,
-    /// The read timeout currently set on the socket, to avoid a setsockopt
-    /// per read on the hot path.
-    current: Option<Duration>,
-    /// Set while waiting for a new frame (so shutdown may close the read side).
-    idle_flag: Option<Arc<AtomicBool>>,
-    /// When the last socket read returned data.
-    last_data: Instant,
     /// The first bytes the peer sent (clients: to tell what a peer that is
     /// not a jframe server is), at most [`FIRST_BYTES`].
     first: Option<Vec<u8>>,
@@ -64,28 +40,16 @@ pub struct TimedStream {
 /// when it is not a jframe server.
 pub const FIRST_BYTES: usize = 128;
 
-fn timed_out(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, what.to_string())
-}
-
 impl TimedStream {
-    /// Wraps `stream`. `None` timeouts wait forever (clients only).
-    pub fn new(
-        stream: TcpStream,
-        idle_timeout: Option<Duration>,
-        header_timeout: Option<Duration>,
-    ) -> Self {
-        TimedStream {
+    /// Wraps `stream`, setting its read timeout to `idle_timeout` (`None`
+    /// waits forever).
+    pub fn new(stream: TcpStream, idle_timeout: Option<Duration>) -> io::Result<Self> {
+        stream.set_read_timeout(idle_timeout)?;
+        Ok(TimedStream {
             stream,
-            phase: Phase::Body,
-            idle_timeout,
-            header_timeout,
-            current: None,
-            idle_flag: None,
-            last_data: Instant::now(),
             first: None,
             received: 0,
-        }
+        })
     }
 
     /// Keeps the first [`FIRST_BYTES`] the peer sends (see [`Self::first_bytes`]).
@@ -104,87 +68,23 @@ impl TimedStream {
         self.received
     }
 
-    /// Shares a flag that is true exactly while the stream waits between frames.
-    pub fn with_idle_flag(mut self, flag: Arc<AtomicBool>) -> Self {
-        flag.store(self.phase == Phase::Idle, Ordering::SeqCst);
-        self.idle_flag = Some(flag);
-        self
-    }
-
-    /// Moves to `phase`.
-    pub fn set_phase(&mut self, phase: Phase) {
-        let was_idle = self.phase == Phase::Idle;
-        self.phase = phase;
-        // The flag changes only with idleness: no atomic store per frame.
-        if was_idle != (phase == Phase::Idle)
-            && let Some(flag) = &self.idle_flag
-        {
-            flag.store(phase == Phase::Idle, Ordering::SeqCst);
-        }
-    }
-
-    /// When the last socket read returned data (construction time before
-    /// any): bytes still buffered above this stream arrived no later.
-    pub fn last_data(&self) -> Instant {
-        self.last_data
-    }
-
-    /// The current phase.
-    pub fn phase(&self) -> Phase {
-        self.phase
-    }
-
     /// The underlying stream.
     pub fn get_ref(&self) -> &TcpStream {
         &self.stream
-    }
-
-    fn apply(&mut self, want: Option<Duration>) -> io::Result<()> {
-        if self.current != want {
-            self.stream.set_read_timeout(want)?;
-            self.current = want;
-        }
-        Ok(())
     }
 }
 
 impl Read for TimedStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            match self.phase {
-                Phase::Idle | Phase::Body => self.apply(self.idle_timeout)?,
-                Phase::Header(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left < Duration::from_millis(1) {
-                        return Err(timed_out("header deadline passed"));
-                    }
-                    let want = self.idle_timeout.map_or(left, |idle| idle.min(left));
-                    // Only shrink: a longer timeout left over from earlier
-                    // would let the deadline pass unnoticed.
-                    if self.current.is_none_or(|c| c > want) {
-                        self.apply(Some(want))?;
-                    }
-                }
-            }
             match self.stream.read(buf) {
                 Ok(n) => {
-                    if n > 0 {
-                        self.received += n as u64;
-                        if let Some(first) = &mut self.first
-                            && first.len() < FIRST_BYTES
-                        {
-                            let room = (FIRST_BYTES - first.len()).min(n);
-                            first.extend_from_slice(buf.get(..room).unwrap_or_default());
-                        }
-                        // One clock read per socket read, not per frame.
-                        self.last_data = Instant::now();
-                        if self.phase == Phase::Idle {
-                            let phase = match self.header_timeout {
-                                Some(t) => Phase::Header(self.last_data + t),
-                                None => Phase::Body,
-                            };
-                            self.set_phase(phase);
-                        }
+                    self.received += n as u64;
+                    if let Some(first) = &mut self.first
+                        && first.len() < FIRST_BYTES
+                    {
+                        let room = (FIRST_BYTES - first.len()).min(n);
+                        first.extend_from_slice(buf.get(..room).unwrap_or_default());
                     }
                     return Ok(n);
                 }
@@ -194,12 +94,7 @@ impl Read for TimedStream {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    if let Phase::Header(_) = self.phase {
-                        // The socket timeout may be shorter than the
-                        // deadline's remainder; the loop re-checks it.
-                        continue;
-                    }
-                    return Err(timed_out("idle timeout"));
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -277,6 +172,10 @@ impl Message {
         self.header.status().unwrap_or(Status::Ok)
     }
 }
+
+/// The most body bytes a client reads in one go (a streamed body is read
+/// in chunks of this size).
+const CHUNK: usize = 64 * 1024;
 
 /// The most a client keeps of an error reply's body (the message is in the
 /// header; SPEC error replies have empty bodies). A larger one is not read:
@@ -404,7 +303,7 @@ impl FramedStream {
         stream.set_nodelay(true)?;
         stream.set_write_timeout(timeout)?;
         let peer = stream.peer_addr().ok();
-        let timed = TimedStream::new(stream, timeout, None).keep_first_bytes();
+        let timed = TimedStream::new(stream, timeout)?.keep_first_bytes();
         let (reader, writer) = split(timed)?;
         Ok(FramedStream {
             reader,
@@ -651,16 +550,25 @@ impl FramedStream {
         } else {
             data_size
         };
+        // Read straight into the body, a chunk at a time (no staging copy;
+        // a declared size is not trusted for a single allocation).
         let mut body = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
         while (body.len() as u64) < keep {
-            let want = usize::try_from(keep - body.len() as u64)
+            let have = body.len();
+            let want = usize::try_from(keep - have as u64)
                 .unwrap_or(usize::MAX)
-                .min(chunk.len());
-            let buf = chunk.get_mut(..want).unwrap_or_default();
+                .min(CHUNK);
+            body.resize(have + want, 0);
+            let buf = body.get_mut(have..).unwrap_or_default();
             match read_body(&mut self.reader, &mut self.decoder, buf) {
-                Ok(Some(data)) => body.extend_from_slice(data),
-                Ok(None) => break,
+                Ok(Some(data)) => {
+                    let n = data.len();
+                    body.truncate(have + n);
+                }
+                Ok(None) => {
+                    body.truncate(have);
+                    break;
+                }
                 Err(e) => return Err(self.explain(e, since)),
             }
         }
@@ -721,7 +629,7 @@ impl FramedStream {
         } else {
             data_size
         };
-        let mut chunk = vec![0u8; 64 * 1024];
+        let mut chunk = vec![0u8; CHUNK.min(usize::try_from(keep).unwrap_or(CHUNK))];
         let mut got = 0u64;
         while got < keep {
             let want = usize::try_from(keep - got)

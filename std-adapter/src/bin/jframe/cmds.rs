@@ -176,19 +176,10 @@ pub fn serve(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
         .context(what)?
         .with_engine(a.engine);
     let handle = server.shutdown_handle()?;
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .context("cannot install signal handlers")?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                log::info!("signal {sig}: shutting down");
-                handle.shutdown();
-            }
-        })?;
+    on_signal(move |sig| {
+        log::info!("signal {sig}: shutting down");
+        handle.shutdown();
+    })?;
     log::info!("serving TCP with the {:?} engine", a.engine);
     let mut out = io::stdout().lock();
     writeln!(out, "jframe: listening on tcp {}", server.local_addr()?)?;
@@ -532,6 +523,19 @@ static PART_FILE: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 /// On SIGINT/SIGTERM: remove the part file, exit 130.
 fn remove_part_file_on_signal() -> Result<()> {
+    on_signal(|sig| {
+        let part = PART_FILE.lock().map(|mut p| p.take()).unwrap_or(None);
+        if let Some(p) = part {
+            let _ = fs::remove_file(&p);
+        }
+        eprintln!("jframe: interrupted (signal {sig}); nothing saved");
+        std::process::exit(130);
+    })
+}
+
+/// Calls `then(signal)`, on a thread of its own, when SIGINT or SIGTERM
+/// first arrives.
+fn on_signal(then: impl FnOnce(i32) + Send + 'static) -> Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -541,12 +545,7 @@ fn remove_part_file_on_signal() -> Result<()> {
         .name("signals".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
-                let part = PART_FILE.lock().map(|mut p| p.take()).unwrap_or(None);
-                if let Some(p) = part {
-                    let _ = fs::remove_file(&p);
-                }
-                eprintln!("jframe: interrupted (signal {sig}); nothing saved");
-                std::process::exit(130);
+                then(sig);
             }
         })?;
     Ok(())
@@ -1099,18 +1098,7 @@ pub fn proxy(a: ProxyArgs, ctx: &Ctx) -> Result<ExitCode> {
     let faults = cfg.faults.any();
     let p = Proxy::bind(listen, cfg).with_context(|| format!("cannot listen on {listen}"))?;
     let stop = p.stop_flag();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .context("cannot install signal handlers")?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if signals.forever().next().is_some() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        })?;
+    on_signal(move |_| stop.store(true, Ordering::Relaxed))?;
     ctx.note(format_args!(
         "proxy listening on {}, forwarding to {}{}",
         p.local_addr()?,
