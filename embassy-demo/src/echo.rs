@@ -317,11 +317,9 @@ pub struct Link<'a, S> {
     mark: Instant,
     /// Body bytes read since `mark`.
     body_bytes: u64,
-    /// The pool slot this connection holds, told when it is idle.
+    /// The pool slot this connection holds, told when it is idle (its
+    /// state is the record of since when).
     slot: Option<Slot<'a>>,
-    /// Since when the connection has been idle between frames (as told to
-    /// the slot).
-    idle_since: Option<Instant>,
 }
 
 impl<'a, S> Link<'a, S> {
@@ -334,7 +332,6 @@ impl<'a, S> Link<'a, S> {
             mark: Instant::now(),
             body_bytes: 0,
             slot: None,
-            idle_since: None,
         }
     }
 
@@ -351,21 +348,16 @@ impl<'a, S> Link<'a, S> {
         self.slot.is_some_and(|s| s.state() == SlotState::Evicted)
     }
 
-    /// Tells the slot whether the connection is idle between frames.
-    fn set_idle(&mut self, idle: bool) {
-        match (idle, self.idle_since) {
-            (true, None) => self.idle_since = Some(Instant::now()),
-            (false, Some(_)) => self.idle_since = None,
-            _ => return,
-        }
-        if let Some(slot) = self.slot
-            && slot.state() != SlotState::Evicted
-        {
-            slot.set(match self.idle_since {
-                Some(since) => SlotState::Idle(since),
-                None => SlotState::Busy,
-            });
-        }
+    /// Tells the slot whether the connection is idle between frames: a
+    /// busy slot becomes idle since now, an idle one busy; an idle slot
+    /// keeps its time, and an evicted one stays evicted.
+    fn set_idle(&self, idle: bool) {
+        let Some(slot) = self.slot else { return };
+        slot.cell().state.lock(|cell| match (idle, cell.get()) {
+            (true, SlotState::Busy) => cell.set(SlotState::Idle(Instant::now())),
+            (false, SlotState::Idle(_)) => cell.set(SlotState::Busy),
+            _ => {}
+        });
     }
 
     /// When the read about to start must have delivered.

@@ -29,6 +29,7 @@ use embassy_sync::signal::Signal;
 use embassy_time::{Duration, Instant, Timer, with_timeout};
 use embedded_io_adapters::futures_03::FromFutures;
 use embedded_io_async::{Read, Write};
+use jframe::Event;
 
 /// How long opening the device side may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -154,8 +155,9 @@ impl ForwardStats {
     }
 }
 
-/// `n` and its noun, singular for 1: `1 connection`, `2 connections`.
-pub fn count(n: u64, one: &str, many: &str) -> std::string::String {
+/// `n` and its noun, singular for 1: `1 connection`, `2 connections`
+/// (the wire's summary says its frames the same way).
+pub(crate) fn count(n: u64, one: &str, many: &str) -> std::string::String {
     std::format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -448,99 +450,55 @@ impl<'s> Pump<'s> {
     }
 }
 
-/// Where a [`FrameCounter`] is in the byte stream of one direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FrameState {
-    /// Reading the 4-byte length prefix (`got` bytes so far).
-    Prefix { got: usize },
-    /// Reading a header of `len` bytes (collected in `head`).
-    Header { len: usize },
-    /// Skipping `left` body bytes.
-    Body { left: u64 },
-    /// The stream is not well-formed jframe: counting stopped.
-    Lost,
-}
-
 /// Counts the whole jframe frames passing one way through a forwarded
 /// connection, without changing or holding back a byte: it only watches
-/// what the pump has already written. Headers are checked the way core's
-/// decoder checks them ([`jframe::header::validate`]), up to
-/// [`jframe::DEFAULT_MAX_HEADER_LEN`] bytes.
+/// what the pump has already written. Core's streaming [`jframe::Decoder`]
+/// does the framing, headers up to [`jframe::DEFAULT_MAX_HEADER_LEN`]
+/// bytes; no body is held (each passes as borrowed chunks), and a bad
+/// prefix or header leaves the decoder failed, which stops the count.
 struct FrameCounter<'s> {
-    state: FrameState,
-    prefix: [u8; jframe::PREFIX_LEN],
-    head: std::vec::Vec<u8>,
+    decoder: jframe::Decoder<Box<[u8]>, Checked>,
     frames: &'s AtomicU64,
+}
+
+/// A header checked as core's decoder checks every header
+/// ([`jframe::header::validate`]), nothing else kept: any well-formed
+/// frame counts, whatever its keys hold.
+#[derive(Debug)]
+struct Checked;
+
+impl jframe::header::ParseHeader for Checked {
+    fn parse_into(&mut self, json: &[u8]) -> Result<u64, jframe::DecodeError> {
+        jframe::header::validate(json)
+    }
 }
 
 impl<'s> FrameCounter<'s> {
     fn new(frames: &'s AtomicU64) -> Self {
+        let buf = vec![0; jframe::DEFAULT_MAX_HEADER_LEN as usize].into_boxed_slice();
         FrameCounter {
-            state: FrameState::Prefix { got: 0 },
-            prefix: [0; jframe::PREFIX_LEN],
-            head: std::vec::Vec::new(),
+            decoder: jframe::Decoder::with_header(buf, Checked)
+                .with_max_body(0)
+                .streaming(true),
             frames,
         }
     }
 
     /// A new connection: a new stream.
     fn reset(&mut self) {
-        self.state = FrameState::Prefix { got: 0 };
-        self.head.clear();
+        self.decoder.reset();
     }
 
     /// Takes the next bytes of the stream.
     fn feed(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            match self.state {
-                FrameState::Prefix { got } => {
-                    let take = (jframe::PREFIX_LEN - got).min(bytes.len());
-                    self.prefix[got..got + take].copy_from_slice(&bytes[..take]);
-                    bytes = &bytes[take..];
-                    let got = got + take;
-                    self.state = if got < jframe::PREFIX_LEN {
-                        FrameState::Prefix { got }
-                    } else {
-                        let raw = jframe::prefix::read(self.prefix);
-                        match jframe::prefix::check(raw, jframe::DEFAULT_MAX_HEADER_LEN) {
-                            Ok(len) => {
-                                self.head.clear();
-                                FrameState::Header { len: len as usize }
-                            }
-                            Err(_) => FrameState::Lost,
-                        }
-                    };
-                }
-                FrameState::Header { len } => {
-                    let take = (len - self.head.len()).min(bytes.len());
-                    self.head.extend_from_slice(&bytes[..take]);
-                    bytes = &bytes[take..];
-                    if self.head.len() == len {
-                        self.state = match jframe::header::validate(&self.head) {
-                            Ok(0) => self.counted(),
-                            Ok(size) => FrameState::Body { left: size },
-                            Err(_) => FrameState::Lost,
-                        };
-                    }
-                }
-                FrameState::Body { left } => {
-                    let take = left.min(bytes.len() as u64);
-                    bytes = &bytes[take as usize..];
-                    self.state = if take == left {
-                        self.counted()
-                    } else {
-                        FrameState::Body { left: left - take }
-                    };
-                }
-                FrameState::Lost => return,
+        // A failed decoder consumes nothing: counting has stopped.
+        while !bytes.is_empty() && !self.decoder.is_failed() {
+            let (used, event) = self.decoder.feed(bytes);
+            if let Ok(Event::Frame(_) | Event::BodyChunk { remaining: 0, .. }) = event {
+                self.frames.fetch_add(1, Relaxed);
             }
+            bytes = &bytes[used..];
         }
-    }
-
-    /// One whole frame passed: counts it, and expects the next.
-    fn counted(&self) -> FrameState {
-        self.frames.fetch_add(1, Relaxed);
-        FrameState::Prefix { got: 0 }
     }
 }
 
@@ -576,6 +534,18 @@ mod tests {
         assert_eq!(counted(&bytes), 3);
         // A frame cut inside its body is not counted.
         assert_eq!(counted(&[&stream[..stream.len() - 1]]), 2);
+    }
+
+    #[test]
+    fn a_well_formed_frame_counts_whatever_its_keys_hold() {
+        // A bad request (`op` not a string) is still a whole frame, and a
+        // body larger than the header buffer passes without being held.
+        let mut stream = frame(r#"{"data_size": 1, "op": 5}"#, b"x");
+        stream.extend(frame(r#"{"data_size": 10000}"#, &[b'y'; 10_000]));
+        stream.extend(frame(r#"{"data_size": 0}"#, b""));
+        assert_eq!(counted(&[&stream]), 3);
+        let chunks: std::vec::Vec<&[u8]> = stream.chunks(7).collect();
+        assert_eq!(counted(&chunks), 3);
     }
 
     #[test]

@@ -74,10 +74,13 @@ impl WireStats {
     /// A one-line summary of the Ethernet frames the wire carried, e.g.
     /// `11 Ethernet frames delivered, 0 dropped, 0 corrupted, 0 oversize`.
     pub fn summary(&self) -> std::string::String {
-        let delivered = self.delivered.load(Relaxed);
         std::format!(
-            "{delivered} Ethernet {} delivered, {} dropped, {} corrupted, {} oversize",
-            if delivered == 1 { "frame" } else { "frames" },
+            "{} delivered, {} dropped, {} corrupted, {} oversize",
+            super::forward::count(
+                self.delivered.load(Relaxed),
+                "Ethernet frame",
+                "Ethernet frames"
+            ),
             self.dropped.load(Relaxed),
             self.corrupted.load(Relaxed),
             self.oversize.load(Relaxed),
