@@ -5,7 +5,7 @@
 //! A driver hands [`blocking::serve`] (or [`asynch::serve`]) its socket and
 //! three buffers, and the engine does the rest: it reads as much as the
 //! socket has into `rx`, decodes frames in place (a frame that arrived in
-//! pieces is gathered in `frame`), answers each request by [`plan`], and
+//! pieces is gathered in `frame`), answers each request by [`plan`](super::plan), and
 //! gathers replies in `tx`, written out when `rx` runs dry, so a pipelined
 //! batch gets one write. Bodies larger than `frame` are streamed chunk by
 //! chunk, through `tx`, never held whole.
