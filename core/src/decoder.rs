@@ -313,6 +313,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
         self
     }
 
+    /// Changes the largest body held whole between frames: a streaming
+    /// session holds a body only when its reply fits the room it has left.
+    pub fn set_max_body(&mut self, max: u64) {
+        self.max_body = max;
+    }
+
     /// In streaming mode, frames whose body exceeds the whole-frame limit are
     /// delivered as [`Event::Head`] + [`Event::BodyChunk`]s instead of
     /// failing with [`DecodeError::BodyTooLarge`].

@@ -2,19 +2,19 @@
 
 use jframe::service::engine::{asynch, blocking};
 use jframe::service::{
-    Buffers, Builtin, Claim, Config, Deadlines, End, Extension, Limits, Phase, Refusal, Source,
+    Buffers, Builtin, Claim, Clock, Config, End, Extension, Instant, Limits, Refusal, Source,
     SourceError,
 };
 use jframe::{Decoder, Event, Header, Op, Status, encode_frame};
 
-/// Reads from `input` in pieces of `chunk` bytes, records what is written
-/// and the phase announced before every read.
+/// Reads from `input` in pieces of `chunk` bytes, records what is written.
 struct Memory<'a> {
     input: &'a [u8],
     chunk: usize,
     output: Vec<u8>,
-    phases: Vec<Phase>,
-    /// `before_read` answers `true` this many times, then `false`.
+    /// Reads made so far.
+    reads: usize,
+    /// `stopping` answers `true` once this many reads were made.
     go: usize,
     /// Writes accept at most this many bytes each.
     write_chunk: usize,
@@ -26,7 +26,7 @@ impl<'a> Memory<'a> {
             input,
             chunk,
             output: Vec::new(),
-            phases: Vec::new(),
+            reads: 0,
             go: usize::MAX,
             write_chunk: usize::MAX,
         }
@@ -34,6 +34,7 @@ impl<'a> Memory<'a> {
 
     fn read_into(&mut self, buf: &mut [u8]) -> usize {
         assert!(!buf.is_empty(), "the engine read into an empty buffer");
+        self.reads += 1;
         let n = self.input.len().min(buf.len()).min(self.chunk);
         buf[..n].copy_from_slice(&self.input[..n]);
         self.input = &self.input[n..];
@@ -82,14 +83,13 @@ impl embedded_io_async::Write for Memory<'_> {
     }
 }
 
-impl Deadlines for Memory<'_> {
-    fn before_read(&mut self, phase: Phase) -> bool {
-        self.phases.push(phase);
-        if self.go == 0 {
-            return false;
-        }
-        self.go -= 1;
-        true
+impl Clock for Memory<'_> {
+    fn now(&mut self) -> Instant {
+        Instant::from_millis(0)
+    }
+
+    fn stopping(&mut self) -> bool {
+        self.reads >= self.go
     }
 }
 
@@ -148,7 +148,6 @@ fn pairs(got: &[Got]) -> Vec<(String, Vec<u8>)> {
 struct Session {
     end: End<core::convert::Infallible>,
     got: Vec<Got>,
-    phases: Vec<Phase>,
     raw: Vec<u8>,
 }
 
@@ -182,7 +181,6 @@ fn session<X: Extension>(
             );
             got
         },
-        phases: io.phases.clone(),
         raw: io.output.clone(),
     }
 }
@@ -435,11 +433,11 @@ fn every_status_through_the_engine_with_an_extension() {
             max_header: 512,
             max_body: 500,
         },
-        welcome: None,
+        ..Config::default()
     };
     for asynchronous in [false, true] {
         for chunk in [1, 13, 4096] {
-            for sizes in [(64, 520, 300), (4096, 4096, 4096), (5, 600, 100)] {
+            for sizes in [(64, 520, 300), (4096, 4096, 4096), (5, 600, 200)] {
                 let mut files = Files {
                     budget: 30,
                     ..Files::default()
@@ -525,7 +523,7 @@ fn collect_of_a_streamed_body() {
             };
             let s = session(
                 &mut Memory::new(&input, chunk),
-                (32, 64, 64),
+                (32, 64, 200),
                 &mut files,
                 &Config::default(),
                 asynchronous,
@@ -545,7 +543,7 @@ fn collect_of_a_streamed_body() {
             };
             let s = session(
                 &mut Memory::new(&input, chunk),
-                (32, 64, 64),
+                (32, 64, 200),
                 &mut files,
                 &Config::default(),
                 asynchronous,
@@ -564,7 +562,7 @@ fn collect_of_a_streamed_body() {
             let cut = &input[..200];
             let s = session(
                 &mut Memory::new(cut, chunk),
-                (32, 64, 64),
+                (32, 64, 200),
                 &mut files,
                 &Config::default(),
                 asynchronous,
@@ -610,68 +608,6 @@ fn a_source_that_fails_part_way_ends_the_session() {
 }
 
 #[test]
-fn deadlines_see_every_phase_in_order() {
-    let input = [
-        frame(r#"{"data_size":2}"#, b"hi"),
-        frame(r#"{"data_size":1}"#, b"!"),
-    ]
-    .concat();
-    for asynchronous in [false, true] {
-        let s = session(
-            &mut Memory::new(&input, 1),
-            (16, 64, 64),
-            &mut Builtin,
-            &Config::default(),
-            asynchronous,
-        );
-        assert_eq!(s.end, End::PeerClosed);
-        let mut want = vec![Phase::Idle];
-        want.extend([Phase::Header; 18]); // 4 prefix + 15 header bytes, the first read at Idle
-        want.extend([Phase::Body; 2]);
-        want.push(Phase::Idle);
-        want.extend([Phase::Header; 18]);
-        want.push(Phase::Body);
-        want.push(Phase::Idle); // the read that sees the close
-        assert_eq!(s.phases, want, "async {asynchronous}");
-    }
-    // A streamed body and a skipped one are Body too; whole reads in one
-    // piece go Idle to Idle.
-    let input = [
-        frame(r#"{"data_size":100,"op":"echo"}"#, &[b'x'; 100]),
-        frame(r#"{"data_size":3,"op":7}"#, b"abc"),
-    ]
-    .concat();
-    let s = session(
-        &mut Memory::new(&input, 40),
-        (64, 64, 256),
-        &mut Builtin,
-        &Config::default(),
-        false,
-    );
-    assert_eq!(s.end, End::PeerClosed);
-    assert_eq!(
-        s.phases,
-        [
-            Phase::Idle,
-            Phase::Body,
-            Phase::Body,
-            Phase::Body,
-            Phase::Body,
-            Phase::Idle
-        ],
-        "40-byte reads of 162 bytes; the fifth finishes the skipped body"
-    );
-    let s = session(
-        &mut Memory::new(&input, 4096),
-        (4096, 4096, 4096),
-        &mut Builtin,
-        &Config::default(),
-        false,
-    );
-    assert_eq!(s.phases, [Phase::Idle, Phase::Idle]);
-}
-
-#[test]
 fn welcome_frame_first() {
     let input = frame(r#"{"data_size":3,"op":"greet"}"#, b"Ann");
     for asynchronous in [false, true] {
@@ -681,7 +617,7 @@ fn welcome_frame_first() {
         };
         let s = session(
             &mut Memory::new(&input, 4096),
-            (64, 64, 64),
+            (64, 64, 200),
             &mut Builtin,
             &config,
             asynchronous,
@@ -697,7 +633,7 @@ fn welcome_frame_first() {
         // Sent even when the peer says nothing.
         let s = session(
             &mut Memory::new(b"", 1),
-            (64, 64, 64),
+            (64, 64, 200),
             &mut Builtin,
             &config,
             asynchronous,
@@ -722,36 +658,31 @@ fn stop_only_between_frames() {
         io.go = 0;
         let s = session(
             &mut io,
-            (64, 64, 64),
+            (64, 64, 200),
             &mut Builtin,
             &Config::default(),
             asynchronous,
         );
-        assert_eq!(
-            (s.end, s.got.len(), s.phases),
-            (End::Stopped, 0, vec![Phase::Idle])
-        );
+        assert_eq!((s.end, s.got.len()), (End::Stopped, 0));
         // Stop asked from the second read on: ignored inside the first
         // frame, which is answered (and flushed) before the session stops.
         let mut io = Memory::new(&input, 1);
         io.go = 1;
         let s = session(
             &mut io,
-            (64, 64, 64),
+            (64, 64, 200),
             &mut Builtin,
             &Config::default(),
             asynchronous,
         );
         assert_eq!(s.end, End::Stopped);
         assert_eq!(pairs(&s.got), [("ok".into(), b"hi".to_vec())]);
-        assert_eq!(s.phases.last(), Some(&Phase::Idle));
-        assert_eq!(s.phases.iter().filter(|p| **p == Phase::Idle).count(), 2);
         // Pipelined: a stop between the two frames that arrived together.
         let mut io = Memory::new(&input, 4096);
         io.go = 1;
         let s = session(
             &mut io,
-            (4096, 64, 64),
+            (4096, 64, 200),
             &mut Builtin,
             &Config::default(),
             asynchronous,
@@ -802,7 +733,7 @@ fn abandon_when_collect_refuses_not_after_finish() {
     ] {
         let input = frame(&format!(r#"{{"data_size":{}}}"#, body.len()), body);
         // The body whole in the frame buffer, then streamed through a small one.
-        for sizes in [(4096, 4096, 4096), (4, 20, 128)] {
+        for sizes in [(4096, 4096, 4096), (4, 20, 200)] {
             for asynchronous in [false, true] {
                 let mut files = Files {
                     budget,
@@ -835,6 +766,7 @@ fn async_engine_future_is_send(io: &'static mut SendLink, b: Buffers<'static>) {
             max_header: 256,
             max_body: u64::MAX,
         },
+        timeouts: jframe::service::Timeouts::NONE,
         welcome: None,
     };
     let ext: &'static mut Builtin = Box::leak(Box::new(Builtin));
@@ -864,9 +796,9 @@ impl embedded_io_async::Write for SendLink {
     }
 }
 
-impl Deadlines for SendLink {
-    fn before_read(&mut self, _phase: Phase) -> bool {
-        true
+impl Clock for SendLink {
+    fn now(&mut self) -> Instant {
+        Instant::from_millis(0)
     }
 }
 
@@ -887,7 +819,8 @@ fn async_engine_future_stays_small() {
     let future = jframe::service::engine::asynch::serve(&mut link, buffers, &mut ext, &config);
     let size = core::mem::size_of_val(&future);
     let header = core::mem::size_of::<Header>();
-    println!("engine future: {size} bytes (a Header is {header})");
+    let session = core::mem::size_of::<jframe::service::Session<'_, &mut Builtin>>();
+    println!("engine future: {size} bytes, of which the session {session} (a Header is {header})");
     // 912 bytes (5,416 while Headers crossed awaits, 2,080 while the
     // decoder held a whole Header, 1,560 while plans and refusals crossed
     // awaits): the decoder with Builtin's CompactHeader, the session's one

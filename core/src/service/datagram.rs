@@ -16,7 +16,7 @@ use crate::encoder::{encode_head, encode_reply_head};
 use crate::header::{ServiceHeader, Status};
 
 use super::extension::{Extension, Source};
-use super::request::{Limits, Plan, Refusal, plan, unanswered};
+use super::request::{Limits, Plan, Refusal, collect_whole, is_exit, plan};
 use super::transform::{GREET_BYE, Transform};
 
 /// A reply may exceed its request by at most this many bytes: enough for
@@ -98,11 +98,14 @@ fn serve<X: Extension>(
     let reply = match plan(header, Some(body), limits, extension, &mut refusal) {
         Plan::Ignore => return Answer::Silent,
         Plan::Refuse => return Answer::Refused(refusal),
-        Plan::Serve(t) => compose(out, limit, body, t),
-        Plan::Bye => compose(out, limit, GREET_BYE, Transform::Echo),
+        Plan::Collect => match collect_whole(extension, header, body, &mut refusal) {
+            Some(reply) => pull(out, limit, reply),
+            None => return Answer::Refused(refusal),
+        },
+        Plan::Transform { transform, .. } => compose(out, limit, body, transform),
+        Plan::MaybeExit if is_exit(body) => compose(out, limit, GREET_BYE, Transform::Echo),
+        Plan::MaybeExit => compose(out, limit, body, Transform::Greet),
         Plan::Reply(reply) => pull(out, limit, reply),
-        // Not for a whole body: `plan` collected it.
-        Plan::Collect => return Answer::Refused(unanswered()),
     };
     match reply {
         Some(n) => Answer::Sent(n),

@@ -95,3 +95,26 @@ impl Extension for Builtin {
         Claim::Builtin
     }
 }
+
+/// A borrowed extension serves as well: a driver keeps its extension and
+/// lends it to each session.
+impl<X: Extension + ?Sized> Extension for &mut X {
+    type Source = X::Source;
+    type Header = X::Header;
+
+    fn claim(&mut self, header: &Self::Header, op: Op, body: Option<&[u8]>) -> Claim<Self::Source> {
+        (**self).claim(header, op, body)
+    }
+
+    fn collect(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
+        (**self).collect(chunk)
+    }
+
+    fn finish(&mut self, header: &Self::Header) -> Claim<Self::Source> {
+        (**self).finish(header)
+    }
+
+    fn abandon(&mut self) {
+        (**self).abandon()
+    }
+}

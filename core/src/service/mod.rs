@@ -1,25 +1,38 @@
-//! The protocol engine: everything SPEC says about requests and replies,
-//! written once, with no I/O of its own (like quinn-proto's core).
+//! The protocol engine: everything SPEC says about requests, replies and
+//! slow peers, written once, with no I/O and no clock of its own (like
+//! quinn-proto's `Connection` and smoltcp's `poll(timestamp)`).
 //!
-//! - [`request`]: what a request gets ([`plan`]): answered by which service,
-//!   refused with which status, or (a reply) never answered;
+//! - [`session`]: one connection, sans-IO: bytes and the time in, bytes to
+//!   write and the next deadline out;
+//! - [`time`]: the [`Instant`] a driver supplies, and the deadline rules;
+//! - [`admission`]: which session makes room when a server is full, and the
+//!   `busy` refusal;
+//! - [`request`]: what a request gets ([`plan`]): answered by which
+//!   service, refused with which status, or (a reply) never answered;
 //! - [`transform`]: the chunk-wise services `echo`, ASCII `upper`, `greet`;
 //! - [`extension`]: where a driver's crate plugs in what core cannot do
 //!   (Unicode `upper`, `get`), without a copy of the dispatch;
-//! - [`engine`]: a whole connection over any `embedded-io` or
-//!   `embedded-io-async` stream;
+//! - [`engine`]: one call that serves a connection over an `embedded-io`
+//!   or `embedded-io-async` stream;
 //! - [`datagram`]: one request datagram to one reply datagram.
 //!
-//! A transport is a thin driver around these: it moves bytes between its
-//! socket and the engine and applies its own timeouts, nothing more.
+//! A transport is a loop around these: it moves bytes between its socket
+//! and the session and sleeps until the session's next deadline, nothing
+//! more.
 
+pub mod admission;
 pub mod datagram;
 pub mod engine;
 pub mod extension;
 pub mod request;
+pub mod session;
+pub mod time;
 pub mod transform;
 
-pub use engine::{Buffers, Config, Deadlines, End, Phase};
+pub use admission::{Admission, Refused, admit};
+pub use engine::Clock;
 pub use extension::{Builtin, Claim, Extension, Source, SourceError};
 pub use request::{Limits, Message, Plan, Refusal, plan};
+pub use session::{Buffers, Config, End, HEAD_RESERVE, Session};
+pub use time::{Deadline, Instant, Timeouts};
 pub use transform::Transform;

@@ -88,20 +88,31 @@ impl Default for Limits {
     }
 }
 
-/// What to do with one well-formed request. A refusal is not in it but in
-/// the caller's one slot: no copy of a 136-byte message per decision, and
-/// nothing that size kept across an `.await` on a microcontroller.
+/// What to do with one well-formed request, decided from its header
+/// alone, the same way whether its body arrives whole or in pieces. A
+/// refusal is not in it but in the caller's one slot: no copy of a 136-byte
+/// message per decision, and nothing that size kept across an `.await` on
+/// a microcontroller.
 #[derive(Debug)]
 pub enum Plan<S> {
-    /// A built-in service, chunk by chunk.
-    Serve(Transform),
-    /// `greet` of `exit`: reply `Bye!` and end the session.
-    Bye,
-    /// The extension's reply.
+    /// A built-in service, chunk by chunk: the reply's head can be written
+    /// at once, with a body of `reply_size` bytes.
+    Transform {
+        /// What is done to each chunk.
+        transform: Transform,
+        /// The reply body's length.
+        reply_size: u64,
+    },
+    /// A `greet` whose body has `exit`'s length: the body decides between
+    /// `Bye!` and the end of the session, and `Hello, <body>!`
+    /// ([`is_exit`]). The caller holds those few bytes until they are all
+    /// there, however they arrive.
+    MaybeExit,
+    /// The extension's reply (a body still to come is skipped).
     Reply(S),
-    /// The extension wants the body, still to be streamed, whole: hand it
-    /// the chunks, then ask it to [`Extension::finish`] (see [`finished`]).
-    /// A body that arrived whole is collected by [`plan`] itself.
+    /// The extension wants the body whole: hand it the chunks (or the whole
+    /// body as one chunk), then ask it to [`Extension::finish`] (see
+    /// [`finished`]).
     Collect,
     /// An error reply (written to the caller's refusal); the body is
     /// skipped and the session goes on.
@@ -110,9 +121,15 @@ pub enum Plan<S> {
     Ignore,
 }
 
+/// Whether a `greet` body ends the session.
+pub fn is_exit(body: &[u8]) -> bool {
+    body == GREET_EXIT
+}
+
 /// Decides what a request gets; a refusal is written to `refusal`. `body`
 /// is the whole body when it arrived in one piece (`None` while it is still
-/// to be streamed); a whole body the extension wants is collected here.
+/// to be streamed), for the extension's [`Extension::claim`] only: the plan
+/// itself never depends on it.
 pub fn plan<X: Extension>(
     header: &X::Header,
     body: Option<&[u8]>,
@@ -142,19 +159,7 @@ pub fn plan<X: Extension>(
     match extension.claim(header, op, body) {
         Claim::Builtin => {}
         Claim::Reply(reply) => return Plan::Reply(reply),
-        Claim::Collect => match body {
-            None => return Plan::Collect,
-            Some(whole) => {
-                // As for a streamed body: abandon() when collect refuses,
-                // not after finish.
-                if let Err(r) = extension.collect(whole) {
-                    extension.abandon();
-                    *refusal = r;
-                    return Plan::Refuse;
-                }
-                return finished(extension.finish(header), refusal);
-            }
-        },
+        Claim::Collect => return Plan::Collect,
         Claim::Refuse(r) => {
             *refusal = r;
             return Plan::Refuse;
@@ -165,34 +170,56 @@ pub fn plan<X: Extension>(
         refusal.push(op.as_str()).push(" is not served here");
         return Plan::Refuse;
     };
-    if transform == Transform::Greet && body == Some(GREET_EXIT) {
-        return Plan::Bye;
+    if transform == Transform::Greet && size == GREET_EXIT.len() as u64 {
+        return Plan::MaybeExit;
     }
-    if transform.reply_size(size).is_none() {
-        *refusal = Refusal::text(Status::TooLarge, "the reply to a body of ");
-        refusal
-            .push_number(size)
-            .push(" bytes would exceed 2^64-1 bytes");
-        return Plan::Refuse;
+    match transform.reply_size(size) {
+        Some(reply_size) => Plan::Transform {
+            transform,
+            reply_size,
+        },
+        None => {
+            *refusal = Refusal::text(Status::TooLarge, "the reply to a body of ");
+            refusal
+                .push_number(size)
+                .push(" bytes would exceed 2^64-1 bytes");
+            Plan::Refuse
+        }
     }
-    Plan::Serve(transform)
+}
+
+/// Hands a body that arrived whole to the extension that asked to collect
+/// it: its reply, or `None` with the refusal written to `refusal`.
+pub fn collect_whole<X: Extension>(
+    extension: &mut X,
+    header: &X::Header,
+    body: &[u8],
+    refusal: &mut Refusal,
+) -> Option<X::Source> {
+    // As for a streamed body: abandon() when collect refuses, not after finish.
+    if let Err(r) = extension.collect(body) {
+        extension.abandon();
+        *refusal = r;
+        return None;
+    }
+    finished(extension.finish(header), refusal)
 }
 
 /// What a request gets once the extension has collected its body and
-/// [`Extension::finish`]ed: its reply, or a refusal written to `refusal`
-/// (`error` when it did not answer).
-pub fn finished<S>(claim: Claim<S>, refusal: &mut Refusal) -> Plan<S> {
+/// [`Extension::finish`]ed: its reply, or `None` with the refusal written
+/// to `refusal` (`error` when it did not answer).
+pub fn finished<S>(claim: Claim<S>, refusal: &mut Refusal) -> Option<S> {
     *refusal = match claim {
-        Claim::Reply(reply) => return Plan::Reply(reply),
+        Claim::Reply(reply) => return Some(reply),
         Claim::Refuse(r) => r,
         Claim::Builtin | Claim::Collect => unanswered(),
     };
-    Plan::Refuse
+    None
 }
 
 /// The error reply when an extension asked to collect a body, then did not
 /// answer it.
-pub(crate) fn unanswered() -> Refusal {
+fn unanswered() -> Refusal {
     Refusal::text(Status::Error, "the request was not answered")
 }
 
