@@ -23,7 +23,10 @@ pub enum Admission<K> {
 /// The rule: `full` says whether the server holds as many sessions as it
 /// may; `sessions` gives each one's key and
 /// [`Session::idle_since`](super::Session::idle_since).
-pub fn admit<K>(full: bool, sessions: impl IntoIterator<Item = (K, Option<Instant>)>) -> Admission<K> {
+pub fn admit<K>(
+    full: bool,
+    sessions: impl IntoIterator<Item = (K, Option<Instant>)>,
+) -> Admission<K> {
     if !full {
         return Admission::Admit;
     }
@@ -134,7 +137,12 @@ mod tests {
     #[test]
     fn the_session_idle_longest_makes_room() {
         let t = Instant::from_millis;
-        let sessions = [(1, Some(t(50))), (2, None), (3, Some(t(10))), (4, Some(t(30)))];
+        let sessions = [
+            (1, Some(t(50))),
+            (2, None),
+            (3, Some(t(10))),
+            (4, Some(t(30))),
+        ];
         assert_eq!(admit(false, sessions), Admission::Admit);
         assert_eq!(admit(true, sessions), Admission::Evict(3));
         assert_eq!(admit(true, [(1, None), (2, None)]), Admission::<i32>::Busy);

@@ -33,6 +33,6 @@ pub use admission::{Admission, Refused, admit};
 pub use engine::Clock;
 pub use extension::{Builtin, Claim, Extension, Source, SourceError};
 pub use request::{Limits, Message, Plan, Refusal, plan};
-pub use session::{Buffers, Config, End, HEAD_RESERVE, Session};
+pub use session::{Buffers, Config, End, HEAD_RESERVE, Parked, Session};
 pub use time::{Deadline, Instant, Timeouts};
 pub use transform::Transform;

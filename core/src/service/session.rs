@@ -521,6 +521,23 @@ impl<'b, X: Extension> Session<'b, X> {
         &mut self.extension
     }
 
+    /// Parks a session that waits between frames with nothing to send: its
+    /// buffers are free for another connection until [`Parked::resume`],
+    /// and nothing is lost (no partial frame, no unsent reply, the same
+    /// clocks). A session that is not idle comes back as the error.
+    #[allow(clippy::result_large_err)] // the session itself, unchanged
+    pub fn park(self) -> Result<Parked<X>, Self> {
+        if self.idle_since().is_none() || self.peer_closed || self.stopping.is_some() {
+            return Err(self);
+        }
+        Ok(Parked {
+            extension: self.extension,
+            limits: self.limits,
+            clock: self.clock,
+            heads: self.heads,
+        })
+    }
+
     /// Whether no frame is in progress and no reply is being produced.
     fn at_frame_boundary(&self) -> bool {
         matches!(self.work, Work::None) && self.decoder.is_idle()
@@ -727,7 +744,10 @@ impl<'b, X: Extension> Session<'b, X> {
                     }
                 }
                 while *left > 0 {
-                    let room = self.out.room().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                    let room = self
+                        .out
+                        .room()
+                        .min(usize::try_from(*left).unwrap_or(usize::MAX));
                     if room == 0 {
                         return false;
                     }
@@ -767,12 +787,21 @@ impl<X: Extension> Answer<'_, '_, X> {
 
     /// A request whose body arrived whole (it fits the room: see `advance`).
     fn whole(&mut self, header: &X::Header, body: &[u8]) -> Result<After, End> {
-        let planned = plan(header, Some(body), self.limits, self.extension, self.refusal);
+        let planned = plan(
+            header,
+            Some(body),
+            self.limits,
+            self.extension,
+            self.refusal,
+        );
         match planned {
             Plan::Transform {
                 transform,
                 reply_size,
-            } => self.out.reply(transform, reply_size, body).map_err(End::Encode)?,
+            } => self
+                .out
+                .reply(transform, reply_size, body)
+                .map_err(End::Encode)?,
             Plan::MaybeExit => self.exit_or_greet(body)?,
             Plan::Reply(source) => self.source(source),
             Plan::Collect => match collect_whole(self.extension, header, body, self.refusal) {
@@ -889,5 +918,56 @@ impl<X: Extension> Answer<'_, '_, X> {
             head: false,
             left,
         };
+    }
+}
+
+/// A session parked between frames, without buffers ([`Session::park`]).
+#[derive(Debug)]
+pub struct Parked<X> {
+    extension: X,
+    limits: Limits,
+    clock: Clock,
+    heads: u32,
+}
+
+impl<X: Extension> Parked<X> {
+    /// The idle deadline: when the driver must resume the session to have
+    /// it time out, if the peer sends nothing before.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.clock.next(true).map(|(at, _)| at)
+    }
+
+    /// Since when the session has been idle between frames.
+    pub fn idle_since(&self) -> Option<Instant> {
+        self.clock.idle_since()
+    }
+
+    /// The session again, on these buffers.
+    pub fn resume<'b>(self, buffers: Buffers<'b>) -> Session<'b, X> {
+        let Buffers { rx, frame, tx } = buffers;
+        let ends = tx.len() < HEAD_RESERVE;
+        Session {
+            extension: self.extension,
+            limits: self.limits,
+            decoder: Decoder::with_header(frame, X::Header::default())
+                .with_max_header(self.limits.max_header)
+                .streaming(true),
+            rx,
+            rx_start: 0,
+            rx_end: 0,
+            out: Out {
+                buf: tx,
+                len: 0,
+                sent: 0,
+            },
+            work: Work::None,
+            refusal: Refusal::text(Status::Error, ""),
+            clock: self.clock,
+            heads: self.heads,
+            peer_closed: false,
+            stopping: None,
+            end: ends.then_some(End::Encode(EncodeError::BufferTooSmall)),
+            abandoned: false,
+        }
     }
 }

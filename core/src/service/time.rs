@@ -48,6 +48,15 @@ impl Instant {
         Instant(self.0.saturating_add(ms))
     }
 
+    /// `ms` milliseconds later, unless that overflows (a timeout of
+    /// `u64::MAX` means none).
+    pub const fn checked_after(self, ms: u64) -> Option<Self> {
+        match self.0.checked_add(ms) {
+            Some(at) => Some(Instant(at)),
+            None => None,
+        }
+    }
+
     /// Milliseconds from `earlier` to `self` (0 if `earlier` is later).
     pub const fn since(self, earlier: Instant) -> u64 {
         self.0.saturating_sub(earlier.0)

@@ -1,18 +1,31 @@
 //! The live connections of a TCP server, whichever driver serves them:
-//! admission against the limits, a slot freed however a connection ends,
-//! closing idle ones at shutdown, and draining within the grace period.
+//! admission against the limits (core's rule: a full server evicts the
+//! session idle longest, and only then answers `busy`), a slot freed
+//! however a connection ends, closing idle ones at shutdown, and draining
+//! within the grace period.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Shutdown};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Busy, Config, admission};
+use jframe::service::{Admission, Instant, admit};
+
+use super::{Busy, Config};
 
 /// A live connection as the registry sees it.
 pub(super) trait Live {
-    /// Whether it waits between frames (shutdown may close it at once).
-    fn is_idle(&self) -> bool;
+    /// Since when its session has waited between frames with nothing to
+    /// send ([`jframe::service::Session::idle_since`]), if it does.
+    fn idle_since(&self) -> Option<Instant>;
+    /// Asks its session to end between frames to make room (once).
+    fn evict(&self);
+    /// Whether it was asked to make room.
+    fn is_evicted(&self) -> bool;
+    /// Wakes it if it waits between frames, so that it sees the server
+    /// stopping.
+    fn wake(&self);
     /// Shuts its socket down.
     fn shutdown(&self, how: Shutdown);
 }
@@ -20,7 +33,9 @@ pub(super) trait Live {
 #[derive(Debug)]
 struct Registry<C> {
     next_id: u64,
-    conns: HashMap<u64, Arc<C>>,
+    // In order of arrival: among sessions idle since the same instant, the
+    // oldest makes room.
+    conns: BTreeMap<u64, Arc<C>>,
     /// Live connections per client address.
     per_client: HashMap<IpAddr, usize>,
 }
@@ -37,7 +52,7 @@ impl<C: Live> Connections<C> {
         Connections {
             registry: Mutex::new(Registry {
                 next_id: 0,
-                conns: HashMap::new(),
+                conns: BTreeMap::new(),
                 per_client: HashMap::new(),
             }),
             drained: Condvar::new(),
@@ -49,13 +64,27 @@ impl<C: Live> Connections<C> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Why a new connection from `client` would be answered `busy`, if it
-    /// would. Drivers call this and [`Self::register`] from their one
+    /// Makes room for a new connection from `client`, evicting the session
+    /// idle longest if the server is full, or says why it is answered
+    /// `busy`. Drivers call this and [`Self::register`] from their one
     /// accepting thread, so nothing is admitted in between.
-    pub(super) fn busy(&self, client: IpAddr, config: &Config) -> Option<Busy> {
+    pub(super) fn admit(&self, client: IpAddr, config: &Config) -> Result<(), Busy> {
         let reg = self.registry();
         let from_client = reg.per_client.get(&client).copied().unwrap_or(0);
-        admission(reg.conns.len(), from_client, config)
+        if from_client >= config.max_conns_per_client {
+            return Err(Busy::Client);
+        }
+        // Sessions already asked to make room are on their way out.
+        let live = reg.conns.values().filter(|c| !c.is_evicted());
+        let full = live.clone().count() >= config.max_conns;
+        match admit(full, live.map(|c| (c, c.idle_since()))) {
+            Admission::Admit => Ok(()),
+            Admission::Evict(conn) => {
+                conn.evict();
+                Ok(())
+            }
+            Admission::Busy => Err(Busy::Server),
+        }
     }
 
     /// Registers a connection; it stays registered while the slot lives.
@@ -72,15 +101,14 @@ impl<C: Live> Connections<C> {
         }
     }
 
-    /// At shutdown: closes the read side of every connection waiting
-    /// between frames. A connection sets its idle flag before it checks
-    /// `stopping`, and shutdown sets `stopping` before this reads the
-    /// flags (both SeqCst): one side sees the other, so none is left
-    /// blocked.
-    pub(super) fn close_idle(&self) {
+    /// At shutdown: wakes every connection waiting between frames. A
+    /// connection publishes its idle state before it checks `stopping`, and
+    /// shutdown sets `stopping` before this reads the states (both SeqCst):
+    /// one side sees the other, so none is left waiting.
+    pub(super) fn wake_idle(&self) {
         for conn in self.registry().conns.values() {
-            if conn.is_idle() {
-                conn.shutdown(Shutdown::Read);
+            if conn.idle_since().is_some() {
+                conn.wake();
             }
         }
     }
@@ -88,10 +116,10 @@ impl<C: Live> Connections<C> {
     /// Waits for connections to finish, up to `grace`; then closes what is
     /// left and waits briefly for them to notice.
     pub(super) fn drain(&self, grace: Duration) {
-        let deadline = Instant::now() + grace;
+        let deadline = std::time::Instant::now() + grace;
         let mut reg = self.registry();
         while !reg.conns.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 break;
             }
@@ -111,8 +139,8 @@ impl<C: Live> Connections<C> {
         for conn in reg.conns.values() {
             conn.shutdown(Shutdown::Both);
         }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while !reg.conns.is_empty() && Instant::now() < deadline {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !reg.conns.is_empty() && std::time::Instant::now() < deadline {
             reg = self
                 .drained
                 .wait_timeout(reg, Duration::from_millis(100))
@@ -143,5 +171,52 @@ impl<C: Live> Drop for Slot<C> {
         if reg.conns.is_empty() {
             self.conns.drained.notify_all();
         }
+    }
+}
+
+/// What a connection's driver publishes for the registry: its session's
+/// idle state, and whether it was asked to make room.
+#[derive(Debug)]
+pub(super) struct Published {
+    /// Milliseconds of [`Instant`] since when idle; [`BUSY`] while not.
+    idle: AtomicU64,
+    evicted: AtomicBool,
+}
+
+/// [`Published::idle`] while the session is busy.
+const BUSY: u64 = u64::MAX;
+
+impl Published {
+    /// A connection accepted at `at`: idle since then until its session
+    /// says otherwise (a peer that never sends is idle since it came).
+    pub(super) fn accepted(at: Instant) -> Self {
+        let state = Published {
+            idle: AtomicU64::new(BUSY),
+            evicted: AtomicBool::new(false),
+        };
+        state.set_idle(Some(at));
+        state
+    }
+
+    /// Publishes the session's [`jframe::service::Session::idle_since`].
+    pub(super) fn set_idle(&self, since: Option<Instant>) {
+        let ms = since.map_or(BUSY, |at| at.as_millis().min(BUSY - 1));
+        self.idle.store(ms, Ordering::SeqCst);
+    }
+
+    pub(super) fn idle_since(&self) -> Option<Instant> {
+        match self.idle.load(Ordering::SeqCst) {
+            BUSY => None,
+            ms => Some(Instant::from_millis(ms)),
+        }
+    }
+
+    /// Marks the connection evicted; true the first time.
+    pub(super) fn evict(&self) -> bool {
+        !self.evicted.swap(true, Ordering::SeqCst)
+    }
+
+    pub(super) fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::SeqCst)
     }
 }

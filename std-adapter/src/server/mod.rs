@@ -1,16 +1,21 @@
 //! The jframe servers: TCP with a thread per connection (as seeds 001 and
 //! 002 do it), UDP with one frame per datagram.
 //!
-//! Limits: at most `max_conns` connections (the next one gets `busy`), a
-//! deadline from a frame's first byte to the end of its header, an idle
-//! timeout between frames and per body read, a write timeout, bodies above
-//! `max_body` answered `too_large` and skipped unbuffered. Shutdown stops
-//! accepting, closes idle connections, lets in-flight frames finish within a
-//! grace period, then closes the rest.
+//! Each TCP driver is a loop around core's sans-IO
+//! [`Session`](jframe::service::Session): it reads into the session, writes
+//! what the session gives, and waits no longer than the session's next
+//! deadline. Every rule (which reply, which status, the deadlines, which
+//! connection makes room when the server is full) is core's.
+//!
+//! Limits: at most `max_conns` connections (when full, the connection idle
+//! longest between frames makes room; only when none is idle does the next
+//! one get `busy`), at most `max_conns_per_client` from one address, the
+//! session's deadlines ([`Config::timeouts`]), bodies above `max_body`
+//! answered `too_large` and skipped unbuffered. Shutdown stops accepting,
+//! ends idle connections, lets in-flight frames finish within a grace
+//! period, then closes the rest.
 
 mod connections;
-mod deadline;
-mod link;
 mod tcp;
 #[cfg(feature = "tokio")]
 mod tokio;
@@ -22,6 +27,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
+
+use jframe::service::{self, Instant, Limits, Refusal, Timeouts};
 
 use crate::files::Root;
 
@@ -76,6 +83,75 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The session deadlines these settings give (a body's grace is the
+    /// header timeout).
+    pub fn timeouts(&self) -> Timeouts {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Timeouts {
+            idle_ms: ms(self.idle_timeout),
+            header_ms: ms(self.header_timeout),
+            body_grace_ms: ms(self.header_timeout),
+            body_min_rate: u32::try_from(self.body_min_rate).unwrap_or(u32::MAX),
+            write_ms: ms(self.write_timeout),
+        }
+    }
+
+    /// A session's settings: these limits and deadlines, and the welcome.
+    fn session(&self) -> service::Config<'_> {
+        service::Config {
+            limits: Limits {
+                max_header: crate::MAX_HEADER,
+                max_body: self.max_body,
+            },
+            timeouts: self.timeouts(),
+            welcome: self.welcome.as_deref().map(str::as_bytes),
+        }
+    }
+
+    /// The `busy` refusal for a connection over a limit.
+    fn busy(&self, why: Busy) -> Refusal {
+        let mut r = Refusal::text(jframe::Status::Busy, "");
+        match why {
+            Busy::Server => r.push("server is at its limit of "),
+            Busy::Client => r.push("this address is at its limit of "),
+        };
+        let limit = match why {
+            Busy::Server => self.max_conns,
+            Busy::Client => self.max_conns_per_client,
+        };
+        r.push_number(limit as u64).push(" connections");
+        r
+    }
+}
+
+/// The session clock: milliseconds since the process first asked.
+fn now() -> Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+    Instant::from_millis(u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
+}
+
+/// How long a socket call may wait: until `at` (at least 1 ms, as a zero
+/// timeout means "for ever" to the socket), or for ever.
+fn wait_until(at: Option<Instant>) -> Option<Duration> {
+    at.map(|at| Duration::from_millis(at.since(now()).max(1)))
+}
+
+/// A peer that resets or vanishes is routine.
+fn routine(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}
+
+/// How long a refused connection may take to close after its `busy`.
+const BUSY_LINGER_MS: u64 = 200;
+
 /// Descriptors kept back from connections: the listener, the UDP socket,
 /// the busy replier's sockets, files `get` opens, logging.
 pub const RESERVED_FDS: u64 = 64;
@@ -125,12 +201,28 @@ pub const CONN_STACK: usize = if cfg!(debug_assertions) {
 struct ConnEntry {
     /// The connection's socket itself (shared, not a second descriptor).
     stream: Arc<TcpStream>,
-    idle: Arc<AtomicBool>,
+    state: connections::Published,
 }
 
 impl connections::Live for ConnEntry {
-    fn is_idle(&self) -> bool {
-        self.idle.load(Ordering::SeqCst)
+    fn idle_since(&self) -> Option<Instant> {
+        self.state.idle_since()
+    }
+
+    fn evict(&self) {
+        if self.state.evict() {
+            self.wake();
+        }
+    }
+
+    fn is_evicted(&self) -> bool {
+        self.state.is_evicted()
+    }
+
+    fn wake(&self) {
+        // A blocked read returns what is queued, then 0: the driver sees
+        // why and tells its session.
+        let _ = self.stream.shutdown(Shutdown::Read);
     }
 
     fn shutdown(&self, how: Shutdown) {
@@ -201,7 +293,7 @@ impl ShutdownHandle {
         }
         // Wake the blocking accept with a connection to ourselves.
         let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
-        self.shared.conns.close_idle();
+        self.shared.conns.wake_idle();
     }
 }
 
@@ -212,54 +304,6 @@ enum Busy {
     Server,
     /// This client address holds `max_conns_per_client`.
     Client,
-}
-
-/// The admission rule both TCP drivers apply to a new connection, given
-/// how many the server and this client address already hold.
-fn admission(conns: usize, from_client: usize, config: &Config) -> Option<Busy> {
-    if conns >= config.max_conns {
-        Some(Busy::Server)
-    } else if from_client >= config.max_conns_per_client {
-        Some(Busy::Client)
-    } else {
-        None
-    }
-}
-
-/// The `busy` frames, encoded once per server.
-#[derive(Debug)]
-struct BusyFrames {
-    server: Vec<u8>,
-    client: Vec<u8>,
-}
-
-impl BusyFrames {
-    fn new(config: &Config) -> Self {
-        let encode = |message: &str| {
-            let header = jframe::Header::error_reply(jframe::Status::Busy, message);
-            let mut frame = vec![0u8; crate::SCRATCH];
-            let len = jframe::encode_frame(&mut frame, &header, &[]).unwrap_or(0);
-            frame.truncate(len);
-            frame
-        };
-        BusyFrames {
-            server: encode(&format!(
-                "server is at its limit of {} connections",
-                config.max_conns
-            )),
-            client: encode(&format!(
-                "this address is at its limit of {} connections",
-                config.max_conns_per_client
-            )),
-        }
-    }
-
-    fn frame(&self, why: Busy) -> &[u8] {
-        match why {
-            Busy::Server => &self.server,
-            Busy::Client => &self.client,
-        }
-    }
 }
 
 /// A bound, not yet running server.

@@ -1,30 +1,32 @@
-//! TCP: the accept loop and one thread per connection.
+//! TCP with a thread per connection: the accept loop, and each
+//! connection's loop around core's sans-IO session. No rule of its own:
+//! the loop reads into the session, writes what it gives, and blocks no
+//! longer than its next deadline.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jframe::service::engine::blocking;
-use jframe::service::{self, Buffers, End, Limits};
+use jframe::service::{Buffers, End, Refusal, Refused, Session};
 
-use super::deadline::Timeouts;
-use super::link::TcpLink;
-use super::{Busy, BusyFrames, CONN_STACK, ConnEntry, Shared, accept_until_stopped};
+use super::{
+    BUSY_LINGER_MS, CONN_STACK, ConnEntry, Shared, accept_until_stopped, connections, now,
+    wait_until,
+};
 use crate::services::StdServices;
 
 /// Accepts until shutdown. Accept errors (out of file descriptors, say)
 /// back off and retry; they never end the server.
 pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    let (reject_tx, reject_rx) = sync_channel::<(TcpStream, Busy)>(64);
-    let frames = BusyFrames::new(&shared.config);
+    let (reject_tx, reject_rx) = sync_channel::<(TcpStream, Refusal)>(64);
+    let write_ms = shared.config.timeouts().write_ms.min(1000);
     let rejector = thread::Builder::new()
         .name("busy".into())
         .stack_size(CONN_STACK)
-        .spawn(move || reject_loop(&reject_rx, &frames));
+        .spawn(move || reject_loop(&reject_rx, write_ms));
     if let Err(e) = &rejector {
         log::warn!("no thread for busy replies ({e}); over-limit connections are just closed");
     }
@@ -42,23 +44,23 @@ fn admit(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: std::net::SocketAddr,
-    reject: &SyncSender<(TcpStream, Busy)>,
+    reject: &SyncSender<(TcpStream, Refusal)>,
 ) {
-    if let Some(why) = shared.conns.busy(peer.ip(), &shared.config) {
+    if let Err(why) = shared.conns.admit(peer.ip(), &shared.config) {
         log::debug!("{peer}: {why:?} connection limit reached, replying busy");
+        let busy = shared.config.busy(why);
         if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
-            reject.try_send((stream, why))
+            reject.try_send((stream, busy))
         {
             let _ = s.shutdown(Shutdown::Both);
         }
         return;
     }
-    // One descriptor per connection: the registry (for shutdown) and the
-    // connection's thread share the same socket.
-    let stream = Arc::new(stream);
+    // One descriptor per connection: the registry (for shutdown and
+    // eviction) and the connection's thread share the same socket.
     let entry = Arc::new(ConnEntry {
-        stream: stream.clone(),
-        idle: Arc::new(AtomicBool::new(false)),
+        stream: Arc::new(stream),
+        state: connections::Published::accepted(now()),
     });
     let slot = shared.conns.register(peer.ip(), entry.clone());
     let conn_shared = shared.clone();
@@ -68,20 +70,10 @@ fn admit(
         .spawn(move || {
             let _slot = slot;
             log::debug!("{peer}: connected");
-            match serve(&conn_shared, stream, &entry.idle) {
-                Ok(()) => log::debug!("{peer}: closed"),
-                // A peer that resets or vanishes is routine.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::ConnectionReset
-                            | io::ErrorKind::BrokenPipe
-                            | io::ErrorKind::UnexpectedEof
-                            | io::ErrorKind::NotConnected
-                    ) =>
-                {
-                    log::debug!("{peer}: closed: {e}");
-                }
+            match serve(&conn_shared, &entry) {
+                Ok(end) if end.is_clean() => log::debug!("{peer}: closed: {end}"),
+                Ok(end) => log::info!("{peer}: closed: {end}"),
+                Err(e) if super::routine(&e) => log::debug!("{peer}: closed: {e}"),
                 Err(e) => log::info!("{peer}: closed: {e}"),
             }
         });
@@ -92,27 +84,51 @@ fn admit(
     }
 }
 
-/// Answers over-limit connections with `busy`, one at a time, reading
-/// briefly what they sent so that closing does not reset the connection
-/// before the reply is read.
-fn reject_loop(rx: &Receiver<(TcpStream, Busy)>, frames: &BusyFrames) {
-    for (mut stream, why) in rx {
-        let frame = frames.frame(why);
-        let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-        if stream.write_all(frame).is_err() {
+/// Answers over-limit connections with `busy`, one at a time, through
+/// core's [`Refused`]: the reply, then what the peer sends is read until it
+/// closes or the linger passes, so that closing does not reset the
+/// connection before the reply is read.
+fn reject_loop(rx: &Receiver<(TcpStream, Refusal)>, write_ms: u64) {
+    let mut buf = [0u8; 256];
+    let mut sink = [0u8; 4096];
+    for (mut stream, busy) in rx {
+        let Ok(mut refused) = Refused::new(&mut buf, &busy, write_ms, BUSY_LINGER_MS, now()) else {
             continue;
-        }
-        let _ = stream.shutdown(Shutdown::Write);
-        let mut sink = [0u8; 4096];
-        let until = Instant::now() + Duration::from_millis(200);
-        while Instant::now() < until {
-            match stream.read(&mut sink) {
-                Ok(n) if n > 0 => {}
-                _ => break,
+        };
+        let mut half_closed = false;
+        while !refused.finished() {
+            let wait = wait_until(refused.poll_timeout());
+            let result = if !refused.transmit().is_empty() {
+                let _ = stream.set_write_timeout(wait);
+                stream
+                    .write(refused.transmit())
+                    .map(|n| refused.sent(n, now()))
+            } else {
+                if !half_closed {
+                    let _ = stream.shutdown(Shutdown::Write);
+                    half_closed = true;
+                }
+                let _ = stream.set_read_timeout(wait);
+                match stream.read(&mut sink) {
+                    Ok(0) => Ok(refused.peer_closed()),
+                    other => other.map(drop),
+                }
+            };
+            match result {
+                Err(e) if is_timeout(&e) => refused.handle_timeout(now()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => refused.peer_closed(),
+                Ok(()) => {}
             }
         }
     }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Buffer sizes of one connection: reads, a frame arriving in pieces
@@ -122,36 +138,70 @@ const RX: usize = 8 * 1024;
 const FRAME: usize = crate::MAX_HEADER as usize + 8 * 1024;
 const TX: usize = 8 * 1024;
 
-/// Serves one connection until the peer leaves, an error, or shutdown: the
-/// engine does the protocol, this only supplies the socket and the limits.
-fn serve(shared: &Shared, stream: Arc<TcpStream>, idle: &AtomicBool) -> io::Result<()> {
+/// Serves one connection until its session ends: the session does the
+/// protocol and the time; this moves bytes and blocks no longer than the
+/// session's next deadline.
+fn serve(shared: &Shared, conn: &ConnEntry) -> io::Result<End> {
     let cfg = &shared.config;
+    let mut stream = &*conn.stream;
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(cfg.write_timeout))?;
-    let timeouts = Timeouts {
-        idle: cfg.idle_timeout,
-        header: cfg.header_timeout,
-        body_min_rate: cfg.body_min_rate,
-    };
-    let mut link = TcpLink::new(stream, timeouts, idle, &shared.stopping);
     let (mut rx, mut frame, mut tx) = (vec![0u8; RX], vec![0u8; FRAME], vec![0u8; TX]);
     let buffers = Buffers {
         rx: &mut rx,
         frame: &mut frame,
         tx: &mut tx,
     };
-    let mut services =
-        StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone());
-    let config = service::Config {
-        limits: Limits {
-            max_header: crate::MAX_HEADER,
-            max_body: cfg.max_body,
-        },
-        welcome: cfg.welcome.as_deref().map(str::as_bytes),
-    };
-    match blocking::serve(&mut link, buffers, &mut services, &config) {
-        End::Io(e) => Err(e),
-        end if end.is_clean() => Ok(()),
-        end => Err(io::Error::new(io::ErrorKind::InvalidData, end.to_string())),
+    let services = StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone());
+    let mut session = Session::new(buffers, services, &cfg.session(), now());
+    // The timeouts last set on the socket, to avoid a setsockopt per call.
+    let (mut read_wait, mut write_wait) = (None, None);
+    loop {
+        // Published before `stopping` is read; shutdown sets `stopping`
+        // before it reads the states (both SeqCst): one side sees the other.
+        conn.state.set_idle(session.idle_since());
+        if conn.state.is_evicted() {
+            session.evict(now());
+        } else if shared.stopping() {
+            session.stop(now());
+        }
+        if let Some(end) = session.finished() {
+            conn.state.set_idle(None);
+            return Ok(end);
+        }
+        let writing = !session.transmit().is_empty();
+        let wait = wait_until(session.poll_timeout());
+        let result = if writing {
+            if write_wait != Some(wait) {
+                stream.set_write_timeout(wait)?;
+                write_wait = Some(wait);
+            }
+            stream.write(session.transmit())
+        } else {
+            if read_wait != Some(wait) {
+                stream.set_read_timeout(wait)?;
+                read_wait = Some(wait);
+            }
+            stream.read(session.receive_buffer())
+        };
+        match result {
+            Ok(0) if writing => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) if writing => session.sent(n, now()),
+            Ok(0) => {
+                // Our own wake shut the read side: the session ends between
+                // frames (or finds its frame cut short).
+                if conn.state.is_evicted() {
+                    session.evict(now());
+                } else if shared.stopping() {
+                    session.stop(now());
+                }
+                session.peer_closed(now());
+            }
+            Ok(n) => session.received(n, now()),
+            // The deadline, or a socket timeout a little early: the session
+            // decides.
+            Err(e) if is_timeout(&e) => session.handle_timeout(now()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -1,53 +1,44 @@
-//! TCP on tokio (feature `tokio`): the same engine
-//! ([`jframe::service::engine::asynch`]), the same services
-//! ([`StdServices`]), the same [`super::Config`] and the same
-//! [`super::ShutdownHandle`] as the thread-per-connection driver, on async
-//! I/O. No dispatch, status or service rule of its own: this file only
-//! moves bytes and applies the timeouts.
+//! TCP on tokio (feature `tokio`): the same sans-IO session
+//! ([`jframe::service::Session`]), the same services ([`StdServices`]), the
+//! same [`super::Config`] and the same [`super::ShutdownHandle`] as the
+//! thread-per-connection driver, on async I/O. Each connection is a loop
+//! that reads into its session, writes what the session gives, and waits
+//! no longer than the session's next deadline: no rule of its own.
 //!
 //! - **Threads.** One acceptor thread (a blocking `accept`, woken by
 //!   shutdown's connection to itself, exactly as in the threads driver),
 //!   and one worker thread per core, each a current-thread runtime with a
-//!   `LocalSet`; connections are dealt to the workers in turn. (The core
-//!   engine's future is not `Send`, so it cannot move between the threads
-//!   of a work-stealing runtime; one runtime per core is what a
-//!   thread-per-core server does anyway.)
+//!   `LocalSet`; connections are dealt to the workers in turn. One runtime
+//!   per core is what a thread-per-core server does anyway, and keeps each
+//!   connection's buffers on the core that uses them.
 //! - **Memory.** A connection holds its 16 KiB of buffers (one `Vec` split
-//!   into rx, tx and frame) only while it has work: when the engine is
-//!   between frames and the socket has nothing more, the link *parks* the
-//!   session (the engine returns, losing nothing: no partial frame, every
-//!   reply written), the buffers go back to the worker's pool, and the
-//!   connection waits for its next byte holding only its socket and a
-//!   small task. So 10,000 open connections cost about what the busy few
+//!   into rx, tx and frame) only while it has work: when its session waits
+//!   between frames with nothing to send and the socket has nothing more,
+//!   the session is *parked* ([`jframe::service::Session::park`]: nothing
+//!   is lost, the clocks go on), the buffers go back to the worker's pool,
+//!   and the connection waits for its next byte holding only its socket and
+//!   a small task. So 10,000 open connections cost about what the busy few
 //!   of them need.
-//! - **Time.** Between frames: the idle timeout. From a frame's first byte
-//!   to the end of its header: the header deadline. Within a body: the
-//!   minimum rate (after a first header timeout of grace), else the idle
-//!   timeout per read. Every write: the write timeout. All are
-//!   `tokio::time` deadlines; a read or write that can go ahead at once
-//!   arms no timer.
-//! - **Shutdown.** As the threads driver: stop accepting, close the read
-//!   side of idle connections, let the others finish their frames within
-//!   `grace`, then close what is left.
+//! - **Shutdown and eviction.** The registry wakes a parked connection (a
+//!   `Notify`); the loop then tells its session to stop or to make room,
+//!   which it does between frames.
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
 use ::tokio::net::TcpStream;
 use ::tokio::runtime;
+use ::tokio::sync::Notify;
 use ::tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use ::tokio::task::LocalSet;
-use ::tokio::time::{Instant, timeout, timeout_at};
-use jframe::service::engine::asynch;
-use jframe::service::{self, Buffers, Deadlines, End, Limits, Phase};
+use jframe::service::{Buffers, End, Extension, Instant, Parked, Refusal, Refused, Session};
 
-use super::connections::{self, Connections};
-use super::deadline::{ReadClock, Timeouts};
-use super::{Busy, BusyFrames, Shared};
+use super::connections::{self, Connections, Published};
+use super::{BUSY_LINGER_MS, Shared, now};
 use crate::services::StdServices;
 
 /// Buffer sizes of one busy connection: socket reads, a frame arriving in
@@ -65,17 +56,32 @@ const POOL: usize = 64;
 /// just closed.
 const MAX_BUSY_REPLIES: usize = 64;
 
-/// A live connection, as the shutdown logic sees it.
+/// A live connection, as the registry sees it.
 #[derive(Debug)]
 struct Conn {
     stream: TcpStream,
-    /// True exactly while parked between frames (shutdown closes those).
-    idle: AtomicBool,
+    state: Published,
+    /// Wakes the connection's loop for a stop or an eviction.
+    wake: Notify,
 }
 
-impl super::connections::Live for Conn {
-    fn is_idle(&self) -> bool {
-        self.idle.load(Ordering::SeqCst)
+impl connections::Live for Conn {
+    fn idle_since(&self) -> Option<Instant> {
+        self.state.idle_since()
+    }
+
+    fn evict(&self) {
+        if self.state.evict() {
+            self.wake.notify_one();
+        }
+    }
+
+    fn is_evicted(&self) -> bool {
+        self.state.is_evicted()
+    }
+
+    fn wake(&self) {
+        self.wake.notify_one();
     }
 
     fn shutdown(&self, how: Shutdown) {
@@ -96,7 +102,7 @@ type Slot = connections::Slot<Conn>;
 #[derive(Debug)]
 enum Job {
     Serve(Arc<Conn>, Slot, SocketAddr),
-    Busy(TcpStream, Busy),
+    Busy(TcpStream, Refusal),
 }
 
 /// Serves `listener` on tokio until shut down, then drains; the caller
@@ -107,7 +113,6 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>) -> io::Result<(
         conns: Arc::new(Connections::new()),
         busy_replies: AtomicUsize::new(0),
     });
-    let busy = Arc::new(BusyFrames::new(&shared.config));
     let mut senders = Vec::with_capacity(workers);
     let mut threads = Vec::with_capacity(workers);
     for i in 0..workers {
@@ -116,10 +121,10 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>) -> io::Result<(
             .build()?;
         let handle = rt.handle().clone();
         let (tx, rx) = unbounded_channel();
-        let (shared, busy, state) = (shared.clone(), busy.clone(), state.clone());
+        let (shared, state) = (shared.clone(), state.clone());
         let t = thread::Builder::new()
             .name(format!("tokio-{i}"))
-            .spawn(move || worker(&rt, rx, &shared, &busy, &state))?;
+            .spawn(move || worker(&rt, rx, &shared, &state))?;
         senders.push((handle, tx));
         threads.push(t);
     }
@@ -139,7 +144,6 @@ fn worker(
     rt: &runtime::Runtime,
     mut jobs: UnboundedReceiver<Job>,
     shared: &Arc<Shared>,
-    busy: &Arc<BusyFrames>,
     state: &Arc<State>,
 ) {
     let local = LocalSet::new();
@@ -153,16 +157,17 @@ fn worker(
                         let _slot = slot;
                         log::debug!("{peer}: connected");
                         match connection(&shared, &conn, &pool).await {
-                            Ok(()) => log::debug!("{peer}: closed"),
-                            Err(e) if routine(&e) => log::debug!("{peer}: closed: {e}"),
+                            Ok(end) if end.is_clean() => log::debug!("{peer}: closed: {end}"),
+                            Ok(end) => log::info!("{peer}: closed: {end}"),
+                            Err(e) if super::routine(&e) => log::debug!("{peer}: closed: {e}"),
                             Err(e) => log::info!("{peer}: closed: {e}"),
                         }
                     });
                 }
-                Job::Busy(stream, why) => {
-                    let (busy, state) = (busy.clone(), state.clone());
+                Job::Busy(stream, busy) => {
+                    let (state, write_ms) = (state.clone(), shared.config.timeouts().write_ms);
                     ::tokio::task::spawn_local(async move {
-                        reply_busy(stream, busy.frame(why)).await;
+                        reply_busy(stream, &busy, write_ms.min(1000)).await;
                         state.busy_replies.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
@@ -170,17 +175,6 @@ fn worker(
         }
     });
     // Whatever still runs after the drain is dropped with the LocalSet.
-}
-
-/// A peer that resets or vanishes is routine.
-fn routine(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::NotConnected
-    )
 }
 
 /// Accepts until shutdown; accept errors back off and retry.
@@ -200,9 +194,9 @@ fn accept_loop(
             log::warn!("{peer}: cannot serve: {e}");
         }
     });
-    // Close the read side of idle connections (a connection parking from
-    // now on sees `stopping`).
-    state.conns.close_idle();
+    // Wake idle connections (a connection parking from now on sees
+    // `stopping`).
+    state.conns.wake_idle();
 }
 
 /// Registers a connection with a worker, or has it answered `busy`.
@@ -221,10 +215,13 @@ fn admit(
         let _in = handle.enter();
         TcpStream::from_std(stream)?
     };
-    if let Some(why) = state.conns.busy(peer.ip(), &shared.config) {
+    if let Err(why) = state.conns.admit(peer.ip(), &shared.config) {
         log::debug!("{peer}: {why:?} connection limit reached, replying busy");
         if state.busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
-            if jobs.send(Job::Busy(stream, why)).is_err() {
+            if jobs
+                .send(Job::Busy(stream, shared.config.busy(why)))
+                .is_err()
+            {
                 state.busy_replies.fetch_sub(1, Ordering::SeqCst);
             }
         } else {
@@ -234,7 +231,8 @@ fn admit(
     }
     let conn = Arc::new(Conn {
         stream,
-        idle: AtomicBool::new(false),
+        state: Published::accepted(now()),
+        wake: Notify::new(),
     });
     let slot = state.conns.register(peer.ip(), conn.clone());
     // On failure the job (its slot, its stream) is dropped: closed.
@@ -242,19 +240,55 @@ fn admit(
         .map_err(|_| io::Error::other("worker gone"))
 }
 
-/// Writes `busy`, half-closes, and briefly reads what the peer sent, so
-/// that closing does not reset the connection before the reply is read.
-async fn reply_busy(stream: TcpStream, frame: &[u8]) {
+/// The tokio instant of a session deadline.
+fn deadline(at: Instant) -> ::tokio::time::Instant {
+    ::tokio::time::Instant::now() + Duration::from_millis(at.since(now()))
+}
+
+/// Sleeps until `at`, or for ever.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => ::tokio::time::sleep_until(deadline(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Answers a connection over a limit through core's [`Refused`]: `busy`,
+/// a half-close, then what the peer sends is read until it closes or the
+/// linger passes, so that closing does not reset the connection before the
+/// reply is read.
+async fn reply_busy(stream: TcpStream, busy: &Refusal, write_ms: u64) {
     use ::tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = stream;
-    match timeout(Duration::from_millis(200), stream.write_all(frame)).await {
-        Ok(Ok(())) => {}
-        _ => return,
-    }
-    let _ = stream.shutdown().await;
-    let until = Instant::now() + Duration::from_millis(200);
+    let mut buf = [0u8; 256];
+    let Ok(mut refused) = Refused::new(&mut buf, busy, write_ms, BUSY_LINGER_MS, now()) else {
+        return;
+    };
     let mut sink = [0u8; 1024];
-    while let Ok(Ok(1..)) = timeout_at(until, stream.read(&mut sink)).await {}
+    let mut half_closed = false;
+    while !refused.finished() {
+        let until = sleep_until(refused.poll_timeout());
+        if !refused.transmit().is_empty() {
+            ::tokio::select! {
+                written = stream.write(refused.transmit()) => match written {
+                    Ok(n) => refused.sent(n, now()),
+                    Err(_) => refused.peer_closed(),
+                },
+                () = until => refused.handle_timeout(now()),
+            }
+        } else {
+            if !half_closed {
+                let _ = stream.shutdown().await;
+                half_closed = true;
+            }
+            ::tokio::select! {
+                read = stream.read(&mut sink) => if !matches!(read, Ok(1..)) {
+                    refused.peer_closed();
+                },
+                () = until => refused.handle_timeout(now()),
+            }
+        }
+    }
 }
 
 /// A worker's free connection buffers.
@@ -279,165 +313,103 @@ impl Pool {
     }
 }
 
-/// Serves one connection: the engine while there is work, parked (no
-/// buffers) while there is none.
-async fn connection(shared: &Shared, conn: &Arc<Conn>, pool: &Pool) -> io::Result<()> {
+/// Serves one connection: the session on pooled buffers while there is
+/// work, parked (no buffers) while there is none.
+async fn connection(shared: &Shared, conn: &Conn, pool: &Pool) -> io::Result<End> {
     let cfg = &shared.config;
-    let mut link = TokioLink {
-        conn: conn.clone(),
-        clock: ReadClock::new(Timeouts {
-            idle: cfg.idle_timeout,
-            header: cfg.header_timeout,
-            body_min_rate: cfg.body_min_rate,
-        }),
-        idle: cfg.idle_timeout,
-        write: cfg.write_timeout,
-        parked: false,
-        stopping: &shared.stopping,
-    };
-    let mut services =
-        StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone());
-    let limits = Limits {
-        max_header: crate::MAX_HEADER,
-        max_body: cfg.max_body,
-    };
-    let mut welcome = cfg.welcome.as_deref().map(str::as_bytes);
-    // With a welcome to send, the engine starts at once; else at the first byte.
-    let mut ready = welcome.is_some();
+    let config = cfg.session();
+    let mut services = Some(StdServices::with_budget(
+        cfg.root.clone(),
+        cfg.max_body,
+        shared.budget.clone(),
+    ));
+    let mut parked: Option<Parked<StdServices>> = None;
     loop {
-        if !ready {
-            link.wait_for_frame().await?;
-            if shared.stopping() {
-                return Ok(());
+        if let Some(p) = &parked {
+            // Wait for the peer's next byte, the idle deadline, or a wake
+            // (stop, eviction), holding no buffers.
+            conn.state.set_idle(p.idle_since());
+            if !conn.state.is_evicted() && !shared.stopping() {
+                ::tokio::select! {
+                    ready = conn.stream.readable() => ready?,
+                    () = conn.wake.notified() => {}
+                    () = sleep_until(p.poll_timeout()) => {}
+                }
             }
         }
-        ready = false;
         let mut buf = pool.take();
         let (rx, rest) = buf.split_at_mut(RX);
         let (tx, frame) = rest.split_at_mut(TX);
-        let config = service::Config {
-            limits,
-            welcome: welcome.take(),
-        };
         let buffers = Buffers { rx, frame, tx };
-        // Boxed: the engine's state lives only while the connection has work.
-        let end = Box::pin(asynch::serve(&mut link, buffers, &mut services, &config)).await;
-        pool.give(buf);
-        match end {
-            End::Io(_) if std::mem::take(&mut link.parked) => continue,
-            End::Io(e) => return Err(e),
-            end if end.is_clean() => return Ok(()),
-            end => return Err(io::Error::new(io::ErrorKind::InvalidData, end.to_string())),
-        }
-    }
-}
-
-/// A connection's socket as the engine sees it: `embedded-io-async` reads
-/// and writes under the phase's deadline.
-#[derive(Debug)]
-struct TokioLink<'a> {
-    conn: Arc<Conn>,
-    /// The read deadlines, shared with the threads driver.
-    clock: ReadClock,
-    /// Longest wait for the next frame, and for a write.
-    idle: Duration,
-    write: Duration,
-    /// Set when a read between frames found nothing: the session was
-    /// parked (the engine returned `End::Io`), not failed.
-    parked: bool,
-    stopping: &'a AtomicBool,
-}
-
-fn timed_out(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, what)
-}
-
-impl TokioLink<'_> {
-    /// Parked between frames: waits for the next byte (or the peer's
-    /// close), at most the idle timeout, unless the server stops.
-    async fn wait_for_frame(&mut self) -> io::Result<()> {
-        let conn = &*self.conn;
-        // Set before `stopping` is read; shutdown sets `stopping` before it
-        // reads the flags (both SeqCst): one side sees the other.
-        conn.idle.store(true, Ordering::SeqCst);
-        let waited = if self.stopping.load(Ordering::SeqCst) {
-            Ok(Ok(()))
-        } else {
-            timeout(self.idle, conn.stream.readable()).await
+        let mut session = match (parked.take(), services.take()) {
+            (Some(p), _) => p.resume(buffers),
+            (None, Some(services)) => Session::new(buffers, services, &config, now()),
+            (None, None) => return Err(io::Error::other("session lost")),
         };
-        conn.idle.store(false, Ordering::SeqCst);
-        match waited {
-            Ok(r) => r,
-            Err(_) => Err(timed_out("idle timeout")),
-        }
-    }
-}
-
-impl Deadlines for TokioLink<'_> {
-    fn before_read(&mut self, phase: Phase) -> bool {
-        self.clock.enter(phase);
-        phase != Phase::Idle || !self.stopping.load(Ordering::SeqCst)
-    }
-}
-
-impl embedded_io_async::ErrorType for TokioLink<'_> {
-    type Error = io::Error;
-}
-
-impl embedded_io_async::Read for TokioLink<'_> {
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.conn.stream.try_read(buf) {
-            Ok(n) => {
-                self.clock.record(n);
-                return Ok(n);
+        match run(&mut session, conn, shared).await {
+            Ok(None) => match session.park() {
+                Ok(p) => parked = Some(p),
+                // `run` parks only an idle session.
+                Err(_) => return Err(io::Error::other("session could not park")),
+            },
+            Ok(Some(end)) => {
+                drop(session);
+                pool.give(buf);
+                return Ok(end);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
-        if self.clock.phase() == Phase::Idle {
-            // Nothing pending between frames: park (see the module docs).
-            self.parked = true;
-            return Err(io::Error::new(io::ErrorKind::WouldBlock, "parked"));
-        }
-        let (deadline, what) = self.clock.deadline(std::time::Instant::now());
-        let deadline = Instant::from_std(deadline);
-        loop {
-            match timeout_at(deadline, self.conn.stream.readable()).await {
-                Err(_) => return Err(timed_out(what)),
-                Ok(Err(e)) => return Err(e),
-                Ok(Ok(())) => match self.conn.stream.try_read(buf) {
-                    Ok(n) => {
-                        self.clock.record(n);
-                        return Ok(n);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Err(e),
-                },
-            }
-        }
+        pool.give(buf);
     }
 }
 
-impl embedded_io_async::Write for TokioLink<'_> {
-    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.conn.stream.try_write(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            other => return other,
+/// Runs the session until it ends (`Some`) or waits between frames with
+/// nothing to send and nothing to read (`None`: park it).
+async fn run<X: Extension>(
+    session: &mut Session<'_, X>,
+    conn: &Conn,
+    shared: &Shared,
+) -> io::Result<Option<End>> {
+    loop {
+        session.handle_timeout(now());
+        conn.state.set_idle(session.idle_since());
+        if conn.state.is_evicted() {
+            session.evict(now());
+        } else if shared.stopping() {
+            session.stop(now());
         }
-        let deadline = Instant::now() + self.write;
-        loop {
-            match timeout_at(deadline, self.conn.stream.writable()).await {
-                Err(_) => return Err(timed_out("write timeout")),
-                Ok(Err(e)) => return Err(e),
-                Ok(Ok(())) => match self.conn.stream.try_write(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    other => return other,
-                },
+        if let Some(end) = session.finished() {
+            conn.state.set_idle(None);
+            return Ok(Some(end));
+        }
+        if !session.transmit().is_empty() {
+            match conn.stream.try_write(session.transmit()) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => session.sent(n, now()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ::tokio::select! {
+                        ready = conn.stream.writable() => ready?,
+                        () = sleep_until(session.poll_timeout()) => session.handle_timeout(now()),
+                    }
+                }
+                Err(e) => return Err(e),
             }
+            continue;
         }
-    }
-
-    async fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match conn.stream.try_read(session.receive_buffer()) {
+            Ok(0) => session.peer_closed(now()),
+            Ok(n) => session.received(n, now()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if session.idle_since().is_some() {
+                    return Ok(None);
+                }
+                ::tokio::select! {
+                    ready = conn.stream.readable() => ready?,
+                    () = conn.wake.notified() => {}
+                    () = sleep_until(session.poll_timeout()) => session.handle_timeout(now()),
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
