@@ -1,10 +1,11 @@
 //! The device's echo service: jframe requests on TCP port 7.
 //!
-//! A thin driver around core's protocol engine
-//! ([`jframe::service::engine::asynch::serve`]): everything SPEC says about
-//! requests (which op, which status, `greet` of `exit`, replies never
-//! answered, what is fatal) lives there. This module only does what is the
-//! device's own:
+//! A loop around core's sans-IO session ([`jframe::service::Session`]):
+//! everything SPEC says about requests (which op, which status, `greet` of
+//! `exit`, replies never answered, what is fatal) and about slow peers (the
+//! deadlines) lives there. The loop reads into the session, writes what it
+//! gives, and sleeps until its next deadline. This module only does what is
+//! the device's own:
 //!
 //! - [`serve_socket`] is one slot of the listening pool: it accepts one
 //!   connection at a time on its own socket buffers, serves it and closes it
@@ -16,12 +17,8 @@
 //!   spare: when a client takes the last listening socket, the connection
 //!   idle longest between frames is closed so the next client finds a
 //!   listener, and when no connection is idle the newcomer is answered
-//!   `busy` at once. Silent peers cannot pin a full pool.
-//! - [`Link`] puts the device's timeouts on a stream (SPEC: a slow peer
-//!   cannot hold a connection slot for ever): between frames the idle
-//!   timeout; from a frame's first byte, a header deadline; while a body
-//!   arrives, a minimum rate (after a grace period); every write bounded by
-//!   the idle timeout.
+//!   `busy` at once (core's [`admit`] rule, on the sessions' own
+//!   [`Session::idle_since`]). Silent peers cannot pin a full pool.
 //!
 //! Memory per connection is fixed: [`RX_BUF`] for socket reads,
 //! [`FRAME_BUF`] for a header (and a body small enough to arrive whole),
@@ -30,18 +27,19 @@
 
 use core::cell::Cell;
 
-use embassy_futures::select::{Either, select};
+use embassy_futures::select::{Either, Either3, select, select3};
 use embassy_net::Stack;
 use embassy_net::tcp::{State, TcpSocket};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::signal::Signal;
-use embassy_time::{Duration, Instant, TICK_HZ, Timer, with_deadline, with_timeout};
-use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
-use jframe::io::asynch::write_all;
-use jframe::service::engine::asynch as engine;
-use jframe::service::{Buffers, Builtin, Config, Deadlines, End, Limits, Phase};
-use jframe::{Header, Status, encode_frame};
+use embassy_time::{Duration, Timer, with_timeout};
+use embedded_io_async::{Read, Write};
+use jframe::service::{
+    Admission, Buffers, Builtin, Config, End, Instant, Limits, Refusal, Refused, Session,
+    Timeouts, admit,
+};
+use jframe::Status;
 
 /// The TCP port of the echo service (RFC 862's echo port).
 pub const ECHO_PORT: u16 = 7;
@@ -51,8 +49,8 @@ pub const RX_BUF: usize = 256;
 /// also the largest header the device can take) and a body that fits after
 /// it; larger bodies are streamed.
 pub const FRAME_BUF: usize = 256;
-/// Replies are gathered here. It must hold the largest reply head: an error
-/// reply with a 128-byte message is about 200 bytes.
+/// Replies are gathered here. It must hold the largest reply head
+/// ([`jframe::service::HEAD_RESERVE`]).
 pub const TX_BUF: usize = 256;
 /// Largest header a request may carry by default: "a few hundred bytes".
 pub const DEFAULT_MAX_HEADER: u32 = 256;
@@ -72,23 +70,9 @@ const BUSY_MESSAGE: &str = "device busy: every connection is in a frame; try aga
 pub struct EchoConfig {
     /// TCP port to listen on.
     pub port: u16,
-    /// Idle limit: the longest wait for a peer's next bytes, or for it to
-    /// take our reply, before the connection is given up.
-    pub timeout: Duration,
-    /// From a frame's first byte, how long its prefix and header may take.
-    pub header_timeout: Duration,
-    /// A body is given this long, plus the time its bytes take at
-    /// [`body_min_rate`](Self::body_min_rate): a peer that sends slower
-    /// than that is cut off. The deadline is cumulative (bytes since the
-    /// body began), so a body that has kept the rate on average survives
-    /// any stall shorter than the grace. The default grace equals the
-    /// default idle timeout, so that a retransmission stall on a lossy link
-    /// (smoltcp's RTO starts at 1 s and doubles) cannot cut a body that the
-    /// socket's own 30 s timeout would not have cut anyway.
-    pub body_grace: Duration,
-    /// The slowest body, in bytes per second, a connection slot waits for
-    /// (0: no rate, only the idle timeout per read).
-    pub body_min_rate: u32,
+    /// The session's deadlines (core's rules, the device's values:
+    /// [`Timeouts::DEVICE`]).
+    pub timeouts: Timeouts,
     /// Largest header accepted (clamped to [`FRAME_BUF`]); a longer
     /// prefix is a `bad_frame` and ends the connection.
     pub max_header: u32,
@@ -100,65 +84,42 @@ impl Default for EchoConfig {
     fn default() -> Self {
         EchoConfig {
             port: ECHO_PORT,
-            timeout: Duration::from_secs(30),
-            header_timeout: Duration::from_secs(10),
-            body_grace: Duration::from_secs(30),
-            body_min_rate: 256,
+            timeouts: Timeouts::DEVICE,
             max_header: DEFAULT_MAX_HEADER,
             close_timeout: Duration::from_secs(2),
         }
     }
 }
 
-/// What the device waited for when a timeout struck.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Wait {
-    /// The next frame (idle timeout).
-    Idle,
-    /// The rest of a header (header deadline).
-    Header,
-    /// The rest of a body (minimum rate).
-    Body,
-    /// The peer to take our reply (idle timeout).
-    Write,
-}
-
-/// A [`Link`]'s error: a timeout, or the stream's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum LinkError<E> {
-    /// A deadline passed.
-    Timeout(Wait),
-    /// The connection was idle between frames when a new client needed its
-    /// slot ([`Pool`]).
-    Evicted,
-    /// The stream failed.
-    Io(E),
-}
-
-impl<E: core::fmt::Debug> core::fmt::Display for LinkError<E> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            LinkError::Timeout(Wait::Idle) => f.write_str("idle timeout"),
-            LinkError::Timeout(Wait::Header) => f.write_str("header deadline passed"),
-            LinkError::Timeout(Wait::Body) => f.write_str("body slower than the minimum rate"),
-            LinkError::Timeout(Wait::Write) => f.write_str("peer did not take our reply"),
-            LinkError::Evicted => f.write_str("idle longest when a new client came to a full pool"),
-            LinkError::Io(e) => write!(f, "{e:?}"),
+impl EchoConfig {
+    /// The session settings.
+    fn session(&self) -> Config<'static> {
+        Config {
+            limits: Limits {
+                max_header: self.max_header,
+                max_body: u64::MAX,
+            },
+            timeouts: self.timeouts,
+            welcome: None,
         }
+    }
+
+    /// The longest a write may wait, as smoltcp's own socket timeout.
+    fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.timeouts.write_ms)
     }
 }
 
-impl<E: core::fmt::Debug> core::error::Error for LinkError<E> {}
+/// The session clock: embassy's, in milliseconds since boot.
+fn now() -> Instant {
+    Instant::from_millis(embassy_time::Instant::now().as_millis())
+}
 
-impl<E: embedded_io_async::Error> embedded_io_async::Error for LinkError<E> {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            LinkError::Timeout(_) => ErrorKind::TimedOut,
-            LinkError::Evicted => ErrorKind::ConnectionAborted,
-            LinkError::Io(e) => e.kind(),
-        }
+/// Sleeps until the session's deadline `at`, or for ever.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => Timer::at(embassy_time::Instant::from_millis(at.as_millis())).await,
+        None => core::future::pending().await,
     }
 }
 
@@ -271,194 +232,44 @@ impl Slot<'_> {
         self.cell().set(state);
     }
 
-    /// Whether another slot of the pool is listening.
-    fn others_listening(&self) -> bool {
-        self.all
-            .iter()
-            .enumerate()
-            .any(|(i, c)| i != self.me && c.get() == SlotState::Listening)
-    }
-
-    /// Closes the connection idle longest between frames (not this slot's);
-    /// false if no connection is idle.
-    fn evict_longest_idle(&self) -> bool {
-        let oldest = self
-            .all
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != self.me)
-            .filter_map(|(i, c)| match c.get() {
-                SlotState::Idle(since) => Some((since, i)),
-                _ => None,
-            })
-            .min();
-        match oldest {
-            Some((_, i)) => {
-                self.all[i].set(SlotState::Evicted);
-                self.all[i].evict.signal(());
+    /// Makes room for the client this slot just accepted (core's rule):
+    /// with no other slot listening, the connection idle longest between
+    /// frames is evicted; false if none is idle (the newcomer gets `busy`).
+    fn make_room(&self) -> bool {
+        let others = self.all.iter().enumerate().filter(|(i, _)| *i != self.me);
+        let full = !others.clone().any(|(_, c)| c.get() == SlotState::Listening);
+        let idle = others.map(|(i, c)| match c.get() {
+            SlotState::Idle(since) => (i, Some(since)),
+            _ => (i, None),
+        });
+        match admit(full, idle) {
+            Admission::Admit => true,
+            Admission::Evict(i) => {
+                if let Some(cell) = self.all.get(i) {
+                    cell.set(SlotState::Evicted);
+                    cell.evict.signal(());
+                }
                 true
             }
-            None => false,
-        }
-    }
-}
-
-/// How a connection ended, as the engine reports it.
-pub type Ended<E> = End<LinkError<E>>;
-
-/// A stream with the device's deadlines: what the engine reads from and
-/// writes to. The engine tells it the [`Phase`] before every read.
-#[derive(Debug)]
-pub struct Link<'a, S> {
-    io: &'a mut S,
-    config: &'a EchoConfig,
-    phase: Phase,
-    /// Header phase: its deadline. Body phase: when the body began.
-    mark: Instant,
-    /// Body bytes read since `mark`.
-    body_bytes: u64,
-    /// The pool slot this connection holds, told when it is idle (its
-    /// state is the record of since when).
-    slot: Option<Slot<'a>>,
-}
-
-impl<'a, S> Link<'a, S> {
-    /// Wraps `io` with the timeouts of `config`.
-    pub fn new(io: &'a mut S, config: &'a EchoConfig) -> Self {
-        Link {
-            io,
-            config,
-            phase: Phase::Idle,
-            mark: Instant::now(),
-            body_bytes: 0,
-            slot: None,
+            Admission::Busy => false,
         }
     }
 
-    /// Wraps `io` for a connection that holds `slot` of a [`Pool`]: while
-    /// it is idle between frames, a new client may take its place.
-    pub fn in_slot(io: &'a mut S, config: &'a EchoConfig, slot: Slot<'a>) -> Self {
-        let mut link = Link::new(io, config);
-        link.slot = Some(slot);
-        link
-    }
-
-    /// Whether this connection's slot was taken for a new client.
-    fn evicted(&self) -> bool {
-        self.slot.is_some_and(|s| s.state() == SlotState::Evicted)
-    }
-
-    /// Tells the slot whether the connection is idle between frames: a
-    /// busy slot becomes idle since now, an idle one busy; an idle slot
-    /// keeps its time, and an evicted one stays evicted.
-    fn set_idle(&self, idle: bool) {
-        let Some(slot) = self.slot else { return };
-        slot.cell().state.lock(|cell| match (idle, cell.get()) {
-            (true, SlotState::Busy) => cell.set(SlotState::Idle(Instant::now())),
-            (false, SlotState::Idle(_)) => cell.set(SlotState::Busy),
-            _ => {}
+    /// Publishes the session's idle state; an evicted slot stays evicted.
+    fn publish(&self, idle_since: Option<Instant>) {
+        self.cell().state.lock(|cell| {
+            if cell.get() != SlotState::Evicted {
+                cell.set(match idle_since {
+                    Some(since) => SlotState::Idle(since),
+                    None => SlotState::Busy,
+                });
+            }
         });
     }
-
-    /// When the read about to start must have delivered.
-    fn read_deadline(&self) -> Instant {
-        let idle = after(Instant::now(), self.config.timeout);
-        match self.phase {
-            Phase::Idle => idle,
-            Phase::Header => self.mark.min(idle),
-            Phase::Body => {
-                let rate = u64::from(self.config.body_min_rate);
-                if rate == 0 {
-                    return idle;
-                }
-                let earned = Duration::from_ticks(self.body_bytes.saturating_mul(TICK_HZ) / rate);
-                let body = after(after(self.mark, self.config.body_grace), earned);
-                body.min(idle)
-            }
-        }
-    }
 }
 
-/// `at + d`, saturating.
-fn after(at: Instant, d: Duration) -> Instant {
-    at.checked_add(d).unwrap_or(Instant::MAX)
-}
-
-impl<S> Deadlines for Link<'_, S> {
-    fn before_read(&mut self, phase: Phase) -> bool {
-        self.set_idle(phase == Phase::Idle);
-        if self.evicted() {
-            // Only honoured between frames; a frame is never cut short.
-            return false;
-        }
-        if phase != self.phase {
-            match phase {
-                // The frame's first bytes arrived with the last read.
-                Phase::Header => self.mark = after(Instant::now(), self.config.header_timeout),
-                Phase::Body => {
-                    self.mark = Instant::now();
-                    self.body_bytes = 0;
-                }
-                Phase::Idle => {}
-            }
-            self.phase = phase;
-        }
-        true
-    }
-}
-
-impl<S: ErrorType> ErrorType for Link<'_, S> {
-    type Error = LinkError<S::Error>;
-}
-
-impl<S: Read> Read for Link<'_, S> {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let deadline = self.read_deadline();
-        let read = with_deadline(deadline, self.io.read(buf));
-        let result = match (self.phase, self.slot) {
-            // Idle between frames: a new client may take this slot. The
-            // eviction is polled first, so once chosen, the slot is freed.
-            (Phase::Idle, Some(slot)) => match select(slot.cell().evict.wait(), read).await {
-                Either::First(()) => return Err(LinkError::Evicted),
-                Either::Second(result) => result,
-            },
-            _ => read.await,
-        };
-        match result {
-            Ok(Ok(n)) => {
-                match self.phase {
-                    Phase::Body => self.body_bytes = self.body_bytes.saturating_add(n as u64),
-                    // A frame has begun: no longer idle.
-                    Phase::Idle if n > 0 => self.set_idle(false),
-                    _ => {}
-                }
-                Ok(n)
-            }
-            Ok(Err(e)) => Err(LinkError::Io(e)),
-            Err(_) => Err(LinkError::Timeout(match self.phase {
-                Phase::Idle => Wait::Idle,
-                Phase::Header => Wait::Header,
-                Phase::Body => Wait::Body,
-            })),
-        }
-    }
-}
-
-impl<S: Write> Write for Link<'_, S> {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        match with_timeout(self.config.timeout, self.io.write(buf)).await {
-            Ok(result) => result.map_err(LinkError::Io),
-            Err(_) => Err(LinkError::Timeout(Wait::Write)),
-        }
-    }
-
-    async fn flush(&mut self) -> Result<(), Self::Error> {
-        match with_timeout(self.config.timeout, self.io.flush()).await {
-            Ok(result) => result.map_err(LinkError::Io),
-            Err(_) => Err(LinkError::Timeout(Wait::Write)),
-        }
-    }
-}
+/// How a connection ended.
+pub type Ended<E> = End<E>;
 
 /// Serves one slot of `pool` forever: accept on `config.port` with a socket
 /// on these buffers, serve the connection, close it, repeat. Spawn one task
@@ -475,8 +286,8 @@ pub async fn serve_socket(
         slot.set(SlotState::Down);
         let mut socket = TcpSocket::new(stack, &mut *rx_buffer, &mut *tx_buffer);
         // smoltcp's timeout covers unacknowledged data and connection setup;
-        // idle and slow peers are bounded by the Link's deadlines.
-        socket.set_timeout(Some(config.timeout));
+        // idle and slow peers are bounded by the session's deadlines.
+        socket.set_timeout(Some(config.write_timeout()));
         // Replies are written in pieces (head, chunks): Nagle would hold
         // each small tail until the peer's delayed ACK.
         socket.set_nagle_enabled(false);
@@ -489,47 +300,58 @@ pub async fn serve_socket(
             Timer::after(ACCEPT_RETRY).await;
             continue;
         }
-        slot.set(SlotState::Busy);
+        // A connection that has not sent a byte is idle since it came.
+        slot.set(SlotState::Idle(now()));
         let peer = socket.remote_endpoint();
-        // This client took the last listener: make room for the next one
-        // by closing the connection idle longest, or, if every connection
-        // is inside a frame, answer this one `busy`.
-        if !slot.others_listening() && !slot.evict_longest_idle() {
+        // This client may have taken the last listener: make room for the
+        // next one by closing the connection idle longest, or, if every
+        // connection is inside a frame, answer this one `busy`.
+        if !slot.make_room() {
             jlog!(debug, "echo: pool full, {:?} answered busy", peer);
+            slot.set(SlotState::Busy);
             refuse(&mut socket, config).await;
             continue;
         }
         jlog!(debug, "echo: connection from {:?}", peer);
-        let end = serve(&mut Link::in_slot(&mut socket, config, slot), config).await;
+        let end = serve_connection(&mut socket, config, Some(slot)).await;
         jlog!(debug, "echo: connection from {:?} ended: {:?}", peer, end);
         slot.set(SlotState::Down);
         let limit = match end {
-            End::Io(LinkError::Evicted) | End::Stopped => config.close_timeout.min(EVICT_LINGER),
+            End::Evicted | End::Stopped => config.close_timeout.min(EVICT_LINGER),
             _ => config.close_timeout,
         };
         close(&mut socket, graceful(&end), limit).await;
     }
 }
 
-/// Answers a client the pool has no room for: a `busy` reply, then close.
+/// Answers a client the pool has no room for through core's [`Refused`]:
+/// a `busy` reply, then close.
 async fn refuse(socket: &mut TcpSocket<'_>, config: &EchoConfig) {
     let mut out = [0u8; 128];
-    let header = Header::error_reply(Status::Busy, BUSY_MESSAGE);
-    let sent = match encode_frame(&mut out, &header, &[]) {
-        Ok(n) => matches!(
-            with_timeout(config.timeout, write_all(socket, &out[..n])).await,
-            Ok(Ok(()))
-        ),
+    let busy = Refusal::text(Status::Busy, BUSY_MESSAGE);
+    let write_ms = config.timeouts.write_ms;
+    let sent = match Refused::new(&mut out, &busy, write_ms, 0, now()) {
+        Ok(mut refused) => {
+            while !refused.transmit().is_empty() && !refused.finished() {
+                match select(socket.write(refused.transmit()), until(refused.poll_timeout())).await
+                {
+                    Either::First(Ok(n)) if n > 0 => refused.sent(n, now()),
+                    Either::First(_) => refused.peer_closed(),
+                    Either::Second(()) => refused.handle_timeout(now()),
+                }
+            }
+            refused.transmit().is_empty()
+        }
         Err(_) => false,
     };
     close(socket, sent, config.close_timeout).await;
 }
 
 /// Whether a connection that ended this way is closed with a FIN (its
-/// last replies, such as `bad_frame` or `Bye!`, already flushed by the
-/// engine, must arrive) rather than reset.
+/// last replies, such as `bad_frame` or `Bye!`, already flushed, must
+/// arrive) rather than reset.
 fn graceful<E>(end: &Ended<E>) -> bool {
-    !matches!(end, End::Io(LinkError::Io(_)) | End::WriteZero)
+    !matches!(end, End::Io(_) | End::WriteZero)
 }
 
 /// Closes a served connection so that everything we sent arrives: FIN,
@@ -555,15 +377,16 @@ async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration) {
     let _ = with_timeout(ABORT_FLUSH, socket.flush()).await;
 }
 
-/// Serves jframe requests on one connection until it ends: core's engine
-/// over a [`Link`]. Generic over the transport, so it runs on an
-/// embassy-net socket or any other embedded-io-async stream.
-pub async fn serve_connection<S: Read + Write>(io: &mut S, config: &EchoConfig) -> Ended<S::Error> {
-    serve(&mut Link::new(io, config), config).await
-}
-
-/// The engine over `link`, with the device's buffers.
-async fn serve<S: Read + Write>(link: &mut Link<'_, S>, config: &EchoConfig) -> Ended<S::Error> {
+/// Serves jframe requests on one connection until it ends: a loop around
+/// core's session, on the device's buffers. Generic over the transport, so
+/// it runs on an embassy-net socket or any other embedded-io-async stream.
+/// With a pool `slot`, the connection publishes its idle state and makes
+/// room when a newcomer to a full pool evicts it.
+pub async fn serve_connection<S: Read + Write>(
+    io: &mut S,
+    config: &EchoConfig,
+    slot: Option<Slot<'_>>,
+) -> Ended<S::Error> {
     let mut rx = [0u8; RX_BUF];
     let mut frame = [0u8; FRAME_BUF];
     let mut tx = [0u8; TX_BUF];
@@ -572,12 +395,40 @@ async fn serve<S: Read + Write>(link: &mut Link<'_, S>, config: &EchoConfig) -> 
         frame: &mut frame,
         tx: &mut tx,
     };
-    let session = Config {
-        limits: Limits {
-            max_header: config.max_header,
-            max_body: u64::MAX,
-        },
-        welcome: None,
-    };
-    engine::serve(link, buffers, &mut Builtin, &session).await
+    let mut session = Session::new(buffers, Builtin, &config.session(), now());
+    let evicted = || slot.is_some_and(|s| s.state() == SlotState::Evicted);
+    loop {
+        if evicted() {
+            session.evict(now());
+        } else if let Some(slot) = slot {
+            slot.publish(session.idle_since());
+        }
+        if let Some(end) = session.finished() {
+            return end.into_io();
+        }
+        let deadline = until(session.poll_timeout());
+        if !session.transmit().is_empty() {
+            match select(io.write(session.transmit()), deadline).await {
+                Either::First(Ok(0)) => return End::WriteZero,
+                Either::First(Ok(n)) => session.sent(n, now()),
+                Either::First(Err(e)) => return End::Io(e),
+                Either::Second(()) => session.handle_timeout(now()),
+            }
+            continue;
+        }
+        let evict = async {
+            match slot {
+                Some(slot) => slot.cell().evict.wait().await,
+                None => core::future::pending().await,
+            }
+        };
+        // The eviction is polled first, so once chosen, the slot is freed.
+        match select3(evict, io.read(session.receive_buffer()), deadline).await {
+            Either3::First(()) => session.evict(now()),
+            Either3::Second(Ok(0)) => session.peer_closed(now()),
+            Either3::Second(Ok(n)) => session.received(n, now()),
+            Either3::Second(Err(e)) => return End::Io(e),
+            Either3::Third(()) => session.handle_timeout(now()),
+        }
+    }
 }

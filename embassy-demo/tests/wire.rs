@@ -218,11 +218,15 @@ fn malformed_frames_are_answered_and_the_device_keeps_serving() {
 /// (90 s here) is not what frees these slots.
 #[test]
 fn slow_headers_and_bodies_lose_their_slot() {
+    let base = test_config();
     let config = jframe_embassy_demo::echo::EchoConfig {
-        header_timeout: Duration::from_secs(1),
-        body_grace: Duration::from_secs(1),
-        body_min_rate: 1000,
-        ..test_config()
+        timeouts: jframe::service::Timeouts {
+            header_ms: 1000,
+            body_grace_ms: 1000,
+            body_min_rate: 1000,
+            ..base.timeouts
+        },
+        ..base
     };
     run(Faults::default(), config, DEADLINE, |host| async move {
         // Until the device closes: every byte it sent before its FIN.

@@ -181,7 +181,10 @@ fn run(args: Args, setup: Setup) -> ExitCode {
     let wire_stats = Arc::new(WireStats::default());
     let fwd_stats: &'static Arc<ForwardStats> = FWD_STATS.init(Arc::new(ForwardStats::default()));
     let config: &'static EchoConfig = ECHO_CONFIG.init(EchoConfig {
-        timeout: Duration::from_secs(args.timeout),
+        timeouts: jframe::service::Timeouts {
+            idle_ms: args.timeout.saturating_mul(1000),
+            ..jframe::service::Timeouts::DEVICE
+        },
         ..EchoConfig::default()
     });
     let local = setup

@@ -232,7 +232,11 @@ pub fn raw_frame(header_json: &str, body: &[u8]) -> Vec<u8> {
 
 pub fn test_config() -> EchoConfig {
     EchoConfig {
-        timeout: Duration::from_secs(90),
+        timeouts: jframe::service::Timeouts {
+            idle_ms: 90_000,
+            write_ms: 90_000,
+            ..jframe::service::Timeouts::DEVICE
+        },
         ..EchoConfig::default()
     }
 }
