@@ -159,7 +159,10 @@ fn greet_exit_whose_header_fills_the_frame_buffer_is_bye() {
     // A header of exactly 256 bytes leaves the 256-byte frame buffer no
     // room for the body: it streams, and `exit` is still `Bye!`.
     let pad = 256 - r#"{"data_size":4,"op":"greet","pad":""}"#.len();
-    let json = format!(r#"{{"data_size":4,"op":"greet","pad":"{}"}}"#, "p".repeat(pad));
+    let json = format!(
+        r#"{{"data_size":4,"op":"greet","pad":"{}"}}"#,
+        "p".repeat(pad)
+    );
     assert_eq!(json.len(), 256);
     for chunk in [1, 2, 3, 7, 100, 4096] {
         with_session(|s| {
@@ -168,7 +171,11 @@ fn greet_exit_whose_header_fills_the_frame_buffer_is_bye() {
             for piece in f.chunks(chunk) {
                 out.extend(feed(s, piece, at(0)));
             }
-            assert_eq!(out, frame(r#"{"data_size":4,"status":"ok"}"#, b"Bye!"), "{chunk}");
+            assert_eq!(
+                out,
+                frame(r#"{"data_size":4,"status":"ok"}"#, b"Bye!"),
+                "{chunk}"
+            );
             assert_eq!(s.finished(), Some(End::Bye), "{chunk}");
         });
     }
@@ -206,7 +213,10 @@ fn a_parked_session_keeps_its_clocks() {
     };
     let mut s = Session::new(buffers, Builtin, &config, at(0));
     let f = frame(r#"{"data_size":1}"#, b"a");
-    assert_eq!(feed(&mut s, &f, at(300)), frame(r#"{"data_size":1,"status":"ok"}"#, b"A"));
+    assert_eq!(
+        feed(&mut s, &f, at(300)),
+        frame(r#"{"data_size":1,"status":"ok"}"#, b"A")
+    );
     let parked = s.park().expect("idle");
     assert_eq!(parked.idle_since(), Some(at(300)));
     assert_eq!(parked.poll_timeout(), Some(at(1300)));

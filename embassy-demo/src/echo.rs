@@ -35,11 +35,11 @@ use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::signal::Signal;
 use embassy_time::{Duration, Timer, with_timeout};
 use embedded_io_async::{Read, Write};
-use jframe::service::{
-    Admission, Buffers, Builtin, Config, End, Instant, Limits, Refusal, Refused, Session,
-    Timeouts, admit,
-};
 use jframe::Status;
+use jframe::service::{
+    Admission, Buffers, Builtin, Config, End, Instant, Limits, Refusal, Refused, Session, Timeouts,
+    admit,
+};
 
 /// The TCP port of the echo service (RFC 862's echo port).
 pub const ECHO_PORT: u16 = 7;
@@ -333,7 +333,11 @@ async fn refuse(socket: &mut TcpSocket<'_>, config: &EchoConfig) {
     let sent = match Refused::new(&mut out, &busy, write_ms, 0, now()) {
         Ok(mut refused) => {
             while !refused.transmit().is_empty() && !refused.finished() {
-                match select(socket.write(refused.transmit()), until(refused.poll_timeout())).await
+                match select(
+                    socket.write(refused.transmit()),
+                    until(refused.poll_timeout()),
+                )
+                .await
                 {
                     Either::First(Ok(n)) if n > 0 => refused.sent(n, now()),
                     Either::First(_) => refused.peer_closed(),

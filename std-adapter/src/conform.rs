@@ -313,6 +313,7 @@ const WHY_NOT_INTEGER: &str = "Errors and recovery: a data_size that is not a no
 const WHY_DISAGREE: &str = "Errors and recovery: size and data_size that disagree are fatal";
 const WHY_SMUGGLE: &str = "Errors and recovery: after a fatal header (here a duplicate op) the server closes; the body, a complete get frame, must never be answered (frame smuggling)";
 const WHY_REPLY: &str = "Errors and recovery: a frame that carries status is a reply; a TCP server never answers one and closes the connection";
+const WHY_BOUNDARY: &str = "Errors and recovery / Services: every transport gives the same status and outcome for the same bytes, whatever its buffer sizes: a frame that ends exactly at a buffer's end, a header that fills a device's frame buffer, and a greet of `exit` however its body arrives";
 const WHY_UDP_TRUNCATED: &str =
     "Transports: a datagram shorter than its header says is answered with truncated";
 const WHY_UDP_FATAL: &str = "Errors and recovery / Transports: the same bytes get the same status on every transport: a bad prefix or malformed header is bad_frame";
@@ -320,6 +321,99 @@ const WHY_UDP_REPLY: &str =
     "Errors and recovery / Transports: datagrams that carry status (replies) are never answered";
 const WHY_UDP_TOO_LARGE: &str = "Transports: a request whose reply would not fit one datagram is answered with too_large, never with silence";
 const WHY_UDP_UNREPRESENTABLE: &str = "Transports: a datagram shorter than its header says is truncated; that is a property of the bytes alone, decided before any limit or service (too_large depends on the receiver), so it comes first";
+
+/// A header of exactly `len` bytes: `{"data_size":N,"op":OP,"pad":"ppp…"}`.
+fn padded_header(len: usize, op: &str, data_size: usize) -> Vec<u8> {
+    let bare = format!(r#"{{"data_size":{data_size},"op":"{op}","pad":""}}"#);
+    let pad = len.saturating_sub(bare.len());
+    format!(
+        r#"{{"data_size":{data_size},"op":"{op}","pad":"{}"}}"#,
+        "p".repeat(pad)
+    )
+    .into_bytes()
+}
+
+/// The cases at drivers' buffer sizes: the device's 256-byte frame and read
+/// buffers (and its 256-byte header limit), the tokio driver's 4 KiB and
+/// the threads driver's 8 KiB reads; a prefix split at every byte.
+fn boundary_cases() -> Vec<Case> {
+    let hi = |h: &str| frame(h.as_bytes(), b"hi");
+    let chunked = |mut case: Case, by: Writes| {
+        if let Exchange::Tcp { writes, .. } = &mut case.exchange {
+            *writes = by;
+        }
+        case
+    };
+    let mut v = Vec::new();
+    // greet of exit whose header exactly fills the device's frame buffer:
+    // the body cannot be held with it, and `exit` is `Bye!` all the same.
+    let exit = frame(&padded_header(256, "greet", 4), b"exit");
+    for (name, writes) in [("whole", Writes::Whole), ("bytewise", Writes::Chunks(1))] {
+        let case = tcp(
+            &format!("boundary/greet-exit-header-256/{name}"),
+            WHY_BOUNDARY,
+            cat(&[&exit, &probe()]),
+            vec![Expect::ok(b"Bye!")],
+            End::Closed,
+        );
+        v.push(chunked(case, writes));
+    }
+    // A greet that is not exit, at the same boundary.
+    v.push(tcp(
+        "boundary/greet-exot-header-256",
+        WHY_BOUNDARY,
+        frame(&padded_header(256, "greet", 4), b"exot"),
+        vec![Expect::ok(b"Hello, exot!")],
+        End::Open,
+    ));
+    // Frames that end exactly at a read buffer's end, and the next one
+    // starting there.
+    for total in [256usize, 4096, 8192] {
+        let size = total - 4 - 60;
+        let header = padded_header(60, "echo", size);
+        let body: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+        v.push(tcp(
+            &format!("boundary/frame-ends-at-{total}"),
+            WHY_BOUNDARY,
+            frame(&header, &body),
+            vec![Expect::ok(&body)],
+            End::Open,
+        ));
+        v.push(tcp(
+            &format!("boundary/second-frame-starts-at-{total}"),
+            WHY_BOUNDARY,
+            cat(&[&frame(&header, &body), &frame(&header, &body)]),
+            vec![Expect::ok(&body), Expect::ok(&body)],
+            End::Open,
+        ));
+    }
+    // A header and body that exactly fill a 256-byte frame buffer.
+    for (header_len, body_len) in [(200usize, 56usize), (250, 6), (100, 156)] {
+        let body = vec![b'z'; body_len];
+        v.push(tcp(
+            &format!("boundary/header-{header_len}-body-{body_len}"),
+            WHY_BOUNDARY,
+            frame(&padded_header(header_len, "echo", body_len), &body),
+            vec![Expect::ok(&body)],
+            End::Open,
+        ));
+    }
+    // A prefix split at every byte (and every frame after it too).
+    for by in [1usize, 2, 3] {
+        let case = tcp(
+            &format!("boundary/prefix-split-by-{by}"),
+            WHY_BOUNDARY,
+            cat(&[
+                &hi(r#"{"data_size": 2}"#),
+                &hi(r#"{"data_size":2,"op":"echo"}"#),
+            ]),
+            vec![Expect::ok(b"HI"), Expect::ok(b"hi")],
+            End::Open,
+        );
+        v.push(chunked(case, Writes::Chunks(by)));
+    }
+    v
+}
 
 /// The table: every case, TCP first, then UDP.
 pub fn cases() -> Vec<Case> {
@@ -735,6 +829,8 @@ pub fn cases() -> Vec<Case> {
         vec![],
         End::Closed,
     ));
+
+    v.extend(boundary_cases());
 
     // UDP.
     for (name, header) in [
