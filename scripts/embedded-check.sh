@@ -178,7 +178,8 @@ marker() {
 state=$(marker JFRAME_DECODER_STATE_BYTES)
 header=$(marker JFRAME_HEADER_BYTES)
 compact=$(marker JFRAME_COMPACT_HEADER_BYTES)
-markers=$(( state + header + compact ))
+session=$(marker JFRAME_SESSION_BYTES)
+markers=$(( state + header + compact + session ))
 base_code=$(( $(text_of "$saved/baseline.elf") + $(rodata_of "$saved/baseline.elf") ))
 for name in codec io; do
     code=$(( $(text_of "$saved/$name.elf") + $(rodata_of "$saved/$name.elf") ))
@@ -195,6 +196,8 @@ echo "decoder state beyond its buffer and its header on $fw_target: $state bytes
 echo "decoder state beyond its buffer, header included: $(( state + header )) bytes with" \
     "jframe's Header ($header), $(( state + compact )) with the CompactHeader ($compact) the" \
     "engine uses with Builtin"
+echo "session state per connection on $fw_target, beyond its three buffers:" \
+    "$session bytes (Session with Builtin: decoder, clocks, refusal, work)"
 echo "largest functions (codec firmware):"
 # Not `| head`: with pipefail, nm's SIGPIPE would fail the script.
 arm-none-eabi-nm -C --size-sort -S -r "$saved/codec.elf" | awk 'NR <= 16' |

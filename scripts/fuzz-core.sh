@@ -10,7 +10,7 @@ set -euo pipefail
 total=${1:-30}
 root=$(cd "$(dirname "$0")/.." && pwd)
 fuzz_dir=$root/core/fuzz
-targets=(decode header read_frame engine)
+targets=(decode header read_frame session)
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
     echo "fuzz-core: SKIPPED: no nightly toolchain (rustup toolchain install nightly)" >&2

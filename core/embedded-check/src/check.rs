@@ -1,10 +1,9 @@
-//! What the firmware does with jframe: serve requests with core's protocol
-//! engine (`jframe::service::engine::blocking::serve`, the same engine every
-//! server runs), then verify the replies with the decoder.
+//! What the firmware does with jframe: serve requests with core's sans-IO
+//! session (`jframe::service::Session`, the same session every server
+//! runs), driven by a loop that moves bytes and passes the time, then
+//! verify the replies with the decoder.
 
-use embedded_io::{ErrorKind, ErrorType, Read, Write};
-use jframe::service::engine::blocking::serve;
-use jframe::service::{Buffers, Builtin, Config, Deadlines, End, Limits, Phase};
+use jframe::service::{Buffers, Builtin, Config, End, Instant, Limits, Session, Timeouts};
 use jframe::{CompactHeader, Decoder, Event, Status};
 
 /// The replies the requests of `main.rs` must get, in order.
@@ -31,19 +30,6 @@ pub fn run(input: &[u8], chunk: usize) -> bool {
     verify(replies, chunk)
 }
 
-/// An in-memory connection: reads `input` in pieces of `chunk` bytes,
-/// writes into `out`.
-struct Link<'a> {
-    input: &'a [u8],
-    chunk: usize,
-    out: &'a mut [u8],
-    len: usize,
-}
-
-impl ErrorType for Link<'_> {
-    type Error = ErrorKind;
-}
-
 /// A copy without `copy_from_slice`'s length check, which at opt-level "z"
 /// stays out of line with its panic path (as in jframe's own `copy`).
 fn copy(dst: &mut [u8], src: &[u8]) {
@@ -52,49 +38,10 @@ fn copy(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-impl Read for Link<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        let n = buf.len().min(self.chunk.max(1)).min(self.input.len());
-        let (Some(dst), Some(src)) = (buf.get_mut(..n), self.input.get(..n)) else {
-            return Err(ErrorKind::Other);
-        };
-        copy(dst, src);
-        self.input = self.input.get(n..).unwrap_or_default();
-        Ok(n)
-    }
-}
-
-impl Write for Link<'_> {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        let free = self.out.get_mut(self.len..).unwrap_or_default();
-        let n = buf.len().min(free.len());
-        if let (Some(dst), Some(src)) = (free.get_mut(..n), buf.get(..n)) {
-            copy(dst, src);
-        }
-        self.len += n;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> Result<(), ErrorKind> {
-        Ok(())
-    }
-}
-
-impl Deadlines for Link<'_> {
-    fn before_read(&mut self, _phase: Phase) -> bool {
-        true
-    }
-}
-
-/// Runs the engine over the requests; returns the replies' total length
-/// when the session ended cleanly (the peer closed between frames).
+/// Runs the session over the requests (read `chunk` bytes at a time, one
+/// millisecond apart); returns the replies' total length when the session
+/// ended cleanly (the peer closed between frames).
 fn serve_all(input: &[u8], chunk: usize, wire: &mut [u8]) -> Option<usize> {
-    let mut link = Link {
-        input,
-        chunk,
-        out: wire,
-        len: 0,
-    };
     // A small frame buffer, so that the last request's body is streamed
     // (Head + BodyChunk) while the others arrive whole.
     let (mut rx, mut frame, mut tx) = ([0u8; 64], [0u8; 64], [0u8; 256]);
@@ -108,11 +55,43 @@ fn serve_all(input: &[u8], chunk: usize, wire: &mut [u8]) -> Option<usize> {
             max_header: 64,
             max_body: 1024,
         },
+        timeouts: Timeouts::DEVICE,
         welcome: None,
     };
-    match serve(&mut link, buffers, &mut Builtin, &config) {
-        End::PeerClosed => Some(link.len),
-        _ => None,
+    let mut ms = 0u64;
+    let mut session = Session::new(buffers, Builtin, &config, Instant::from_millis(ms));
+    let (mut rest, mut len) = (input, 0usize);
+    loop {
+        ms += 1;
+        let now = Instant::from_millis(ms);
+        session.handle_timeout(now);
+        if let Some(end) = session.finished() {
+            return matches!(end, End::PeerClosed).then_some(len);
+        }
+        let out = session.transmit();
+        if !out.is_empty() {
+            let free = wire.get_mut(len..).unwrap_or_default();
+            let n = out.len().min(free.len());
+            if n == 0 {
+                return None;
+            }
+            copy(free, out);
+            len += n;
+            session.sent(n, now);
+            continue;
+        }
+        if rest.is_empty() {
+            session.peer_closed(now);
+            continue;
+        }
+        let buf = session.receive_buffer();
+        let n = buf.len().min(chunk.max(1)).min(rest.len());
+        if n == 0 {
+            return None;
+        }
+        copy(buf, rest);
+        rest = rest.get(n..).unwrap_or_default();
+        session.received(n, now);
     }
 }
 

@@ -38,6 +38,7 @@ static REQUESTS: &[u8] =
 #[cfg(not(feature = "baseline"))]
 mod sizes {
     use core::mem::size_of;
+    use jframe::service::{Builtin, Session};
     use jframe::{CompactHeader, Decoder, Header};
 
     const STATE: usize =
@@ -50,6 +51,13 @@ mod sizes {
     #[used]
     #[unsafe(no_mangle)]
     static JFRAME_HEADER_BYTES: [u8; size_of::<Header>()] = [0; size_of::<Header>()];
+
+    /// A whole connection's protocol state, beyond its three buffers: the
+    /// sans-IO session with `Builtin` (decoder, clocks, refusal, work).
+    #[used]
+    #[unsafe(no_mangle)]
+    static JFRAME_SESSION_BYTES: [u8; size_of::<Session<'static, Builtin>>()] =
+        [0; size_of::<Session<'static, Builtin>>()];
 
     #[used]
     #[unsafe(no_mangle)]

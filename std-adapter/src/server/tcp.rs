@@ -153,8 +153,7 @@ fn serve(shared: &Shared, conn: &ConnEntry) -> io::Result<End> {
     };
     let services = StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone());
     let mut session = Session::new(buffers, services, &cfg.session(), now());
-    // The timeouts last set on the socket, to avoid a setsockopt per call.
-    let (mut read_wait, mut write_wait) = (None, None);
+    let (mut read_wait, mut write_wait) = (Armed::default(), Armed::default());
     loop {
         // Published before `stopping` is read; shutdown sets `stopping`
         // before it reads the states (both SeqCst): one side sees the other.
@@ -171,16 +170,10 @@ fn serve(shared: &Shared, conn: &ConnEntry) -> io::Result<End> {
         let writing = !session.transmit().is_empty();
         let wait = wait_until(session.poll_timeout());
         let result = if writing {
-            if write_wait != Some(wait) {
-                stream.set_write_timeout(wait)?;
-                write_wait = Some(wait);
-            }
+            write_wait.arm(wait, |w| stream.set_write_timeout(w))?;
             stream.write(session.transmit())
         } else {
-            if read_wait != Some(wait) {
-                stream.set_read_timeout(wait)?;
-                read_wait = Some(wait);
-            }
+            read_wait.arm(wait, |w| stream.set_read_timeout(w))?;
             stream.read(session.receive_buffer())
         };
         match result {
@@ -203,5 +196,34 @@ fn serve(shared: &Shared, conn: &ConnEntry) -> io::Result<End> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// A socket timeout, set only when it must change: a timeout that ends at
+/// most [`Armed::SLACK`] after the session's deadline, and no sooner than
+/// half-way to it, is kept, so that a busy connection does not pay a
+/// `setsockopt` per read. A timeout that ends early only costs a wake-up:
+/// the session decides ([`Session::handle_timeout`]).
+#[derive(Debug, Default)]
+struct Armed(Option<Option<Duration>>);
+
+impl Armed {
+    const SLACK: Duration = Duration::from_millis(20);
+
+    fn arm(
+        &mut self,
+        want: Option<Duration>,
+        set: impl FnOnce(Option<Duration>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let keep = match (self.0, want) {
+            (Some(None), None) => true,
+            (Some(Some(cur)), Some(want)) => cur <= want + Self::SLACK && cur * 2 >= want,
+            _ => false,
+        };
+        if !keep {
+            set(want)?;
+            self.0 = Some(want);
+        }
+        Ok(())
     }
 }
