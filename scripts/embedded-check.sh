@@ -197,7 +197,7 @@ echo "decoder state beyond its buffer, header included: $(( state + header )) by
     "jframe's Header ($header), $(( state + compact )) with the CompactHeader ($compact) the" \
     "engine uses with Builtin"
 echo "session state per connection on $fw_target, beyond its three buffers:" \
-    "$session bytes (Session with Builtin: decoder, clocks, refusal, work)"
+    "$session bytes (Session with Demo: decoder, clocks, refusal, work)"
 echo "largest functions (codec firmware):"
 # Not `| head`: with pipefail, nm's SIGPIPE would fail the script.
 arm-none-eabi-nm -C --size-sort -S -r "$saved/codec.elf" | awk 'NR <= 16' |

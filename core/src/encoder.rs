@@ -81,6 +81,50 @@ pub fn encode_reply_head(
     w.finish()
 }
 
+/// Writes prefix + the header of a reply with `status` and a body of
+/// `data_size` bytes, followed by the keys of `extra` (a serde struct, in
+/// its field order): `{"data_size":N,"status":"ok","uptime_ms":7}`.
+pub fn encode_reply_head_with<T: serde::Serialize + ?Sized>(
+    out: &mut [u8],
+    status: Status,
+    data_size: u64,
+    extra: &T,
+) -> Result<usize, EncodeError> {
+    let mut w = Cursor {
+        out,
+        pos: PREFIX_LEN,
+    };
+    w.put(b"{\"data_size\":")?;
+    w.put_u64(data_size)?;
+    w.put(b",\"status\":\"")?;
+    w.put(status.as_str().as_bytes())?;
+    w.put(b"\"")?;
+    let at = w.pos;
+    let area = w.out.get_mut(at..).ok_or(EncodeError::BufferTooSmall)?;
+    let len = serde_json_core::to_slice(extra, area).map_err(|e| match e {
+        serde_json_core::ser::Error::BufferFull => EncodeError::BufferTooSmall,
+        _ => EncodeError::Serialize,
+    })?;
+    // `extra` wrote `{...}`: its `{` becomes the `,` after `status`, or,
+    // for no keys (`{}`), the closing `}` stands alone.
+    match (area.get(..len), len) {
+        (Some(b"{}"), _) => {
+            if let Some(b) = area.get_mut(0) {
+                *b = b'}';
+            }
+            w.pos = at + 1;
+        }
+        (Some([b'{', ..]), _) => {
+            if let Some(b) = area.get_mut(0) {
+                *b = b',';
+            }
+            w.pos = at + len;
+        }
+        _ => return Err(EncodeError::Serialize),
+    }
+    w.finish()
+}
+
 /// Writes prefix + a user header type's JSON into `out` (serde, compact).
 /// The type decides its own key order; it must carry `data_size`.
 pub fn encode_head_with<T: serde::Serialize + ?Sized>(

@@ -277,9 +277,9 @@ pub trait ServiceHeader: ParseHeader + Default {
     /// The body length.
     fn data_size(&self) -> u64;
 
-    /// The requested service: `Ok(Op::Upper)` when `op` is absent,
-    /// `Err(name)` for an unknown one.
-    fn op(&self) -> Result<Op, &str>;
+    /// The requested service, as written; `None` when `op` is absent (the
+    /// service's default).
+    fn op_name(&self) -> Option<&str>;
 
     /// Whether the frame carries `status`: a reply, which is never answered.
     fn is_reply(&self) -> bool;
@@ -290,8 +290,8 @@ impl ServiceHeader for Header {
         self.data_size
     }
 
-    fn op(&self) -> Result<Op, &str> {
-        Header::op(self)
+    fn op_name(&self) -> Option<&str> {
+        self.op.as_deref()
     }
 
     fn is_reply(&self) -> bool {
@@ -358,12 +358,58 @@ impl ServiceHeader for CompactHeader {
         self.data_size
     }
 
-    fn op(&self) -> Result<Op, &str> {
-        CompactHeader::op(self)
+    fn op_name(&self) -> Option<&str> {
+        self.op.as_deref()
     }
 
     fn is_reply(&self) -> bool {
         self.status.is_some()
+    }
+}
+
+/// A request header parsed into your own serde type `T` beside what the
+/// session reads (`data_size`, `op`, `status`, as [`CompactHeader`]): the
+/// header a [`Service`](crate::service::Service) with typed requests
+/// declares. Validation is jframe's (fatal versus recoverable as SPEC
+/// says); a header that validates but does not fit `T` is a recoverable
+/// `bad_request` ([`HeaderError::Deserialize`]). Strings are unescaped
+/// through a 256-byte scratch buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Typed<T> {
+    /// What the session reads.
+    pub base: CompactHeader,
+    /// Your type.
+    pub value: T,
+}
+
+impl<T: serde::de::DeserializeOwned> ParseHeader for Typed<T> {
+    fn parse_into(&mut self, json: &[u8]) -> Result<u64, DecodeError> {
+        let data_size = self.base.parse_into(json)?;
+        let mut scratch = [0u8; 256];
+        match serde_json_core::from_slice_escaped::<T>(json, &mut scratch) {
+            Ok((value, _)) => {
+                self.value = value;
+                Ok(data_size)
+            }
+            Err(_) => Err(DecodeError::Request {
+                error: HeaderError::Deserialize,
+                data_size,
+            }),
+        }
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + Default> ServiceHeader for Typed<T> {
+    fn data_size(&self) -> u64 {
+        self.base.data_size
+    }
+
+    fn op_name(&self) -> Option<&str> {
+        self.base.op.as_deref()
+    }
+
+    fn is_reply(&self) -> bool {
+        self.base.status.is_some()
     }
 }
 

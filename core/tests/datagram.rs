@@ -1,8 +1,8 @@
 //! `service::datagram::answer`: one request datagram, one reply datagram.
 
 use jframe::service::datagram::{BARE_ERROR_MAX, MAX_DATAGRAM, MAX_EXTRA, answer};
-use jframe::service::{Builtin, Claim, Extension, Limits, Refusal, Source, SourceError};
-use jframe::{Decoder, Event, Header, Op, Status};
+use jframe::service::{Answer, Demo, Limits, Refusal, Request, Service, Source, SourceError};
+use jframe::{Decoder, Event, Header, Status};
 use proptest::prelude::*;
 
 fn frame(json: &str, body: &[u8]) -> Vec<u8> {
@@ -31,7 +31,7 @@ fn decode(reply: &[u8]) -> (Header, Vec<u8>) {
     }
 }
 
-fn ask_with<X: Extension>(request: &[u8], ext: &mut X) -> Option<(Header, Vec<u8>)> {
+fn ask_with<X: Service>(request: &[u8], ext: &mut X) -> Option<(Header, Vec<u8>)> {
     let mut out = vec![0u8; MAX_DATAGRAM];
     let n = answer(request, &mut out, ext, &Limits::default())?;
     assert!(
@@ -48,7 +48,7 @@ fn bound(request: &[u8]) -> usize {
 }
 
 fn ask(request: &[u8]) -> Option<(Header, Vec<u8>)> {
-    ask_with(request, &mut Builtin)
+    ask_with(request, &mut Demo::new())
 }
 
 fn status(request: &[u8]) -> Option<Status> {
@@ -178,7 +178,7 @@ fn body_over_the_limit_is_too_large() {
         ..Limits::default()
     };
     let req = frame(r#"{"data_size":4,"op":"echo"}"#, b"abcd");
-    let n = answer(&req, &mut out, &mut Builtin, &limits).unwrap();
+    let n = answer(&req, &mut out, &mut Demo::new(), &limits).unwrap();
     assert_eq!(decode(&out[..n]).0.status(), Some(Status::TooLarge));
 }
 
@@ -188,8 +188,12 @@ struct Files;
 struct Bytes(Header, Vec<u8>, usize);
 
 impl Source for Bytes {
-    fn header(&self) -> &Header {
-        &self.0
+    fn data_size(&self) -> u64 {
+        self.0.data_size
+    }
+
+    fn encode_head(&self, out: &mut [u8]) -> Result<usize, jframe::EncodeError> {
+        jframe::encode_head(out, &self.0)
     }
 
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
@@ -200,16 +204,22 @@ impl Source for Bytes {
     }
 }
 
-impl Extension for Files {
+impl Service for Files {
     type Source = Bytes;
     type Header = Header;
 
-    fn claim(&mut self, header: &Header, op: Op, _: Option<&[u8]>) -> Claim<Bytes> {
-        if op != Op::Get {
-            return Claim::Builtin;
+    fn call(&mut self, request: &Request<'_, Header>) -> Answer<Bytes> {
+        if request.op != Some("get") {
+            return jframe::service::demo::answer(request.op);
         }
-        let size: usize = header.name.as_deref().unwrap_or("0").parse().unwrap_or(0);
-        Claim::Reply(Bytes(
+        let size: usize = request
+            .header
+            .name
+            .as_deref()
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0);
+        Answer::Reply(Bytes(
             Header::reply(Status::Ok, size as u64),
             vec![b'f'; size],
             0,
@@ -218,10 +228,6 @@ impl Extension for Files {
 
     fn collect(&mut self, _: &[u8]) -> Result<(), Refusal> {
         Ok(())
-    }
-
-    fn finish(&mut self, _: &Header) -> Claim<Bytes> {
-        Claim::Builtin
     }
 }
 
@@ -262,7 +268,7 @@ proptest! {
     ) {
         for request in [bytes, frame(&json, &body)] {
             let mut out = vec![0u8; MAX_DATAGRAM];
-            if let Some(n) = answer(&request, &mut out, &mut Builtin, &Limits::default()) {
+            if let Some(n) = answer(&request, &mut out, &mut Demo::new(), &Limits::default()) {
                 prop_assert!(n <= bound(&request));
                 let (h, _) = decode(&out[..n]);
                 prop_assert!(h.status.is_some());

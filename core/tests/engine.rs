@@ -2,10 +2,10 @@
 
 use jframe::service::engine::{asynch, blocking};
 use jframe::service::{
-    Buffers, Builtin, Claim, Clock, Config, End, Extension, Instant, Limits, Refusal, Source,
+    Answer, Buffers, Clock, Config, Demo, End, Instant, Limits, Refusal, Request, Service, Source,
     SourceError,
 };
-use jframe::{Decoder, Event, Header, Op, Status, encode_frame};
+use jframe::{Decoder, Event, Header, Status, encode_frame};
 
 /// Reads from `input` in pieces of `chunk` bytes, records what is written.
 struct Memory<'a> {
@@ -152,7 +152,7 @@ struct Session {
 }
 
 /// Runs one session, blocking or async.
-fn session<X: Extension>(
+fn session<X: Service>(
     io: &mut Memory<'_>,
     sizes: (usize, usize, usize),
     extension: &mut X,
@@ -193,7 +193,7 @@ fn run(
     let s = session(
         &mut Memory::new(input, chunk),
         sizes,
-        &mut Builtin,
+        &mut Demo::new(),
         &Config::default(),
         false,
     );
@@ -241,7 +241,7 @@ fn serves_a_session_in_any_chunking_and_buffer_sizes() {
                 let s = session(
                     &mut io,
                     sizes,
-                    &mut Builtin,
+                    &mut Demo::new(),
                     &Config::default(),
                     asynchronous,
                 );
@@ -305,8 +305,12 @@ struct Pieces {
 }
 
 impl Source for Pieces {
-    fn header(&self) -> &Header {
-        &self.head
+    fn data_size(&self) -> u64 {
+        self.head.data_size
+    }
+
+    fn encode_head(&self, out: &mut [u8]) -> Result<usize, jframe::EncodeError> {
+        jframe::encode_head(out, &self.head)
     }
 
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
@@ -327,19 +331,20 @@ fn file(name: &str) -> Vec<u8> {
     }
 }
 
-impl Extension for Files {
+impl Service for Files {
     type Source = Pieces;
     type Header = Header;
 
-    fn claim(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<Pieces> {
-        match op {
-            Op::Get => {
+    fn call(&mut self, request: &Request<'_, Header>) -> Answer<Pieces> {
+        let (header, body) = (request.header, request.body);
+        match request.op {
+            Some("get") => {
                 let name = header.name.as_deref().unwrap_or("");
                 let fail_after = match name {
                     "small" | "big" => None,
                     "broken" => Some(1000),
                     "empty-source" => {
-                        return Claim::Reply(Pieces {
+                        return Answer::Reply(Pieces {
                             head: Header::reply(Status::Ok, 5),
                             data: vec![],
                             at: 0,
@@ -348,15 +353,15 @@ impl Extension for Files {
                         });
                     }
                     n if n.contains("..") => {
-                        return Claim::Refuse(Refusal::text(Status::Forbidden, n));
+                        return Answer::Refuse(Refusal::text(Status::Forbidden, n));
                     }
-                    n => return Claim::Refuse(Refusal::text(Status::NotFound, n)),
+                    n => return Answer::Refuse(Refusal::text(Status::NotFound, n)),
                 };
                 let data = file(name);
                 let head = Header::reply(Status::Ok, data.len() as u64)
                     .with_sha256("ab")
                     .unwrap();
-                Claim::Reply(Pieces {
+                Answer::Reply(Pieces {
                     head,
                     data,
                     at: 0,
@@ -364,12 +369,12 @@ impl Extension for Files {
                     fail_after,
                 })
             }
-            Op::Upper => {
+            None | Some("upper") => {
                 assert!(body.is_none() || body.map(<[u8]>::len) == Some(header.data_size as usize));
                 self.collected.clear();
-                Claim::Collect
+                Answer::Collect
             }
-            _ => Claim::Builtin,
+            op => jframe::service::demo::answer(op),
         }
     }
 
@@ -381,16 +386,16 @@ impl Extension for Files {
         Ok(())
     }
 
-    fn finish(&mut self, header: &Header) -> Claim<Pieces> {
+    fn finish(&mut self, header: &Header) -> Answer<Pieces> {
         self.finished += 1;
         assert_eq!(self.collected.len() as u64, header.data_size);
         if self.collected == b"nobody" {
-            return Claim::Builtin; // a bug in an extension: answered with `error`
+            return Answer::Unclaimed; // a bug in a service: answered with `error`
         }
         let text = String::from_utf8_lossy(&self.collected)
             .to_uppercase()
             .into_bytes();
-        Claim::Reply(Pieces {
+        Answer::Reply(Pieces {
             head: Header::reply(Status::Ok, text.len() as u64),
             data: text,
             at: 0,
@@ -618,7 +623,7 @@ fn welcome_frame_first() {
         let s = session(
             &mut Memory::new(&input, 4096),
             (64, 64, 200),
-            &mut Builtin,
+            &mut Demo::new(),
             &config,
             asynchronous,
         );
@@ -634,7 +639,7 @@ fn welcome_frame_first() {
         let s = session(
             &mut Memory::new(b"", 1),
             (64, 64, 200),
-            &mut Builtin,
+            &mut Demo::new(),
             &config,
             asynchronous,
         );
@@ -659,7 +664,7 @@ fn stop_only_between_frames() {
         let s = session(
             &mut io,
             (64, 64, 200),
-            &mut Builtin,
+            &mut Demo::new(),
             &Config::default(),
             asynchronous,
         );
@@ -671,7 +676,7 @@ fn stop_only_between_frames() {
         let s = session(
             &mut io,
             (64, 64, 200),
-            &mut Builtin,
+            &mut Demo::new(),
             &Config::default(),
             asynchronous,
         );
@@ -683,7 +688,7 @@ fn stop_only_between_frames() {
         let s = session(
             &mut io,
             (4096, 64, 200),
-            &mut Builtin,
+            &mut Demo::new(),
             &Config::default(),
             asynchronous,
         );
@@ -711,7 +716,7 @@ fn pipelined_replies_before_a_reply_frame_are_delivered() {
         let s = session(
             &mut Memory::new(&input, 4096),
             (4096, 128, 256),
-            &mut Builtin,
+            &mut Demo::new(),
             &Config::default(),
             false,
         );
@@ -769,7 +774,7 @@ fn async_engine_future_is_send(io: &'static mut SendLink, b: Buffers<'static>) {
         timeouts: jframe::service::Timeouts::NONE,
         welcome: None,
     };
-    let ext: &'static mut Builtin = Box::leak(Box::new(Builtin));
+    let ext: &'static mut Demo = Box::leak(Box::new(Demo::new()));
     is_send(jframe::service::engine::asynch::serve(io, b, ext, &CONFIG));
 }
 
@@ -809,7 +814,7 @@ impl Clock for SendLink {
 fn async_engine_future_stays_small() {
     let (mut rx, mut fr, mut tx) = ([0u8; 64], [0u8; 256], [0u8; 256]);
     let mut link = SendLink;
-    let mut ext = Builtin;
+    let mut ext = Demo::new();
     let config = Config::default();
     let buffers = Buffers {
         rx: &mut rx,
@@ -819,7 +824,7 @@ fn async_engine_future_stays_small() {
     let future = jframe::service::engine::asynch::serve(&mut link, buffers, &mut ext, &config);
     let size = core::mem::size_of_val(&future);
     let header = core::mem::size_of::<Header>();
-    let session = core::mem::size_of::<jframe::service::Session<'_, &mut Builtin>>();
+    let session = core::mem::size_of::<jframe::service::Session<'_, &mut Demo>>();
     println!("engine future: {size} bytes, of which the session {session} (a Header is {header})");
     // 912 bytes (5,416 while Headers crossed awaits, 2,080 while the
     // decoder held a whole Header, 1,560 while plans and refusals crossed

@@ -2,7 +2,7 @@
 //! deadline is checked exactly, with no clock and no sleep.
 
 use jframe::service::{
-    Buffers, Builtin, Config, Deadline, End, HEAD_RESERVE, Instant, Session, Timeouts,
+    Buffers, Config, Deadline, Demo, End, HEAD_RESERVE, Instant, Session, Timeouts,
 };
 
 fn frame(json: &str, body: &[u8]) -> Vec<u8> {
@@ -25,7 +25,7 @@ fn at(ms: u64) -> Instant {
 }
 
 /// Runs `f` on a session over device-sized buffers (256 B each).
-fn with_session<R>(f: impl FnOnce(&mut Session<'_, Builtin>) -> R) -> R {
+fn with_session<R>(f: impl FnOnce(&mut Session<'_, Demo>) -> R) -> R {
     let (mut rx, mut fr, mut tx) = ([0u8; 256], [0u8; 256], [0u8; 256]);
     let buffers = Buffers {
         rx: &mut rx,
@@ -36,13 +36,13 @@ fn with_session<R>(f: impl FnOnce(&mut Session<'_, Builtin>) -> R) -> R {
         timeouts: T,
         ..Config::default()
     };
-    let mut s = Session::new(buffers, Builtin, &config, at(0));
+    let mut s = Session::new(buffers, Demo::new(), &config, at(0));
     f(&mut s)
 }
 
 /// Hands `bytes` to the session at `now` (as many reads as its buffer
 /// needs); returns what it had to send, taken at once.
-fn feed(s: &mut Session<'_, Builtin>, mut bytes: &[u8], now: Instant) -> Vec<u8> {
+fn feed(s: &mut Session<'_, Demo>, mut bytes: &[u8], now: Instant) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let sent = s.transmit().to_vec();
@@ -211,7 +211,7 @@ fn a_parked_session_keeps_its_clocks() {
         frame: &mut fr,
         tx: &mut tx,
     };
-    let mut s = Session::new(buffers, Builtin, &config, at(0));
+    let mut s = Session::new(buffers, Demo::new(), &config, at(0));
     let f = frame(r#"{"data_size":1}"#, b"a");
     assert_eq!(
         feed(&mut s, &f, at(300)),
@@ -237,7 +237,7 @@ fn a_parked_session_keeps_its_clocks() {
         frame: &mut fr,
         tx: &mut tx,
     };
-    let mut s = Session::new(buffers, Builtin, &config, at(0));
+    let mut s = Session::new(buffers, Demo::new(), &config, at(0));
     feed(&mut s, &f[..2], at(1));
     assert!(s.park().is_err());
 }

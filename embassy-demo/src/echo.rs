@@ -36,9 +36,10 @@ use embassy_sync::signal::Signal;
 use embassy_time::{Duration, Timer, with_timeout};
 use embedded_io_async::{Read, Write};
 use jframe::Status;
+
+use crate::stats;
 use jframe::service::{
-    Admission, Buffers, Builtin, Config, End, Instant, Limits, Refusal, Refused, Session, Timeouts,
-    admit,
+    Admission, Buffers, Config, End, Instant, Limits, Refusal, Refused, Session, Timeouts, admit,
 };
 
 /// The TCP port of the echo service (RFC 862's echo port).
@@ -308,11 +309,13 @@ pub async fn serve_socket(
         // connection is inside a frame, answer this one `busy`.
         if !slot.make_room() {
             jlog!(debug, "echo: pool full, {:?} answered busy", peer);
+            stats::turned_away();
             slot.set(SlotState::Busy);
             refuse(&mut socket, config).await;
             continue;
         }
         jlog!(debug, "echo: connection from {:?}", peer);
+        stats::connection();
         let end = serve_connection(&mut socket, config, Some(slot)).await;
         jlog!(debug, "echo: connection from {:?} ended: {:?}", peer, end);
         slot.set(SlotState::Down);
@@ -399,7 +402,7 @@ pub async fn serve_connection<S: Read + Write>(
         frame: &mut frame,
         tx: &mut tx,
     };
-    let mut session = Session::new(buffers, Builtin, &config.session(), now());
+    let mut session = Session::new(buffers, stats::device_service(), &config.session(), now());
     let evicted = || slot.is_some_and(|s| s.state() == SlotState::Evicted);
     loop {
         if evicted() {
@@ -414,7 +417,10 @@ pub async fn serve_connection<S: Read + Write>(
         if !session.transmit().is_empty() {
             match select(io.write(session.transmit()), deadline).await {
                 Either::First(Ok(0)) => return End::WriteZero,
-                Either::First(Ok(n)) => session.sent(n, now()),
+                Either::First(Ok(n)) => {
+                    stats::moved(0, n);
+                    session.sent(n, now());
+                }
                 Either::First(Err(e)) => return End::Io(e),
                 Either::Second(()) => session.handle_timeout(now()),
             }
@@ -430,7 +436,10 @@ pub async fn serve_connection<S: Read + Write>(
         match select3(evict, io.read(session.receive_buffer()), deadline).await {
             Either3::First(()) => session.evict(now()),
             Either3::Second(Ok(0)) => session.peer_closed(now()),
-            Either3::Second(Ok(n)) => session.received(n, now()),
+            Either3::Second(Ok(n)) => {
+                stats::moved(n, 0);
+                session.received(n, now());
+            }
             Either3::Second(Err(e)) => return End::Io(e),
             Either3::Third(()) => session.handle_timeout(now()),
         }

@@ -5,10 +5,12 @@
 //! and answers `upper`, `echo` and `greet` frames (SPEC.md), streaming
 //! bodies of any size through fixed buffers of under 1 KiB.
 //!
-//! - [`echo`]: a thin driver around core's protocol engine
-//!   ([`jframe::service`]): the socket pool and the device's timeouts
+//! - [`echo`]: a loop around core's sans-IO session
+//!   ([`jframe::service::Session`]) and the socket pool
 //!   ([`echo::serve_socket`] is what firmware and the host simulator spawn,
 //!   once per pool slot);
+//! - [`stats`]: the device's own `stats` op beside SPEC's demo ops, written
+//!   as a user writes a service;
 //! - `sim` (host only): the in-process virtual Ethernet wire with fault
 //!   injection and the loopback forwarder that `host-sim` is made of.
 //!
@@ -23,6 +25,7 @@ extern crate std;
 mod fmt;
 
 pub mod echo;
+pub mod stats;
 
 #[cfg(not(target_os = "none"))]
 pub mod sim;

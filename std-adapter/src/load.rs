@@ -15,8 +15,8 @@ use jframe::io::blocking::{read_body, read_frame, write_all};
 use jframe::{Header, Op, Received, Status};
 
 use crate::stream::{FramedStream, read_err, write_err};
-use jframe::service::Transform;
 use jframe::service::transform::{GREET_BYE, GREET_EXIT};
+use jframe::service::{Answer, Transform};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -372,9 +372,11 @@ impl Bodies {
 /// Appends what the server must answer to `body` (lowercase letters):
 /// core's own transforms, so the client cannot disagree with the servers.
 fn push_expected(op: Op, body: &[u8], out: &mut Vec<u8>) {
-    match Transform::for_op(op) {
-        Some(Transform::Greet) if body == GREET_EXIT => out.extend_from_slice(GREET_BYE),
-        Some(t) => {
+    match jframe::service::demo::answer::<core::convert::Infallible>(Some(op.as_str())) {
+        Answer::Transform(Transform::Greet) if body == GREET_EXIT => {
+            out.extend_from_slice(GREET_BYE)
+        }
+        Answer::Transform(t) => {
             out.extend_from_slice(t.prefix());
             let from = out.len();
             out.extend_from_slice(body);
@@ -383,7 +385,7 @@ fn push_expected(op: Op, body: &[u8], out: &mut Vec<u8>) {
             }
             out.extend_from_slice(t.suffix());
         }
-        None => out.extend_from_slice(body),
+        _ => out.extend_from_slice(body),
     }
 }
 

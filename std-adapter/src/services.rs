@@ -1,12 +1,13 @@
-//! What the std adapter adds to core's services, through core's extension
-//! point ([`jframe::service::Extension`]): Unicode `upper` and `get`. The
-//! dispatch, the statuses and the chunk-wise services stay in core.
+//! SPEC's services as the std server serves them, as one core
+//! [`Service`]: Unicode `upper` and `get` here, `echo` and `greet` from
+//! core's [`jframe::service::demo`]. The statuses, the unknown-op rule and
+//! the chunk-wise transforms stay in core.
 
 use std::fs::File;
 use std::io::{self, Read};
 
-use jframe::service::{Claim, Extension, Refusal, Source, SourceError};
-use jframe::{Header, Op, Status};
+use jframe::service::{Answer, Refusal, Request, Service, Source, SourceError};
+use jframe::{EncodeError, Header, Status};
 
 use crate::budget::{Budget, Reservation, Shortfall};
 use crate::files::{Prepared, Root};
@@ -110,7 +111,7 @@ impl StdServices {
         &self.budget
     }
 
-    fn get(&self, header: &Header) -> Claim<StdReply> {
+    fn get(&self, header: &Header) -> Answer<StdReply> {
         let Some(root) = &self.root else {
             return refuse(Status::Forbidden, "get is disabled: the server has no root");
         };
@@ -126,7 +127,7 @@ impl StdServices {
                 log::info!("get {name:?}: sending {} bytes", prepared.size);
                 let head = Header::reply(Status::Ok, prepared.size).with_sha256(&prepared.sha256);
                 match head {
-                    Ok(head) => Claim::Reply(StdReply {
+                    Ok(head) => Answer::Reply(StdReply {
                         head,
                         body: StdBody::File(FileBody::new(prepared)),
                     }),
@@ -137,7 +138,7 @@ impl StdServices {
     }
 
     /// Reserves for, and starts collecting, a streamed `upper` body.
-    fn start_collect(&mut self, size: u64) -> Claim<StdReply> {
+    fn start_collect(&mut self, size: u64) -> Answer<StdReply> {
         self.collecting = None;
         if size > self.max_collect {
             let max = self.max_collect;
@@ -157,15 +158,15 @@ impl StdServices {
             return refuse(Status::Busy, "out of memory; try again");
         }
         self.collecting = Some(Collecting { body, hold });
-        Claim::Collect
+        Answer::Collect
     }
 }
 
-fn refuse<S>(status: Status, message: &str) -> Claim<S> {
-    Claim::Refuse(Refusal::text(status, message))
+fn refuse<S>(status: Status, message: &str) -> Answer<S> {
+    Answer::Refuse(Refusal::text(status, message))
 }
 
-fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Claim<S> {
+fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Answer<S> {
     let status = match short {
         Shortfall::TooLarge => Status::TooLarge,
         Shortfall::Busy => Status::Busy,
@@ -178,8 +179,8 @@ fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Claim<S> {
 }
 
 /// A reply of bytes held in memory, with the budget they hold.
-fn held_reply(out: Vec<u8>, hold: Reservation) -> Claim<StdReply> {
-    Claim::Reply(StdReply {
+fn held_reply(out: Vec<u8>, hold: Reservation) -> Answer<StdReply> {
+    Answer::Reply(StdReply {
         head: Header::reply(Status::Ok, out.len() as u64),
         body: StdBody::Held(Held {
             bytes: io::Cursor::new(out),
@@ -190,7 +191,7 @@ fn held_reply(out: Vec<u8>, hold: Reservation) -> Claim<StdReply> {
 
 /// Upper-cases a whole-frame body known to be non-ASCII UTF-8 into a
 /// reply whose size is reserved first.
-fn upper_whole(text: &str, budget: &Budget) -> Claim<StdReply> {
+fn upper_whole(text: &str, budget: &Budget) -> Answer<StdReply> {
     let len = upper_len(text);
     let hold = match budget.reserve(len as u64) {
         Ok(hold) => hold,
@@ -207,7 +208,7 @@ fn upper_whole(text: &str, budget: &Budget) -> Claim<StdReply> {
 /// Upper-cases a collected body: ASCII (or not UTF-8) in place; Unicode
 /// into one new buffer of the exact size, within what was reserved, after
 /// which the body is freed and the reservation cut to the reply.
-fn upper_collected(c: Collecting) -> Claim<StdReply> {
+fn upper_collected(c: Collecting) -> Answer<StdReply> {
     let Collecting { mut body, mut hold } = c;
     let len = match std::str::from_utf8(&body) {
         Ok(text) if !text.is_ascii() => upper_len(text),
@@ -232,20 +233,20 @@ fn upper_collected(c: Collecting) -> Claim<StdReply> {
     held_reply(out, hold)
 }
 
-impl Extension for StdServices {
+impl Service for StdServices {
     type Source = StdReply;
     type Header = Header;
 
-    fn claim(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<StdReply> {
-        match (op, body) {
-            (Op::Get, _) => self.get(header),
+    fn call(&mut self, request: &Request<'_, Header>) -> Answer<StdReply> {
+        match (request.op, request.body) {
+            (Some("get"), _) => self.get(request.header),
             // ASCII (or not UTF-8 at all) is core's ASCII upper, streamed.
-            (Op::Upper, Some(body)) => match unicode_text(body) {
+            (None | Some("upper"), Some(body)) => match unicode_text(body) {
                 Some(text) => upper_whole(text, &self.budget),
-                None => Claim::Builtin,
+                None => jframe::service::demo::answer(request.op),
             },
-            (Op::Upper, None) => self.start_collect(header.data_size),
-            _ => Claim::Builtin,
+            (None | Some("upper"), None) => self.start_collect(request.header.data_size),
+            (op, _) => jframe::service::demo::answer(op),
         }
     }
 
@@ -262,7 +263,7 @@ impl Extension for StdServices {
         Ok(())
     }
 
-    fn finish(&mut self, _header: &Header) -> Claim<StdReply> {
+    fn finish(&mut self, _header: &Header) -> Answer<StdReply> {
         match self.collecting.take() {
             Some(c) => upper_collected(c),
             None => refuse(Status::Error, "no body was collected"),
@@ -296,8 +297,16 @@ pub struct StdReply {
 }
 
 impl Source for StdReply {
-    fn header(&self) -> &Header {
-        &self.head
+    fn status(&self) -> Status {
+        self.head.status().unwrap_or(Status::Ok)
+    }
+
+    fn data_size(&self) -> u64 {
+        self.head.data_size
+    }
+
+    fn encode_head(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        jframe::encode_head(out, &self.head)
     }
 
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
@@ -403,25 +412,34 @@ mod tests {
     }
 
     fn head(size: u64) -> Header {
-        Header::request(Op::Upper, size)
+        Header::request(jframe::Op::Upper, size)
     }
 
-    fn collect_all(s: &mut StdServices, body: &[u8]) -> Claim<StdReply> {
+    fn call(s: &mut StdServices, h: &Header, body: Option<&[u8]>) -> Answer<StdReply> {
+        let op = h.op.as_deref();
+        s.call(&Request {
+            header: h,
+            op,
+            body,
+        })
+    }
+
+    fn collect_all(s: &mut StdServices, body: &[u8]) -> Answer<StdReply> {
         let h = head(body.len() as u64);
-        match s.claim(&h, Op::Upper, None) {
-            Claim::Collect => {}
+        match call(s, &h, None) {
+            Answer::Collect => {}
             other => return other,
         }
         for chunk in body.chunks(1000) {
             if let Err(r) = s.collect(chunk) {
-                return Claim::Refuse(r);
+                return Answer::Refuse(r);
             }
         }
         s.finish(&h)
     }
 
-    fn reply_bytes(claim: Claim<StdReply>) -> Vec<u8> {
-        let Claim::Reply(mut reply) = claim else {
+    fn reply_bytes(claim: Answer<StdReply>) -> Vec<u8> {
+        let Answer::Reply(mut reply) = claim else {
             panic!("expected a reply, got {claim:?}");
         };
         let mut out = vec![0u8; reply.head.data_size as usize];
@@ -432,9 +450,9 @@ mod tests {
         out
     }
 
-    fn status(claim: &Claim<StdReply>) -> Option<Status> {
+    fn status(claim: &Answer<StdReply>) -> Option<Status> {
         match claim {
-            Claim::Refuse(r) => Some(r.status),
+            Answer::Refuse(r) => Some(r.status),
             _ => None,
         }
     }
@@ -468,23 +486,17 @@ mod tests {
         assert_eq!(reply_bytes(ascii), b"HELLO");
         assert_eq!(budget.used(), 0);
         // Abandoned half-way: given back.
-        assert!(matches!(
-            b.claim(&head(100), Op::Upper, None),
-            Claim::Collect
-        ));
+        assert!(matches!(call(&mut b, &head(100), None), Answer::Collect));
         b.collect(&[b'x'; 10]).unwrap();
         assert_eq!(budget.used(), 400);
         b.abandon();
         assert_eq!(budget.used(), 0);
         // Services dropped mid-body (the connection died): given back.
-        assert!(matches!(
-            b.claim(&head(100), Op::Upper, None),
-            Claim::Collect
-        ));
+        assert!(matches!(call(&mut b, &head(100), None), Answer::Collect));
         drop(b);
         assert_eq!(budget.used(), 0);
         // More than announced is refused, never stored.
-        assert!(matches!(a.claim(&head(4), Op::Upper, None), Claim::Collect));
+        assert!(matches!(call(&mut a, &head(4), None), Answer::Collect));
         assert!(a.collect(b"12345").is_err());
         assert_eq!(budget.used(), 0);
     }
@@ -494,18 +506,19 @@ mod tests {
         let budget = Budget::new(10);
         let mut s = StdServices::with_budget(None, 1 << 20, budget.clone());
         let h = head(2);
-        let r = s.claim(&h, Op::Upper, Some("\u{390}".as_bytes()));
+        let r = call(&mut s, &h, Some("\u{390}".as_bytes()));
         assert_eq!(budget.used(), 6);
-        let busy = s.claim(&h, Op::Upper, Some("\u{390}".as_bytes()));
+        let busy = call(&mut s, &h, Some("\u{390}".as_bytes()));
         assert_eq!(status(&busy), Some(Status::Busy));
         assert_eq!(reply_bytes(r), "\u{390}".to_uppercase().as_bytes());
         assert_eq!(budget.used(), 0);
         // ASCII streams through core: nothing held.
         assert!(matches!(
-            s.claim(&h, Op::Upper, Some(b"hi")),
-            Claim::Builtin
+            call(&mut s, &h, Some(b"hi")),
+            Answer::Transform(_)
         ));
-        assert!(matches!(s.claim(&h, Op::Echo, None), Claim::Builtin));
+        let echo = Header::request(jframe::Op::Echo, 2);
+        assert!(matches!(call(&mut s, &echo, None), Answer::Transform(_)));
         assert_eq!(budget.used(), 0);
     }
 }

@@ -301,7 +301,7 @@ fn busy_at_max_conns_and_the_slot_comes_back() {
     // Both connections inside a frame (an idle one would make room: see
     // tests/eviction.rs): a ping and, in the same write, half of the next,
     // so that once the ping is answered the server has read the half.
-    let mut pinged_with_half = || {
+    let pinged_with_half = || {
         let mut s = connect(srv.addr);
         assert_eq!(
             roundtrip(&mut s, &[&ping[..], &ping[..6]].concat()),

@@ -3,7 +3,7 @@
 //! runs), driven by a loop that moves bytes and passes the time, then
 //! verify the replies with the decoder.
 
-use jframe::service::{Buffers, Builtin, Config, End, Instant, Limits, Session, Timeouts};
+use jframe::service::{Buffers, Config, Demo, End, Instant, Limits, Session, Timeouts};
 use jframe::{CompactHeader, Decoder, Event, Status};
 
 /// The replies the requests of `main.rs` must get, in order.
@@ -59,7 +59,7 @@ fn serve_all(input: &[u8], chunk: usize, wire: &mut [u8]) -> Option<usize> {
         welcome: None,
     };
     let mut ms = 0u64;
-    let mut session = Session::new(buffers, Builtin, &config, Instant::from_millis(ms));
+    let mut session = Session::new(buffers, Demo::new(), &config, Instant::from_millis(ms));
     let (mut rest, mut len) = (input, 0usize);
     loop {
         ms += 1;

@@ -38,7 +38,7 @@ static REQUESTS: &[u8] =
 #[cfg(not(feature = "baseline"))]
 mod sizes {
     use core::mem::size_of;
-    use jframe::service::{Builtin, Session};
+    use jframe::service::{Demo, Session};
     use jframe::{CompactHeader, Decoder, Header};
 
     const STATE: usize =
@@ -56,8 +56,8 @@ mod sizes {
     /// sans-IO session with `Builtin` (decoder, clocks, refusal, work).
     #[used]
     #[unsafe(no_mangle)]
-    static JFRAME_SESSION_BYTES: [u8; size_of::<Session<'static, Builtin>>()] =
-        [0; size_of::<Session<'static, Builtin>>()];
+    static JFRAME_SESSION_BYTES: [u8; size_of::<Session<'static, Demo>>()] =
+        [0; size_of::<Session<'static, Demo>>()];
 
     #[used]
     #[unsafe(no_mangle)]

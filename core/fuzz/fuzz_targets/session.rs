@@ -5,7 +5,7 @@
 //! request frame plus the welcome.
 #![no_main]
 
-use jframe::service::{Buffers, Builtin, Config, End, Instant, Limits, Session, Timeouts};
+use jframe::service::{Buffers, Config, Demo, End, Instant, Limits, Session, Timeouts};
 use jframe::{Decoder, Event};
 use libfuzzer_sys::fuzz_target;
 
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
         tx: &mut txb,
     };
     let mut now = Instant::from_millis(0);
-    let mut s = Session::new(buffers, Builtin, &config, now);
+    let mut s = Session::new(buffers, Demo::new(), &config, now);
     let mut output = Vec::new();
     let mut rest = stream;
     let mut turn = 0usize;

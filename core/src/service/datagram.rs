@@ -12,10 +12,10 @@
 //!   forged datagram can start a loop between servers.
 
 use crate::decoder::{DecodeError, Parse, parse_frame};
-use crate::encoder::{encode_head, encode_reply_head};
+use crate::encoder::encode_reply_head;
 use crate::header::{ServiceHeader, Status};
 
-use super::extension::{Extension, Source};
+use super::api::{Service, Source};
 use super::request::{Limits, Plan, Refusal, collect_whole, is_exit, plan};
 use super::transform::{GREET_BYE, Transform};
 
@@ -33,10 +33,10 @@ pub const MAX_DATAGRAM: usize = 65_507;
 /// The reply to one request datagram, encoded into `out`; its length, or
 /// `None` when no reply is due (the datagram is itself a reply) or not even
 /// a bare status fits the amplification bound.
-pub fn answer<X: Extension>(
+pub fn answer<X: Service>(
     request: &[u8],
     out: &mut [u8],
-    extension: &mut X,
+    service: &mut X,
     limits: &Limits,
 ) -> Option<usize> {
     let limit = request
@@ -47,7 +47,7 @@ pub fn answer<X: Extension>(
     let mut header = X::Header::default();
     let refusal = match parse_frame(request, limits.max_header, &mut header) {
         Ok(Parse::Complete { body, len, .. }) if len == request.len() => {
-            match serve(&header, body, out, limit, extension, limits) {
+            match serve(&header, body, out, limit, service, limits) {
                 Answer::Sent(n) => return Some(n),
                 Answer::Silent => return None,
                 Answer::Refused(refusal) => refusal,
@@ -86,25 +86,27 @@ enum Answer {
     Refused(Refusal),
 }
 
-fn serve<X: Extension>(
+fn serve<X: Service>(
     header: &X::Header,
     body: &[u8],
     out: &mut [u8],
     limit: usize,
-    extension: &mut X,
+    service: &mut X,
     limits: &Limits,
 ) -> Answer {
     let mut refusal = Refusal::text(Status::Error, "");
-    let reply = match plan(header, Some(body), limits, extension, &mut refusal) {
+    let reply = match plan(header, Some(body), limits, service, &mut refusal) {
         Plan::Ignore => return Answer::Silent,
         Plan::Refuse => return Answer::Refused(refusal),
-        Plan::Collect => match collect_whole(extension, header, body, &mut refusal) {
+        Plan::Collect => match collect_whole(service, header, body, &mut refusal) {
             Some(reply) => pull(out, limit, reply),
             None => return Answer::Refused(refusal),
         },
-        Plan::Transform { transform, .. } => compose(out, limit, body, transform),
-        Plan::MaybeExit if is_exit(body) => compose(out, limit, GREET_BYE, Transform::Echo),
-        Plan::MaybeExit => compose(out, limit, body, Transform::Greet),
+        Plan::Transform { transform, .. } => compose(out, limit, body, transform, service),
+        Plan::MaybeExit if is_exit(body) => {
+            compose(out, limit, GREET_BYE, Transform::Echo, service)
+        }
+        Plan::MaybeExit => compose(out, limit, body, Transform::Greet, service),
         Plan::Reply(reply) => pull(out, limit, reply),
     };
     match reply {
@@ -120,15 +122,24 @@ fn serve<X: Extension>(
     }
 }
 
-/// A built-in reply into `out[..limit]`: head, prefix, body transformed, suffix.
-fn compose(out: &mut [u8], limit: usize, body: &[u8], t: Transform) -> Option<usize> {
+/// A transformed reply into `out[..limit]`: head, prefix, body transformed
+/// (by the service's own map for [`Transform::Map`]), suffix.
+fn compose<X: Service>(
+    out: &mut [u8],
+    limit: usize,
+    body: &[u8],
+    t: Transform,
+    service: &mut X,
+) -> Option<usize> {
     let size = t.reply_size(body.len() as u64)?;
     let out = out.get_mut(..limit)?;
     let mut at = encode_reply_head(out, Status::Ok, size, None).ok()?;
     for (part, apply) in [(t.prefix(), false), (body, true), (t.suffix(), false)] {
         let dst = out.get_mut(at..at.checked_add(part.len())?)?;
         crate::copy::copy(dst, part);
-        if apply {
+        if apply && t == Transform::Map {
+            service.map(dst);
+        } else if apply {
             t.apply(dst);
         }
         at += part.len();
@@ -136,11 +147,11 @@ fn compose(out: &mut [u8], limit: usize, body: &[u8], t: Transform) -> Option<us
     Some(at)
 }
 
-/// An extension's reply into `out[..limit]`, if it fits.
+/// A service's reply into `out[..limit]`, if it fits.
 fn pull<S: Source>(out: &mut [u8], limit: usize, mut reply: S) -> Option<usize> {
     let out = out.get_mut(..limit)?;
-    let head = encode_head(out, reply.header()).ok()?;
-    let size = usize::try_from(reply.header().data_size).ok()?;
+    let head = reply.encode_head(out).ok()?;
+    let size = usize::try_from(reply.data_size()).ok()?;
     let end = head.checked_add(size)?;
     let mut dst = out.get_mut(head..end)?;
     while !dst.is_empty() {

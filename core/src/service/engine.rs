@@ -28,21 +28,21 @@ pub trait Clock {
 macro_rules! drive {
     ($Read:path, $Write:path, $($async:ident)?; $($await:tt)*) => {
         use super::{Buffers, Clock, Config, End, Session};
-        use crate::service::extension::Extension;
+        use crate::service::api::Service;
 
         /// Serves one connection until it ends; see the [module docs](super).
         pub $($async)? fn serve<T, X>(
             io: &mut T,
             buffers: Buffers<'_>,
-            extension: X,
+            service: X,
             config: &Config<'_>,
         ) -> End<T::Error>
         where
             T: $Read + $Write + Clock,
-            X: Extension,
+            X: Service,
         {
             let now = io.now();
-            let mut session = Session::new(buffers, extension, config, now);
+            let mut session = Session::new(buffers, service, config, now);
             loop {
                 let now = io.now();
                 if io.stopping() {

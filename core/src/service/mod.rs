@@ -10,8 +10,9 @@
 //! - [`request`]: what a request gets ([`plan`]): answered by which
 //!   service, refused with which status, or (a reply) never answered;
 //! - [`transform`]: the chunk-wise services `echo`, ASCII `upper`, `greet`;
-//! - [`extension`]: where a driver's crate plugs in what core cannot do
-//!   (Unicode `upper`, `get`), without a copy of the dispatch;
+//! - [`api`]: how users add their own endpoints ([`Service`], [`Answer`],
+//!   [`Reply`], [`Fallback`]);
+//! - [`demo`]: SPEC's demo ops (`upper`, `echo`, `greet`) as one service;
 //! - [`engine`]: one call that serves a connection over an `embedded-io`
 //!   or `embedded-io-async` stream;
 //! - [`datagram`]: one request datagram to one reply datagram.
@@ -21,17 +22,19 @@
 //! more.
 
 pub mod admission;
+pub mod api;
 pub mod datagram;
+pub mod demo;
 pub mod engine;
-pub mod extension;
 pub mod request;
 pub mod session;
 pub mod time;
 pub mod transform;
 
 pub use admission::{Admission, Refused, admit};
+pub use api::{Answer, Either, Fallback, NoKeys, Reply, Request, Service, Source, SourceError};
+pub use demo::Demo;
 pub use engine::Clock;
-pub use extension::{Builtin, Claim, Extension, Source, SourceError};
 pub use request::{Limits, Message, Plan, Refusal, plan};
 pub use session::{Buffers, Config, End, HEAD_RESERVE, Parked, Session};
 pub use time::{Deadline, Instant, Timeouts};

@@ -8,7 +8,7 @@ use crate::decoder::DecodeError;
 use crate::error::{Sink, body_too_large};
 use crate::header::{Header, ServiceHeader, Status};
 
-use super::extension::{Claim, Extension};
+use super::api::{Answer, Request, Service};
 use super::transform::{GREET_EXIT, Transform};
 
 pub use crate::error::Message;
@@ -95,8 +95,8 @@ impl Default for Limits {
 /// a microcontroller.
 #[derive(Debug)]
 pub enum Plan<S> {
-    /// A built-in service, chunk by chunk: the reply's head can be written
-    /// at once, with a body of `reply_size` bytes.
+    /// A chunk-wise transform: the reply's head can be written at once,
+    /// with a body of `reply_size` bytes.
     Transform {
         /// What is done to each chunk.
         transform: Transform,
@@ -108,10 +108,10 @@ pub enum Plan<S> {
     /// ([`is_exit`]). The caller holds those few bytes until they are all
     /// there, however they arrive.
     MaybeExit,
-    /// The extension's reply (a body still to come is skipped).
+    /// The service's reply (a body still to come is skipped).
     Reply(S),
-    /// The extension wants the body whole: hand it the chunks (or the whole
-    /// body as one chunk), then ask it to [`Extension::finish`] (see
+    /// The service wants the body whole: hand it the chunks (or the whole
+    /// body as one chunk), then ask it to [`Service::finish`] (see
     /// [`finished`]).
     Collect,
     /// An error reply (written to the caller's refusal); the body is
@@ -128,47 +128,45 @@ pub fn is_exit(body: &[u8]) -> bool {
 
 /// Decides what a request gets; a refusal is written to `refusal`. `body`
 /// is the whole body when it arrived in one piece (`None` while it is still
-/// to be streamed), for the extension's [`Extension::claim`] only: the plan
-/// itself never depends on it.
-pub fn plan<X: Extension>(
-    header: &X::Header,
+/// to be streamed), a hint for the service only: the plan itself never
+/// depends on it. An op the service leaves unclaimed is `bad_request`,
+/// here and nowhere else.
+pub fn plan<S: Service>(
+    header: &S::Header,
     body: Option<&[u8]>,
     limits: &Limits,
-    extension: &mut X,
+    service: &mut S,
     refusal: &mut Refusal,
-) -> Plan<X::Source> {
+) -> Plan<S::Source> {
     if header.is_reply() {
         return Plan::Ignore;
     }
-    let op = match header.op() {
-        Ok(op) => op,
-        Err(name) => {
-            // Not `{name:?}`: str's Debug brings the Unicode printable
-            // tables and a panic path to every firmware.
-            *refusal = Refusal::text(Status::BadRequest, "unknown op \"");
-            refusal.push(name).push("\"");
-            return Plan::Refuse;
-        }
-    };
+    let op = header.op_name();
+    let answer = service.call(&Request { header, op, body });
     let size = header.data_size();
-    if size > limits.max_body {
+    if !matches!(answer, Answer::Unclaimed) && size > limits.max_body {
+        if matches!(answer, Answer::Collect) {
+            service.abandon();
+        }
         *refusal = Refusal::text(Status::TooLarge, "");
         body_too_large(refusal.message.as_mut_view(), size, limits.max_body);
         return Plan::Refuse;
     }
-    match extension.claim(header, op, body) {
-        Claim::Builtin => {}
-        Claim::Reply(reply) => return Plan::Reply(reply),
-        Claim::Collect => return Plan::Collect,
-        Claim::Refuse(r) => {
+    let transform = match answer {
+        Answer::Transform(t) => t,
+        Answer::Reply(reply) => return Plan::Reply(reply),
+        Answer::Collect => return Plan::Collect,
+        Answer::Refuse(r) => {
             *refusal = r;
             return Plan::Refuse;
         }
-    }
-    let Some(transform) = Transform::for_op(op) else {
-        *refusal = Refusal::text(Status::BadRequest, "op ");
-        refusal.push(op.as_str()).push(" is not served here");
-        return Plan::Refuse;
+        Answer::Unclaimed => {
+            // Not `{name:?}`: str's Debug brings the Unicode printable
+            // tables and a panic path to every firmware.
+            *refusal = Refusal::text(Status::BadRequest, "unknown op \"");
+            refusal.push(op.unwrap_or("")).push("\"");
+            return Plan::Refuse;
+        }
     };
     if transform == Transform::Greet && size == GREET_EXIT.len() as u64 {
         return Plan::MaybeExit;
@@ -188,36 +186,36 @@ pub fn plan<X: Extension>(
     }
 }
 
-/// Hands a body that arrived whole to the extension that asked to collect
+/// Hands a body that arrived whole to the service that asked to collect
 /// it: its reply, or `None` with the refusal written to `refusal`.
-pub fn collect_whole<X: Extension>(
-    extension: &mut X,
-    header: &X::Header,
+pub fn collect_whole<S: Service>(
+    service: &mut S,
+    header: &S::Header,
     body: &[u8],
     refusal: &mut Refusal,
-) -> Option<X::Source> {
+) -> Option<S::Source> {
     // As for a streamed body: abandon() when collect refuses, not after finish.
-    if let Err(r) = extension.collect(body) {
-        extension.abandon();
+    if let Err(r) = service.collect(body) {
+        service.abandon();
         *refusal = r;
         return None;
     }
-    finished(extension.finish(header), refusal)
+    finished(service.finish(header), refusal)
 }
 
-/// What a request gets once the extension has collected its body and
-/// [`Extension::finish`]ed: its reply, or `None` with the refusal written
+/// What a request gets once the service has collected its body and
+/// [`Service::finish`]ed: its reply, or `None` with the refusal written
 /// to `refusal` (`error` when it did not answer).
-pub fn finished<S>(claim: Claim<S>, refusal: &mut Refusal) -> Option<S> {
-    *refusal = match claim {
-        Claim::Reply(reply) => return Some(reply),
-        Claim::Refuse(r) => r,
-        Claim::Builtin | Claim::Collect => unanswered(),
+pub fn finished<S>(answer: Answer<S>, refusal: &mut Refusal) -> Option<S> {
+    *refusal = match answer {
+        Answer::Reply(reply) => return Some(reply),
+        Answer::Refuse(r) => r,
+        _ => unanswered(),
     };
     None
 }
 
-/// The error reply when an extension asked to collect a body, then did not
+/// The error reply when a service asked to collect a body, then did not
 /// answer it.
 fn unanswered() -> Refusal {
     Refusal::text(Status::Error, "the request was not answered")

@@ -31,7 +31,7 @@
 //! use std::io::{ErrorKind, Read, Write};
 //! use std::net::{TcpListener, TcpStream};
 //! use std::time::Duration;
-//! use jframe::service::{Buffers, Builtin, Config, End, Instant, Session, Timeouts};
+//! use jframe::service::{Buffers, Config, Demo, End, Instant, Session, Timeouts};
 //!
 //! fn serve(mut stream: TcpStream) -> std::io::Result<End> {
 //!     let epoch = std::time::Instant::now();
@@ -43,7 +43,7 @@
 //!     let (mut rx, mut frame, mut tx) = ([0u8; 4096], [0u8; 4096], [0u8; 4096]);
 //!     let buffers = Buffers { rx: &mut rx, frame: &mut frame, tx: &mut tx };
 //!     let config = Config { timeouts: Timeouts::SERVER, ..Config::default() };
-//!     let mut session = Session::new(buffers, Builtin, &config, now());
+//!     let mut session = Session::new(buffers, Demo::new(), &config, now());
 //!     loop {
 //!         if let Some(end) = session.finished() {
 //!             return Ok(end);
@@ -76,10 +76,10 @@
 //! ```
 
 use crate::decoder::{DecodeError, Decoder, Event};
-use crate::encoder::{EncodeError, encode_head, encode_reply_head};
+use crate::encoder::{EncodeError, encode_reply_head};
 use crate::header::Status;
 
-use super::extension::{Extension, Source, SourceError};
+use super::api::{Service, Source, SourceError};
 use super::request::{Limits, Plan, Refusal, collect_whole, finished, is_exit, plan};
 use super::time::{Clock, Deadline, Instant, Phase, Timeouts};
 use super::transform::{GREET_BYE, Transform};
@@ -148,7 +148,7 @@ pub enum End<E = core::convert::Infallible> {
     Truncated,
     /// A deadline passed.
     TimedOut(Deadline),
-    /// An extension's reply body failed part-way: the reply cannot be
+    /// A service's reply body failed part-way: the reply cannot be
     /// completed, so the connection is closed.
     Source(SourceError),
     /// A reply could not be encoded (the `tx` buffer is too small).
@@ -223,11 +223,11 @@ enum Work<'b, S> {
     None,
     /// A built-in transform's body, chunk by chunk into the reply.
     Stream(Transform),
-    /// The extension collects the body.
+    /// The service collects the body.
     Collect,
     /// A greet body of `exit`'s length, held until it is all there.
     Exit { got: [u8; 4], len: u8 },
-    /// An extension's reply: its head (once written), then its body pulled
+    /// A service's reply: its head (once written), then its body pulled
     /// as room allows.
     Source { source: S, head: bool, left: u64 },
     /// The rest of the welcome's body.
@@ -274,12 +274,32 @@ impl Out<'_> {
         Ok(())
     }
 
-    /// A built-in reply: head, prefix, body transformed, suffix. The caller
-    /// made room for it.
-    fn reply(&mut self, t: Transform, size: u64, body: &[u8]) -> Result<(), EncodeError> {
+    /// Appends `data`, transformed by `t`, or by the service's own map for
+    /// [`Transform::Map`].
+    fn put_transformed<X: Service>(&mut self, data: &[u8], t: Transform, service: &mut X) {
+        let at = self.len;
+        if t == Transform::Map {
+            self.put(data, None);
+            if let Some(dst) = self.buf.get_mut(at..self.len) {
+                service.map(dst);
+            }
+        } else {
+            self.put(data, Some(t));
+        }
+    }
+
+    /// A transformed reply: head, prefix, body transformed, suffix. The
+    /// caller made room for it.
+    fn reply<X: Service>(
+        &mut self,
+        t: Transform,
+        size: u64,
+        body: &[u8],
+        service: &mut X,
+    ) -> Result<(), EncodeError> {
         self.ok_head(size)?;
         self.put(t.prefix(), None);
-        self.put(body, Some(t));
+        self.put_transformed(body, t, service);
         self.put(t.suffix(), None);
         Ok(())
     }
@@ -331,14 +351,14 @@ enum After {
     Continue,
     /// Skip the rest of the body.
     SkipBody,
-    /// The collected body is complete: ask the extension to finish.
+    /// The collected body is complete: ask the service to finish.
     Finish,
 }
 
 /// One connection's protocol state; see the [module docs](self).
 #[derive(Debug)]
-pub struct Session<'b, X: Extension> {
-    extension: X,
+pub struct Session<'b, X: Service> {
+    service: X,
     limits: Limits,
     decoder: Decoder<&'b mut [u8], X::Header>,
     rx: &'b mut [u8],
@@ -359,12 +379,12 @@ pub struct Session<'b, X: Extension> {
     abandoned: bool,
 }
 
-impl<'b, X: Extension> Session<'b, X> {
+impl<'b, X: Service> Session<'b, X> {
     /// A session starting `now`, writing the welcome (if any) at once.
-    pub fn new(buffers: Buffers<'b>, extension: X, config: &Config<'b>, now: Instant) -> Self {
+    pub fn new(buffers: Buffers<'b>, service: X, config: &Config<'b>, now: Instant) -> Self {
         let Buffers { rx, frame, tx } = buffers;
         let mut session = Session {
-            extension,
+            service,
             limits: config.limits,
             decoder: Decoder::with_header(frame, X::Header::default())
                 .with_max_header(config.limits.max_header)
@@ -516,9 +536,9 @@ impl<'b, X: Extension> Session<'b, X> {
         self.end
     }
 
-    /// The extension.
-    pub fn extension(&mut self) -> &mut X {
-        &mut self.extension
+    /// The service.
+    pub fn service(&mut self) -> &mut X {
+        &mut self.service
     }
 
     /// Parks a session that waits between frames with nothing to send: its
@@ -531,7 +551,7 @@ impl<'b, X: Extension> Session<'b, X> {
             return Err(self);
         }
         Ok(Parked {
-            extension: self.extension,
+            service: self.service,
             limits: self.limits,
             clock: self.clock,
             heads: self.heads,
@@ -573,10 +593,10 @@ impl<'b, X: Extension> Session<'b, X> {
         }
     }
 
-    /// Ends the session: an extension collecting a body lets it go.
+    /// Ends the session: a service collecting a body lets it go.
     fn close(&mut self, end: End) {
         if matches!(self.work, Work::Collect) {
-            self.extension.abandon();
+            self.service.abandon();
         }
         self.work = Work::None;
         self.end = Some(end);
@@ -637,7 +657,7 @@ impl<'b, X: Extension> Session<'b, X> {
         let in_body = self.phase() == Phase::Body;
         let stop = self.rx_end.min(self.rx_start.saturating_add(limit));
         let Session {
-            extension,
+            service,
             limits,
             decoder,
             rx,
@@ -654,8 +674,8 @@ impl<'b, X: Extension> Session<'b, X> {
         if in_body {
             self.clock.body(used);
         }
-        let mut answer = Answer {
-            extension,
+        let mut answer = Responder {
+            service,
             limits,
             out,
             work,
@@ -675,6 +695,7 @@ impl<'b, X: Extension> Session<'b, X> {
             Err(e) => {
                 *heads = heads.wrapping_add(1);
                 *answer.refusal = Refusal::from(e);
+                answer.service.replied(e.status());
                 match answer.out.refusal(answer.refusal) {
                     Err(enc) => Err(End::Encode(enc)),
                     Ok(()) if e.is_recoverable() => Ok(After::Continue),
@@ -689,10 +710,10 @@ impl<'b, X: Extension> Session<'b, X> {
                 true
             }
             Ok(After::Finish) => {
-                let claim = self.extension.finish(self.decoder.header());
+                let claim = self.service.finish(self.decoder.header());
                 match finished(claim, &mut self.refusal) {
                     Some(source) => {
-                        let left = source.header().data_size;
+                        let left = source.data_size();
                         self.work = Work::Source {
                             source,
                             head: false,
@@ -701,7 +722,10 @@ impl<'b, X: Extension> Session<'b, X> {
                         true
                     }
                     None => match self.out.refusal(&self.refusal) {
-                        Ok(()) => true,
+                        Ok(()) => {
+                            self.service.replied(self.refusal.status);
+                            true
+                        }
                         Err(e) => {
                             self.close(End::Encode(e));
                             false
@@ -731,10 +755,11 @@ impl<'b, X: Extension> Session<'b, X> {
             }
             Work::Source { source, head, left } => {
                 if !*head {
-                    match encode_head(self.out.free(), source.header()) {
+                    match source.encode_head(self.out.free()) {
                         Ok(n) => {
                             self.out.len += n;
                             *head = true;
+                            self.service.replied(source.status());
                         }
                         Err(EncodeError::BufferTooSmall) if self.out.len > 0 => return false,
                         Err(e) => {
@@ -771,40 +796,37 @@ impl<'b, X: Extension> Session<'b, X> {
 }
 
 /// The parts of a session that answer one event.
-struct Answer<'s, 'b, X: Extension> {
-    extension: &'s mut X,
+struct Responder<'s, 'b, X: Service> {
+    service: &'s mut X,
     limits: &'s Limits,
     out: &'s mut Out<'b>,
     work: &'s mut Work<'b, X::Source>,
     refusal: &'s mut Refusal,
 }
 
-impl<X: Extension> Answer<'_, '_, X> {
+impl<X: Service> Responder<'_, '_, X> {
     fn refuse(&mut self) -> Result<After, End> {
         self.out.refusal(self.refusal).map_err(End::Encode)?;
+        self.service.replied(self.refusal.status);
         Ok(After::Continue)
     }
 
     /// A request whose body arrived whole (it fits the room: see `advance`).
     fn whole(&mut self, header: &X::Header, body: &[u8]) -> Result<After, End> {
-        let planned = plan(
-            header,
-            Some(body),
-            self.limits,
-            self.extension,
-            self.refusal,
-        );
+        let planned = plan(header, Some(body), self.limits, self.service, self.refusal);
         match planned {
             Plan::Transform {
                 transform,
                 reply_size,
-            } => self
-                .out
-                .reply(transform, reply_size, body)
-                .map_err(End::Encode)?,
+            } => {
+                self.out
+                    .reply(transform, reply_size, body, self.service)
+                    .map_err(End::Encode)?;
+                self.service.replied(Status::Ok);
+            }
             Plan::MaybeExit => self.exit_or_greet(body)?,
             Plan::Reply(source) => self.source(source),
-            Plan::Collect => match collect_whole(self.extension, header, body, self.refusal) {
+            Plan::Collect => match collect_whole(self.service, header, body, self.refusal) {
                 Some(source) => self.source(source),
                 None => return self.refuse(),
             },
@@ -816,12 +838,13 @@ impl<X: Extension> Answer<'_, '_, X> {
 
     /// A request whose body follows in chunks.
     fn head(&mut self, header: &X::Header) -> Result<After, End> {
-        match plan(header, None, self.limits, self.extension, self.refusal) {
+        match plan(header, None, self.limits, self.service, self.refusal) {
             Plan::Transform {
                 transform,
                 reply_size,
             } => {
                 self.out.ok_head(reply_size).map_err(End::Encode)?;
+                self.service.replied(Status::Ok);
                 self.out.put(transform.prefix(), None);
                 // A body of 0 bytes arrives whole: this one has chunks.
                 *self.work = Work::Stream(transform);
@@ -855,7 +878,7 @@ impl<X: Extension> Answer<'_, '_, X> {
         match self.work {
             Work::Stream(t) => {
                 // `advance` fed no more than the room takes.
-                self.out.put(data, Some(*t));
+                self.out.put_transformed(data, *t, self.service);
                 if remaining == 0 {
                     self.out.put(t.suffix(), None);
                     *self.work = Work::None;
@@ -878,9 +901,9 @@ impl<X: Extension> Answer<'_, '_, X> {
                 Ok(After::Continue)
             }
             Work::Collect => {
-                if let Err(r) = self.extension.collect(data) {
+                if let Err(r) = self.service.collect(data) {
                     *self.work = Work::None;
-                    self.extension.abandon();
+                    self.service.abandon();
                     *self.refusal = r;
                     self.refuse()?;
                     return Ok(After::SkipBody);
@@ -898,21 +921,27 @@ impl<X: Extension> Answer<'_, '_, X> {
     /// `greet` of a body of `exit`'s length: `Bye!` and the end, or
     /// `Hello, <body>!`.
     fn exit_or_greet(&mut self, body: &[u8]) -> Result<(), End> {
+        self.service.replied(Status::Ok);
         if is_exit(body) {
             self.out
-                .reply(Transform::Echo, GREET_BYE.len() as u64, GREET_BYE)
+                .reply(
+                    Transform::Echo,
+                    GREET_BYE.len() as u64,
+                    GREET_BYE,
+                    self.service,
+                )
                 .map_err(End::Encode)?;
             return Err(End::Bye);
         }
         let t = Transform::Greet;
         let size = (body.len() + t.prefix().len() + t.suffix().len()) as u64;
         self.out
-            .reply(Transform::Greet, size, body)
+            .reply(Transform::Greet, size, body, self.service)
             .map_err(End::Encode)
     }
 
     fn source(&mut self, source: X::Source) {
-        let left = source.header().data_size;
+        let left = source.data_size();
         *self.work = Work::Source {
             source,
             head: false,
@@ -924,13 +953,13 @@ impl<X: Extension> Answer<'_, '_, X> {
 /// A session parked between frames, without buffers ([`Session::park`]).
 #[derive(Debug)]
 pub struct Parked<X> {
-    extension: X,
+    service: X,
     limits: Limits,
     clock: Clock,
     heads: u32,
 }
 
-impl<X: Extension> Parked<X> {
+impl<X: Service> Parked<X> {
     /// The idle deadline: when the driver must resume the session to have
     /// it time out, if the peer sends nothing before.
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -947,7 +976,7 @@ impl<X: Extension> Parked<X> {
         let Buffers { rx, frame, tx } = buffers;
         let ends = tx.len() < HEAD_RESERVE;
         Session {
-            extension: self.extension,
+            service: self.service,
             limits: self.limits,
             decoder: Decoder::with_header(frame, X::Header::default())
                 .with_max_header(self.limits.max_header)

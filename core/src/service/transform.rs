@@ -1,8 +1,6 @@
 //! The chunk-wise services: `echo`, ASCII `upper` and `greet`. Each works
 //! on any piece of a body independently, so no body is ever held whole.
 
-use crate::header::Op;
-
 /// `greet` wraps the body in these (seed 001).
 pub const GREET_PREFIX: &[u8] = b"Hello, ";
 /// See [`GREET_PREFIX`].
@@ -18,24 +16,17 @@ pub const GREET_BYE: &[u8] = b"Bye!";
 pub enum Transform {
     /// The body verbatim.
     Echo,
-    /// ASCII upper-casing (Unicode is the std adapter's, through an
-    /// [`super::Extension`]).
+    /// ASCII upper-casing (Unicode is the std adapter's, through its
+    /// [`super::Service`]).
     Upper,
     /// `Hello, <body>!`.
     Greet,
+    /// The service's own chunk-wise map, length for length
+    /// ([`super::Service::map`]).
+    Map,
 }
 
 impl Transform {
-    /// The transform serving `op`; `None` for ops core cannot serve (`get`).
-    pub fn for_op(op: Op) -> Option<Transform> {
-        match op {
-            Op::Upper => Some(Transform::Upper),
-            Op::Echo => Some(Transform::Echo),
-            Op::Greet => Some(Transform::Greet),
-            _ => None,
-        }
-    }
-
     /// The reply body's length for a request body of `size` bytes, or
     /// `None` when it would not fit a u64.
     pub fn reply_size(self, size: u64) -> Option<u64> {
@@ -93,6 +84,5 @@ mod tests {
         assert_eq!(Transform::Greet.reply_size(3), Some(11));
         assert_eq!(Transform::Greet.reply_size(u64::MAX), None);
         assert_eq!(Transform::Echo.reply_size(u64::MAX), Some(u64::MAX));
-        assert_eq!(Transform::for_op(Op::Get), None);
     }
 }

@@ -28,9 +28,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use jframe::service::{self, Instant, Limits, Refusal, Timeouts};
+use jframe::service::{self, Instant, Limits, Refusal, Service, Timeouts};
 
 use crate::files::Root;
+use crate::services::StdServices;
 
 pub use udp::{UDP_MAX_EXTRA, udp_reply};
 
@@ -233,8 +234,6 @@ impl connections::Live for ConnEntry {
 #[derive(Debug)]
 struct Shared {
     config: Config,
-    /// The body budget every connection and the UDP service draw on.
-    budget: crate::budget::Budget,
     stopping: AtomicBool,
     /// The threads driver's connections (the tokio driver keeps its own).
     conns: Arc<connections::Connections<ConnEntry>>,
@@ -306,13 +305,28 @@ enum Busy {
     Client,
 }
 
-/// A bound, not yet running server.
-#[derive(Debug)]
-pub struct Server {
+/// Makes each connection's service (and the UDP socket's).
+type Make<S> = Arc<dyn Fn() -> S + Send + Sync>;
+
+/// A bound, not yet running server: SPEC's services ([`StdServices`]) by
+/// default, or yours ([`Server::with_service`]), on both TCP engines and
+/// UDP, with every SPEC rule the session keeps around them.
+pub struct Server<S = StdServices> {
     shared: Arc<Shared>,
     listener: TcpListener,
     udp: Option<UdpSocket>,
     engine: Engine,
+    make: Make<S>,
+}
+
+impl<S> std::fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("udp", &self.udp)
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which driver serves TCP (UDP has its own thread either way). Both run
@@ -340,7 +354,7 @@ impl std::str::FromStr for Engine {
 
 impl Server {
     /// Binds the TCP listener (backlog 1024, `SO_REUSEADDR`) and, if given,
-    /// the UDP socket.
+    /// the UDP socket, to serve SPEC's services.
     pub fn bind(tcp: SocketAddr, udp: Option<SocketAddr>, config: Config) -> io::Result<Server> {
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(tcp),
@@ -352,9 +366,10 @@ impl Server {
         socket.listen(1024)?;
         let listener: TcpListener = socket.into();
         let udp = udp.map(UdpSocket::bind).transpose()?;
+        let budget = crate::budget::Budget::new(config.body_budget);
+        let (root, max_body) = (config.root.clone(), config.max_body);
         Ok(Server {
             shared: Arc::new(Shared {
-                budget: crate::budget::Budget::new(config.body_budget),
                 config,
                 stopping: AtomicBool::new(false),
                 conns: Arc::new(connections::Connections::new()),
@@ -362,7 +377,29 @@ impl Server {
             listener,
             udp,
             engine: Engine::Threads,
+            make: Arc::new(move || {
+                StdServices::with_budget(root.clone(), max_body, budget.clone())
+            }),
         })
+    }
+}
+
+impl<S: Service + 'static> Server<S> {
+    /// Serves your service instead: `make` is called once per connection
+    /// (and once for the UDP socket). The limits, deadlines and every SPEC
+    /// rule stay the session's; an op your service leaves unclaimed is
+    /// `bad_request`.
+    pub fn with_service<T: Service + 'static>(
+        self,
+        make: impl Fn() -> T + Send + Sync + 'static,
+    ) -> Server<T> {
+        Server {
+            shared: self.shared,
+            listener: self.listener,
+            udp: self.udp,
+            engine: self.engine,
+            make: Arc::new(make),
+        }
     }
 
     /// Where TCP listens.
@@ -376,7 +413,7 @@ impl Server {
     }
 
     /// Serves TCP with `engine` (default [`Engine::Threads`]).
-    pub fn with_engine(mut self, engine: Engine) -> Server {
+    pub fn with_engine(mut self, engine: Engine) -> Self {
         self.engine = engine;
         self
     }
@@ -408,20 +445,20 @@ impl Server {
         }
         let udp = match self.udp {
             Some(sock) => {
-                let shared = self.shared.clone();
+                let (shared, make) = (self.shared.clone(), self.make.clone());
                 Some(
                     thread::Builder::new()
                         .name("udp".into())
-                        .spawn(move || udp::serve(&sock, &shared))?,
+                        .spawn(move || udp::serve(&sock, &shared, &*make))?,
                 )
             }
             None => None,
         };
         let served = match self.engine {
             #[cfg(feature = "tokio")]
-            Engine::Tokio => self::tokio::serve(self.listener, &self.shared),
+            Engine::Tokio => self::tokio::serve(self.listener, &self.shared, &self.make),
             _ => {
-                tcp::accept_loop(&self.listener, &self.shared);
+                tcp::accept_loop(&self.listener, &self.shared, &self.make);
                 drop(self.listener);
                 self.shared.conns.drain(self.shared.config.grace);
                 Ok(())

@@ -10,17 +10,20 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread;
 use std::time::Duration;
 
-use jframe::service::{Buffers, End, Refusal, Refused, Session};
+use jframe::service::{Buffers, End, Refusal, Refused, Service, Session};
 
 use super::{
     BUSY_LINGER_MS, CONN_STACK, ConnEntry, Shared, accept_until_stopped, connections, now,
     wait_until,
 };
-use crate::services::StdServices;
 
 /// Accepts until shutdown. Accept errors (out of file descriptors, say)
 /// back off and retry; they never end the server.
-pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+pub(super) fn accept_loop<S: Service + 'static>(
+    listener: &TcpListener,
+    shared: &Arc<Shared>,
+    make: &super::Make<S>,
+) {
     let (reject_tx, reject_rx) = sync_channel::<(TcpStream, Refusal)>(64);
     let write_ms = shared.config.timeouts().write_ms.min(1000);
     let rejector = thread::Builder::new()
@@ -31,7 +34,7 @@ pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         log::warn!("no thread for busy replies ({e}); over-limit connections are just closed");
     }
     accept_until_stopped(listener, shared, |stream, peer| {
-        admit(shared, stream, peer, &reject_tx);
+        admit(shared, stream, peer, &reject_tx, make);
     });
     drop(reject_tx);
     if let Ok(t) = rejector {
@@ -40,11 +43,12 @@ pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 /// Registers and starts a connection, or hands it to the busy replier.
-fn admit(
+fn admit<S: Service + 'static>(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: std::net::SocketAddr,
     reject: &SyncSender<(TcpStream, Refusal)>,
+    make: &super::Make<S>,
 ) {
     if let Err(why) = shared.conns.admit(peer.ip(), &shared.config) {
         log::debug!("{peer}: {why:?} connection limit reached, replying busy");
@@ -64,13 +68,14 @@ fn admit(
     });
     let slot = shared.conns.register(peer.ip(), entry.clone());
     let conn_shared = shared.clone();
+    let make = make.clone();
     let spawned = thread::Builder::new()
         .name("conn".into())
         .stack_size(CONN_STACK)
         .spawn(move || {
             let _slot = slot;
             log::debug!("{peer}: connected");
-            match serve(&conn_shared, &entry) {
+            match serve(&conn_shared, &entry, make()) {
                 Ok(end) if end.is_clean() => log::debug!("{peer}: closed: {end}"),
                 Ok(end) => log::info!("{peer}: closed: {end}"),
                 Err(e) if super::routine(&e) => log::debug!("{peer}: closed: {e}"),
@@ -141,7 +146,7 @@ const TX: usize = 8 * 1024;
 /// Serves one connection until its session ends: the session does the
 /// protocol and the time; this moves bytes and blocks no longer than the
 /// session's next deadline.
-fn serve(shared: &Shared, conn: &ConnEntry) -> io::Result<End> {
+fn serve<S: Service>(shared: &Shared, conn: &ConnEntry, service: S) -> io::Result<End> {
     let cfg = &shared.config;
     let mut stream = &*conn.stream;
     stream.set_nodelay(true)?;
@@ -151,8 +156,7 @@ fn serve(shared: &Shared, conn: &ConnEntry) -> io::Result<End> {
         frame: &mut frame,
         tx: &mut tx,
     };
-    let services = StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone());
-    let mut session = Session::new(buffers, services, &cfg.session(), now());
+    let mut session = Session::new(buffers, service, &cfg.session(), now());
     let (mut read_wait, mut write_wait) = (Armed::default(), Armed::default());
     loop {
         // Published before `stopping` is read; shutdown sets `stopping`

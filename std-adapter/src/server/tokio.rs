@@ -1,5 +1,5 @@
 //! TCP on tokio (feature `tokio`): the same sans-IO session
-//! ([`jframe::service::Session`]), the same services ([`StdServices`]), the
+//! ([`jframe::service::Session`]), the same services, the
 //! same [`super::Config`] and the same [`super::ShutdownHandle`] as the
 //! thread-per-connection driver, on async I/O. Each connection is a loop
 //! that reads into its session, writes what the session gives, and waits
@@ -35,11 +35,10 @@ use ::tokio::runtime;
 use ::tokio::sync::Notify;
 use ::tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use ::tokio::task::LocalSet;
-use jframe::service::{Buffers, End, Extension, Instant, Parked, Refusal, Refused, Session};
+use jframe::service::{Buffers, End, Instant, Parked, Refusal, Refused, Service, Session};
 
 use super::connections::{self, Connections, Published};
 use super::{BUSY_LINGER_MS, Shared, now};
-use crate::services::StdServices;
 
 /// Buffer sizes of one busy connection: socket reads, a frame arriving in
 /// pieces (a full-size header plus a small body; larger bodies stream),
@@ -99,15 +98,27 @@ struct State {
 type Slot = connections::Slot<Conn>;
 
 /// Work for a worker thread.
-#[derive(Debug)]
-enum Job {
-    Serve(Arc<Conn>, Slot, SocketAddr),
+enum Job<S> {
+    Serve(Arc<Conn>, Slot, SocketAddr, super::Make<S>),
     Busy(TcpStream, Refusal),
+}
+
+impl<S> std::fmt::Debug for Job<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Job::Serve(_, _, peer, _) => write!(f, "Serve({peer})"),
+            Job::Busy(_, busy) => write!(f, "Busy({busy})"),
+        }
+    }
 }
 
 /// Serves `listener` on tokio until shut down, then drains; the caller
 /// runs UDP.
-pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>) -> io::Result<()> {
+pub(super) fn serve<S: Service + 'static>(
+    listener: TcpListener,
+    shared: &Arc<Shared>,
+    make: &super::Make<S>,
+) -> io::Result<()> {
     let workers = thread::available_parallelism().map_or(1, |n| n.get());
     let state = Arc::new(State {
         conns: Arc::new(Connections::new()),
@@ -128,7 +139,7 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>) -> io::Result<(
         senders.push((handle, tx));
         threads.push(t);
     }
-    accept_loop(&listener, shared, &state, &senders);
+    accept_loop(&listener, shared, &state, &senders, make);
     // Refuse new connections while draining.
     drop(listener);
     state.conns.drain(shared.config.grace);
@@ -140,9 +151,9 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>) -> io::Result<(
 }
 
 /// One worker: a current-thread runtime running the connections dealt to it.
-fn worker(
+fn worker<S: Service + 'static>(
     rt: &runtime::Runtime,
-    mut jobs: UnboundedReceiver<Job>,
+    mut jobs: UnboundedReceiver<Job<S>>,
     shared: &Arc<Shared>,
     state: &Arc<State>,
 ) {
@@ -151,12 +162,12 @@ fn worker(
     local.block_on(rt, async move {
         while let Some(job) = jobs.recv().await {
             match job {
-                Job::Serve(conn, slot, peer) => {
+                Job::Serve(conn, slot, peer, make) => {
                     let (shared, pool) = (shared.clone(), pool.clone());
                     ::tokio::task::spawn_local(async move {
                         let _slot = slot;
                         log::debug!("{peer}: connected");
-                        match connection(&shared, &conn, &pool).await {
+                        match connection(&shared, &conn, &pool, make()).await {
                             Ok(end) if end.is_clean() => log::debug!("{peer}: closed: {end}"),
                             Ok(end) => log::info!("{peer}: closed: {end}"),
                             Err(e) if super::routine(&e) => log::debug!("{peer}: closed: {e}"),
@@ -178,11 +189,12 @@ fn worker(
 }
 
 /// Accepts until shutdown; accept errors back off and retry.
-fn accept_loop(
+fn accept_loop<S: Service + 'static>(
     listener: &TcpListener,
     shared: &Arc<Shared>,
     state: &Arc<State>,
-    workers: &[(runtime::Handle, UnboundedSender<Job>)],
+    workers: &[(runtime::Handle, UnboundedSender<Job<S>>)],
+    make: &super::Make<S>,
 ) {
     let mut next = 0usize;
     super::accept_until_stopped(listener, shared, |stream, peer| {
@@ -190,7 +202,7 @@ fn accept_loop(
             return;
         };
         next = next.wrapping_add(1);
-        if let Err(e) = admit(shared, state, stream, peer, handle, jobs) {
+        if let Err(e) = admit(shared, state, stream, peer, handle, jobs, make) {
             log::warn!("{peer}: cannot serve: {e}");
         }
     });
@@ -200,13 +212,14 @@ fn accept_loop(
 }
 
 /// Registers a connection with a worker, or has it answered `busy`.
-fn admit(
+fn admit<S>(
     shared: &Shared,
     state: &Arc<State>,
     stream: std::net::TcpStream,
     peer: SocketAddr,
     handle: &runtime::Handle,
-    jobs: &UnboundedSender<Job>,
+    jobs: &UnboundedSender<Job<S>>,
+    make: &super::Make<S>,
 ) -> io::Result<()> {
     stream.set_nonblocking(true)?;
     stream.set_nodelay(true)?;
@@ -236,7 +249,7 @@ fn admit(
     });
     let slot = state.conns.register(peer.ip(), conn.clone());
     // On failure the job (its slot, its stream) is dropped: closed.
-    jobs.send(Job::Serve(conn, slot, peer))
+    jobs.send(Job::Serve(conn, slot, peer, make.clone()))
         .map_err(|_| io::Error::other("worker gone"))
 }
 
@@ -315,15 +328,15 @@ impl Pool {
 
 /// Serves one connection: the session on pooled buffers while there is
 /// work, parked (no buffers) while there is none.
-async fn connection(shared: &Shared, conn: &Conn, pool: &Pool) -> io::Result<End> {
-    let cfg = &shared.config;
-    let config = cfg.session();
-    let mut services = Some(StdServices::with_budget(
-        cfg.root.clone(),
-        cfg.max_body,
-        shared.budget.clone(),
-    ));
-    let mut parked: Option<Parked<StdServices>> = None;
+async fn connection<S: Service>(
+    shared: &Shared,
+    conn: &Conn,
+    pool: &Pool,
+    service: S,
+) -> io::Result<End> {
+    let config = shared.config.session();
+    let mut services = Some(service);
+    let mut parked: Option<Parked<S>> = None;
     loop {
         if let Some(p) = &parked {
             // Wait for the peer's next byte, the idle deadline, or a wake
@@ -365,7 +378,7 @@ async fn connection(shared: &Shared, conn: &Conn, pool: &Pool) -> io::Result<End
 
 /// Runs the session until it ends (`Some`) or waits between frames with
 /// nothing to send and nothing to read (`None`: park it).
-async fn run<X: Extension>(
+async fn run<X: Service>(
     session: &mut Session<'_, X>,
     conn: &Conn,
     shared: &Shared,

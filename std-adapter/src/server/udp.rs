@@ -6,7 +6,7 @@ use std::net::UdpSocket;
 use std::thread;
 use std::time::Duration;
 
-use jframe::service::{Limits, datagram};
+use jframe::service::{Limits, Service, datagram};
 
 use super::Shared;
 use crate::services::StdServices;
@@ -21,7 +21,7 @@ const DATAGRAM: usize = 65_536;
 /// chargen (19) would bounce replies back at us forever.
 const BLOCKED_PORTS: [u16; 3] = [0, 7, 19];
 
-pub(super) fn serve(sock: &UdpSocket, shared: &Shared) {
+pub(super) fn serve<S: Service>(sock: &UdpSocket, shared: &Shared, make: &dyn Fn() -> S) {
     // A short timeout so that shutdown is noticed.
     if let Err(e) = sock.set_read_timeout(Some(Duration::from_millis(200))) {
         log::error!("udp: cannot set a read timeout ({e}); UDP service stopped");
@@ -29,11 +29,7 @@ pub(super) fn serve(sock: &UdpSocket, shared: &Shared) {
     }
     let mut datagram = vec![0u8; DATAGRAM];
     let mut reply = vec![0u8; DATAGRAM];
-    let mut services = StdServices::with_budget(
-        shared.config.root.clone(),
-        shared.config.max_body,
-        shared.budget.clone(),
-    );
+    let mut services = make();
     let limits = Limits {
         max_header: crate::MAX_HEADER,
         max_body: shared.config.max_body,

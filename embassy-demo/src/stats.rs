@@ -1,0 +1,143 @@
+//! The device's own op, written the way a user of jframe writes one:
+//! `stats`, the device's window for operators. It answers with a typed
+//! reply whose header carries the figures (body empty):
+//!
+//! ```text
+//! {"data_size":0,"status":"ok","uptime_ms":81234,"connections":12,
+//!  "requests":340,"bytes_in":18022,"bytes_out":17301,
+//!  "refused":{"bad_frame":1,"bad_request":2,"too_large":0,"busy":3,"other":0}}
+//! ```
+//!
+//! [`DeviceService`] is `stats` with SPEC's demo ops as the fallback
+//! ([`jframe::service::Fallback`]): every other op goes to
+//! [`jframe::service::Demo`], and an op neither claims is `bad_request`
+//! from the session. The counters are the device's, shared by every
+//! connection; a driver adds what it sees (connections, bytes) and the
+//! service counts every reply through [`Service::replied`].
+
+use core::cell::Cell;
+
+use embassy_sync::blocking_mutex::Mutex;
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use jframe::service::{Answer, Demo, Fallback, Reply, Request, Service};
+use jframe::{CompactHeader, Status};
+
+/// Replies refused, by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Refused {
+    /// Fatal frames.
+    pub bad_frame: u32,
+    /// Unknown ops and wrong keys.
+    pub bad_request: u32,
+    /// Bodies over a limit.
+    pub too_large: u32,
+    /// Connections turned away from a full pool.
+    pub busy: u32,
+    /// Anything else.
+    pub other: u32,
+}
+
+/// The device's figures since boot, as `stats` reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Figures {
+    /// Milliseconds since boot.
+    pub uptime_ms: u64,
+    /// Connections served (accepted into the pool).
+    pub connections: u32,
+    /// Requests answered (every reply frame).
+    pub requests: u32,
+    /// Bytes received and sent on served connections.
+    pub bytes_in: u64,
+    /// See [`Figures::bytes_in`].
+    pub bytes_out: u64,
+    /// Refusals by status.
+    pub refused: Refused,
+}
+
+static FIGURES: Mutex<CriticalSectionRawMutex, Cell<Figures>> = Mutex::new(Cell::new(Figures {
+    uptime_ms: 0,
+    connections: 0,
+    requests: 0,
+    bytes_in: 0,
+    bytes_out: 0,
+    refused: Refused {
+        bad_frame: 0,
+        bad_request: 0,
+        too_large: 0,
+        busy: 0,
+        other: 0,
+    },
+}));
+
+fn update(f: impl FnOnce(&mut Figures)) {
+    FIGURES.lock(|cell| {
+        let mut figures = cell.get();
+        f(&mut figures);
+        cell.set(figures);
+    });
+}
+
+/// The figures now.
+pub fn figures() -> Figures {
+    let mut figures = FIGURES.lock(Cell::get);
+    figures.uptime_ms = embassy_time::Instant::now().as_millis();
+    figures
+}
+
+/// A connection was accepted into the pool.
+pub fn connection() {
+    update(|f| f.connections = f.connections.wrapping_add(1));
+}
+
+/// A connection was turned away with `busy`.
+pub fn turned_away() {
+    update(|f| f.refused.busy = f.refused.busy.wrapping_add(1));
+}
+
+/// Bytes moved on a served connection.
+pub fn moved(bytes_in: usize, bytes_out: usize) {
+    update(|f| {
+        f.bytes_in = f.bytes_in.wrapping_add(bytes_in as u64);
+        f.bytes_out = f.bytes_out.wrapping_add(bytes_out as u64);
+    });
+}
+
+/// The `stats` op.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats;
+
+impl Service for Stats {
+    type Header = CompactHeader;
+    type Source = Reply<Figures, [u8; 0]>;
+
+    fn call(&mut self, request: &Request<'_, CompactHeader>) -> Answer<Self::Source> {
+        match request.op {
+            Some("stats") => Answer::Reply(Reply::new(Status::Ok, figures(), [])),
+            _ => Answer::Unclaimed,
+        }
+    }
+
+    fn replied(&mut self, status: Status) {
+        update(|f| {
+            f.requests = f.requests.wrapping_add(1);
+            let r = &mut f.refused;
+            let slot = match status {
+                Status::Ok => return,
+                Status::BadFrame => &mut r.bad_frame,
+                Status::BadRequest => &mut r.bad_request,
+                Status::TooLarge => &mut r.too_large,
+                Status::Busy => &mut r.busy,
+                _ => &mut r.other,
+            };
+            *slot = slot.wrapping_add(1);
+        });
+    }
+}
+
+/// What the device serves: `stats`, then SPEC's demo ops.
+pub type DeviceService = Fallback<Stats, Demo>;
+
+/// A new [`DeviceService`] for one connection.
+pub const fn device_service() -> DeviceService {
+    Fallback::new(Stats, Demo::new())
+}

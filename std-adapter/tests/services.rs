@@ -1,0 +1,191 @@
+//! Your own services on a std server: a custom op with a typed request
+//! header and a typed reply, beside SPEC's demo ops through a fallback, on
+//! both TCP engines and UDP, called over real sockets and by a stdlib
+//! Python client. An op no service claims is `bad_request`, and the demo
+//! ops still pass the whole conformance table.
+#![cfg(feature = "tokio")]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::Duration;
+
+use jframe::Status;
+use jframe::header::Typed;
+use jframe::service::{Answer, Demo, Fallback, NoKeys, Refusal, Reply, Request, Service};
+use jframe_std::conform::{self, Options};
+use jframe_std::server::{Config, Engine, Server};
+
+const T: Duration = Duration::from_secs(20);
+
+/// The request header of `read_sensor`: which channel.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+struct SensorRequest {
+    #[serde(default)]
+    channel: u8,
+}
+
+/// The reply's extra header keys.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Reading {
+    channel: u8,
+    millicelsius: i32,
+}
+
+/// A device-like service: `read_sensor` and `set_config`.
+#[derive(Debug, Default)]
+struct Sensors;
+
+type Header = Typed<SensorRequest>;
+
+impl Service for Sensors {
+    type Header = Header;
+    type Source = jframe::service::Either<Reply<Reading, [u8; 0]>, Reply<NoKeys, Vec<u8>>>;
+
+    fn call(&mut self, request: &Request<'_, Header>) -> Answer<Self::Source> {
+        use jframe::service::Either::{First, Then};
+        match request.op {
+            Some("read_sensor") => {
+                let channel = request.header.value.channel;
+                if channel > 3 {
+                    return Answer::Refuse(Refusal::text(Status::NotFound, "no such channel"));
+                }
+                let reading = Reading {
+                    channel,
+                    millicelsius: 21_000 + i32::from(channel) * 500,
+                };
+                Answer::Reply(First(Reply::new(Status::Ok, reading, [])))
+            }
+            Some("set_config") => Answer::Reply(Then(Reply::new(
+                Status::Ok,
+                NoKeys {},
+                format!("applied {} bytes", request.data_size()).into_bytes(),
+            ))),
+            _ => Answer::Unclaimed,
+        }
+    }
+}
+
+fn start(engine: Engine) -> (SocketAddr, SocketAddr) {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let server = Server::bind(loopback, Some(loopback), Config::default())
+        .unwrap()
+        .with_engine(engine)
+        .with_service(|| Fallback::new(Sensors, Demo::<Header>::with_header()));
+    let (tcp, udp) = (server.local_addr().unwrap(), server.udp_addr().unwrap());
+    std::thread::spawn(move || server.run());
+    (tcp, udp)
+}
+
+fn frame(json: &str, body: &[u8]) -> Vec<u8> {
+    let mut v = (json.len() as u32).to_le_bytes().to_vec();
+    v.extend_from_slice(json.as_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+fn read_reply(s: &mut TcpStream) -> (serde_json::Value, Vec<u8>) {
+    let mut prefix = [0u8; 4];
+    s.read_exact(&mut prefix).unwrap();
+    let mut head = vec![0u8; u32::from_le_bytes(prefix) as usize];
+    s.read_exact(&mut head).unwrap();
+    let head: serde_json::Value = serde_json::from_slice(&head).unwrap();
+    let mut body = vec![0u8; head["data_size"].as_u64().unwrap() as usize];
+    s.read_exact(&mut body).unwrap();
+    (head, body)
+}
+
+#[test]
+fn a_custom_op_beside_the_demo_ops_on_every_std_transport() {
+    for engine in [Engine::Threads, Engine::Tokio] {
+        let (tcp, udp) = start(engine);
+        let mut s = TcpStream::connect(tcp).unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        // Pipelined: the custom op, a refusal of it, the demo's echo, an op
+        // nobody claims, and a request whose header does not fit the type.
+        s.write_all(
+            &[
+                frame(r#"{"data_size":0,"op":"read_sensor","channel":2}"#, b""),
+                frame(r#"{"data_size":0,"op":"read_sensor","channel":9}"#, b""),
+                frame(r#"{"data_size":3,"op":"set_config"}"#, b"a=1"),
+                frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
+                frame(r#"{"data_size":1,"op":"dance"}"#, b"x"),
+                frame(r#"{"data_size":0,"op":"read_sensor","channel":"two"}"#, b""),
+                frame(r#"{"data_size":2}"#, b"ok"),
+            ]
+            .concat(),
+        )
+        .unwrap();
+        let (head, body) = read_reply(&mut s);
+        assert_eq!(
+            head,
+            serde_json::json!({"data_size":0,"status":"ok","channel":2,"millicelsius":22000}),
+            "{engine:?}"
+        );
+        assert!(body.is_empty());
+        assert_eq!(read_reply(&mut s).0["status"], "not_found", "{engine:?}");
+        assert_eq!(read_reply(&mut s).1, b"applied 3 bytes", "{engine:?}");
+        assert_eq!(read_reply(&mut s).1, b"hi", "{engine:?}");
+        let (head, _) = read_reply(&mut s);
+        assert_eq!(head["status"], "bad_request", "{engine:?}");
+        assert_eq!(head["error"], r#"unknown op "dance""#, "{engine:?}");
+        assert_eq!(read_reply(&mut s).0["status"], "bad_request", "{engine:?}");
+        assert_eq!(read_reply(&mut s).1, b"OK", "{engine:?}");
+
+        // UDP: the same service.
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.set_read_timeout(Some(T)).unwrap();
+        u.send_to(
+            &frame(r#"{"data_size":0,"op":"read_sensor","channel":1}"#, b""),
+            udp,
+        )
+        .unwrap();
+        let mut buf = [0u8; 512];
+        let n = u.recv(&mut buf).unwrap();
+        let head: serde_json::Value = serde_json::from_slice(&buf[4..n]).unwrap();
+        assert_eq!(head["millicelsius"], 21500, "{engine:?}");
+
+        // The demo ops through the fallback: the whole conformance table.
+        let failed: Vec<_> = conform::run_tcp(tcp, &Options::default())
+            .into_iter()
+            .filter(|o| o.result.is_err())
+            .map(|o| format!("{}: {:?}", o.name, o.result))
+            .collect();
+        assert!(failed.is_empty(), "{engine:?}: {failed:#?}");
+    }
+}
+
+/// A stdlib Python client for the custom op, in the seeds' style: about a
+/// dozen lines (docs/SERVICES.md shows the same code).
+const PYTHON_CLIENT: &str = r#"
+import json, socket, struct, sys
+def call(sock, op, body=b"", **keys):
+    head = json.dumps(dict(data_size=len(body), op=op, **keys)).encode()
+    sock.sendall(struct.pack("<i", len(head)) + head + body)
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            data += sock.recv(n - len(data)) or sys.exit("closed")
+        return data
+    head = json.loads(exactly(struct.unpack("<i", exactly(4))[0]))
+    return head, exactly(head["data_size"])
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print(json.dumps(call(sock, "read_sensor", channel=3)[0]))
+"#;
+
+#[test]
+fn a_stdlib_python_client_calls_the_custom_op() {
+    let (tcp, _) = start(Engine::Tokio);
+    let out = Command::new(common::python3())
+        .args(["-c", PYTHON_CLIENT, &tcp.port().to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let head: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        head,
+        serde_json::json!({"data_size":0,"status":"ok","channel":3,"millicelsius":22500})
+    );
+}
