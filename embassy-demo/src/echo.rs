@@ -39,7 +39,8 @@ use jframe::Status;
 
 use crate::stats;
 use jframe::service::{
-    Admission, Buffers, Config, End, Instant, Limits, Refusal, Refused, Session, Timeouts, admit,
+    Admission, Buffers, Config, End, Instant, Limits, Refusal, Refused, Service, Session, Timeouts,
+    admit,
 };
 
 /// The TCP port of the echo service (RFC 862's echo port).
@@ -276,12 +277,13 @@ pub type Ended<E> = End<E>;
 /// on these buffers, serve the connection, close it, repeat. Spawn one task
 /// per slot of the pool, each with its own buffers and its own
 /// [`Pool::slot`].
-pub async fn serve_socket(
+pub async fn serve_socket<S: Service>(
     stack: Stack<'_>,
     rx_buffer: &mut [u8],
     tx_buffer: &mut [u8],
     config: &EchoConfig,
     slot: Slot<'_>,
+    service: impl Fn() -> S,
 ) -> ! {
     loop {
         slot.set(SlotState::Down);
@@ -316,7 +318,7 @@ pub async fn serve_socket(
         }
         jlog!(debug, "echo: connection from {:?}", peer);
         stats::connection();
-        let end = serve_connection(&mut socket, config, Some(slot)).await;
+        let end = serve_connection(&mut socket, config, Some(slot), service()).await;
         jlog!(debug, "echo: connection from {:?} ended: {:?}", peer, end);
         slot.set(SlotState::Down);
         let limit = match end {
@@ -385,15 +387,17 @@ async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration) {
 }
 
 /// Serves jframe requests on one connection until it ends: a loop around
-/// core's session, on the device's buffers. Generic over the transport, so
-/// it runs on an embassy-net socket or any other embedded-io-async stream.
-/// With a pool `slot`, the connection publishes its idle state and makes
-/// room when a newcomer to a full pool evicts it.
-pub async fn serve_connection<S: Read + Write>(
-    io: &mut S,
+/// core's session, on the device's buffers, answering with `service`
+/// ([`stats::device_service`] on this device, or yours). Generic over the
+/// transport, so it runs on an embassy-net socket or any other
+/// embedded-io-async stream. With a pool `slot`, the connection publishes
+/// its idle state and makes room when a newcomer to a full pool evicts it.
+pub async fn serve_connection<T: Read + Write, S: Service>(
+    io: &mut T,
     config: &EchoConfig,
     slot: Option<Slot<'_>>,
-) -> Ended<S::Error> {
+    service: S,
+) -> Ended<T::Error> {
     let mut rx = [0u8; RX_BUF];
     let mut frame = [0u8; FRAME_BUF];
     let mut tx = [0u8; TX_BUF];
@@ -402,7 +406,7 @@ pub async fn serve_connection<S: Read + Write>(
         frame: &mut frame,
         tx: &mut tx,
     };
-    let mut session = Session::new(buffers, stats::device_service(), &config.session(), now());
+    let mut session = Session::new(buffers, service, &config.session(), now());
     let evicted = || slot.is_some_and(|s| s.state() == SlotState::Evicted);
     loop {
         if evicted() {

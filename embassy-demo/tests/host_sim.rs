@@ -623,3 +623,70 @@ fn python_256_kib_upper_through_a_10_percent_lossy_wire() {
 fn python_1_mib_upper_through_a_10_percent_lossy_wire() {
     python_big_body_through_a_lossy_wire(1024 * 1024, Duration::from_secs(600));
 }
+
+/// The device's own op, `stats`, beside the demo ops (issue 14): a typed
+/// reply whose header carries the device's figures, read by a stdlib
+/// Python client; an op no service claims is `bad_request`.
+#[test]
+fn the_device_answers_its_own_stats_op() {
+    let sim = Sim::start(&[]);
+    wait_ready(sim.addr);
+    let s = connect(sim.addr);
+    let (h, body) = round_trip(&s, Op::Echo, b"before").expect("echo");
+    assert_eq!(
+        (h.status(), body.as_slice()),
+        (Some(Status::Ok), &b"before"[..])
+    );
+    let mut w = &s;
+    w.write_all(&raw_frame(r#"{"data_size":0,"op":"dance"}"#))
+        .unwrap();
+    let mut decoder = Decoder::new([0u8; 512]);
+    let mut r = FromStd::new(&s);
+    match read_frame(&mut r, &mut decoder).unwrap() {
+        Some(Received::Frame(f)) => {
+            assert_eq!(f.header.status(), Some(Status::BadRequest));
+            assert_eq!(f.header.error.as_deref(), Some(r#"unknown op "dance""#));
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(r);
+    let script = r#"
+import json, socket, struct, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+head = json.dumps({"data_size": 0, "op": "stats"}).encode()
+sock.sendall(struct.pack("<i", len(head)) + head)
+def exactly(n):
+    data = b""
+    while len(data) < n:
+        data += sock.recv(n - len(data)) or sys.exit("closed")
+    return data
+print(exactly(struct.unpack("<i", exactly(4))[0]).decode())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &sim.addr.port().to_string()])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{out:?}");
+    let head = String::from_utf8(out.stdout).unwrap();
+    eprintln!("stats: {head}");
+    // The typed keys, in the type's order, with figures that moved.
+    let figure = |key: &str| -> u64 {
+        let at = head
+            .find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("{key} in {head}"));
+        head[at + key.len() + 3..]
+            .split([',', '}'])
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {head}"))
+    };
+    assert!(
+        head.starts_with(r#"{"data_size":0,"status":"ok","uptime_ms":"#),
+        "{head}"
+    );
+    assert!(figure("uptime_ms") > 0);
+    assert!(figure("connections") >= 2, "{head}");
+    assert!(figure("requests") >= 2, "{head}");
+    assert!(figure("bytes_in") > 0 && figure("bytes_out") > 0, "{head}");
+    assert!(figure("bad_request") >= 1, "{head}");
+}

@@ -15,6 +15,7 @@ mod time_driver;
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4};
 use jframe_embassy_demo::echo::{ECHO_PORT, EchoConfig, Pool, Slot, serve_socket};
+use jframe_embassy_demo::stats;
 use static_cell::StaticCell;
 
 /// Concurrent connections served (one task and one socket each).
@@ -48,7 +49,7 @@ static POOL: Pool<SOCKETS> = Pool::new();
 async fn echo_task(stack: Stack<'static>, slot: Slot<'static>, config: &'static EchoConfig) -> ! {
     let mut rx = [0u8; SOCKET_RX];
     let mut tx = [0u8; SOCKET_TX];
-    serve_socket(stack, &mut rx, &mut tx, config, slot).await
+    serve_socket(stack, &mut rx, &mut tx, config, slot, stats::device_service).await
 }
 
 #[embassy_executor::main]

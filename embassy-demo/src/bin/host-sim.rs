@@ -25,6 +25,7 @@ use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_M
 use jframe_embassy_demo::sim::wire::{
     self, Faults, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireStats,
 };
+use jframe_embassy_demo::stats;
 use static_cell::StaticCell;
 
 /// Echo sockets on the device's port 7 (the pool): 8 connections served,
@@ -381,7 +382,7 @@ async fn tap_net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
 async fn echo_task(stack: Stack<'static>, config: &'static EchoConfig, slot: Slot<'static>) -> ! {
     let mut rx = [0u8; DEVICE_SOCKET_BUF];
     let mut tx = [0u8; DEVICE_SOCKET_BUF];
-    echo::serve_socket(stack, &mut rx, &mut tx, config, slot).await
+    echo::serve_socket(stack, &mut rx, &mut tx, config, slot, stats::device_service).await
 }
 
 #[embassy_executor::task(pool_size = FORWARDERS)]

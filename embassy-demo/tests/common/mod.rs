@@ -76,6 +76,7 @@ where
             leak_buf(DEVICE_BUF),
             config,
             slots.slot(i),
+            jframe_embassy_demo::stats::device_service,
         )
     });
     let background = join4(
