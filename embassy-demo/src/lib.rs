@@ -29,3 +29,9 @@ pub mod stats;
 
 #[cfg(not(target_os = "none"))]
 pub mod sim;
+
+/// The guide to your own services (`docs/SERVICES.md`): its Rust code runs
+/// as this crate's doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/SERVICES.md")]
+pub struct ServicesGuide;

@@ -157,29 +157,25 @@ fn a_custom_op_beside_the_demo_ops_on_every_std_transport() {
     }
 }
 
-/// A stdlib Python client for the custom op, in the seeds' style: about a
-/// dozen lines (docs/SERVICES.md shows the same code).
-const PYTHON_CLIENT: &str = r#"
-import json, socket, struct, sys
-def call(sock, op, body=b"", **keys):
-    head = json.dumps(dict(data_size=len(body), op=op, **keys)).encode()
-    sock.sendall(struct.pack("<i", len(head)) + head + body)
-    def exactly(n):
-        data = b""
-        while len(data) < n:
-            data += sock.recv(n - len(data)) or sys.exit("closed")
-        return data
-    head = json.loads(exactly(struct.unpack("<i", exactly(4))[0]))
-    return head, exactly(head["data_size"])
-sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-print(json.dumps(call(sock, "read_sensor", channel=3)[0]))
-"#;
+/// The stdlib Python client of docs/SERVICES.md, taken from the guide
+/// itself so that the guide's code is what runs.
+fn python_client() -> String {
+    let guide = include_str!("../../docs/SERVICES.md");
+    let start = guide
+        .find("```python\n")
+        .expect("a python block in the guide")
+        + 10;
+    let len = guide[start..].find("```").expect("its end");
+    guide[start..start + len].to_string()
+}
 
 #[test]
-fn a_stdlib_python_client_calls_the_custom_op() {
+fn the_guide_s_stdlib_python_client_calls_the_custom_op() {
     let (tcp, _) = start(Engine::Tokio);
+    let client = python_client();
+    assert!(client.lines().count() <= 15, "{client}");
     let out = Command::new(common::python3())
-        .args(["-c", PYTHON_CLIENT, &tcp.port().to_string()])
+        .args(["-c", &client, &tcp.port().to_string()])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
