@@ -83,6 +83,8 @@ pub struct StdServices {
     pub max_collect: u64,
     budget: Budget,
     collecting: Option<Collecting>,
+    /// Reports each request's op and answer, when metrics are on.
+    meter: Option<crate::metrics::RequestMeter>,
 }
 
 impl StdServices {
@@ -102,7 +104,15 @@ impl StdServices {
             max_collect,
             budget,
             collecting: None,
+            meter: None,
         }
+    }
+
+    /// Reports every request offered to these services to `meter`
+    /// (`None`: reports nothing). See [`crate::metrics::RequestMeter`].
+    pub fn with_meter(mut self, meter: Option<crate::metrics::RequestMeter>) -> Self {
+        self.meter = meter;
+        self
     }
 
     /// The budget these services draw on.
@@ -237,6 +247,58 @@ impl Extension for StdServices {
     type Header = Header;
 
     fn claim(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<StdReply> {
+        let claim = self.claim_unmetered(header, op, body);
+        if let Some(m) = &self.meter {
+            let size = header.data_size;
+            let op_name = op.as_str();
+            match &claim {
+                Claim::Builtin => {
+                    // What core's built-in service will answer (its own
+                    // rule: `jframe::service::plan`).
+                    match jframe::service::Transform::for_op(op).map(|t| t.reply_size(size)) {
+                        Some(Some(out)) => m.answered(op_name, Status::Ok.as_str(), size, out),
+                        Some(None) => m.answered(op_name, Status::TooLarge.as_str(), size, 0),
+                        None => m.answered(op_name, Status::BadRequest.as_str(), size, 0),
+                    }
+                }
+                Claim::Reply(r) => m.answered(op_name, Status::Ok.as_str(), size, r.head.data_size),
+                Claim::Refuse(r) => m.answered(op_name, r.status.as_str(), size, 0),
+                Claim::Collect => m.collecting(op_name, size),
+            }
+        }
+        claim
+    }
+
+    fn collect(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
+        let collected = self.collect_unmetered(chunk);
+        if let (Err(r), Some(m)) = (&collected, &self.meter) {
+            m.collected(r.status.as_str(), 0);
+        }
+        collected
+    }
+
+    fn finish(&mut self, header: &Header) -> Claim<StdReply> {
+        let claim = self.finish_unmetered(header);
+        if let Some(m) = &self.meter {
+            match &claim {
+                Claim::Reply(r) => m.collected(Status::Ok.as_str(), r.head.data_size),
+                Claim::Refuse(r) => m.collected(r.status.as_str(), 0),
+                _ => m.collected(Status::Error.as_str(), 0),
+            }
+        }
+        claim
+    }
+
+    fn abandon(&mut self) {
+        self.collecting = None;
+        if let Some(m) = &self.meter {
+            m.abandoned();
+        }
+    }
+}
+
+impl StdServices {
+    fn claim_unmetered(&mut self, header: &Header, op: Op, body: Option<&[u8]>) -> Claim<StdReply> {
         match (op, body) {
             (Op::Get, _) => self.get(header),
             // ASCII (or not UTF-8 at all) is core's ASCII upper, streamed.
@@ -249,7 +311,7 @@ impl Extension for StdServices {
         }
     }
 
-    fn collect(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
+    fn collect_unmetered(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
         let Some(c) = self.collecting.as_mut() else {
             return Err(Refusal::text(Status::Error, "no body is being collected"));
         };
@@ -262,15 +324,11 @@ impl Extension for StdServices {
         Ok(())
     }
 
-    fn finish(&mut self, _header: &Header) -> Claim<StdReply> {
+    fn finish_unmetered(&mut self, _header: &Header) -> Claim<StdReply> {
         match self.collecting.take() {
             Some(c) => upper_collected(c),
             None => refuse(Status::Error, "no body was collected"),
         }
-    }
-
-    fn abandon(&mut self) {
-        self.collecting = None;
     }
 }
 

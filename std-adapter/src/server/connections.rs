@@ -54,13 +54,36 @@ impl<C: Live> Connections<C> {
     /// accepting thread, so nothing is admitted in between.
     pub(super) fn busy(&self, client: IpAddr, config: &Config) -> Option<Busy> {
         let reg = self.registry();
-        let from_client = reg.per_client.get(&client).copied().unwrap_or(0);
+        let from_client = reg.per_client.get(&client_key(client)).copied().unwrap_or(0);
         admission(reg.conns.len(), from_client, config)
+    }
+
+    /// [`Self::busy`] and [`Self::register`] under one lock, for drivers
+    /// that admit from more than one thread (a connection behind a PROXY
+    /// header is admitted once its header has been read, by its own task).
+    pub(super) fn try_register(
+        self: &Arc<Self>,
+        client: IpAddr,
+        config: &Config,
+        conn: impl FnOnce() -> Arc<C>,
+    ) -> Result<Slot<C>, Busy> {
+        let mut reg = self.registry();
+        let key = client_key(client);
+        let from_client = reg.per_client.get(&key).copied().unwrap_or(0);
+        if let Some(why) = admission(reg.conns.len(), from_client, config) {
+            return Err(why);
+        }
+        Ok(self.insert(&mut reg, key, conn()))
     }
 
     /// Registers a connection; it stays registered while the slot lives.
     pub(super) fn register(self: &Arc<Self>, client: IpAddr, conn: Arc<C>) -> Slot<C> {
         let mut reg = self.registry();
+        self.insert(&mut reg, client_key(client), conn)
+    }
+
+    fn insert(self: &Arc<Self>, reg: &mut Registry<C>, client: IpAddr, conn: Arc<C>) -> Slot<C> {
+        crate::metrics::connection_opened();
         let id = reg.next_id;
         reg.next_id += 1;
         reg.conns.insert(id, conn);
@@ -122,6 +145,22 @@ impl<C: Live> Connections<C> {
     }
 }
 
+/// The key `--max-conns-per-client` counts a client by: its IPv4 address,
+/// or the /64 of its IPv6 address (one host commonly holds a whole /64).
+/// An IPv4-mapped IPv6 address counts as the IPv4 address.
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !(u128::MAX >> 64);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
+}
+
 /// Frees a connection's slot when it ends, however it ends.
 #[derive(Debug)]
 pub(super) struct Slot<C: Live> {
@@ -132,6 +171,7 @@ pub(super) struct Slot<C: Live> {
 
 impl<C: Live> Drop for Slot<C> {
     fn drop(&mut self) {
+        crate::metrics::connection_closed();
         let mut reg = self.conns.registry();
         reg.conns.remove(&self.id);
         if let Some(n) = reg.per_client.get_mut(&self.client) {
@@ -143,5 +183,21 @@ impl<C: Live> Drop for Slot<C> {
         if reg.conns.is_empty() {
             self.conns.drained.notify_all();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_key;
+    use std::net::IpAddr;
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let key = |s: &str| client_key(s.parse::<IpAddr>().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::2"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("2001:db8:1:2:ffff::1").to_string(), "2001:db8:1:2::");
+        assert_eq!(key("::ffff:10.0.0.7").to_string(), "10.0.0.7");
+        assert_eq!(key("10.0.0.7").to_string(), "10.0.0.7");
     }
 }

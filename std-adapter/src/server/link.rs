@@ -22,6 +22,8 @@ pub(super) struct TcpLink<'a> {
     /// True exactly while waiting between frames (shutdown closes those).
     idle: &'a AtomicBool,
     stopping: &'a AtomicBool,
+    /// Told when every reply so far has been written (metrics on).
+    meter: Option<crate::metrics::RequestMeter>,
 }
 
 impl<'a> TcpLink<'a> {
@@ -30,6 +32,7 @@ impl<'a> TcpLink<'a> {
         timeouts: Timeouts,
         idle: &'a AtomicBool,
         stopping: &'a AtomicBool,
+        meter: Option<crate::metrics::RequestMeter>,
     ) -> Self {
         TcpLink {
             stream,
@@ -37,6 +40,7 @@ impl<'a> TcpLink<'a> {
             current: None,
             idle,
             stopping,
+            meter,
         }
     }
 
@@ -52,6 +56,9 @@ impl<'a> TcpLink<'a> {
 
 impl Deadlines for TcpLink<'_> {
     fn before_read(&mut self, phase: Phase) -> bool {
+        if let (Some(m), Phase::Idle | Phase::Header) = (&self.meter, phase) {
+            m.flushed();
+        }
         let was = self.clock.enter(phase);
         if (was == Phase::Idle) != (phase == Phase::Idle) {
             self.idle.store(phase == Phase::Idle, Ordering::SeqCst);

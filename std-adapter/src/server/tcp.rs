@@ -19,7 +19,7 @@ use crate::services::StdServices;
 /// Accepts until shutdown. Accept errors (out of file descriptors, say)
 /// back off and retry; they never end the server.
 pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    let (reject_tx, reject_rx) = sync_channel::<(TcpStream, Busy)>(64);
+    let (reject_tx, reject_rx) = sync_channel::<(Arc<TcpStream>, Busy)>(64);
     let frames = BusyFrames::new(&shared.config);
     let rejector = thread::Builder::new()
         .name("busy".into())
@@ -38,53 +38,36 @@ pub(super) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 /// Registers and starts a connection, or hands it to the busy replier.
+/// Behind a PROXY header, the connection's own thread reads the header
+/// first and admits it by the client the header names.
 fn admit(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: std::net::SocketAddr,
-    reject: &SyncSender<(TcpStream, Busy)>,
+    reject: &SyncSender<(Arc<TcpStream>, Busy)>,
 ) {
-    if let Some(why) = shared.conns.busy(peer.ip(), &shared.config) {
-        log::debug!("{peer}: {why:?} connection limit reached, replying busy");
-        if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
-            reject.try_send((stream, why))
-        {
-            let _ = s.shutdown(Shutdown::Both);
-        }
+    if shared.config.proxy_protocol {
+        let (shared, reject) = (shared.clone(), reject.clone());
+        spawn(peer, move || {
+            if let Some(client) = super::proxied_client(&stream, peer, &shared.config) {
+                if let Some(run) = register(&shared, stream, client, &reject) {
+                    run();
+                }
+            }
+        });
         return;
     }
-    // One descriptor per connection: the registry (for shutdown) and the
-    // connection's thread share the same socket.
-    let stream = Arc::new(stream);
-    let entry = Arc::new(ConnEntry {
-        stream: stream.clone(),
-        idle: Arc::new(AtomicBool::new(false)),
-    });
-    let slot = shared.conns.register(peer.ip(), entry.clone());
-    let conn_shared = shared.clone();
+    if let Some(run) = register(shared, stream, peer, reject) {
+        spawn(peer, run);
+    }
+}
+
+/// Starts a connection thread running `run`.
+fn spawn(peer: std::net::SocketAddr, run: impl FnOnce() + Send + 'static) {
     let spawned = thread::Builder::new()
         .name("conn".into())
         .stack_size(CONN_STACK)
-        .spawn(move || {
-            let _slot = slot;
-            log::debug!("{peer}: connected");
-            match serve(&conn_shared, stream, &entry.idle) {
-                Ok(()) => log::debug!("{peer}: closed"),
-                // A peer that resets or vanishes is routine.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::ConnectionReset
-                            | io::ErrorKind::BrokenPipe
-                            | io::ErrorKind::UnexpectedEof
-                            | io::ErrorKind::NotConnected
-                    ) =>
-                {
-                    log::debug!("{peer}: closed: {e}");
-                }
-                Err(e) => log::info!("{peer}: closed: {e}"),
-            }
-        });
+        .spawn(run);
     if let Err(e) = spawned {
         // The closure (and with it the slot and the stream) was dropped.
         log::warn!("{peer}: cannot start a thread: {e}");
@@ -92,11 +75,68 @@ fn admit(
     }
 }
 
+/// Registers the connection of `client` and returns what serves it, or
+/// hands it to the busy replier.
+fn register(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    client: std::net::SocketAddr,
+    reject: &SyncSender<(Arc<TcpStream>, Busy)>,
+) -> Option<impl FnOnce() + Send + 'static> {
+    // One descriptor per connection: the registry (for shutdown) and the
+    // connection's thread share the same socket.
+    let stream = Arc::new(stream);
+    let entry = Arc::new(ConnEntry {
+        stream: stream.clone(),
+        idle: Arc::new(AtomicBool::new(false)),
+    });
+    let slot = match shared
+        .conns
+        .try_register(client.ip(), &shared.config, || entry.clone())
+    {
+        Ok(slot) => slot,
+        Err(why) => {
+            log::debug!("{client}: {why:?} connection limit reached, replying busy");
+            crate::metrics::refused(why.into());
+            if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
+                reject.try_send((stream, why))
+            {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            return None;
+        }
+    };
+    let conn_shared = shared.clone();
+    Some(move || {
+        let _slot = slot;
+        log::debug!("{client}: connected");
+        match serve(&conn_shared, stream, &entry.idle) {
+            Ok(()) => log::debug!("{client}: closed"),
+            Err(e) => {
+                crate::metrics::ended(&e);
+                // A peer that resets or vanishes is routine.
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::UnexpectedEof
+                        | io::ErrorKind::NotConnected
+                ) {
+                    log::debug!("{client}: closed: {e}");
+                } else {
+                    log::info!("{client}: closed: {e}");
+                }
+            }
+        }
+    })
+}
+
 /// Answers over-limit connections with `busy`, one at a time, reading
 /// briefly what they sent so that closing does not reset the connection
 /// before the reply is read.
-fn reject_loop(rx: &Receiver<(TcpStream, Busy)>, frames: &BusyFrames) {
-    for (mut stream, why) in rx {
+fn reject_loop(rx: &Receiver<(Arc<TcpStream>, Busy)>, frames: &BusyFrames) {
+    for (stream, why) in rx {
+        let mut stream = &*stream;
         let frame = frames.frame(why);
         let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
         let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
@@ -133,7 +173,8 @@ fn serve(shared: &Shared, stream: Arc<TcpStream>, idle: &AtomicBool) -> io::Resu
         header: cfg.header_timeout,
         body_min_rate: cfg.body_min_rate,
     };
-    let mut link = TcpLink::new(stream, timeouts, idle, &shared.stopping);
+    let meter = crate::metrics::RequestMeter::if_enabled();
+    let mut link = TcpLink::new(stream, timeouts, idle, &shared.stopping, meter.clone());
     let (mut rx, mut frame, mut tx) = (vec![0u8; RX], vec![0u8; FRAME], vec![0u8; TX]);
     let buffers = Buffers {
         rx: &mut rx,
@@ -141,7 +182,8 @@ fn serve(shared: &Shared, stream: Arc<TcpStream>, idle: &AtomicBool) -> io::Resu
         tx: &mut tx,
     };
     let mut services =
-        StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone());
+        StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone())
+            .with_meter(meter);
     let config = service::Config {
         limits: Limits {
             max_header: crate::MAX_HEADER,

@@ -97,6 +97,8 @@ type Slot = connections::Slot<Conn>;
 enum Job {
     Serve(Arc<Conn>, Slot, SocketAddr),
     Busy(TcpStream, Busy),
+    /// A connection to admit once its PROXY header has been read.
+    Proxied(TcpStream, SocketAddr),
 }
 
 /// Serves `listener` on tokio until shut down, then drains; the caller
@@ -150,12 +152,36 @@ fn worker(
                 Job::Serve(conn, slot, peer) => {
                     let (shared, pool) = (shared.clone(), pool.clone());
                     ::tokio::task::spawn_local(async move {
-                        let _slot = slot;
-                        log::debug!("{peer}: connected");
-                        match connection(&shared, &conn, &pool).await {
-                            Ok(()) => log::debug!("{peer}: closed"),
-                            Err(e) if routine(&e) => log::debug!("{peer}: closed: {e}"),
-                            Err(e) => log::info!("{peer}: closed: {e}"),
+                        run(&shared, &conn, slot, peer, &pool).await;
+                    });
+                }
+                Job::Proxied(stream, peer) => {
+                    let (shared, pool, busy, state) =
+                        (shared.clone(), pool.clone(), busy.clone(), state.clone());
+                    ::tokio::task::spawn_local(async move {
+                        let cfg = &shared.config;
+                        let read =
+                            super::proxy_header::read_async(&stream, peer, &cfg.trusted_proxies)
+                                .await;
+                        let close = |how| {
+                            let _ = socket2::SockRef::from(&stream).shutdown(how);
+                        };
+                        let Some(client) = super::proxy_refusal(read, peer, close) else {
+                            return;
+                        };
+                        let conn = Arc::new(Conn {
+                            stream,
+                            idle: AtomicBool::new(false),
+                        });
+                        match state.conns.try_register(client.ip(), cfg, || conn.clone()) {
+                            Ok(slot) => run(&shared, &conn, slot, client, &pool).await,
+                            Err(why) => {
+                                log::debug!("{client}: {why:?} connection limit reached, replying busy");
+                                crate::metrics::refused(why.into());
+                                if let Ok(conn) = Arc::try_unwrap(conn) {
+                                    reply_busy(conn.stream, busy.frame(why)).await;
+                                }
+                            }
                         }
                     });
                 }
@@ -170,6 +196,23 @@ fn worker(
         }
     });
     // Whatever still runs after the drain is dropped with the LocalSet.
+}
+
+/// Serves an admitted connection until it ends, then frees its slot.
+async fn run(shared: &Shared, conn: &Arc<Conn>, slot: Slot, client: SocketAddr, pool: &Pool) {
+    let _slot = slot;
+    log::debug!("{client}: connected");
+    match connection(shared, conn, pool).await {
+        Ok(()) => log::debug!("{client}: closed"),
+        Err(e) => {
+            crate::metrics::ended(&e);
+            if routine(&e) {
+                log::debug!("{client}: closed: {e}");
+            } else {
+                log::info!("{client}: closed: {e}");
+            }
+        }
+    }
 }
 
 /// A peer that resets or vanishes is routine.
@@ -221,8 +264,15 @@ fn admit(
         let _in = handle.enter();
         TcpStream::from_std(stream)?
     };
+    if shared.config.proxy_protocol {
+        // Its worker reads the header, then admits it by the real client.
+        return jobs
+            .send(Job::Proxied(stream, peer))
+            .map_err(|_| io::Error::other("worker gone"));
+    }
     if let Some(why) = state.conns.busy(peer.ip(), &shared.config) {
         log::debug!("{peer}: {why:?} connection limit reached, replying busy");
+        crate::metrics::refused(why.into());
         if state.busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
             if jobs.send(Job::Busy(stream, why)).is_err() {
                 state.busy_replies.fetch_sub(1, Ordering::SeqCst);
@@ -294,9 +344,11 @@ async fn connection(shared: &Shared, conn: &Arc<Conn>, pool: &Pool) -> io::Resul
         write: cfg.write_timeout,
         parked: false,
         stopping: &shared.stopping,
+        meter: crate::metrics::RequestMeter::if_enabled(),
     };
     let mut services =
-        StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone());
+        StdServices::with_budget(cfg.root.clone(), cfg.max_body, shared.budget.clone())
+            .with_meter(link.meter.clone());
     let limits = Limits {
         max_header: crate::MAX_HEADER,
         max_body: cfg.max_body,
@@ -346,6 +398,8 @@ struct TokioLink<'a> {
     /// parked (the engine returned `End::Io`), not failed.
     parked: bool,
     stopping: &'a AtomicBool,
+    /// Told when every reply so far has been written (metrics on).
+    meter: Option<crate::metrics::RequestMeter>,
 }
 
 fn timed_out(what: &str) -> io::Error {
@@ -375,6 +429,9 @@ impl TokioLink<'_> {
 
 impl Deadlines for TokioLink<'_> {
     fn before_read(&mut self, phase: Phase) -> bool {
+        if let (Some(m), Phase::Idle | Phase::Header) = (&self.meter, phase) {
+            m.flushed();
+        }
         self.clock.enter(phase);
         phase != Phase::Idle || !self.stopping.load(Ordering::SeqCst)
     }
