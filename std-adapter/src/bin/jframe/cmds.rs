@@ -914,7 +914,7 @@ Examples:
 
 Every reply is checked (status, size, body). Latency is the round trip of a
 request's batch (-p requests at once). The last line of the text report is
-requests=.. rps=.. MB/s=.. p50=.. p90=.. p99=.. p99.9=.. max=.. errors=..;
+requests=.. rps=.. MB/s=.. p50=.. p90=.. p99=.. p99.9=.. max=.. errors=.. reconnects=..;
 exit code 1 if any error.";
 
 #[derive(Debug, Args)]
@@ -949,6 +949,11 @@ pub struct LoadArgs {
     /// Longest wait for any single reply.
     #[arg(short, long, default_value = "10s", value_parser = args::nonzero_duration)]
     timeout: Duration,
+    /// When the server closes a connection between frames (a restart
+    /// behind a balancer), connect again and carry on: unanswered requests
+    /// are sent again, and reconnects are counted apart from errors.
+    #[arg(long)]
+    reconnect: bool,
     /// The report as one JSON object.
     #[arg(short, long)]
     json: bool,
@@ -963,6 +968,7 @@ fn report_json(cfg: &LoadConfig, r: &LoadReport) -> Value {
         "op": cfg.op.as_str(),
         "requests": r.requests,
         "errors": r.errors,
+        "reconnects": r.reconnects,
         "errors_by_cause": r.causes.iter().map(|(c, n)| json!({"cause": c, "count": n})).collect::<Vec<_>>(),
         "elapsed_s": r.elapsed.as_secs_f64(),
         "rps": r.rps(),
@@ -1000,6 +1006,7 @@ pub fn load(a: LoadArgs, ctx: &Ctx) -> Result<ExitCode> {
         timeout: a.timeout,
         requests: a.requests,
         rate: a.rate,
+        reconnect: a.reconnect,
         ..LoadConfig::new(args::listen_addr(&a.addr)?, duration)
     };
     // The first address that answers as expected (localhost: ::1 or 127.0.0.1).
