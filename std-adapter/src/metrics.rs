@@ -157,10 +157,7 @@ mod on {
             .local_addr()
             .map_err(|source| InstallError::Bind { addr, source })?;
         let handle = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full(REQUEST_DURATION_SECONDS.to_string()),
-                BUCKETS,
-            )?
+            .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION_SECONDS.to_string()), BUCKETS)?
             .install_recorder()?;
         std::thread::Builder::new()
             .name("metrics".into())
@@ -350,10 +347,10 @@ record! {
 
 /// Records a connection's end: a deadline's cut, if one ended it.
 pub fn ended(e: &std::io::Error) {
-    if enabled() {
-        if let Some(c) = Cut::of_error(e) {
-            cut(c);
-        }
+    if enabled()
+        && let Some(c) = Cut::of_error(e)
+    {
+        cut(c);
     }
 }
 

@@ -311,6 +311,8 @@ impl StdServices {
         }
     }
 
+    // As the trait's `collect`: the refusal is the error reply itself.
+    #[allow(clippy::result_large_err)]
     fn collect_unmetered(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
         let Some(c) = self.collecting.as_mut() else {
             return Err(Refusal::text(Status::Error, "no body is being collected"));

@@ -50,7 +50,9 @@ impl Backend {
             if line.contains("listening on tcp") {
                 tcp = Some(last.parse().expect("tcp address"));
             } else if line.contains("metrics on http://") {
-                let addr = last.trim_start_matches("http://").trim_end_matches("/metrics");
+                let addr = last
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/metrics");
                 metrics = Some(addr.parse().expect("metrics address"));
             }
         }
@@ -241,9 +243,13 @@ fn metrics_move(engine: &str) {
     assert_eq!(echo(&mut again, b"x"), "busy");
     // No PROXY header: closed.
     let mut bare = TcpStream::connect(addr).unwrap();
-    bare.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    bare.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let _ = bare.write_all(&raw_frame(r#"{"op":"echo","data_size":0}"#, b""));
-    assert!(read_raw_frame(&mut bare).is_err(), "{engine}: served without a PROXY header");
+    assert!(
+        read_raw_frame(&mut bare).is_err(),
+        "{engine}: served without a PROXY header"
+    );
     // A Unicode upper body being collected holds budget.
     let mut c = proxied(addr, "192.0.2.3:1000");
     let size = 200_000;
@@ -320,14 +326,20 @@ fn metrics_move(engine: &str) {
     h.write_all(br#"{"op":"ec"#).unwrap();
     // Body: a header announcing 1 MiB, then 10 bytes.
     let mut b = connect();
-    b.write_all(&raw_frame(r#"{"op":"echo","data_size":1048576}"#, b"0123456789"))
-        .unwrap();
+    b.write_all(&raw_frame(
+        r#"{"op":"echo","data_size":1048576}"#,
+        b"0123456789",
+    ))
+    .unwrap();
     // Idle: nothing at all.
     let i = connect();
     // Write: a 32 MiB reply never read.
     let mut w = connect();
-    w.write_all(&raw_frame(r#"{"op":"get","name":"big.bin","data_size":0}"#, b""))
-        .unwrap();
+    w.write_all(&raw_frame(
+        r#"{"op":"get","name":"big.bin","data_size":0}"#,
+        b"",
+    ))
+    .unwrap();
     wait_for("every cut", Duration::from_secs(60), || {
         let m = s2.scrape();
         ["header", "body", "idle", "write"]
@@ -376,7 +388,10 @@ impl Haproxy {
         let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/haproxy.cfg");
         let text = std::fs::read_to_string(&cfg).expect("deploy/haproxy.cfg");
         for addr in ["127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:9002"] {
-            assert!(text.contains(addr), "deploy/haproxy.cfg no longer uses {addr}");
+            assert!(
+                text.contains(addr),
+                "deploy/haproxy.cfg no longer uses {addr}"
+            );
         }
         let text = text
             .replace("127.0.0.1:9000", &format!("127.0.0.1:{front}"))
@@ -422,7 +437,9 @@ impl Drop for Haproxy {
 /// Requests a backend answered with `op` and status ok.
 fn served(b: &Backend, op: &str) -> f64 {
     b.scrape()
-        .get(&format!(r#"jframe_requests_total{{op="{op}",status="ok"}}"#))
+        .get(&format!(
+            r#"jframe_requests_total{{op="{op}",status="ok"}}"#
+        ))
         .unwrap_or(0.0)
 }
 
@@ -485,8 +502,14 @@ fn behind_haproxy_with_proxy_v2_and_a_rolling_restart() {
         failed.join("\n")
     );
     // Both backends served some of it.
-    assert!(served(&a, "upper") > 0.0, "the tokio backend served no upper");
-    assert!(served(&b, "upper") > 0.0, "the threads backend served no upper");
+    assert!(
+        served(&a, "upper") > 0.0,
+        "the tokio backend served no upper"
+    );
+    assert!(
+        served(&b, "upper") > 0.0,
+        "the threads backend served no upper"
+    );
 
     // --max-conns-per-client counts the real client: 17 connections from
     // 127.0.0.2 over two backends allowing 8 each cannot all be served,
@@ -501,7 +524,11 @@ fn behind_haproxy_with_proxy_v2_and_a_rolling_restart() {
             other => panic!("unexpected status {other}"),
         }
     }
-    assert!(busy >= 1 && held.len() <= 16, "{} served, {busy} busy", held.len());
+    assert!(
+        busy >= 1 && held.len() <= 16,
+        "{} served, {busy} busy",
+        held.len()
+    );
     let mut other = connect_from("127.0.0.3", lb.front);
     assert_eq!(echo(&mut other, b"hi"), "ok", "another client was refused");
     let per_client = |m: &Backend| {
@@ -541,7 +568,11 @@ fn behind_haproxy_with_proxy_v2_and_a_rolling_restart() {
         "jframe load finished before both restarts did: the machine is too slow for a 25 s run"
     );
     let mut out = String::new();
-    load.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    load.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let status = load.wait().unwrap();
     let last = out.lines().last().unwrap_or("");
     let field = |name: &str| -> u64 {

@@ -52,9 +52,14 @@ impl<C: Live> Connections<C> {
     /// Why a new connection from `client` would be answered `busy`, if it
     /// would. Drivers call this and [`Self::register`] from their one
     /// accepting thread, so nothing is admitted in between.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(super) fn busy(&self, client: IpAddr, config: &Config) -> Option<Busy> {
         let reg = self.registry();
-        let from_client = reg.per_client.get(&client_key(client)).copied().unwrap_or(0);
+        let from_client = reg
+            .per_client
+            .get(&client_key(client))
+            .copied()
+            .unwrap_or(0);
         admission(reg.conns.len(), from_client, config)
     }
 
@@ -77,6 +82,7 @@ impl<C: Live> Connections<C> {
     }
 
     /// Registers a connection; it stays registered while the slot lives.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(super) fn register(self: &Arc<Self>, client: IpAddr, conn: Arc<C>) -> Slot<C> {
         let mut reg = self.registry();
         self.insert(&mut reg, client_key(client), conn)

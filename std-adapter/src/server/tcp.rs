@@ -49,10 +49,10 @@ fn admit(
     if shared.config.proxy_protocol {
         let (shared, reject) = (shared.clone(), reject.clone());
         spawn(peer, move || {
-            if let Some(client) = super::proxied_client(&stream, peer, &shared.config) {
-                if let Some(run) = register(&shared, stream, client, &reject) {
-                    run();
-                }
+            if let Some(client) = super::proxied_client(&stream, peer, &shared.config)
+                && let Some(run) = register(&shared, stream, client, &reject)
+            {
+                run();
             }
         });
         return;

@@ -176,7 +176,9 @@ fn worker(
                         match state.conns.try_register(client.ip(), cfg, || conn.clone()) {
                             Ok(slot) => run(&shared, &conn, slot, client, &pool).await,
                             Err(why) => {
-                                log::debug!("{client}: {why:?} connection limit reached, replying busy");
+                                log::debug!(
+                                    "{client}: {why:?} connection limit reached, replying busy"
+                                );
                                 crate::metrics::refused(why.into());
                                 if let Ok(conn) = Arc::try_unwrap(conn) {
                                     reply_busy(conn.stream, busy.frame(why)).await;
