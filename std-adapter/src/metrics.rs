@@ -23,6 +23,8 @@
 
 use std::time::Duration;
 
+use jframe::{Op, Status};
+
 /// Connections open now.
 pub const CONNECTIONS_OPEN: &str = "jframe_connections_open";
 /// Connections admitted since start.
@@ -159,6 +161,18 @@ mod on {
         let handle = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION_SECONDS.to_string()), BUCKETS)?
             .install_recorder()?;
+        // Histogram samples wait in lock-free buckets until upkeep folds
+        // them in: without a scrape for a while, this keeps them bounded.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            })
+            .map_err(|source| InstallError::Bind { addr, source })?;
         std::thread::Builder::new()
             .name("metrics".into())
             .spawn(move || super::http::serve(&listener, &handle))
@@ -213,17 +227,62 @@ mod on {
         counter!(REFUSALS_TOTAL, "reason" => why.as_str()).increment(1);
     }
 
-    pub(super) fn request(
-        op: &'static str,
-        status: &'static str,
-        body_in: u64,
-        body_out: u64,
-        latency: Duration,
-    ) {
-        counter!(REQUESTS_TOTAL, "op" => op, "status" => status).increment(1);
-        counter!(BODY_BYTES_IN_TOTAL).increment(body_in);
-        counter!(BODY_BYTES_OUT_TOTAL).increment(body_out);
-        metrics::histogram!(REQUEST_DURATION_SECONDS, "op" => op).record(latency.as_secs_f64());
+    /// The ops and statuses known when this was written; others (both
+    /// enums are non-exhaustive) take the slower path of a registry lookup.
+    const OPS: [Op; 4] = [Op::Upper, Op::Echo, Op::Greet, Op::Get];
+
+    /// Per-request handles, registered once: recording a request is then a
+    /// few atomic operations, not a registry lookup per metric.
+    struct Handles {
+        /// By `OPS` index × `Status::ALL` index.
+        requests: Vec<metrics::Counter>,
+        /// By `OPS` index.
+        latency: Vec<metrics::Histogram>,
+        body_in: metrics::Counter,
+        body_out: metrics::Counter,
+    }
+
+    static HANDLES: std::sync::OnceLock<Handles> = std::sync::OnceLock::new();
+
+    fn handles() -> &'static Handles {
+        HANDLES.get_or_init(|| Handles {
+            requests: OPS
+                .iter()
+                .flat_map(|op| {
+                    Status::ALL.iter().map(move |st| {
+                        counter!(REQUESTS_TOTAL, "op" => op.as_str(), "status" => st.as_str())
+                    })
+                })
+                .collect(),
+            latency: OPS
+                .iter()
+                .map(|op| metrics::histogram!(REQUEST_DURATION_SECONDS, "op" => op.as_str()))
+                .collect(),
+            body_in: counter!(BODY_BYTES_IN_TOTAL),
+            body_out: counter!(BODY_BYTES_OUT_TOTAL),
+        })
+    }
+
+    pub(super) fn request(op: Op, status: Status, body_in: u64, body_out: u64, latency: Duration) {
+        let h = handles();
+        let o = OPS.iter().position(|x| *x == op);
+        let st = Status::ALL.iter().position(|x| *x == status);
+        match (o, st) {
+            (Some(o), Some(st)) => {
+                if let Some(c) = h.requests.get(o * Status::ALL.len() + st) {
+                    c.increment(1);
+                }
+            }
+            _ => counter!(REQUESTS_TOTAL, "op" => op.as_str(), "status" => status.as_str())
+                .increment(1),
+        }
+        match o.and_then(|o| h.latency.get(o)) {
+            Some(hist) => hist.record(latency.as_secs_f64()),
+            None => metrics::histogram!(REQUEST_DURATION_SECONDS, "op" => op.as_str())
+                .record(latency.as_secs_f64()),
+        }
+        h.body_in.increment(body_in);
+        h.body_out.increment(body_out);
     }
 
     pub(super) fn cut(phase: Cut) {
@@ -336,7 +395,7 @@ record! {
     pub fn refused(why: Refusal);
     /// A request was answered: its op and status, its body's bytes in, its
     /// reply's body bytes out, and how long it took.
-    pub fn request(op: &'static str, status: &'static str, body_in: u64, body_out: u64, latency: Duration);
+    pub fn request(op: Op, status: Status, body_in: u64, body_out: u64, latency: Duration);
     /// A connection was cut by a deadline.
     pub fn cut(phase: Cut);
     /// The body budget now holds `bytes`.
@@ -390,8 +449,8 @@ struct Pending {
 
 #[derive(Debug)]
 struct Request {
-    op: &'static str,
-    status: &'static str,
+    op: Op,
+    status: Status,
     body_in: u64,
     body_out: u64,
     start: std::time::Instant,
@@ -423,7 +482,7 @@ impl RequestMeter {
     }
 
     /// A request was answered (its reply is being written).
-    pub fn answered(&self, op: &'static str, status: &'static str, body_in: u64, body_out: u64) {
+    pub fn answered(&self, op: Op, status: Status, body_in: u64, body_out: u64) {
         self.pending().answered.push(Request {
             op,
             status,
@@ -434,10 +493,10 @@ impl RequestMeter {
     }
 
     /// A request's body is being collected before it is answered.
-    pub fn collecting(&self, op: &'static str, body_in: u64) {
+    pub fn collecting(&self, op: Op, body_in: u64) {
         self.pending().collecting = Some(Request {
             op,
-            status: "",
+            status: Status::Ok,
             body_in,
             body_out: 0,
             start: std::time::Instant::now(),
@@ -445,7 +504,7 @@ impl RequestMeter {
     }
 
     /// The request being collected was answered.
-    pub fn collected(&self, status: &'static str, body_out: u64) {
+    pub fn collected(&self, status: Status, body_out: u64) {
         let mut p = self.pending();
         if let Some(mut r) = p.collecting.take() {
             r.status = status;

@@ -250,20 +250,20 @@ impl Extension for StdServices {
         let claim = self.claim_unmetered(header, op, body);
         if let Some(m) = &self.meter {
             let size = header.data_size;
-            let op_name = op.as_str();
+
             match &claim {
                 Claim::Builtin => {
                     // What core's built-in service will answer (its own
                     // rule: `jframe::service::plan`).
                     match jframe::service::Transform::for_op(op).map(|t| t.reply_size(size)) {
-                        Some(Some(out)) => m.answered(op_name, Status::Ok.as_str(), size, out),
-                        Some(None) => m.answered(op_name, Status::TooLarge.as_str(), size, 0),
-                        None => m.answered(op_name, Status::BadRequest.as_str(), size, 0),
+                        Some(Some(out)) => m.answered(op, Status::Ok, size, out),
+                        Some(None) => m.answered(op, Status::TooLarge, size, 0),
+                        None => m.answered(op, Status::BadRequest, size, 0),
                     }
                 }
-                Claim::Reply(r) => m.answered(op_name, Status::Ok.as_str(), size, r.head.data_size),
-                Claim::Refuse(r) => m.answered(op_name, r.status.as_str(), size, 0),
-                Claim::Collect => m.collecting(op_name, size),
+                Claim::Reply(r) => m.answered(op, Status::Ok, size, r.head.data_size),
+                Claim::Refuse(r) => m.answered(op, r.status, size, 0),
+                Claim::Collect => m.collecting(op, size),
             }
         }
         claim
@@ -272,7 +272,7 @@ impl Extension for StdServices {
     fn collect(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
         let collected = self.collect_unmetered(chunk);
         if let (Err(r), Some(m)) = (&collected, &self.meter) {
-            m.collected(r.status.as_str(), 0);
+            m.collected(r.status, 0);
         }
         collected
     }
@@ -281,9 +281,9 @@ impl Extension for StdServices {
         let claim = self.finish_unmetered(header);
         if let Some(m) = &self.meter {
             match &claim {
-                Claim::Reply(r) => m.collected(Status::Ok.as_str(), r.head.data_size),
-                Claim::Refuse(r) => m.collected(r.status.as_str(), 0),
-                _ => m.collected(Status::Error.as_str(), 0),
+                Claim::Reply(r) => m.collected(Status::Ok, r.head.data_size),
+                Claim::Refuse(r) => m.collected(r.status, 0),
+                _ => m.collected(Status::Error, 0),
             }
         }
         claim
