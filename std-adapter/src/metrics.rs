@@ -131,8 +131,8 @@ mod on {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
-    use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
-    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    use metrics::{Unit, counter, describe_counter, describe_gauge, gauge};
+    use metrics_exporter_prometheus::PrometheusBuilder;
 
     use super::*;
 
@@ -143,12 +143,6 @@ mod on {
         ON.load(Ordering::Relaxed)
     }
 
-    /// Latency buckets, in seconds: 50 µs to 10 s.
-    const BUCKETS: &[f64] = &[
-        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-        1.0, 2.5, 10.0,
-    ];
-
     /// Starts recording, and serves the Prometheus text format at
     /// `http://ADDR/metrics` on a thread of its own; returns the address
     /// bound (port 0 picks one).
@@ -158,21 +152,10 @@ mod on {
         let bound = listener
             .local_addr()
             .map_err(|source| InstallError::Bind { addr, source })?;
-        let handle = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION_SECONDS.to_string()), BUCKETS)?
-            .install_recorder()?;
-        // Histogram samples wait in lock-free buckets until upkeep folds
-        // them in: without a scrape for a while, this keeps them bounded.
-        let upkeep = handle.clone();
-        std::thread::Builder::new()
-            .name("metrics-upkeep".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(std::time::Duration::from_secs(5));
-                    upkeep.run_upkeep();
-                }
-            })
-            .map_err(|source| InstallError::Bind { addr, source })?;
+        // Per-connection events go through the `metrics` facade; the
+        // per-request families are kept in per-thread shards
+        // (`super::requests`) and rendered next to them.
+        let handle = PrometheusBuilder::new().install_recorder()?;
         std::thread::Builder::new()
             .name("metrics".into())
             .spawn(move || super::http::serve(&listener, &handle))
@@ -180,14 +163,6 @@ mod on {
         describe_gauge!(CONNECTIONS_OPEN, "TCP connections open now");
         describe_counter!(CONNECTIONS_TOTAL, "TCP connections admitted");
         describe_counter!(REFUSALS_TOTAL, "TCP connections refused, by reason");
-        describe_counter!(REQUESTS_TOTAL, "requests answered, by op and status");
-        describe_counter!(BODY_BYTES_IN_TOTAL, Unit::Bytes, "request body bytes");
-        describe_counter!(BODY_BYTES_OUT_TOTAL, Unit::Bytes, "reply body bytes");
-        describe_histogram!(
-            REQUEST_DURATION_SECONDS,
-            Unit::Seconds,
-            "from a request's header to its reply's last byte handed to the socket"
-        );
         describe_counter!(CUTS_TOTAL, "connections cut by a deadline, by phase");
         describe_gauge!(
             BODY_BUDGET_BYTES_IN_USE,
@@ -201,8 +176,6 @@ mod on {
         for r in [Refusal::Busy, Refusal::PerClient, Refusal::ProxyProtocol] {
             counter!(REFUSALS_TOTAL, "reason" => r.as_str()).absolute(0);
         }
-        counter!(BODY_BYTES_IN_TOTAL).absolute(0);
-        counter!(BODY_BYTES_OUT_TOTAL).absolute(0);
         for c in [Cut::Header, Cut::Body, Cut::Idle, Cut::Write] {
             counter!(CUTS_TOTAL, "phase" => c.as_str()).absolute(0);
         }
@@ -227,62 +200,8 @@ mod on {
         counter!(REFUSALS_TOTAL, "reason" => why.as_str()).increment(1);
     }
 
-    /// The ops and statuses known when this was written; others (both
-    /// enums are non-exhaustive) take the slower path of a registry lookup.
-    const OPS: [Op; 4] = [Op::Upper, Op::Echo, Op::Greet, Op::Get];
-
-    /// Per-request handles, registered once: recording a request is then a
-    /// few atomic operations, not a registry lookup per metric.
-    struct Handles {
-        /// By `OPS` index × `Status::ALL` index.
-        requests: Vec<metrics::Counter>,
-        /// By `OPS` index.
-        latency: Vec<metrics::Histogram>,
-        body_in: metrics::Counter,
-        body_out: metrics::Counter,
-    }
-
-    static HANDLES: std::sync::OnceLock<Handles> = std::sync::OnceLock::new();
-
-    fn handles() -> &'static Handles {
-        HANDLES.get_or_init(|| Handles {
-            requests: OPS
-                .iter()
-                .flat_map(|op| {
-                    Status::ALL.iter().map(move |st| {
-                        counter!(REQUESTS_TOTAL, "op" => op.as_str(), "status" => st.as_str())
-                    })
-                })
-                .collect(),
-            latency: OPS
-                .iter()
-                .map(|op| metrics::histogram!(REQUEST_DURATION_SECONDS, "op" => op.as_str()))
-                .collect(),
-            body_in: counter!(BODY_BYTES_IN_TOTAL),
-            body_out: counter!(BODY_BYTES_OUT_TOTAL),
-        })
-    }
-
     pub(super) fn request(op: Op, status: Status, body_in: u64, body_out: u64, latency: Duration) {
-        let h = handles();
-        let o = OPS.iter().position(|x| *x == op);
-        let st = Status::ALL.iter().position(|x| *x == status);
-        match (o, st) {
-            (Some(o), Some(st)) => {
-                if let Some(c) = h.requests.get(o * Status::ALL.len() + st) {
-                    c.increment(1);
-                }
-            }
-            _ => counter!(REQUESTS_TOTAL, "op" => op.as_str(), "status" => status.as_str())
-                .increment(1),
-        }
-        match o.and_then(|o| h.latency.get(o)) {
-            Some(hist) => hist.record(latency.as_secs_f64()),
-            None => metrics::histogram!(REQUEST_DURATION_SECONDS, "op" => op.as_str())
-                .record(latency.as_secs_f64()),
-        }
-        h.body_in.increment(body_in);
-        h.body_out.increment(body_out);
+        super::requests::record(&[(op, status, body_in, body_out, latency)]);
     }
 
     pub(super) fn cut(phase: Cut) {
@@ -343,7 +262,9 @@ mod http {
         }
         let (status, body) = if req.starts_with(b"GET /metrics ") || req.starts_with(b"GET / ") {
             handle.run_upkeep();
-            ("200 OK", handle.render())
+            let mut text = handle.render();
+            super::requests::render(&mut text);
+            ("200 OK", text)
         } else {
             ("404 Not Found", "try GET /metrics\n".to_string())
         };
@@ -441,13 +362,27 @@ pub struct RequestMeter {
     inner: std::sync::Arc<std::sync::Mutex<Pending>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Pending {
     answered: Vec<Request>,
     collecting: Option<Request>,
+    /// When the last bytes were read: the start of the requests in them.
+    last_read: std::time::Instant,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            answered: Vec::new(),
+            collecting: None,
+            last_read: std::time::Instant::now(),
+        }
+    }
 }
 
 #[derive(Debug)]
+// Read only when recording (feature `metrics`).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 struct Request {
     op: Op,
     status: Status,
@@ -458,10 +393,19 @@ struct Request {
 
 impl Pending {
     fn record(&mut self) {
-        let now = std::time::Instant::now();
-        for r in self.answered.drain(..) {
-            request(r.op, r.status, r.body_in, r.body_out, now - r.start);
+        if self.answered.is_empty() {
+            return;
         }
+        #[cfg(feature = "metrics")]
+        {
+            let now = std::time::Instant::now();
+            requests::record_batch(
+                self.answered
+                    .iter()
+                    .map(|r| (r.op, r.status, r.body_in, r.body_out, now - r.start)),
+            );
+        }
+        self.answered.clear();
     }
 }
 
@@ -483,23 +427,32 @@ impl RequestMeter {
 
     /// A request was answered (its reply is being written).
     pub fn answered(&self, op: Op, status: Status, body_in: u64, body_out: u64) {
-        self.pending().answered.push(Request {
+        let mut p = self.pending();
+        let start = p.last_read;
+        p.answered.push(Request {
             op,
             status,
             body_in,
             body_out,
-            start: std::time::Instant::now(),
+            start,
         });
+    }
+
+    /// The link read bytes (the requests in them start now).
+    pub fn read(&self) {
+        self.pending().last_read = std::time::Instant::now();
     }
 
     /// A request's body is being collected before it is answered.
     pub fn collecting(&self, op: Op, body_in: u64) {
-        self.pending().collecting = Some(Request {
+        let mut p = self.pending();
+        let start = p.last_read;
+        p.collecting = Some(Request {
             op,
             status: Status::Ok,
             body_in,
             body_out: 0,
-            start: std::time::Instant::now(),
+            start,
         });
     }
 
@@ -521,5 +474,286 @@ impl RequestMeter {
     /// Every reply answered so far has been written: records them.
     pub fn flushed(&self) {
         self.pending().record();
+    }
+}
+
+/// The per-request families: `jframe_requests_total`,
+/// `jframe_body_bytes_{in,out}_total` and
+/// `jframe_request_duration_seconds`. A request is recorded into its
+/// thread's own shard (plain single-writer atomics: no lock, no shared cache
+/// line), and a scrape adds the shards up. A thread's shard is folded into
+/// the retired totals when the thread ends.
+#[cfg(feature = "metrics")]
+mod requests {
+    use std::fmt::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use jframe::{Op, Status};
+
+    use super::{
+        BODY_BYTES_IN_TOTAL, BODY_BYTES_OUT_TOTAL, REQUEST_DURATION_SECONDS, REQUESTS_TOTAL,
+    };
+
+    /// Every op (a new one must be added here: see the test below).
+    const OPS: [Op; 4] = [Op::Upper, Op::Echo, Op::Greet, Op::Get];
+    const STATUSES: usize = Status::ALL.len();
+    /// Latency bucket bounds, in seconds: 50 µs to 10 s.
+    const BUCKETS: [f64; 16] = [
+        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+        1.0, 2.5, 10.0,
+    ];
+
+    #[derive(Debug)]
+    struct Shard {
+        /// By op index × status index.
+        requests: [AtomicU64; OPS.len() * STATUSES],
+        body_in: AtomicU64,
+        body_out: AtomicU64,
+        /// By op: requests per bucket (not cumulative; past the last: none).
+        buckets: [[AtomicU64; BUCKETS.len()]; OPS.len()],
+        sum_ns: [AtomicU64; OPS.len()],
+        count: [AtomicU64; OPS.len()],
+    }
+
+    fn zeros<const N: usize>() -> [AtomicU64; N] {
+        std::array::from_fn(|_| AtomicU64::new(0))
+    }
+
+    impl Shard {
+        fn new() -> Self {
+            Shard {
+                requests: zeros(),
+                body_in: AtomicU64::new(0),
+                body_out: AtomicU64::new(0),
+                buckets: std::array::from_fn(|_| zeros()),
+                sum_ns: zeros(),
+                count: zeros(),
+            }
+        }
+
+        /// Adds `other` into this one (any thread).
+        fn absorb(&self, other: &Shard) {
+            let add = |a: &AtomicU64, b: &AtomicU64| {
+                a.fetch_add(b.load(Relaxed), Relaxed);
+            };
+            self.requests
+                .iter()
+                .zip(&other.requests)
+                .for_each(|(a, b)| add(a, b));
+            add(&self.body_in, &other.body_in);
+            add(&self.body_out, &other.body_out);
+            for (a, b) in self.buckets.iter().zip(&other.buckets) {
+                a.iter().zip(b).for_each(|(a, b)| add(a, b));
+            }
+            self.sum_ns
+                .iter()
+                .zip(&other.sum_ns)
+                .for_each(|(a, b)| add(a, b));
+            self.count
+                .iter()
+                .zip(&other.count)
+                .for_each(|(a, b)| add(a, b));
+        }
+    }
+
+    /// Only the owning thread writes its shard: a load and a store, no
+    /// read-modify-write.
+    fn bump(a: &AtomicU64, n: u64) {
+        a.store(a.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    /// The live shards, and what ended threads recorded.
+    struct Shards {
+        live: Vec<Arc<Shard>>,
+        retired: Shard,
+    }
+
+    static SHARDS: Mutex<Option<Shards>> = Mutex::new(None);
+
+    fn shards() -> std::sync::MutexGuard<'static, Option<Shards>> {
+        SHARDS.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A thread's shard, registered while the thread lives.
+    struct Local(Arc<Shard>);
+
+    impl Local {
+        fn new() -> Self {
+            let shard = Arc::new(Shard::new());
+            shards()
+                .get_or_insert_with(|| Shards {
+                    live: Vec::new(),
+                    retired: Shard::new(),
+                })
+                .live
+                .push(shard.clone());
+            Local(shard)
+        }
+    }
+
+    impl Drop for Local {
+        fn drop(&mut self) {
+            if let Some(s) = shards().as_mut() {
+                s.retired.absorb(&self.0);
+                s.live.retain(|x| !Arc::ptr_eq(x, &self.0));
+            }
+        }
+    }
+
+    thread_local! {
+        static LOCAL: Local = Local::new();
+    }
+
+    fn index(op: Op, status: Status) -> (Option<usize>, usize) {
+        let o = OPS.iter().position(|x| *x == op);
+        // A status added to core later counts as `error` until named here.
+        let st = Status::ALL
+            .iter()
+            .position(|x| *x == status)
+            .unwrap_or(STATUSES - 1);
+        (o, st)
+    }
+
+    fn add(shard: &Shard, (op, status, body_in, body_out, latency): Item) {
+        let (Some(o), st) = index(op, status) else {
+            return;
+        };
+        if let Some(c) = shard.requests.get(o * STATUSES + st) {
+            bump(c, 1);
+        }
+        bump(&shard.body_in, body_in);
+        bump(&shard.body_out, body_out);
+        let secs = latency.as_secs_f64();
+        if let Some(b) = BUCKETS
+            .iter()
+            .position(|le| secs <= *le)
+            .and_then(|b| shard.buckets.get(o).and_then(|o| o.get(b)))
+        {
+            bump(b, 1);
+        }
+        if let (Some(sum), Some(count)) = (shard.sum_ns.get(o), shard.count.get(o)) {
+            bump(sum, u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
+            bump(count, 1);
+        }
+    }
+
+    type Item = (Op, Status, u64, u64, Duration);
+
+    /// Records requests into this thread's shard.
+    pub(super) fn record(items: &[Item]) {
+        record_batch(items.iter().copied());
+    }
+
+    /// [`record`] from an iterator.
+    pub(super) fn record_batch(items: impl Iterator<Item = Item>) {
+        let mut items = Some(items);
+        let done = LOCAL.try_with(|l| {
+            if let Some(items) = items.take() {
+                items.for_each(|i| add(&l.0, i));
+            }
+        });
+        if done.is_err() {
+            // The thread is ending: straight into the retired totals.
+            if let (Some(items), Some(s)) = (items, shards().as_mut()) {
+                let tmp = Shard::new();
+                items.for_each(|i| add(&tmp, i));
+                s.retired.absorb(&tmp);
+            }
+        }
+    }
+
+    /// Appends the per-request families, summed over every shard.
+    pub(super) fn render(out: &mut String) {
+        let total = Shard::new();
+        if let Some(s) = shards().as_ref() {
+            total.absorb(&s.retired);
+            for shard in &s.live {
+                total.absorb(shard);
+            }
+        }
+        let get = |a: &AtomicU64| a.load(Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP {REQUESTS_TOTAL} requests answered, by op and status"
+        );
+        let _ = writeln!(out, "# TYPE {REQUESTS_TOTAL} counter");
+        for (o, op) in OPS.iter().enumerate() {
+            for (st, status) in Status::ALL.iter().enumerate() {
+                let n = total.requests.get(o * STATUSES + st).map_or(0, get);
+                if n > 0 {
+                    let (op, status) = (op.as_str(), status.as_str());
+                    let _ = writeln!(
+                        out,
+                        r#"{REQUESTS_TOTAL}{{op="{op}",status="{status}"}} {n}"#
+                    );
+                }
+            }
+        }
+        for (name, help, v) in [
+            (BODY_BYTES_IN_TOTAL, "request body bytes", &total.body_in),
+            (BODY_BYTES_OUT_TOTAL, "reply body bytes", &total.body_out),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", get(v));
+        }
+        let name = REQUEST_DURATION_SECONDS;
+        let _ = writeln!(
+            out,
+            "# HELP {name} from the read that brought a request to its reply handed to the socket"
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (o, op) in OPS.iter().enumerate() {
+            let count = total.count.get(o).map_or(0, get);
+            if count == 0 {
+                continue;
+            }
+            let op = op.as_str();
+            let mut cumulative = 0;
+            for (b, le) in BUCKETS.iter().enumerate() {
+                cumulative += total.buckets.get(o).and_then(|o| o.get(b)).map_or(0, get);
+                let _ = writeln!(out, r#"{name}_bucket{{op="{op}",le="{le}"}} {cumulative}"#);
+            }
+            let _ = writeln!(out, r#"{name}_bucket{{op="{op}",le="+Inf"}} {count}"#);
+            let sum = total.sum_ns.get(o).map_or(0, get) as f64 / 1e9;
+            let _ = writeln!(out, r#"{name}_sum{{op="{op}"}} {sum}"#);
+            let _ = writeln!(out, r#"{name}_count{{op="{op}"}} {count}"#);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_op_has_a_shard_slot() {
+            for op in ["upper", "echo", "greet", "get"] {
+                let op = Op::from_wire(op).unwrap();
+                assert!(OPS.contains(&op));
+            }
+        }
+
+        #[test]
+        fn shards_of_ended_threads_still_count() {
+            std::thread::spawn(|| {
+                record(&[(Op::Greet, Status::Ok, 5, 12, Duration::from_micros(70))]);
+            })
+            .join()
+            .unwrap();
+            let mut text = String::new();
+            render(&mut text);
+            assert!(
+                text.contains(r#"jframe_requests_total{op="greet",status="ok"} 1"#),
+                "{text}"
+            );
+            assert!(
+                text.contains(
+                    r#"jframe_request_duration_seconds_bucket{op="greet",le="0.0001"} 1"#
+                ),
+                "{text}"
+            );
+        }
     }
 }

@@ -87,6 +87,9 @@ impl embedded_io::Read for TcpLink<'_> {
             match (&*self.stream).read(buf) {
                 Ok(n) => {
                     self.clock.record(n);
+                    if let (Some(m), 1..) = (&self.meter, n) {
+                        m.read();
+                    }
                     return Ok(n);
                 }
                 // The loop re-checks the deadline (a socket timeout may

@@ -448,6 +448,9 @@ impl embedded_io_async::Read for TokioLink<'_> {
         match self.conn.stream.try_read(buf) {
             Ok(n) => {
                 self.clock.record(n);
+                if let (Some(m), 1..) = (&self.meter, n) {
+                    m.read();
+                }
                 return Ok(n);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -467,6 +470,9 @@ impl embedded_io_async::Read for TokioLink<'_> {
                 Ok(Ok(())) => match self.conn.stream.try_read(buf) {
                     Ok(n) => {
                         self.clock.record(n);
+                        if let (Some(m), 1..) = (&self.meter, n) {
+                            m.read();
+                        }
                         return Ok(n);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
