@@ -349,6 +349,59 @@ fn metrics_move(engine: &str) {
     drop((h, b, i, w));
 }
 
+#[test]
+fn proxy_headers_v1_v2_untrusted_malformed_and_late() {
+    for engine in ["tokio", "threads"] {
+        let s = Backend::start(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--engine",
+            engine,
+            "--proxy-protocol",
+            "--trusted-proxy",
+            "127.0.0.2/32",
+        ]);
+        let to = s.tcp;
+        // v1 from a trusted proxy: served.
+        let mut v1 = connect_from("127.0.0.2", to);
+        v1.write_all(b"PROXY TCP4 192.0.2.9 127.0.0.1 5000 9000\r\n")
+            .unwrap();
+        assert_eq!(echo(&mut v1, b"v1"), "ok", "{engine}");
+        // v2 from a trusted proxy: served.
+        let mut v2 = connect_from("127.0.0.2", to);
+        v2.write_all(&proxy_v2("[2001:db8::1]:5000", to)).unwrap();
+        assert_eq!(echo(&mut v2, b"v2"), "ok", "{engine}");
+        // A valid header from a peer that is no trusted proxy: closed.
+        let mut untrusted = connect_from("127.0.0.1", to);
+        untrusted.write_all(&proxy_v2("192.0.2.1:1", to)).unwrap();
+        let _ = untrusted.write_all(&raw_frame(r#"{"op":"echo","data_size":0}"#, b""));
+        assert!(
+            common::closed_within(&mut untrusted, Duration::from_secs(10)),
+            "{engine}: untrusted"
+        );
+        // Malformed: closed.
+        let mut bad = connect_from("127.0.0.2", to);
+        bad.write_all(b"PROXY TCP4 nonsense here\r\n").unwrap();
+        assert!(
+            common::closed_within(&mut bad, Duration::from_secs(10)),
+            "{engine}: malformed"
+        );
+        // Late: half a header, then nothing; closed at the header's own
+        // deadline (3 s): before its header, a connection has no other.
+        let mut late = connect_from("127.0.0.2", to);
+        late.write_all(b"PROXY TCP4 192.0").unwrap();
+        assert!(
+            common::closed_within(&mut late, Duration::from_secs(30)),
+            "{engine}: late"
+        );
+        wait_for("three refusals counted", Duration::from_secs(10), || {
+            s.scrape()
+                .value(r#"jframe_refusals_total{reason="proxy_protocol"}"#)
+                == 3.0
+        });
+    }
+}
+
 // ------------------------------------------------------------------ HAProxy
 
 fn haproxy() -> Option<PathBuf> {

@@ -47,6 +47,14 @@ fn admit(
     reject: &SyncSender<(Arc<TcpStream>, Busy)>,
 ) {
     if shared.config.proxy_protocol {
+        // An untrusted peer is refused here, before it costs a thread.
+        if !super::proxy_header::trusted(peer.ip(), &shared.config.trusted_proxies) {
+            let untrusted = Err(super::proxy_header::ProxyHeaderError::Untrusted);
+            let _ = super::proxy_refusal(untrusted, peer, |how| {
+                let _ = stream.shutdown(how);
+            });
+            return;
+        }
         let (shared, reject) = (shared.clone(), reject.clone());
         spawn(peer, move || {
             if let Some(client) = super::proxied_client(&stream, peer, &shared.config)
