@@ -29,11 +29,13 @@ pub(super) fn serve(sock: &UdpSocket, shared: &Shared) {
     }
     let mut datagram = vec![0u8; DATAGRAM];
     let mut reply = vec![0u8; DATAGRAM];
+    let meter = crate::metrics::RequestMeter::if_enabled();
     let mut services = StdServices::with_budget(
         shared.config.root.clone(),
         shared.config.max_body,
         shared.budget.clone(),
-    );
+    )
+    .with_meter(meter.clone());
     let limits = Limits {
         max_header: crate::MAX_HEADER,
         max_body: shared.config.max_body,
@@ -62,12 +64,18 @@ pub(super) fn serve(sock: &UdpSocket, shared: &Shared) {
             log::debug!("udp: dropped a datagram from {src}");
             continue;
         }
+        if let Some(m) = &meter {
+            m.read();
+        }
         let Some(len) = datagram::answer(&datagram[..n], &mut reply, &mut services, &limits) else {
             log::debug!("udp: no reply due to {src}");
             continue;
         };
         if let Err(e) = sock.send_to(&reply[..len], src) {
             log::debug!("udp: reply to {src} failed: {e}");
+        }
+        if let Some(m) = &meter {
+            m.flushed();
         }
     }
 }
