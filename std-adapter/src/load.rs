@@ -604,19 +604,28 @@ fn worker(
         .map(|r| Duration::from_secs_f64((cfg.conns as f64 / r).min(3600.0)));
     let mut sent = 0u32;
     let mut seed = index;
+    // With `reconnect`: new connections closed before use, one after the
+    // other (past MAX_CLOSES_IN_A_ROW they are errors: nobody serves).
+    let mut refused_in_a_row = 0u32;
     while Instant::now() < deadline {
         let c = match &mut conn {
             Ok(c) => c,
-            Err(e) if cfg.reconnect && closed_while_connecting(e) => {
+            Err(e)
+                if cfg.reconnect
+                    && closed_while_connecting(e)
+                    && refused_in_a_row < MAX_CLOSES_IN_A_ROW =>
+            {
                 // Accepted, then closed: a server (or the balancer's
                 // backend) going away. Try again.
                 log::debug!("load: closed while connecting ({e}); reconnecting");
+                refused_in_a_row += 1;
                 tally.reconnects += 1;
                 thread::sleep(Duration::from_millis(20));
                 conn = connect(cfg);
                 continue;
             }
             Err(e) => {
+                refused_in_a_row = 0;
                 log::debug!("load: connection failed: {e}");
                 tally.error(e.to_string());
                 live.errors.fetch_add(1, Ordering::Relaxed);
@@ -635,6 +644,7 @@ fn worker(
                 }
             }
         }
+        refused_in_a_row = 0;
         let count = claim(left, cfg.pipeline as u64) as usize;
         if count == 0 {
             break;
@@ -691,6 +701,11 @@ fn worker(
     }
     tally
 }
+
+/// New connections closed before use, in a row, that `reconnect` retries
+/// before counting one as an error (at 20 ms apart: a few seconds, longer
+/// than a balancer takes to notice a backend is gone).
+const MAX_CLOSES_IN_A_ROW: u32 = 200;
 
 /// A connection accepted and then closed before it could be used (its
 /// probe saw the close): with `reconnect`, retried rather than an error.
