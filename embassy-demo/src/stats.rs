@@ -117,7 +117,7 @@ impl Service for Stats {
         }
     }
 
-    fn replied(&mut self, status: Status) {
+    fn replied(&mut self, status: Status, _: u64) {
         update(|f| {
             f.requests = f.requests.wrapping_add(1);
             let r = &mut f.refused;

@@ -6,6 +6,11 @@
 //! 1 unless every connection was opened and served.
 //!
 //! `cargo run --release --example c10k -- 127.0.0.1:9000 10000 [ROUNDS]`
+//!
+//! Past the ephemeral-port range (about 28,000 connections to one address),
+//! set `C10K_SOURCES=K`: connection `i` then comes from 127.0.0.(2 + i % K)
+//! on a port of its own in 10000..60000, so K sources carry up to K × 50,000
+//! connections (raise `nofile` on both sides first).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -37,6 +42,26 @@ fn read_reply(s: &mut TcpStream) -> std::io::Result<(Option<String>, Vec<u8>)> {
     Ok((header.status.map(|s| s.to_string()), body))
 }
 
+/// Connection `i` from 127.0.0.(2 + i % sources), on the first free port
+/// from its own slot in 10000..60000.
+fn connect_from(i: usize, sources: usize, to: &SocketAddr) -> std::io::Result<TcpStream> {
+    let ip = std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % sources) as u8);
+    let slot = i / sources;
+    let mut last = None;
+    for attempt in 0..8 {
+        let port = 10_000 + ((slot + attempt * 7_919) % 50_000) as u16;
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        sock.set_reuse_address(true)?;
+        if let Err(e) = sock.bind(&SocketAddr::from((ip, port)).into()) {
+            last = Some(e);
+            continue;
+        }
+        sock.connect_timeout(&(*to).into(), TIMEOUT)?;
+        return Ok(sock.into());
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free port")))
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let addr: SocketAddr = args
@@ -51,8 +76,17 @@ fn main() {
     let start = Instant::now();
     let mut conns = Vec::with_capacity(n);
     let mut errors = 0usize;
+    let sources: usize = std::env::var("C10K_SOURCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     for i in 0..n {
-        match TcpStream::connect_timeout(&addr, TIMEOUT) {
+        let connected = if sources > 0 {
+            connect_from(i, sources, &addr)
+        } else {
+            TcpStream::connect_timeout(&addr, TIMEOUT)
+        };
+        match connected {
             Ok(s) => {
                 let _ = s.set_read_timeout(Some(TIMEOUT));
                 let _ = s.set_write_timeout(Some(TIMEOUT));

@@ -85,18 +85,21 @@ impl Budget {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
                 used.checked_add(n).filter(|&total| total <= limit)
             })
-            .map(|_| ())
+            .map(|used| crate::metrics::budget_in_use(used + n))
             .map_err(|_| Shortfall::Busy)
     }
 
     fn give_back(&self, n: u64) {
         // Never below zero, whatever happens.
-        let _ = self
+        if let Ok(used) = self
             .inner
             .used
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
                 Some(used.saturating_sub(n))
-            });
+            })
+        {
+            crate::metrics::budget_in_use(used.saturating_sub(n));
+        }
     }
 }
 

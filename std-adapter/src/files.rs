@@ -290,6 +290,7 @@ impl Root {
         let meta = file.metadata().map_err(|e| io_refusal(name, &e))?;
         let key = FileKey::of(&meta);
         if let Some(sha256) = self.cached(&key) {
+            crate::metrics::digest_cache(true);
             return Ok(Prepared {
                 file,
                 size: key.size,
@@ -304,6 +305,7 @@ impl Root {
         };
         // Another request may have hashed it while this one waited.
         if let Some(sha256) = self.cached(&key) {
+            crate::metrics::digest_cache(true);
             return Ok(Prepared {
                 file,
                 size: key.size,
@@ -311,6 +313,7 @@ impl Root {
             });
         }
         self.shared.hashes.fetch_add(1, Ordering::SeqCst);
+        crate::metrics::digest_cache(false);
         let started = SystemTime::now();
         let (size, sha256) = hash(&mut file).map_err(|e| io_refusal(name, &e))?;
         file.rewind().map_err(|e| io_refusal(name, &e))?;

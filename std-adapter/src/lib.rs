@@ -93,6 +93,7 @@ pub mod conform;
 pub mod files;
 #[cfg(feature = "cli")]
 pub mod load;
+pub mod metrics;
 #[cfg(feature = "cli")]
 pub mod proxy;
 pub mod server;

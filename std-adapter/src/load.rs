@@ -42,6 +42,10 @@ pub struct LoadConfig {
     pub requests: Option<u64>,
     /// Pace the requests to this many per second (over all connections).
     pub rate: Option<f64>,
+    /// When the server closes a connection between frames (a restart, a
+    /// drain), connect again and carry on: the requests it did not answer
+    /// are sent again, and the close counts as a reconnect, not an error.
+    pub reconnect: bool,
 }
 
 impl LoadConfig {
@@ -59,6 +63,7 @@ impl LoadConfig {
             timeout: Duration::from_secs(10),
             requests: None,
             rate: None,
+            reconnect: false,
         }
     }
 }
@@ -74,6 +79,9 @@ pub struct LoadReport {
     pub errors: u64,
     /// The errors by cause (a reply status or what failed), most frequent first.
     pub causes: Vec<(String, u64)>,
+    /// Connections the server closed between frames that were opened
+    /// again (with [`LoadConfig::reconnect`]; not errors).
+    pub reconnects: u64,
     /// Measured wall-clock time.
     pub elapsed: Duration,
     /// Latency of a request (its batch's round trip), microseconds: fastest.
@@ -156,7 +164,7 @@ impl std::fmt::Display for LoadReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "requests={} rps={:.0} MB/s={:.2} p50={}us p90={}us p99={}us p99.9={}us max={}us errors={} elapsed={:.2}s",
+            "requests={} rps={:.0} MB/s={:.2} p50={}us p90={}us p99={}us p99.9={}us max={}us errors={} reconnects={} elapsed={:.2}s",
             self.requests,
             self.rps(),
             self.mbps(),
@@ -166,6 +174,7 @@ impl std::fmt::Display for LoadReport {
             self.p999_us,
             self.max_us,
             self.errors,
+            self.reconnects,
             self.elapsed.as_secs_f64()
         )
     }
@@ -188,6 +197,7 @@ struct Tally {
     requests: u64,
     bytes: u64,
     errors: u64,
+    reconnects: u64,
     causes: HashMap<String, u64>,
     hist: Histogram<u64>,
 }
@@ -198,6 +208,7 @@ impl Tally {
             requests: 0,
             bytes: 0,
             errors: 0,
+            reconnects: 0,
             causes: HashMap::new(),
             hist: histogram(),
         }
@@ -320,6 +331,7 @@ pub fn run_with(
                 total.requests += t.requests;
                 total.bytes += t.bytes;
                 total.errors += t.errors;
+                total.reconnects += t.reconnects;
                 for (cause, n) in t.causes {
                     *total.causes.entry(cause).or_default() += n;
                 }
@@ -337,6 +349,7 @@ pub fn run_with(
         bytes: total.bytes,
         errors: total.errors,
         causes,
+        reconnects: total.reconnects,
         elapsed,
         min_us: if h.is_empty() { 0 } else { h.min() },
         mean_us: h.mean(),
@@ -400,6 +413,8 @@ struct Framed {
     ends: Vec<usize>,
     /// For replies too large for the decoder's buffer (streamed).
     chunk: Vec<u8>,
+    /// Replies of the current batch received and verified so far.
+    answered: usize,
 }
 
 impl Framed {
@@ -413,6 +428,7 @@ impl Framed {
             want: Vec::new(),
             ends: Vec::new(),
             chunk: Vec::new(),
+            answered: 0,
         })
     }
 
@@ -434,6 +450,7 @@ impl Framed {
             push_expected(cfg.op, body, &mut self.want);
             self.ends.push(self.want.len());
         }
+        self.answered = 0;
         self.s.flush()?;
         let mut bytes = 0u64;
         let mut from = 0;
@@ -441,9 +458,23 @@ impl Framed {
             let to = self.ends.get(i).copied().unwrap_or(from);
             let got = self.reply(from, to)?;
             bytes += (cfg.size + got) as u64;
+            self.answered += 1;
             from = to;
         }
         Ok(bytes)
+    }
+
+    /// Whether `e` ended the batch with the server closing the connection
+    /// between frames (no reply cut short): what a restarting server does.
+    fn closed_between_frames(&self, e: &io::Error) -> bool {
+        let closed = match e.kind() {
+            io::ErrorKind::UnexpectedEof => e.to_string() == SERVER_CLOSED,
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => true,
+            _ => false,
+        };
+        closed && self.s.decoder.is_idle()
     }
 
     /// Reads one reply and checks it against `want[from..to]`; returns its
@@ -453,10 +484,7 @@ impl Framed {
         let received = read_frame(&mut self.s.reader, &mut self.s.decoder).map_err(read_err)?;
         let (header, data_size, body) = match received {
             None => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "server closed the connection",
-                ));
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, SERVER_CLOSED));
             }
             Some(Received::Frame(f)) => (f.header, f.body.len() as u64, Some(f.body)),
             Some(Received::Head(h)) => (h.header, h.data_size, None),
@@ -494,6 +522,9 @@ impl Framed {
         Ok(len)
     }
 }
+
+/// A close between replies.
+const SERVER_CLOSED: &str = "server closed the connection";
 
 /// A reply's status must be `ok`, or absent (as seed-002 servers write).
 fn check_status(header: &Header) -> io::Result<()> {
@@ -575,10 +606,28 @@ fn worker(
         .map(|r| Duration::from_secs_f64((cfg.conns as f64 / r).min(3600.0)));
     let mut sent = 0u32;
     let mut seed = index;
+    // With `reconnect`: new connections closed before use, one after the
+    // other (past MAX_CLOSES_IN_A_ROW they are errors: nobody serves).
+    let mut refused_in_a_row = 0u32;
     while Instant::now() < deadline {
         let c = match &mut conn {
             Ok(c) => c,
+            Err(e)
+                if cfg.reconnect
+                    && closed_while_connecting(e)
+                    && refused_in_a_row < MAX_CLOSES_IN_A_ROW =>
+            {
+                // Accepted, then closed: a server (or the balancer's
+                // backend) going away. Try again.
+                log::debug!("load: closed while connecting ({e}); reconnecting");
+                refused_in_a_row += 1;
+                tally.reconnects += 1;
+                thread::sleep(Duration::from_millis(20));
+                conn = connect(cfg);
+                continue;
+            }
             Err(e) => {
+                refused_in_a_row = 0;
                 log::debug!("load: connection failed: {e}");
                 tally.error(e.to_string());
                 live.errors.fetch_add(1, Ordering::Relaxed);
@@ -597,6 +646,7 @@ fn worker(
                 }
             }
         }
+        refused_in_a_row = 0;
         let count = claim(left, cfg.pipeline as u64) as usize;
         if count == 0 {
             break;
@@ -619,14 +669,56 @@ fn worker(
                 live.requests.fetch_add(count as u64, Ordering::Relaxed);
             }
             Err(e) => {
-                log::debug!("load: {e}");
-                tally.error(e.to_string());
-                live.errors.fetch_add(1, Ordering::Relaxed);
+                let answered = match c {
+                    Conn::Framed(f) if cfg.reconnect && f.closed_between_frames(&e) => {
+                        Some(f.answered)
+                    }
+                    _ => None,
+                };
+                if let Some(answered) = answered {
+                    // The answered requests count; the rest go again on a
+                    // new connection.
+                    log::debug!("load: {e} after {answered} of {count} replies; reconnecting");
+                    if answered > 0 {
+                        let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        let _ = tally.hist.record_n(us.max(1), answered as u64);
+                        tally.requests += answered as u64;
+                        tally.bytes += 2 * (cfg.size * answered) as u64;
+                        live.requests.fetch_add(answered as u64, Ordering::Relaxed);
+                    }
+                    let unanswered = (count - answered) as u64;
+                    let _ = left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        Some(n.saturating_add(unanswered))
+                    });
+                    sent = sent.saturating_sub(unanswered as u32);
+                    tally.reconnects += 1;
+                } else {
+                    log::debug!("load: {e}");
+                    tally.error(e.to_string());
+                    live.errors.fetch_add(1, Ordering::Relaxed);
+                }
                 conn = connect(cfg);
             }
         }
     }
     tally
+}
+
+/// New connections closed before use, in a row, that `reconnect` retries
+/// before counting one as an error (at 20 ms apart: a few seconds, longer
+/// than a balancer takes to notice a backend is gone).
+const MAX_CLOSES_IN_A_ROW: u32 = 200;
+
+/// A connection accepted and then closed before it could be used (its
+/// probe saw the close): with `reconnect`, retried rather than an error.
+fn closed_while_connecting(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// The raw-echo batch: the same bodies back to back, one write, read back

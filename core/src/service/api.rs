@@ -198,10 +198,11 @@ pub trait Service {
     /// A collected body was abandoned (refused, or the session ended).
     fn abandon(&mut self) {}
 
-    /// The session answered a request with `status` (every reply frame,
-    /// error replies of the decoder's own included): a place to count.
-    fn replied(&mut self, status: Status) {
-        let _ = status;
+    /// The session answered a request with `status` and a body of
+    /// `data_size` bytes (every reply frame, error replies of the decoder's
+    /// own included, in request order): a place to count.
+    fn replied(&mut self, status: Status, data_size: u64) {
+        let _ = (status, data_size);
     }
 }
 
@@ -231,8 +232,8 @@ impl<S: Service + ?Sized> Service for &mut S {
         (**self).abandon()
     }
 
-    fn replied(&mut self, status: Status) {
-        (**self).replied(status)
+    fn replied(&mut self, status: Status, data_size: u64) {
+        (**self).replied(status, data_size)
     }
 }
 
@@ -368,8 +369,8 @@ impl<A: Service, B: Service<Header = A::Header>> Service for Fallback<A, B> {
     }
 
     /// Both services see every reply.
-    fn replied(&mut self, status: Status) {
-        self.first.replied(status);
-        self.then.replied(status);
+    fn replied(&mut self, status: Status, data_size: u64) {
+        self.first.replied(status, data_size);
+        self.then.replied(status, data_size);
     }
 }

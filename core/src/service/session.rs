@@ -695,7 +695,7 @@ impl<'b, X: Service> Session<'b, X> {
             Err(e) => {
                 *heads = heads.wrapping_add(1);
                 *answer.refusal = Refusal::from(e);
-                answer.service.replied(e.status());
+                answer.service.replied(e.status(), 0);
                 match answer.out.refusal(answer.refusal) {
                     Err(enc) => Err(End::Encode(enc)),
                     Ok(()) if e.is_recoverable() => Ok(After::Continue),
@@ -723,7 +723,7 @@ impl<'b, X: Service> Session<'b, X> {
                     }
                     None => match self.out.refusal(&self.refusal) {
                         Ok(()) => {
-                            self.service.replied(self.refusal.status);
+                            self.service.replied(self.refusal.status, 0);
                             true
                         }
                         Err(e) => {
@@ -759,7 +759,7 @@ impl<'b, X: Service> Session<'b, X> {
                         Ok(n) => {
                             self.out.len += n;
                             *head = true;
-                            self.service.replied(source.status());
+                            self.service.replied(source.status(), source.data_size());
                         }
                         Err(EncodeError::BufferTooSmall) if self.out.len > 0 => return false,
                         Err(e) => {
@@ -807,7 +807,7 @@ struct Responder<'s, 'b, X: Service> {
 impl<X: Service> Responder<'_, '_, X> {
     fn refuse(&mut self) -> Result<After, End> {
         self.out.refusal(self.refusal).map_err(End::Encode)?;
-        self.service.replied(self.refusal.status);
+        self.service.replied(self.refusal.status, 0);
         Ok(After::Continue)
     }
 
@@ -822,7 +822,7 @@ impl<X: Service> Responder<'_, '_, X> {
                 self.out
                     .reply(transform, reply_size, body, self.service)
                     .map_err(End::Encode)?;
-                self.service.replied(Status::Ok);
+                self.service.replied(Status::Ok, reply_size);
             }
             Plan::MaybeExit => self.exit_or_greet(body)?,
             Plan::Reply(source) => self.source(source),
@@ -844,7 +844,7 @@ impl<X: Service> Responder<'_, '_, X> {
                 reply_size,
             } => {
                 self.out.ok_head(reply_size).map_err(End::Encode)?;
-                self.service.replied(Status::Ok);
+                self.service.replied(Status::Ok, reply_size);
                 self.out.put(transform.prefix(), None);
                 // A body of 0 bytes arrives whole: this one has chunks.
                 *self.work = Work::Stream(transform);
@@ -921,23 +921,21 @@ impl<X: Service> Responder<'_, '_, X> {
     /// `greet` of a body of `exit`'s length: `Bye!` and the end, or
     /// `Hello, <body>!`.
     fn exit_or_greet(&mut self, body: &[u8]) -> Result<(), End> {
-        self.service.replied(Status::Ok);
         if is_exit(body) {
+            let size = GREET_BYE.len() as u64;
             self.out
-                .reply(
-                    Transform::Echo,
-                    GREET_BYE.len() as u64,
-                    GREET_BYE,
-                    self.service,
-                )
+                .reply(Transform::Echo, size, GREET_BYE, self.service)
                 .map_err(End::Encode)?;
+            self.service.replied(Status::Ok, size);
             return Err(End::Bye);
         }
         let t = Transform::Greet;
         let size = (body.len() + t.prefix().len() + t.suffix().len()) as u64;
         self.out
-            .reply(Transform::Greet, size, body, self.service)
-            .map_err(End::Encode)
+            .reply(t, size, body, self.service)
+            .map_err(End::Encode)?;
+        self.service.replied(Status::Ok, size);
+        Ok(())
     }
 
     fn source(&mut self, source: X::Source) {

@@ -64,13 +64,21 @@ impl<C: Live> Connections<C> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Makes room for a new connection from `client`, evicting the session
-    /// idle longest if the server is full, or says why it is answered
-    /// `busy`. Drivers call this and [`Self::register`] from their one
-    /// accepting thread, so nothing is admitted in between.
-    pub(super) fn admit(&self, client: IpAddr, config: &Config) -> Result<(), Busy> {
-        let reg = self.registry();
-        let from_client = reg.per_client.get(&client).copied().unwrap_or(0);
+    /// Registers a connection from `client` made by `conn`, making room
+    /// first (core's rule: a full server evicts the session idle longest),
+    /// or says why it is answered `busy`. One lock for both, so drivers may
+    /// admit from any thread (a connection behind a PROXY header is
+    /// admitted once its header has been read, by its own task). The
+    /// connection stays registered while the slot lives.
+    pub(super) fn admit(
+        self: &Arc<Self>,
+        client: IpAddr,
+        config: &Config,
+        conn: impl FnOnce() -> Arc<C>,
+    ) -> Result<Slot<C>, Busy> {
+        let mut reg = self.registry();
+        let key = client_key(client);
+        let from_client = reg.per_client.get(&key).copied().unwrap_or(0);
         if from_client >= config.max_conns_per_client {
             return Err(Busy::Client);
         }
@@ -78,27 +86,20 @@ impl<C: Live> Connections<C> {
         let live = reg.conns.values().filter(|c| !c.is_evicted());
         let full = live.clone().count() >= config.max_conns;
         match admit(full, live.map(|c| (c, c.idle_since()))) {
-            Admission::Admit => Ok(()),
-            Admission::Evict(conn) => {
-                conn.evict();
-                Ok(())
-            }
-            Admission::Busy => Err(Busy::Server),
+            Admission::Admit => {}
+            Admission::Evict(victim) => victim.evict(),
+            Admission::Busy => return Err(Busy::Server),
         }
-    }
-
-    /// Registers a connection; it stays registered while the slot lives.
-    pub(super) fn register(self: &Arc<Self>, client: IpAddr, conn: Arc<C>) -> Slot<C> {
-        let mut reg = self.registry();
+        crate::metrics::connection_opened();
         let id = reg.next_id;
         reg.next_id += 1;
-        reg.conns.insert(id, conn);
-        *reg.per_client.entry(client).or_insert(0) += 1;
-        Slot {
+        reg.conns.insert(id, conn());
+        *reg.per_client.entry(key).or_insert(0) += 1;
+        Ok(Slot {
             conns: self.clone(),
             id,
-            client,
-        }
+            client: key,
+        })
     }
 
     /// At shutdown: wakes every connection waiting between frames. A
@@ -150,6 +151,22 @@ impl<C: Live> Connections<C> {
     }
 }
 
+/// The key `--max-conns-per-client` counts a client by: its IPv4 address,
+/// or the /64 of its IPv6 address (one host commonly holds a whole /64).
+/// An IPv4-mapped IPv6 address counts as the IPv4 address.
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !(u128::MAX >> 64);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
+}
+
 /// Frees a connection's slot when it ends, however it ends.
 #[derive(Debug)]
 pub(super) struct Slot<C: Live> {
@@ -160,6 +177,7 @@ pub(super) struct Slot<C: Live> {
 
 impl<C: Live> Drop for Slot<C> {
     fn drop(&mut self) {
+        crate::metrics::connection_closed();
         let mut reg = self.conns.registry();
         reg.conns.remove(&self.id);
         if let Some(n) = reg.per_client.get_mut(&self.client) {
@@ -218,5 +236,21 @@ impl Published {
 
     pub(super) fn is_evicted(&self) -> bool {
         self.evicted.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_key;
+    use std::net::IpAddr;
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let key = |s: &str| client_key(s.parse::<IpAddr>().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::2"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("2001:db8:1:2:ffff::1").to_string(), "2001:db8:1:2::");
+        assert_eq!(key("::ffff:10.0.0.7").to_string(), "10.0.0.7");
+        assert_eq!(key("10.0.0.7").to_string(), "10.0.0.7");
     }
 }

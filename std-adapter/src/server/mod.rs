@@ -16,6 +16,7 @@
 //! period, then closes the rest.
 
 mod connections;
+pub mod proxy_header;
 mod tcp;
 #[cfg(feature = "tokio")]
 mod tokio;
@@ -64,6 +65,13 @@ pub struct Config {
     pub write_timeout: Duration,
     /// How long shutdown waits for in-flight frames.
     pub grace: Duration,
+    /// Every TCP connection must begin with a PROXY protocol header (v1 or
+    /// v2, see [`proxy_header`]) from a peer in [`Self::trusted_proxies`];
+    /// the client it names is the connection's address from then on.
+    /// Connections from elsewhere, or without a valid header, are closed.
+    pub proxy_protocol: bool,
+    /// Who may send a PROXY header (with `proxy_protocol`; empty: nobody).
+    pub trusted_proxies: Vec<proxy_header::Cidr>,
 }
 
 impl Default for Config {
@@ -80,6 +88,8 @@ impl Default for Config {
             body_min_rate: 1024,
             write_timeout: Duration::from_secs(30),
             grace: Duration::from_secs(10),
+            proxy_protocol: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -307,6 +317,53 @@ enum Busy {
 
 /// Makes each connection's service (and the UDP socket's).
 type Make<S> = Arc<dyn Fn() -> S + Send + Sync>;
+
+impl From<Busy> for crate::metrics::Refusal {
+    fn from(why: Busy) -> Self {
+        match why {
+            Busy::Server => crate::metrics::Refusal::Busy,
+            Busy::Client => crate::metrics::Refusal::PerClient,
+        }
+    }
+}
+
+/// With [`Config::proxy_protocol`]: the client a freshly accepted
+/// connection's PROXY header names, or `None` after logging and counting
+/// the refusal and closing the connection. Blocks up to
+/// [`proxy_header::HEADER_DEADLINE`].
+fn proxied_client(stream: &TcpStream, peer: SocketAddr, config: &Config) -> Option<SocketAddr> {
+    let read = proxy_header::read_blocking(stream, peer, &config.trusted_proxies);
+    proxy_refusal(read, peer, |how| {
+        let _ = stream.shutdown(how);
+    })
+}
+
+/// Logs and counts a PROXY header's refusal (closing the connection with
+/// `close`), or passes its client on.
+fn proxy_refusal(
+    read: Result<SocketAddr, proxy_header::ProxyHeaderError>,
+    peer: SocketAddr,
+    close: impl FnOnce(Shutdown),
+) -> Option<SocketAddr> {
+    match read {
+        Ok(client) => {
+            if client != peer {
+                log::debug!("{peer}: PROXY header: client {client}");
+            }
+            Some(client)
+        }
+        Err(e) => {
+            if e.is_routine() {
+                log::debug!("{peer}: refused: {e}");
+            } else {
+                log::warn!("{peer}: refused: {e}");
+            }
+            crate::metrics::refused(crate::metrics::Refusal::ProxyProtocol);
+            close(Shutdown::Both);
+            None
+        }
+    }
+}
 
 /// A bound, not yet running server: SPEC's services ([`StdServices`]) by
 /// default, or yours ([`Server::with_service`]), on both TCP engines and

@@ -4,13 +4,15 @@
 //! longer than its next deadline.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread;
 use std::time::Duration;
 
 use jframe::service::{Buffers, End, Refusal, Refused, Service, Session};
+
+use crate::metrics::Metered;
 
 use super::{
     BUSY_LINGER_MS, CONN_STACK, ConnEntry, Shared, accept_until_stopped, connections, now,
@@ -24,7 +26,7 @@ pub(super) fn accept_loop<S: Service + 'static>(
     shared: &Arc<Shared>,
     make: &super::Make<S>,
 ) {
-    let (reject_tx, reject_rx) = sync_channel::<(TcpStream, Refusal)>(64);
+    let (reject_tx, reject_rx) = sync_channel::<(Arc<TcpStream>, Refusal)>(64);
     let write_ms = shared.config.timeouts().write_ms.min(1000);
     let rejector = thread::Builder::new()
         .name("busy".into())
@@ -43,45 +45,45 @@ pub(super) fn accept_loop<S: Service + 'static>(
 }
 
 /// Registers and starts a connection, or hands it to the busy replier.
+/// Behind a PROXY header, the connection's own thread reads the header
+/// first and admits it by the client the header names.
 fn admit<S: Service + 'static>(
     shared: &Arc<Shared>,
     stream: TcpStream,
-    peer: std::net::SocketAddr,
-    reject: &SyncSender<(TcpStream, Refusal)>,
+    peer: SocketAddr,
+    reject: &SyncSender<(Arc<TcpStream>, Refusal)>,
     make: &super::Make<S>,
 ) {
-    if let Err(why) = shared.conns.admit(peer.ip(), &shared.config) {
-        log::debug!("{peer}: {why:?} connection limit reached, replying busy");
-        let busy = shared.config.busy(why);
-        if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
-            reject.try_send((stream, busy))
-        {
-            let _ = s.shutdown(Shutdown::Both);
+    if shared.config.proxy_protocol {
+        // An untrusted peer is refused here, before it costs a thread.
+        if !super::proxy_header::trusted(peer.ip(), &shared.config.trusted_proxies) {
+            let untrusted = Err(super::proxy_header::ProxyHeaderError::Untrusted);
+            let _ = super::proxy_refusal(untrusted, peer, |how| {
+                let _ = stream.shutdown(how);
+            });
+            return;
         }
+        let (shared, reject, make) = (shared.clone(), reject.clone(), make.clone());
+        spawn(peer, move || {
+            if let Some(client) = super::proxied_client(&stream, peer, &shared.config)
+                && let Some(run) = register(&shared, stream, client, &reject, &make)
+            {
+                run();
+            }
+        });
         return;
     }
-    // One descriptor per connection: the registry (for shutdown and
-    // eviction) and the connection's thread share the same socket.
-    let entry = Arc::new(ConnEntry {
-        stream: Arc::new(stream),
-        state: connections::Published::accepted(now()),
-    });
-    let slot = shared.conns.register(peer.ip(), entry.clone());
-    let conn_shared = shared.clone();
-    let make = make.clone();
+    if let Some(run) = register(shared, stream, peer, reject, make) {
+        spawn(peer, run);
+    }
+}
+
+/// Starts a connection thread running `run`.
+fn spawn(peer: SocketAddr, run: impl FnOnce() + Send + 'static) {
     let spawned = thread::Builder::new()
         .name("conn".into())
         .stack_size(CONN_STACK)
-        .spawn(move || {
-            let _slot = slot;
-            log::debug!("{peer}: connected");
-            match serve(&conn_shared, &entry, make()) {
-                Ok(end) if end.is_clean() => log::debug!("{peer}: closed: {end}"),
-                Ok(end) => log::info!("{peer}: closed: {end}"),
-                Err(e) if super::routine(&e) => log::debug!("{peer}: closed: {e}"),
-                Err(e) => log::info!("{peer}: closed: {e}"),
-            }
-        });
+        .spawn(run);
     if let Err(e) = spawned {
         // The closure (and with it the slot and the stream) was dropped.
         log::warn!("{peer}: cannot start a thread: {e}");
@@ -89,14 +91,70 @@ fn admit<S: Service + 'static>(
     }
 }
 
+/// Registers the connection of `client` (making room by core's rule) and
+/// returns what serves it, or hands it to the busy replier.
+fn register<S: Service + 'static>(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    client: SocketAddr,
+    reject: &SyncSender<(Arc<TcpStream>, Refusal)>,
+    make: &super::Make<S>,
+) -> Option<impl FnOnce() + Send + 'static> {
+    // One descriptor per connection: the registry (for shutdown and
+    // eviction) and the connection's thread share the same socket.
+    let stream = Arc::new(stream);
+    let mut entry = None;
+    let admitted = shared.conns.admit(client.ip(), &shared.config, || {
+        let made = Arc::new(ConnEntry {
+            stream: stream.clone(),
+            state: connections::Published::accepted(now()),
+        });
+        entry = Some(made.clone());
+        made
+    });
+    let (slot, entry) = match (admitted, entry) {
+        (Ok(slot), Some(entry)) => (slot, entry),
+        (Err(why), _) => {
+            log::debug!("{client}: {why:?} connection limit reached, replying busy");
+            crate::metrics::refused(why.into());
+            if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
+                reject.try_send((stream, shared.config.busy(why)))
+            {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            return None;
+        }
+        (Ok(_), None) => return None,
+    };
+    let conn_shared = shared.clone();
+    let make = make.clone();
+    Some(move || {
+        let _slot = slot;
+        log::debug!("{client}: connected");
+        match serve(&conn_shared, &entry, Metered::new(make())) {
+            Ok(end) => {
+                crate::metrics::session_ended(&end);
+                if end.is_clean() {
+                    log::debug!("{client}: closed: {end}");
+                } else {
+                    log::info!("{client}: closed: {end}");
+                }
+            }
+            Err(e) if super::routine(&e) => log::debug!("{client}: closed: {e}"),
+            Err(e) => log::info!("{client}: closed: {e}"),
+        }
+    })
+}
+
 /// Answers over-limit connections with `busy`, one at a time, through
 /// core's [`Refused`]: the reply, then what the peer sends is read until it
 /// closes or the linger passes, so that closing does not reset the
 /// connection before the reply is read.
-fn reject_loop(rx: &Receiver<(TcpStream, Refusal)>, write_ms: u64) {
+fn reject_loop(rx: &Receiver<(Arc<TcpStream>, Refusal)>, write_ms: u64) {
     let mut buf = [0u8; 256];
     let mut sink = [0u8; 4096];
-    for (mut stream, busy) in rx {
+    for (stream, busy) in rx {
+        let mut stream = &*stream;
         let Ok(mut refused) = Refused::new(&mut buf, &busy, write_ms, BUSY_LINGER_MS, now()) else {
             continue;
         };

@@ -39,6 +39,7 @@ use jframe::service::{Buffers, End, Instant, Parked, Refusal, Refused, Service, 
 
 use super::connections::{self, Connections, Published};
 use super::{BUSY_LINGER_MS, Shared, now};
+use crate::metrics::Metered;
 
 /// Buffer sizes of one busy connection: socket reads, a frame arriving in
 /// pieces (a full-size header plus a small body; larger bodies stream),
@@ -101,6 +102,8 @@ type Slot = connections::Slot<Conn>;
 enum Job<S> {
     Serve(Arc<Conn>, Slot, SocketAddr, super::Make<S>),
     Busy(TcpStream, Refusal),
+    /// A connection to admit once its PROXY header has been read.
+    Proxied(TcpStream, SocketAddr, super::Make<S>),
 }
 
 impl<S> std::fmt::Debug for Job<S> {
@@ -108,6 +111,7 @@ impl<S> std::fmt::Debug for Job<S> {
         match self {
             Job::Serve(_, _, peer, _) => write!(f, "Serve({peer})"),
             Job::Busy(_, busy) => write!(f, "Busy({busy})"),
+            Job::Proxied(_, peer, _) => write!(f, "Proxied({peer})"),
         }
     }
 }
@@ -165,13 +169,41 @@ fn worker<S: Service + 'static>(
                 Job::Serve(conn, slot, peer, make) => {
                     let (shared, pool) = (shared.clone(), pool.clone());
                     ::tokio::task::spawn_local(async move {
-                        let _slot = slot;
-                        log::debug!("{peer}: connected");
-                        match connection(&shared, &conn, &pool, make()).await {
-                            Ok(end) if end.is_clean() => log::debug!("{peer}: closed: {end}"),
-                            Ok(end) => log::info!("{peer}: closed: {end}"),
-                            Err(e) if super::routine(&e) => log::debug!("{peer}: closed: {e}"),
-                            Err(e) => log::info!("{peer}: closed: {e}"),
+                        serve_admitted(&shared, &conn, slot, peer, &pool, make()).await;
+                    });
+                }
+                Job::Proxied(stream, peer, make) => {
+                    let (shared, pool, state) = (shared.clone(), pool.clone(), state.clone());
+                    ::tokio::task::spawn_local(async move {
+                        let cfg = &shared.config;
+                        let read =
+                            super::proxy_header::read_async(&stream, peer, &cfg.trusted_proxies)
+                                .await;
+                        let close = |how| {
+                            let _ = socket2::SockRef::from(&stream).shutdown(how);
+                        };
+                        let Some(client) = super::proxy_refusal(read, peer, close) else {
+                            return;
+                        };
+                        let conn = Arc::new(Conn {
+                            stream,
+                            state: Published::accepted(now()),
+                            wake: Notify::new(),
+                        });
+                        match state.conns.admit(client.ip(), cfg, || conn.clone()) {
+                            Ok(slot) => {
+                                serve_admitted(&shared, &conn, slot, client, &pool, make()).await;
+                            }
+                            Err(why) => {
+                                log::debug!(
+                                    "{client}: {why:?} connection limit reached, replying busy"
+                                );
+                                crate::metrics::refused(why.into());
+                                let write_ms = cfg.timeouts().write_ms.min(1000);
+                                if let Ok(conn) = Arc::try_unwrap(conn) {
+                                    reply_busy(conn.stream, &cfg.busy(why), write_ms).await;
+                                }
+                            }
                         }
                     });
                 }
@@ -186,6 +218,31 @@ fn worker<S: Service + 'static>(
         }
     });
     // Whatever still runs after the drain is dropped with the LocalSet.
+}
+
+/// Serves an admitted connection until it ends, then frees its slot.
+async fn serve_admitted<S: Service>(
+    shared: &Shared,
+    conn: &Conn,
+    slot: Slot,
+    client: SocketAddr,
+    pool: &Pool,
+    service: S,
+) {
+    let _slot = slot;
+    log::debug!("{client}: connected");
+    match connection(shared, conn, pool, Metered::new(service)).await {
+        Ok(end) => {
+            crate::metrics::session_ended(&end);
+            if end.is_clean() {
+                log::debug!("{client}: closed: {end}");
+            } else {
+                log::info!("{client}: closed: {end}");
+            }
+        }
+        Err(e) if super::routine(&e) => log::debug!("{client}: closed: {e}"),
+        Err(e) => log::info!("{client}: closed: {e}"),
+    }
 }
 
 /// Accepts until shutdown; accept errors back off and retry.
@@ -228,29 +285,44 @@ fn admit<S>(
         let _in = handle.enter();
         TcpStream::from_std(stream)?
     };
-    if let Err(why) = state.conns.admit(peer.ip(), &shared.config) {
-        log::debug!("{peer}: {why:?} connection limit reached, replying busy");
-        if state.busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
-            if jobs
-                .send(Job::Busy(stream, shared.config.busy(why)))
-                .is_err()
-            {
-                state.busy_replies.fetch_sub(1, Ordering::SeqCst);
-            }
-        } else {
-            state.busy_replies.fetch_sub(1, Ordering::SeqCst);
-        }
-        return Ok(());
+    if shared.config.proxy_protocol {
+        // Its worker reads the header, then admits it by the real client.
+        return jobs
+            .send(Job::Proxied(stream, peer, make.clone()))
+            .map_err(|_| io::Error::other("worker gone"));
     }
     let conn = Arc::new(Conn {
         stream,
         state: Published::accepted(now()),
         wake: Notify::new(),
     });
-    let slot = state.conns.register(peer.ip(), conn.clone());
-    // On failure the job (its slot, its stream) is dropped: closed.
-    jobs.send(Job::Serve(conn, slot, peer, make.clone()))
-        .map_err(|_| io::Error::other("worker gone"))
+    match state
+        .conns
+        .admit(peer.ip(), &shared.config, || conn.clone())
+    {
+        // On failure the job (its slot, its stream) is dropped: closed.
+        Ok(slot) => jobs
+            .send(Job::Serve(conn, slot, peer, make.clone()))
+            .map_err(|_| io::Error::other("worker gone")),
+        Err(why) => {
+            log::debug!("{peer}: {why:?} connection limit reached, replying busy");
+            crate::metrics::refused(why.into());
+            let Ok(conn) = Arc::try_unwrap(conn) else {
+                return Ok(());
+            };
+            if state.busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
+                if jobs
+                    .send(Job::Busy(conn.stream, shared.config.busy(why)))
+                    .is_err()
+                {
+                    state.busy_replies.fetch_sub(1, Ordering::SeqCst);
+                }
+            } else {
+                state.busy_replies.fetch_sub(1, Ordering::SeqCst);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The tokio instant of a session deadline.

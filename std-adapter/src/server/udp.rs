@@ -29,7 +29,7 @@ pub(super) fn serve<S: Service>(sock: &UdpSocket, shared: &Shared, make: &dyn Fn
     }
     let mut datagram = vec![0u8; DATAGRAM];
     let mut reply = vec![0u8; DATAGRAM];
-    let mut services = make();
+    let mut services = crate::metrics::Metered::new(make());
     let limits = Limits {
         max_header: crate::MAX_HEADER,
         max_body: shared.config.max_body,

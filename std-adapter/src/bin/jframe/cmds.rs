@@ -124,9 +124,24 @@ pub struct ServeArgs {
     /// How long a single socket write may block.
     #[arg(long, default_value = "30s", value_parser = args::nonzero_duration)]
     write_timeout: Duration,
-    /// How long shutdown waits for frames in flight.
-    #[arg(long, default_value = "10s", value_parser = args::duration)]
-    grace: Duration,
+    /// On SIGTERM or SIGINT: stop accepting, answer every frame already
+    /// received, close connections between frames, and exit within this
+    /// long (connections still busy then are closed).
+    #[arg(long, visible_alias = "grace", default_value = "10s", value_parser = args::duration)]
+    drain_timeout: Duration,
+    /// Require a PROXY protocol header (v1 or v2, as HAProxy's
+    /// `send-proxy-v2` sends) on every connection, from a --trusted-proxy;
+    /// logs, limits and metrics then use the client it names.
+    #[arg(long, requires = "trusted_proxy")]
+    proxy_protocol: bool,
+    /// An address block allowed to send PROXY headers (e.g. 127.0.0.1/32,
+    /// 10.0.0.0/8); repeatable. Connections from anywhere else are closed.
+    #[arg(long, value_name = "CIDR", requires = "proxy_protocol")]
+    trusted_proxy: Vec<server::proxy_header::Cidr>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT, or :PORT
+    /// for localhost only). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 pub fn serve(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
@@ -166,8 +181,16 @@ pub fn serve(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
         header_timeout: a.header_timeout,
         idle_timeout: a.idle_timeout,
         write_timeout: a.write_timeout,
-        grace: a.grace,
+        grace: a.drain_timeout,
+        proxy_protocol: a.proxy_protocol,
+        trusted_proxies: a.trusted_proxy,
     };
+    let metrics = a
+        .metrics
+        .as_deref()
+        .map(args::listen_addr)
+        .transpose()
+        .context("--metrics")?;
     let what = match udp {
         Some(u) => format!("cannot listen on tcp {listen} and udp {u}"),
         None => format!("cannot listen on {listen}"),
@@ -185,6 +208,10 @@ pub fn serve(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
     writeln!(out, "jframe: listening on tcp {}", server.local_addr()?)?;
     if let Some(udp) = server.udp_addr() {
         writeln!(out, "jframe: listening on udp {udp}")?;
+    }
+    if let Some(addr) = metrics {
+        let bound = jframe_std::metrics::install(addr)?;
+        writeln!(out, "jframe: metrics on http://{bound}/metrics")?;
     }
     out.flush()?;
     drop(out);
@@ -887,7 +914,7 @@ Examples:
 
 Every reply is checked (status, size, body). Latency is the round trip of a
 request's batch (-p requests at once). The last line of the text report is
-requests=.. rps=.. MB/s=.. p50=.. p90=.. p99=.. p99.9=.. max=.. errors=..;
+requests=.. rps=.. MB/s=.. p50=.. p90=.. p99=.. p99.9=.. max=.. errors=.. reconnects=..;
 exit code 1 if any error.";
 
 #[derive(Debug, Args)]
@@ -922,6 +949,11 @@ pub struct LoadArgs {
     /// Longest wait for any single reply.
     #[arg(short, long, default_value = "10s", value_parser = args::nonzero_duration)]
     timeout: Duration,
+    /// When the server closes a connection between frames (a restart
+    /// behind a balancer), connect again and carry on: unanswered requests
+    /// are sent again, and reconnects are counted apart from errors.
+    #[arg(long)]
+    reconnect: bool,
     /// The report as one JSON object.
     #[arg(short, long)]
     json: bool,
@@ -936,6 +968,7 @@ fn report_json(cfg: &LoadConfig, r: &LoadReport) -> Value {
         "op": cfg.op.as_str(),
         "requests": r.requests,
         "errors": r.errors,
+        "reconnects": r.reconnects,
         "errors_by_cause": r.causes.iter().map(|(c, n)| json!({"cause": c, "count": n})).collect::<Vec<_>>(),
         "elapsed_s": r.elapsed.as_secs_f64(),
         "rps": r.rps(),
@@ -973,6 +1006,7 @@ pub fn load(a: LoadArgs, ctx: &Ctx) -> Result<ExitCode> {
         timeout: a.timeout,
         requests: a.requests,
         rate: a.rate,
+        reconnect: a.reconnect,
         ..LoadConfig::new(args::listen_addr(&a.addr)?, duration)
     };
     // The first address that answers as expected (localhost: ::1 or 127.0.0.1).
