@@ -431,7 +431,9 @@ async fn connection<S: Service>(
             (None, Some(services)) => Session::new(buffers, services, &config, now()),
             (None, None) => return Err(io::Error::other("session lost")),
         };
-        match run(&mut session, conn, shared).await {
+        // Boxed: the loop's state (its timers, its I/O futures) lives only
+        // while the connection has work, like its buffers.
+        match Box::pin(run(&mut session, conn, shared)).await {
             Ok(None) => match session.park() {
                 Ok(p) => parked = Some(p),
                 // `run` parks only an idle session.
