@@ -15,7 +15,7 @@
 //! and stop between frames; it has no other say.
 
 use crate::decoder::DecodeError;
-use crate::encoder::{EncodeError, encode_head, encode_reply_head};
+use crate::encoder::{EncodeError, encode_head, encode_reply_head, encode_welcome_head};
 use crate::header::{Header, Status};
 
 use super::extension::SourceError;
@@ -49,7 +49,8 @@ pub trait Deadlines {
 pub struct Config<'a> {
     /// Header and body limits.
     pub limits: Limits,
-    /// Sent as an `ok` frame when the session starts (seed 001's `Welcome!`).
+    /// Sent as an `ok` frame marked `"welcome": true` when the session
+    /// starts (seed 001's `Welcome!`).
     pub welcome: Option<&'a [u8]>,
 }
 
@@ -154,6 +155,8 @@ impl Tx<'_> {
 enum ReplyHead<'a> {
     /// `ok` with a body of this many bytes.
     Ok(u64),
+    /// The welcome frame's head (`ok`, marked `"welcome": true`).
+    Welcome(u64),
     /// An error reply, with its message.
     Refused(&'a Refusal),
     /// An error reply without its message, when the message does not fit.
@@ -166,6 +169,7 @@ impl ReplyHead<'_> {
     fn encode(self, out: &mut [u8]) -> Result<usize, EncodeError> {
         match self {
             ReplyHead::Ok(size) => encode_reply_head(out, Status::Ok, size, None),
+            ReplyHead::Welcome(size) => encode_welcome_head(out, size),
             ReplyHead::Refused(r) => encode_reply_head(out, r.status, 0, Some(&r.message)),
             ReplyHead::Bare(status) => encode_reply_head(out, status, 0, None),
             ReplyHead::Header(h) => encode_head(out, h),
@@ -246,7 +250,7 @@ macro_rules! engine {
             // The one refusal of the session, reused for every error reply.
             let mut refusal = Refusal::text(crate::Status::Error, "");
             if let Some(welcome) = config.welcome {
-                if let Err(e) = reply_whole(io, &mut tx, ReplyHead::Ok(welcome.len() as u64), welcome, None) $($await)* {
+                if let Err(e) = reply_whole(io, &mut tx, ReplyHead::Welcome(welcome.len() as u64), welcome, None) $($await)* {
                     return e;
                 }
             }
