@@ -578,7 +578,14 @@ impl<'a> Pump<'a> {
                 ))),
                 Err(e) => Some(Err(e)),
             };
-            let (now, rest) = input.split_at(used.min(input.len()));
+            // A fatal error may consume nothing: the frame's bytes at hand
+            // all belong to the bad frame (what follows is raw anyway).
+            let used = if matches!(found, Some(Err(_))) {
+                input.len()
+            } else {
+                used.min(input.len())
+            };
+            let (now, rest) = input.split_at(used);
             input = rest;
             self.head.extend_from_slice(now);
             match found {
@@ -589,9 +596,7 @@ impl<'a> Pump<'a> {
                     self.header_done(PREFIX_LEN + header_len, data_size);
                 }
                 Some(Err(e)) => {
-                    let mut seen = self.head.clone();
-                    seen.extend_from_slice(input.get(..64).unwrap_or(input));
-                    let what = identify(&seen)
+                    let what = identify(&self.head)
                         .map(|w| format!(" (the bytes look like {w})"))
                         .unwrap_or_default();
                     let why = match e {
