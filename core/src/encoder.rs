@@ -234,10 +234,7 @@ mod tests {
         let n = encode_head(&mut a, &header).unwrap();
         let m = encode_welcome_head(&mut b, 8).unwrap();
         assert_eq!(&a[..n], &b[..m]);
-        assert_eq!(
-            &b[4..m],
-            br#"{"data_size":8,"status":"ok","welcome":true}"#
-        );
+        assert_eq!(&b[4..m], br#"{"data_size":8,"status":"ok","welcome":true}"#);
         assert_eq!(Header::parse(&b[4..m]).unwrap(), header);
         // As Python's json.dumps writes it, and only `true` marks one.
         let python = Header::parse(br#"{"data_size": 8, "welcome": true, "status": "ok"}"#);

@@ -281,9 +281,8 @@ fn user_serde_types_through_the_decoder() {
         frame(br#"{"data_size": 1, "tag": 8}"#, b"!"),
     ]
     .concat();
-    let semantic = |data_size, json: &[u8]| {
-        DecodeError::request(HeaderError::Deserialize, data_size, json)
-    };
+    let semantic =
+        |data_size, json: &[u8]| DecodeError::request(HeaderError::Deserialize, data_size, json);
     let expect = vec![
         Ev::Frame {
             json: br#"{"data_size":2,"tag":7,"label":"a\"b","extra":{"x":[1]}}"#.to_vec(),
@@ -291,7 +290,10 @@ fn user_serde_types_through_the_decoder() {
         },
         Ev::Err(semantic(3, br#"{"tag":"seven","data_size":3}"#)),
         Ev::Err(semantic(3, br#"{"data_size":3}"#)),
-        Ev::Err(semantic(3, br#"{"data_size":3,"tag":1,"label":"far too long"}"#)),
+        Ev::Err(semantic(
+            3,
+            br#"{"data_size":3,"tag":1,"label":"far too long"}"#,
+        )),
         Ev::Frame {
             json: br#"{"data_size": 1, "tag": 8}"#.to_vec(),
             body: b"!".to_vec(),

@@ -9,8 +9,8 @@ use jframe::{Header, Op, Status};
 use sha2::{Digest, Sha256};
 
 use crate::files::hex;
-use crate::stream::{encode_request_head, reply_datagram};
 pub use crate::stream::{FramedStream as TcpClient, Message};
+use crate::stream::{encode_request_head, reply_datagram};
 
 /// A UDP client: one request datagram, one reply datagram.
 #[derive(Debug)]

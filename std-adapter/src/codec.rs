@@ -207,9 +207,11 @@ impl tokio_util::codec::Decoder for JframeCodec {
                                 }
                             }
                         }
-                        Err(e @ DecodeError::Request { data_size, head, .. }) => {
-                            Ok(Some(self.reject(src, head, data_size, e)))
-                        }
+                        Err(
+                            e @ DecodeError::Request {
+                                data_size, head, ..
+                            },
+                        ) => Ok(Some(self.reject(src, head, data_size, e))),
                         Err(e) => {
                             self.state = State::Failed(e);
                             Err(invalid(e))

@@ -570,7 +570,11 @@ impl<'a> Pump<'a> {
                     None,
                 ))),
                 Ok(Event::BodyChunk { .. }) => None,
-                Err(e @ jframe::DecodeError::Request { data_size, head, .. }) => Some(Ok((
+                Err(
+                    e @ jframe::DecodeError::Request {
+                        data_size, head, ..
+                    },
+                ) => Some(Ok((
                     head.saturating_sub(PREFIX_LEN),
                     data_size,
                     false,

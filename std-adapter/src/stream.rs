@@ -221,12 +221,15 @@ fn human(d: Duration) -> String {
 /// A frame read up to its body: held whole, or a head whose body follows.
 enum Next {
     Whole(Message),
-    Head {
-        header: Header,
-        header_json: Vec<u8>,
-        data_size: u64,
-        welcome: bool,
-    },
+    Head(HeadOnly),
+}
+
+/// A frame whose body is still to be read.
+struct HeadOnly {
+    header: Header,
+    header_json: Vec<u8>,
+    data_size: u64,
+    welcome: bool,
 }
 
 /// A framed TCP connection for clients: buffered halves, a streaming
@@ -464,17 +467,17 @@ impl FramedStream {
                     header_json: f.header_json.to_vec(),
                 })
             }
-            Ok(Some(Received::Head(h))) => Next::Head {
+            Ok(Some(Received::Head(h))) => Next::Head(HeadOnly {
                 welcome: h.header.welcome || (first && self.expect_welcome),
                 header: h.header.clone(),
                 header_json: h.header_json.to_vec(),
                 data_size: h.data_size,
-            },
+            }),
         };
         self.frames += 1;
         let welcome = match &next {
             Next::Whole(m) => m.welcome,
-            Next::Head { welcome, .. } => *welcome,
+            Next::Head(h) => h.welcome,
         };
         if welcome && !first {
             let why = format!(
@@ -556,29 +559,29 @@ impl FramedStream {
     /// error, before any of it is read.
     pub fn recv_frame(&mut self) -> io::Result<Option<Message>> {
         let since = Instant::now();
-        let (header, header_json, data_size, welcome) = match self.next(since)? {
-            None => return Ok(None),
-            Some(Next::Whole(m)) => return Ok(Some(m)),
-            Some(Next::Head {
-                header,
-                header_json,
-                data_size,
-                welcome,
-            }) => (header, header_json, data_size, welcome),
-        };
-        let keep = self.keep(&header, data_size, self.max_body)?;
+        match self.next(since)? {
+            None => Ok(None),
+            Some(Next::Whole(m)) => Ok(Some(m)),
+            Some(Next::Head(h)) => self.read_whole(h, since).map(Some),
+        }
+    }
+
+    /// The rest of a frame whose head was read, held whole (bounded as in
+    /// [`Self::recv_frame`]).
+    fn read_whole(&mut self, h: HeadOnly, since: Instant) -> io::Result<Message> {
+        let keep = self.keep(&h.header, h.data_size, self.max_body)?;
         // Filled as it arrives: a declared size is not trusted for one allocation.
         let mut body = Vec::new();
-        self.stream_body(&header, data_size, keep, since, |data| {
+        self.stream_body(&h.header, h.data_size, keep, since, |data| {
             body.extend_from_slice(data);
             Ok(())
         })?;
-        Ok(Some(Message {
-            header,
+        Ok(Message {
+            header: h.header,
             body,
-            header_json,
-            welcome,
-        }))
+            header_json: h.header_json,
+            welcome: h.welcome,
+        })
     }
 
     /// Receives the next reply whole, setting a welcome frame aside
@@ -592,7 +595,9 @@ impl FramedStream {
                 other => return Ok(other),
             }
         }
-        Err(invalid("unreachable: a second welcome is an error in next()"))
+        Err(invalid(
+            "unreachable: a second welcome is an error in next()",
+        ))
     }
 
     /// Receives the next reply and hands its body to `sink` chunk by chunk,
@@ -615,7 +620,7 @@ impl FramedStream {
     ) -> io::Result<Option<Header>> {
         let since = Instant::now();
         for _ in 0..2 {
-            let (header, header_json, data_size) = match self.next(since)? {
+            let h = match self.next(since)? {
                 None => return Ok(None),
                 Some(Next::Whole(m)) if m.welcome => {
                     self.welcome = Some(m);
@@ -626,41 +631,22 @@ impl FramedStream {
                     sink(&m.header, &m.body)?;
                     return Ok(Some(m.header));
                 }
-                Some(Next::Head {
-                    header,
-                    header_json,
-                    data_size,
-                    welcome,
-                }) if welcome => {
+                Some(Next::Head(h)) if h.welcome => {
                     // Held whole, as any welcome (bounded like a reply).
-                    let keep = self.keep(&header, data_size, self.max_body)?;
-                    let mut body = Vec::new();
-                    self.stream_body(&header, data_size, keep, since, |d| {
-                        body.extend_from_slice(d);
-                        Ok(())
-                    })?;
-                    self.welcome = Some(Message {
-                        header,
-                        body,
-                        header_json,
-                        welcome,
-                    });
+                    self.welcome = Some(self.read_whole(h, since)?);
                     continue;
                 }
-                Some(Next::Head {
-                    header,
-                    header_json,
-                    data_size,
-                    ..
-                }) => (header, header_json, data_size),
+                Some(Next::Head(h)) => h,
             };
-            drop(header_json);
+            let (header, data_size) = (h.header, h.data_size);
             on_head(&header, data_size);
             let keep = self.keep(&header, data_size, u64::MAX)?;
             self.stream_body(&header, data_size, keep, since, |d| sink(&header, d))?;
             return Ok(Some(header));
         }
-        Err(invalid("unreachable: a second welcome is an error in next()"))
+        Err(invalid(
+            "unreachable: a second welcome is an error in next()",
+        ))
     }
 
     /// Bytes received on this connection so far.
@@ -753,10 +739,9 @@ pub fn reply_datagram(datagram: &[u8]) -> io::Result<Message> {
         Ok(jframe::Parse::Complete { len, .. }) => {
             format!("{} bytes follow its frame", datagram.len() - len)
         }
-        Ok(jframe::Parse::Partial { .. }) => format!(
-            "it ends after {} bytes, inside its frame",
-            datagram.len()
-        ),
+        Ok(jframe::Parse::Partial { .. }) => {
+            format!("it ends after {} bytes, inside its frame", datagram.len())
+        }
         Err(e) => e.to_string(),
     };
     let what = identify(datagram)

@@ -8,8 +8,8 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -588,13 +588,7 @@ fn get_removes_its_part_file_when_the_server_goes_away() {
         })
     };
     let out = dir.path().join("f.bin");
-    let o = jframe(&[
-        "get",
-        &addr,
-        "f.bin",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = jframe(&["get", &addr, "f.bin", "-o", out.to_str().unwrap()]);
     stopper.join().unwrap();
     server.join().unwrap();
     assert_eq!(o.status.code(), Some(1));

@@ -137,13 +137,7 @@ fn the_proxy_is_transparent_to_the_conformance_table() {
 fn the_proxy_shows_frames_both_ways_and_a_bad_frame_as_one() {
     let server = ServerProc::start(&[]);
     let proxy = ProxyProc::start(&server.addr(), &[]);
-    let o = jframe(&[
-        "send",
-        &proxy.addr(),
-        "-H",
-        "trace=t1",
-        "hello",
-    ]);
+    let o = jframe(&["send", &proxy.addr(), "-H", "trace=t1", "hello"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "HELLO\n");
     let lines = proxy.wait_for("both directions", |l| {
         l.iter().any(|x| x.contains(" <- #1 "))
@@ -215,7 +209,7 @@ fn proxy_faults_are_seeded_and_per_frame() {
         let _ = jframe(&[
             "send",
             &proxy.addr(),
-                "-t",
+            "-t",
             "1s",
             "--op",
             "echo",

@@ -29,7 +29,11 @@ fn send_to_a_server_that_answers_one_request_per_connection() {
     // reply is read). Either way the error names the server, exit 1.
     let o = jframe(&["send", &server.addr, "a", "b"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains(&server.addr), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains(&server.addr),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
@@ -38,10 +42,23 @@ fn send_and_load_against_seed_002s_threading_server() {
     let o = jframe(&["send", &server.addr, "hello", "world", "ünïcode"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "HELLO\nWORLD\nÜNÏCODE\n");
-    let o = jframe(&["load", &server.addr, "-c", "2", "-n", "40", "-p", "2", "--json"]);
-    assert!(o.status.success(), "{} {}", text(&o.stdout), text(&o.stderr));
+    load_ok(&server.addr, 40, &["-p", "2"]);
+}
+
+/// `jframe load ADDR -c 2 -n N`: every request answered and checked.
+fn load_ok(addr: &str, n: u64, extra: &[&str]) {
+    let n_arg = n.to_string();
+    let mut args = vec!["load", addr, "-c", "2", "-n", &n_arg, "--json"];
+    args.extend_from_slice(extra);
+    let o = jframe(&args);
+    assert!(
+        o.status.success(),
+        "{} {}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["requests"], 40);
+    assert_eq!(report["requests"], n);
     assert_eq!(report["errors"], 0);
 }
 
@@ -92,11 +109,7 @@ fn a_marked_welcome_is_told_from_the_replies() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["welcome"], true);
     assert_eq!(lines[1]["body"], "X");
-    let o = jframe(&["load", &server.addr, "-c", "2", "-n", "20", "--json"]);
-    assert!(o.status.success(), "{} {}", text(&o.stdout), text(&o.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["errors"], 0);
-    assert_eq!(report["requests"], 20);
+    load_ok(&server.addr, 20, &[]);
 }
 
 #[test]
@@ -104,7 +117,14 @@ fn a_1_mib_reply_in_1_kib_pieces_arrives_whole() {
     let server = PyServer::start("seed_servers.py", &["big"]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.bin");
-    let o = jframe(&["send", &server.addr, "x", "-N", "-o", file.to_str().unwrap()]);
+    let o = jframe(&[
+        "send",
+        &server.addr,
+        "x",
+        "-N",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let got = std::fs::read(&file).unwrap();
     let want: Vec<u8> = (0..1usize << 20).map(|i| (i % 251) as u8).collect();

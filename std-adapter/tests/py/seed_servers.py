@@ -22,15 +22,7 @@ import struct
 import sys
 import threading
 
-
-def recv_exact(con, n):
-    data = b''
-    while len(data) < n:
-        chunk = con.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError('closed')
-        data += chunk
-    return data
+from seed002_server import recv_exact
 
 
 def read_frame(con):

@@ -73,7 +73,7 @@ pub fn size(s: &str) -> Result<u64, String> {
 /// divides it (`16MiB`, `1KiB`, `1000`).
 pub fn size_text(n: u64) -> String {
     for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if n >= scale && n % scale == 0 {
+        if n >= scale && n.is_multiple_of(scale) {
             return format!("{}{unit}", n / scale);
         }
     }
