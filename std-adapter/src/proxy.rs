@@ -559,23 +559,27 @@ impl<'a> Pump<'a> {
                 self.begin_frame(&mut to);
             }
             let (used, event) = self.decoder.feed(input);
-            // What the head of the frame is, once core has parsed it.
+            // The frame's head, once core has parsed it: its length
+            // (prefix + header), body size, welcome mark, and what is wrong
+            // with a well-formed header whose body is skipped.
+            let head_of = |json: &[u8]| PREFIX_LEN + json.len();
             let found = match event {
-                Ok(Event::NeedMore) => None,
-                Ok(Event::Frame(f)) => Some(Ok((f.header_json.len(), 0, f.header.welcome, None))),
+                Ok(Event::NeedMore | Event::BodyChunk { .. }) => None,
+                Ok(Event::Frame(f)) => {
+                    Some(Ok((head_of(f.header_json), 0, f.header.welcome, None)))
+                }
                 Ok(Event::Head(h)) => Some(Ok((
-                    h.header_json.len(),
+                    head_of(h.header_json),
                     h.data_size,
                     h.header.welcome,
                     None,
                 ))),
-                Ok(Event::BodyChunk { .. }) => None,
                 Err(
                     e @ jframe::DecodeError::Request {
                         data_size, head, ..
                     },
                 ) => Some(Ok((
-                    head.saturating_sub(PREFIX_LEN),
+                    head,
                     data_size,
                     false,
                     Some(format!("{}: {e}", e.status())),
@@ -594,10 +598,10 @@ impl<'a> Pump<'a> {
             self.head.extend_from_slice(now);
             match found {
                 None => {}
-                Some(Ok((header_len, data_size, welcome, note))) => {
+                Some(Ok((head_len, data_size, welcome, note))) => {
                     self.welcome = welcome;
                     self.note = note;
-                    self.header_done(PREFIX_LEN + header_len, data_size);
+                    self.header_done(head_len, data_size);
                 }
                 Some(Err(e)) => {
                     let what = identify(&self.head)
