@@ -218,6 +218,13 @@ fn human(d: Duration) -> String {
     }
 }
 
+/// SPEC: a welcome is marked `"welcome": true`. `unmarked`: the frame is
+/// where an unmarked welcome is expected (the first), and is taken as one
+/// when it is `ok` (a `busy` refusal in its place stays a refusal).
+fn is_welcome(header: &Header, unmarked: bool) -> bool {
+    header.welcome || (unmarked && header.reply_status() == Status::Ok)
+}
+
 /// A frame read up to its body: held whole, or a head whose body follows.
 enum Next {
     Whole(Message),
@@ -452,6 +459,7 @@ impl FramedStream {
     fn next(&mut self, since: Instant) -> io::Result<Option<Next>> {
         self.check_open()?;
         let first = self.frames == 0;
+        let expect = self.expect_welcome;
         let next = match read_frame(&mut self.reader, &mut self.decoder) {
             Err(e) => return Err(self.explain(e, since)),
             Ok(None) => return Ok(None),
@@ -461,14 +469,14 @@ impl FramedStream {
                     body.truncate(MAX_ERROR_BODY as usize);
                 }
                 Next::Whole(Message {
-                    welcome: f.header.welcome || (first && self.expect_welcome),
+                    welcome: is_welcome(&f.header, first && expect),
                     header: f.header.clone(),
                     body,
                     header_json: f.header_json.to_vec(),
                 })
             }
             Ok(Some(Received::Head(h))) => Next::Head(HeadOnly {
-                welcome: h.header.welcome || (first && self.expect_welcome),
+                welcome: is_welcome(&h.header, first && expect),
                 header: h.header.clone(),
                 header_json: h.header_json.to_vec(),
                 data_size: h.data_size,

@@ -113,6 +113,23 @@ fn a_marked_welcome_is_told_from_the_replies() {
 }
 
 #[test]
+fn an_unmarked_welcome_needs_the_welcome_flag() {
+    let server = PyServer::start("seed_servers.py", &["unmarked"]);
+    let o = jframe(&["send", &server.addr, "--welcome", "one", "two"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "ONE\nTWO\n");
+    assert!(
+        text(&o.stderr).contains("welcome from the server: Welcome!"),
+        "{}",
+        text(&o.stderr)
+    );
+    load_ok(&server.addr, 20, &["--welcome"]);
+    // Without it the welcome reads as the first reply: no guessing.
+    let o = jframe(&["send", &server.addr, "one"]);
+    assert_eq!(text(&o.stdout), "Welcome!\n");
+}
+
+#[test]
 fn a_1_mib_reply_in_1_kib_pieces_arrives_whole() {
     let server = PyServer::start("seed_servers.py", &["big"]);
     let dir = tempfile::tempdir().unwrap();

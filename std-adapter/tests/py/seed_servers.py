@@ -10,6 +10,7 @@ Modes:
             without reading anything (seed 002's first program)
   welcome   on connect send a welcome frame marked "welcome": true, then
             upper-case every frame until the client closes
+  unmarked  the same with a welcome of {"data_size": 8} alone
   big       read one frame, reply with 1 MiB (byte i is i % 251) sent in
             1 KiB pieces, close
   counting  a ThreadingTCPServer that numbers every request it receives,
@@ -52,8 +53,11 @@ def push(con):
     con.send(s_bytes)
 
 
-def welcome(con):
-    write_frame(con, b'Welcome!', status='ok', welcome=True)
+def welcome(con, marked=True):
+    if marked:
+        write_frame(con, b'Welcome!', status='ok', welcome=True)
+    else:
+        write_frame(con, b'Welcome!')
     while True:
         try:
             _, body = read_frame(con)
@@ -132,5 +136,7 @@ if __name__ == '__main__':
         s.serve_forever()
     elif mode == 'welcome':
         serve_threads(welcome)
+    elif mode == 'unmarked':
+        serve_threads(lambda con: welcome(con, marked=False))
     else:
         serve_one_at_a_time({'oneshot': oneshot, 'push': push, 'big': big}[mode])
