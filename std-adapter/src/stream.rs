@@ -364,7 +364,7 @@ impl FramedStream {
     }
 
     /// Queues a request for the service `op` whose header carries the
-    /// caller's extra keys (see [`encode_request`]).
+    /// caller's extra keys (see [`encode_request_head`]).
     pub fn send_request_with<T: serde::Serialize + ?Sized>(
         &mut self,
         op: &str,
