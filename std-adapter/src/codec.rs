@@ -185,8 +185,16 @@ impl tokio_util::codec::Decoder for JframeCodec {
                             }
                         }
                         Ok(Parse::Partial {
-                            data_size: None, ..
-                        }) => Ok(None),
+                            data_size: None,
+                            head,
+                        }) => {
+                            // A checked prefix says how long the head is:
+                            // room for it, at most the header limit.
+                            if let Some(head) = head {
+                                src.reserve(head.saturating_sub(src.len()));
+                            }
+                            Ok(None)
+                        }
                         Ok(Parse::Partial {
                             data_size: Some(data_size),
                             head,
