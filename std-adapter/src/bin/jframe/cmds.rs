@@ -1304,3 +1304,30 @@ pub fn conform(a: ConformArgs, _ctx: &Ctx) -> Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Serve {
+        #[command(flatten)]
+        a: ServeArgs,
+    }
+
+    #[test]
+    fn serve_defaults_are_the_servers() {
+        let a = Serve::try_parse_from(["serve"]).unwrap().a;
+        let d = Config::default();
+        assert_eq!(a.max_conns, d.max_conns);
+        assert_eq!(a.max_conns_per_client, d.max_conns_per_client);
+        assert_eq!(a.body_min_rate, d.body_min_rate);
+        assert_eq!(a.max_body, d.max_body);
+        assert_eq!(a.body_budget, d.body_budget);
+        assert_eq!(a.header_timeout, d.header_timeout);
+        assert_eq!(a.idle_timeout, d.idle_timeout);
+        assert_eq!(a.write_timeout, d.write_timeout);
+        assert_eq!(a.grace, d.grace);
+    }
+}
