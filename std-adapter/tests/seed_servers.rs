@@ -90,10 +90,12 @@ fn recv_reads_a_push_server_in_the_size_dialect() {
     );
 }
 
-#[test]
-fn a_marked_welcome_is_told_from_the_replies() {
-    let server = PyServer::start("seed_servers.py", &["welcome"]);
-    let o = jframe(&["send", &server.addr, "one", "two"]);
+/// `jframe send ADDR one two`: the replies on stdout, the welcome on stderr.
+fn send_past_the_welcome(addr: &str, flags: &[&str]) {
+    let mut args = vec!["send", addr];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["one", "two"]);
+    let o = jframe(&args);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "ONE\nTWO\n");
     assert!(
@@ -101,6 +103,12 @@ fn a_marked_welcome_is_told_from_the_replies() {
         "{}",
         text(&o.stderr)
     );
+}
+
+#[test]
+fn a_marked_welcome_is_told_from_the_replies() {
+    let server = PyServer::start("seed_servers.py", &["welcome"]);
+    send_past_the_welcome(&server.addr, &[]);
     let o = jframe(&["send", &server.addr, "--json", "x"]);
     let lines: Vec<serde_json::Value> = text(&o.stdout)
         .lines()
@@ -115,14 +123,7 @@ fn a_marked_welcome_is_told_from_the_replies() {
 #[test]
 fn an_unmarked_welcome_needs_the_welcome_flag() {
     let server = PyServer::start("seed_servers.py", &["unmarked"]);
-    let o = jframe(&["send", &server.addr, "--welcome", "one", "two"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(text(&o.stdout), "ONE\nTWO\n");
-    assert!(
-        text(&o.stderr).contains("welcome from the server: Welcome!"),
-        "{}",
-        text(&o.stderr)
-    );
+    send_past_the_welcome(&server.addr, &["--welcome"]);
     load_ok(&server.addr, 20, &["--welcome"]);
     // Without it the welcome reads as the first reply: no guessing.
     let o = jframe(&["send", &server.addr, "one"]);
