@@ -469,14 +469,14 @@ impl FramedStream {
                     body.truncate(MAX_ERROR_BODY as usize);
                 }
                 Next::Whole(Message {
-                    welcome: is_welcome(&f.header, first && expect),
+                    welcome: is_welcome(f.header, first && expect),
                     header: f.header.clone(),
                     body,
                     header_json: f.header_json.to_vec(),
                 })
             }
             Ok(Some(Received::Head(h))) => Next::Head(HeadOnly {
-                welcome: is_welcome(&h.header, first && expect),
+                welcome: is_welcome(h.header, first && expect),
                 header: h.header.clone(),
                 header_json: h.header_json.to_vec(),
                 data_size: h.data_size,
