@@ -149,6 +149,9 @@ pub enum Parse<'a> {
         /// The body length, once the header was complete and parsed (so the
         /// input is known to be shorter than its header says).
         data_size: Option<u64>,
+        /// Prefix + header bytes, once the prefix has arrived (checked):
+        /// where the body starts, so a caller never reads the prefix itself.
+        head: Option<usize>,
     },
 }
 
@@ -156,20 +159,26 @@ pub enum Parse<'a> {
 /// The header is parsed into `header` (and checked against `max_header`
 /// first); the body is borrowed from `input`. Errors are those of the
 /// decoder: [`DecodeError::Request`] means the header was parsed, well-formed,
-/// with a wrong key.
+/// with a wrong key (its `head` says where the body to skip starts).
 pub fn parse_frame<'a, H: ParseHeader + ?Sized>(
     input: &'a [u8],
     max_header: u32,
     header: &mut H,
 ) -> Result<Parse<'a>, DecodeError> {
     let Some(json_len) = prefix_of(input, max_header)? else {
-        return Ok(Parse::Partial { data_size: None });
+        return Ok(Parse::Partial {
+            data_size: None,
+            head: None,
+        });
     };
-    let Some(json) = input.get(PREFIX_LEN..PREFIX_LEN + json_len) else {
-        return Ok(Parse::Partial { data_size: None });
+    let head = PREFIX_LEN + json_len;
+    let Some(json) = input.get(PREFIX_LEN..head) else {
+        return Ok(Parse::Partial {
+            data_size: None,
+            head: Some(head),
+        });
     };
     let data_size = header.parse_into(json)?;
-    let head = PREFIX_LEN + json_len;
     let needed = (head as u64).saturating_add(data_size);
     match usize::try_from(needed)
         .ok()
@@ -182,6 +191,7 @@ pub fn parse_frame<'a, H: ParseHeader + ?Sized>(
         }),
         None => Ok(Parse::Partial {
             data_size: Some(data_size),
+            head: Some(head),
         }),
     }
 }
@@ -677,9 +687,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
                 }
                 self.header_only(json, data_size)
             }
-            Err(DecodeError::Request { error, data_size }) => {
+            Err(e @ DecodeError::Request { data_size, .. }) => {
                 self.state = skip(data_size);
-                (head, Err(DecodeError::Request { error, data_size }))
+                (head, Err(e))
             }
             Err(e) => {
                 self.state = State::Failed(e);
@@ -798,9 +808,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
         };
         let data_size = match result {
             Ok(size) => size,
-            Err(DecodeError::Request { error, data_size }) => {
+            Err(e @ DecodeError::Request { data_size, .. }) => {
                 self.state = skip(data_size);
-                return Err(DecodeError::Request { error, data_size });
+                return Err(e);
             }
             Err(e) => return Err(self.fail(e)),
         };

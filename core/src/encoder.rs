@@ -48,9 +48,15 @@ pub fn encode_head(out: &mut [u8], header: &Header) -> Result<usize, EncodeError
             w.put_json_str(value)?;
         }
     }
+    if header.welcome {
+        w.put(WELCOME)?;
+    }
     w.put(b"}")?;
     w.finish()
 }
+
+/// The welcome marker, last in a header (SPEC).
+const WELCOME: &[u8] = b",\"welcome\":true";
 
 /// Writes prefix + the header of a reply with `status`, a body of
 /// `data_size` bytes and an optional `error` message: the same bytes as
@@ -62,6 +68,25 @@ pub fn encode_reply_head(
     status: Status,
     data_size: u64,
     error: Option<&str>,
+) -> Result<usize, EncodeError> {
+    reply_head(out, status, data_size, error, false)
+}
+
+/// Writes prefix + the header of a server's welcome frame, with a body of
+/// `data_size` bytes: `{"data_size":N,"status":"ok","welcome":true}`
+/// (SPEC: a welcome is marked, so a client tells it from a reply by that
+/// key alone). The same bytes as [`encode_head`] of a [`Header::reply`]
+/// with `welcome` set.
+pub fn encode_welcome_head(out: &mut [u8], data_size: u64) -> Result<usize, EncodeError> {
+    reply_head(out, Status::Ok, data_size, None, true)
+}
+
+fn reply_head(
+    out: &mut [u8],
+    status: Status,
+    data_size: u64,
+    error: Option<&str>,
+    welcome: bool,
 ) -> Result<usize, EncodeError> {
     let mut w = Cursor {
         out,
@@ -76,6 +101,9 @@ pub fn encode_reply_head(
     if let Some(error) = error {
         w.put(b",\"error\":")?;
         w.put_json_str(error)?;
+    }
+    if welcome {
+        w.put(WELCOME)?;
     }
     w.put(b"}")?;
     w.finish()
@@ -241,6 +269,29 @@ mod tests {
         }
     }
     use crate::header::{Op, Status};
+
+    #[test]
+    fn welcome_head_is_marked_and_parses_back() {
+        let mut header = Header::reply(Status::Ok, 8);
+        header.welcome = true;
+        let (mut a, mut b) = ([0u8; 128], [0u8; 128]);
+        let n = encode_head(&mut a, &header).unwrap();
+        let m = encode_welcome_head(&mut b, 8).unwrap();
+        assert_eq!(&a[..n], &b[..m]);
+        assert_eq!(&b[4..m], br#"{"data_size":8,"status":"ok","welcome":true}"#);
+        assert_eq!(Header::parse(&b[4..m]).unwrap(), header);
+        // As Python's json.dumps writes it, and only `true` marks one.
+        let python = Header::parse(br#"{"data_size": 8, "welcome": true, "status": "ok"}"#);
+        assert!(python.unwrap().welcome);
+        for other in [
+            &br#"{"data_size": 8, "status": "ok"}"#[..],
+            br#"{"data_size":8,"status":"ok","welcome":"true"}"#,
+            br#"{"data_size":8,"welcome":false}"#,
+            br#"{"data_size":8,"welcome":1}"#,
+        ] {
+            assert!(!Header::parse(other).unwrap().welcome);
+        }
+    }
 
     #[test]
     fn golden_spec_vector() {

@@ -176,6 +176,9 @@ pub enum DecodeError {
         error: HeaderError,
         /// The body length, skipped.
         data_size: u64,
+        /// Prefix + header bytes: where the skipped body starts in the
+        /// frame (see [`DecodeError::request`]).
+        head: usize,
     },
     /// The body does not fit whole-frame mode (`too_large`). Recoverable:
     /// the body is skipped.
@@ -188,6 +191,28 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// The recoverable error for a well-formed header `header_json` with a
+    /// valid `data_size` whose key is wrong: what a [`ParseHeader`]
+    /// implementation returns, with the head's length filled in.
+    ///
+    /// [`ParseHeader`]: crate::header::ParseHeader
+    pub const fn request(error: HeaderError, data_size: u64, header_json: &[u8]) -> Self {
+        Self::Request {
+            error,
+            data_size,
+            head: crate::prefix::PREFIX_LEN.saturating_add(header_json.len()),
+        }
+    }
+
+    /// Where a recoverable error's skipped body starts: prefix + header
+    /// bytes ([`DecodeError::Request`]); `None` for the other errors.
+    pub const fn head_len(&self) -> Option<usize> {
+        match self {
+            Self::Request { head, .. } => Some(*head),
+            _ => None,
+        }
+    }
+
     /// Whether the decoder goes on with the next frame after this error.
     pub fn is_recoverable(&self) -> bool {
         matches!(self, Self::Request { .. } | Self::BodyTooLarge { .. })

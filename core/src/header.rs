@@ -152,6 +152,10 @@ pub struct Header {
     pub error: Option<String<ERROR_CAPACITY>>,
     /// Hex SHA-256 of the body.
     pub sha256: Option<String<SHA256_CAPACITY>>,
+    /// `"welcome": true`: a server's welcome frame, sent unasked when a
+    /// session starts, not a reply to a request (SPEC). Any other value of
+    /// the key is ignored, like an unknown key.
+    pub welcome: bool,
 }
 
 impl Header {
@@ -233,6 +237,14 @@ impl Header {
         self.status = None;
         self.error = None;
         self.sha256 = None;
+        self.welcome = false;
+    }
+
+    /// The status SPEC reads in a reply: `status`, or `ok` when it is
+    /// absent (the seed servers' replies carry none); an unknown code is
+    /// [`Status::Error`]. The one place clients apply that rule.
+    pub fn reply_status(&self) -> Status {
+        self.status().unwrap_or(Status::Ok)
     }
 }
 
@@ -257,7 +269,7 @@ impl ParseHeader for Header {
             return Ok(c.data_size);
         }
         self.clear(0);
-        let data_size = parse_known(json, |field, s| match field {
+        let data_size = parse_known(json, &mut self.welcome, |field, s| match field {
             Field::Op => store(&mut self.op, s),
             Field::Name => store(&mut self.name, s),
             Field::Status => store(&mut self.status, s),
@@ -336,7 +348,7 @@ impl ParseHeader for CompactHeader {
         self.op = None;
         self.status = None;
         self.data_size = 0;
-        let data_size = parse_known(json, |field, s| match field {
+        let data_size = parse_known(json, &mut false, |field, s| match field {
             Field::Op => store(&mut self.op, s),
             Field::Status => {
                 let mut code = String::<STATUS_CAPACITY>::new();
@@ -391,10 +403,11 @@ impl<T: serde::de::DeserializeOwned> ParseHeader for Typed<T> {
                 self.value = value;
                 Ok(data_size)
             }
-            Err(_) => Err(DecodeError::Request {
-                error: HeaderError::Deserialize,
+            Err(_) => Err(DecodeError::request(
+                HeaderError::Deserialize,
                 data_size,
-            }),
+                json,
+            )),
         }
     }
 }
@@ -430,9 +443,11 @@ fn status_of(code: &[u8]) -> Status {
 }
 
 /// Scans a general header: the sizes resolved, every key SPEC names handed
-/// to `store` when it is a string (of another type: `InvalidField`).
+/// to `store` when it is a string (of another type: `InvalidField`), and
+/// `welcome` set when the key `welcome` is `true`.
 fn parse_known(
     json: &[u8],
+    welcome: &mut bool,
     mut store: impl FnMut(Field, RawStr<'_>) -> Result<(), HeaderError>,
 ) -> Result<u64, DecodeError> {
     let mut sizes = Sizes::default();
@@ -442,6 +457,10 @@ fn parse_known(
     let mut invalid = None;
     json::scan(json, |key, value| {
         if sizes.visit(key, value)? {
+            return Ok(());
+        }
+        if key.eq_str("welcome") {
+            *welcome = matches!(value, Value::Bool(true));
             return Ok(());
         }
         let Some(field) = Field::of(key) else {
@@ -460,7 +479,7 @@ fn parse_known(
     let data_size = sizes.resolve().map_err(DecodeError::Header)?;
     match invalid {
         None => Ok(data_size),
-        Some(error) => Err(DecodeError::Request { error, data_size }),
+        Some(error) => Err(DecodeError::request(error, data_size, json)),
     }
 }
 
@@ -493,10 +512,11 @@ impl<T: serde::de::DeserializeOwned> ParseHeader for Serde<T> {
                 self.0 = value;
                 Ok(data_size)
             }
-            Err(_) => Err(DecodeError::Request {
-                error: HeaderError::Deserialize,
+            Err(_) => Err(DecodeError::request(
+                HeaderError::Deserialize,
                 data_size,
-            }),
+                json,
+            )),
         }
     }
 }

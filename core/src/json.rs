@@ -173,7 +173,9 @@ pub enum Value<'a> {
     Str(RawStr<'a>),
     /// A number, as its JSON text (grammar already checked).
     Number(&'a [u8]),
-    /// `true`, `false`, `null`, an object or an array (validated, skipped).
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`, an object or an array (validated, skipped).
     Other,
 }
 
@@ -364,12 +366,16 @@ impl<'a> Parser<'a> {
         self.json.get(start..self.pos).ok_or(HeaderError::Syntax)
     }
 
-    fn literal(&mut self) -> Result<(), HeaderError> {
+    fn literal(&mut self) -> Result<Value<'a>, HeaderError> {
         let rest = self.json.get(self.pos..).unwrap_or_default();
-        for word in [&b"true"[..], b"false", b"null"] {
+        for (word, value) in [
+            (&b"true"[..], Value::Bool(true)),
+            (b"false", Value::Bool(false)),
+            (b"null", Value::Other),
+        ] {
             if rest.starts_with(word) {
                 self.pos += word.len();
-                return Ok(());
+                return Ok(value);
             }
         }
         Err(HeaderError::Syntax)
@@ -384,10 +390,7 @@ impl<'a> Parser<'a> {
                 self.skip_container()?;
                 Ok(Value::Other)
             }
-            _ => {
-                self.literal()?;
-                Ok(Value::Other)
-            }
+            _ => self.literal(),
         }
     }
 
@@ -432,7 +435,9 @@ impl<'a> Parser<'a> {
                 Some(b'-' | b'0'..=b'9') => {
                     self.number()?;
                 }
-                _ => self.literal()?,
+                _ => {
+                    self.literal()?;
+                }
             }
             // After a value: close containers or move to the next element.
             loop {

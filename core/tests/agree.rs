@@ -102,9 +102,11 @@ proptest! {
             let part = &frame[..cut];
             let mut header = Header::default();
             let want = if cut >= 4 + hlen {
-                Parse::Partial { data_size: Some((frame.len() - 4 - hlen) as u64) }
+                Parse::Partial { data_size: Some((frame.len() - 4 - hlen) as u64), head: Some(4 + hlen) }
+            } else if cut >= 4 {
+                Parse::Partial { data_size: None, head: Some(4 + hlen) }
             } else {
-                Parse::Partial { data_size: None }
+                Parse::Partial { data_size: None, head: None }
             };
             prop_assert_eq!(parse_frame(part, 1024, &mut header), Ok(want));
             let mut dec = decoder(mode);
@@ -215,8 +217,13 @@ fn parse_frame_borrows_and_reports_its_length() {
         parse_frame(&bad, 4096, &mut h),
         Err(DecodeError::Request {
             error: HeaderError::InvalidField,
-            data_size: 2
+            data_size: 2,
+            head: 4 + br#"{"data_size":2,"op":[]}"#.len(),
         })
+    );
+    assert_eq!(
+        parse_frame(&bad, 4096, &mut h).unwrap_err().head_len(),
+        Some(bad.len() - 2)
     );
 }
 
@@ -274,18 +281,19 @@ fn user_serde_types_through_the_decoder() {
         frame(br#"{"data_size": 1, "tag": 8}"#, b"!"),
     ]
     .concat();
-    let semantic = |data_size| DecodeError::Request {
-        error: HeaderError::Deserialize,
-        data_size,
-    };
+    let semantic =
+        |data_size, json: &[u8]| DecodeError::request(HeaderError::Deserialize, data_size, json);
     let expect = vec![
         Ev::Frame {
             json: br#"{"data_size":2,"tag":7,"label":"a\"b","extra":{"x":[1]}}"#.to_vec(),
             body: b"hi".to_vec(),
         },
-        Ev::Err(semantic(3)),
-        Ev::Err(semantic(3)),
-        Ev::Err(semantic(3)),
+        Ev::Err(semantic(3, br#"{"tag":"seven","data_size":3}"#)),
+        Ev::Err(semantic(3, br#"{"data_size":3}"#)),
+        Ev::Err(semantic(
+            3,
+            br#"{"data_size":3,"tag":1,"label":"far too long"}"#,
+        )),
         Ev::Frame {
             json: br#"{"data_size": 1, "tag": 8}"#.to_vec(),
             body: b"!".to_vec(),

@@ -346,7 +346,8 @@ fn wrong_key_is_recoverable_and_skips_exactly() {
         err,
         Some(DecodeError::Request {
             error: HeaderError::InvalidField,
-            data_size: 2
+            data_size: 2,
+            head: 4 + br#"{"data_size":2,"op":5}"#.len(),
         })
     );
     let (frames, err) = decode_all(&mut dec, &input[used..]);

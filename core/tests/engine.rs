@@ -635,6 +635,17 @@ fn welcome_frame_first() {
                 ("ok".into(), b"Hello, Ann!".to_vec())
             ]
         );
+        // SPEC: the welcome is marked, the reply is not.
+        let welcome = frame(
+            r#"{"data_size":8,"status":"ok","welcome":true}"#,
+            b"Welcome!",
+        );
+        assert!(
+            s.raw.starts_with(&welcome),
+            "{:?}",
+            String::from_utf8_lossy(&s.raw)
+        );
+        assert!(!s.raw[welcome.len()..].windows(7).any(|w| w == b"welcome"));
         // Sent even when the peer says nothing.
         let s = session(
             &mut Memory::new(b"", 1),

@@ -344,10 +344,7 @@ fn check_recoverable(name: &str, json: &[u8], want: HeaderError, cuts: &[usize])
     let n = smuggled().len() as u64;
     let wire = [frame(json, &smuggled()), follower()].concat();
     let expect = vec![
-        Ev::Err(DecodeError::Request {
-            error: want,
-            data_size: n,
-        }),
+        Ev::Err(DecodeError::request(want, n, json)),
         Ev::Frame {
             json: br#"{"data_size":1}"#.to_vec(),
             body: b"!".to_vec(),
@@ -398,10 +395,7 @@ fn recoverable_headers_whole_and_byte_by_byte() {
         check_recoverable(name, json, *want, &[]);
         let bytewise: Vec<usize> = (0..900).collect();
         check_recoverable(name, json, *want, &bytewise);
-        let e = DecodeError::Request {
-            error: *want,
-            data_size: 0,
-        };
+        let e = DecodeError::request(*want, 0, json);
         assert!(
             e.is_recoverable() && e.status() == Status::BadRequest,
             "{name}"

@@ -9,8 +9,8 @@ use jframe::{Header, Op, Status};
 use sha2::{Digest, Sha256};
 
 use crate::files::hex;
-use crate::stream::decode_datagram;
 pub use crate::stream::{FramedStream as TcpClient, Message};
+use crate::stream::{encode_request_head, reply_datagram};
 
 /// A UDP client: one request datagram, one reply datagram.
 #[derive(Debug)]
@@ -45,39 +45,18 @@ impl UdpClient {
     pub fn request_raw(&mut self, datagram: &[u8]) -> io::Result<Message> {
         self.sock.send(datagram)?;
         let n = self.sock.recv(&mut self.buf)?;
-        let datagram = self.buf.get(..n).unwrap_or_default();
-        let (header, body) = decode_datagram(datagram).map_err(|(s, m)| {
-            let what = crate::stream::identify(datagram)
-                .map(|w| format!(" (the peer looks like {w})"))
-                .unwrap_or_default();
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad reply ({s}): {m}{what}"),
-            )
-        })?;
-        let json_len = datagram
-            .get(..4)
-            .and_then(|p| p.try_into().ok())
-            .map(|p| i32::from_le_bytes(p).unsigned_abs() as usize)
-            .unwrap_or(0);
-        let mut body = body.to_vec();
-        if header.status().unwrap_or(Status::Ok) != Status::Ok {
-            body.truncate(crate::stream::MAX_ERROR_BODY as usize);
-        }
-        Ok(Message {
-            header_json: datagram.get(4..4 + json_len).unwrap_or_default().to_vec(),
-            header,
-            body,
-        })
+        reply_datagram(self.buf.get(..n).unwrap_or_default())
     }
 
-    /// Sends a request whose header is given as JSON bytes.
-    pub fn request_json(&mut self, header_json: &[u8], body: &[u8]) -> io::Result<Message> {
-        let prefix = i32::try_from(header_json.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "header too long"))?;
-        let mut datagram = Vec::with_capacity(4 + header_json.len() + body.len());
-        datagram.extend_from_slice(&prefix.to_le_bytes());
-        datagram.extend_from_slice(header_json);
+    /// Sends a request for the service `op` whose header carries the
+    /// caller's extra keys (see [`crate::stream::encode_request_head`]).
+    pub fn request_with<T: serde::Serialize + ?Sized>(
+        &mut self,
+        op: &str,
+        extra: &T,
+        body: &[u8],
+    ) -> io::Result<Message> {
+        let mut datagram = encode_request_head(op, extra, body.len())?;
         datagram.extend_from_slice(body);
         self.request_raw(&datagram)
     }
@@ -87,7 +66,7 @@ impl UdpClient {
         let mut frame = vec![0u8; crate::SCRATCH + body.len()];
         let len = jframe::encode_frame(&mut frame, &Header::request(op, body.len() as u64), body)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        self.request_raw(&frame[..len])
+        self.request_raw(frame.get(..len).unwrap_or_default())
     }
 }
 
@@ -132,9 +111,9 @@ pub fn download<W: Write>(
 
 /// [`download`], calling `on_head(size)` when the reply's header arrives
 /// (a server hashes the file before it answers, which takes a while for a
-/// large one). If [`TcpClient::queue_probe`] was called first, a welcome
-/// frame the server sends before the reply is skipped. A refusal keeps at
-/// most [`crate::stream::MAX_ERROR_BODY`] bytes of its body.
+/// large one). A welcome frame before the reply is set aside
+/// ([`TcpClient::take_welcome`]). A refusal keeps at most
+/// [`crate::stream::MAX_ERROR_BODY`] bytes of its body.
 pub fn download_with<W: Write>(
     client: &mut TcpClient,
     name: &str,
@@ -147,11 +126,10 @@ pub fn download_with<W: Write>(
     })?;
     client.send(&request, &[])?;
     client.flush()?;
-    client.take_welcome()?;
     let mut hasher = Sha256::new();
     let mut done = 0u64;
     let mut message = Vec::new();
-    let refusal = |h: &Header| h.status().unwrap_or(Status::Ok) != Status::Ok;
+    let refusal = |h: &Header| h.reply_status() != Status::Ok;
     let header = client
         .recv_stream(
             |header, size| {
@@ -178,7 +156,7 @@ pub fn download_with<W: Write>(
         })?;
     if refusal(&header) {
         return Err(DownloadError::Refused {
-            status: header.status().unwrap_or(Status::Error),
+            status: header.reply_status(),
             message: header
                 .error
                 .as_deref()

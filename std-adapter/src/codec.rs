@@ -5,7 +5,8 @@
 //! - A whole frame is cut off the read buffer with `split_to(len).freeze()`;
 //!   the header JSON and the body handed out are [`Bytes`] slices of it.
 //! - A frame whose header is complete but whose body is not is parsed once:
-//!   the codec remembers the head length and `data_size` and only waits for
+//!   the codec remembers the head length (from core: `Parse::Partial`'s
+//!   `head`, and `DecodeError::Request`'s) and `data_size` and only waits for
 //!   the buffer to hold the rest (reserving exactly that, never more than
 //!   the codec's body limit).
 //! - Recoverable errors (SPEC): a well-formed header with a wrong key
@@ -143,15 +144,6 @@ impl JframeCodec {
     }
 }
 
-/// The head length (prefix + header) of the frame at the start of `src`,
-/// whose prefix `parse_frame` has already checked.
-fn head_len(src: &[u8]) -> usize {
-    match src.get(..PREFIX_LEN) {
-        Some(&[a, b, c, d]) => PREFIX_LEN + i32::from_le_bytes([a, b, c, d]).max(0) as usize,
-        _ => PREFIX_LEN,
-    }
-}
-
 fn invalid(e: impl ToString) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
@@ -192,11 +184,23 @@ impl tokio_util::codec::Decoder for JframeCodec {
                                 Ok(Some(self.take_frame(src, head, size)))
                             }
                         }
-                        Ok(Parse::Partial { data_size: None }) => Ok(None),
+                        Ok(Parse::Partial {
+                            data_size: None,
+                            head,
+                        }) => {
+                            // A checked prefix says how long the head is:
+                            // room for it, at most the header limit.
+                            if let Some(head) = head {
+                                src.reserve(head.saturating_sub(src.len()));
+                            }
+                            Ok(None)
+                        }
                         Ok(Parse::Partial {
                             data_size: Some(data_size),
+                            head,
                         }) => {
-                            let head = head_len(src);
+                            // Core parsed the head; it says how long it is.
+                            let head = head.unwrap_or(PREFIX_LEN);
                             match usize::try_from(data_size) {
                                 Ok(size) if size <= self.max_body => {
                                     self.state = State::Body {
@@ -211,10 +215,11 @@ impl tokio_util::codec::Decoder for JframeCodec {
                                 }
                             }
                         }
-                        Err(e @ DecodeError::Request { data_size, .. }) => {
-                            let head = head_len(src);
-                            Ok(Some(self.reject(src, head, data_size, e)))
-                        }
+                        Err(
+                            e @ DecodeError::Request {
+                                data_size, head, ..
+                            },
+                        ) => Ok(Some(self.reject(src, head, data_size, e))),
                         Err(e) => {
                             self.state = State::Failed(e);
                             Err(invalid(e))

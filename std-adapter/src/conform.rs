@@ -1095,7 +1095,7 @@ fn parse_frame(buf: &[u8], whole: bool) -> Result<Option<(Reply, usize)>, String
             };
             Ok(Some((reply, len)))
         }
-        Ok(jframe::Parse::Partial { data_size }) => match data_size {
+        Ok(jframe::Parse::Partial { data_size, .. }) => match data_size {
             Some(size) if size > MAX_REPLY_BODY => Err(format!(
                 "the server sent data_size {size}, more than this tester reads"
             )),

@@ -11,12 +11,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use jframe::io::blocking::{read_body, read_frame, write_all};
-use jframe::{Header, Op, Received, Status};
+use std::cell::RefCell;
 
-use crate::stream::{FramedStream, read_err, write_err};
-use jframe::service::transform::{GREET_BYE, GREET_EXIT};
-use jframe::service::{Answer, Transform};
+use jframe::{Header, Op, Status};
+
+use crate::stream::FramedStream;
+use jframe::service::Answer;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -46,6 +46,9 @@ pub struct LoadConfig {
     /// drain), connect again and carry on: the requests it did not answer
     /// are sent again, and the close counts as a reconnect, not an error.
     pub reconnect: bool,
+    /// The server sends one frame first without marking it
+    /// `"welcome": true`: take it as the welcome (a marked one needs nothing).
+    pub welcome: bool,
 }
 
 impl LoadConfig {
@@ -60,10 +63,11 @@ impl LoadConfig {
             pipeline: 1,
             op: Op::Upper,
             raw_echo: false,
+            reconnect: false,
             timeout: Duration::from_secs(10),
             requests: None,
             rate: None,
-            reconnect: false,
+            welcome: false,
         }
     }
 }
@@ -255,9 +259,9 @@ fn buckets(h: &Histogram<u64>) -> Vec<(u64, u64)> {
     out
 }
 
-/// Checks that `cfg.addr` answers as the run expects (a jframe server, or
-/// any peer for `raw_echo`), so a wrong address fails at once with its
-/// cause instead of as thousands of errors.
+/// Checks that `cfg.addr` accepts connections, so a wrong address fails
+/// at once with its cause instead of as thousands of errors. Nothing is
+/// sent: a server sees only the requests of the run.
 pub fn preflight(cfg: &LoadConfig) -> io::Result<()> {
     connect(cfg).map(|_| ())
 }
@@ -384,11 +388,10 @@ impl Bodies {
 
 /// Appends what the server must answer to `body` (lowercase letters):
 /// core's own transforms, so the client cannot disagree with the servers.
+/// (A body is consecutive letters, never `greet`'s `exit`, which ends a
+/// session: see the test below.)
 fn push_expected(op: Op, body: &[u8], out: &mut Vec<u8>) {
     match jframe::service::demo::answer::<core::convert::Infallible>(Some(op.as_str())) {
-        Answer::Transform(Transform::Greet) if body == GREET_EXIT => {
-            out.extend_from_slice(GREET_BYE)
-        }
         Answer::Transform(t) => {
             out.extend_from_slice(t.prefix());
             let from = out.len();
@@ -406,13 +409,12 @@ fn push_expected(op: Op, body: &[u8], out: &mut Vec<u8>) {
 /// the raw-echo client, it allocates nothing per request.
 struct Framed {
     s: FramedStream,
-    /// Prefix + header of every request (one op, one size): encoded once.
+    /// Prefix + header of every request (one op, one size): encoded once,
+    /// by core.
     head: Vec<u8>,
     /// Expected reply bodies of the batch, back to back, and where each ends.
     want: Vec<u8>,
     ends: Vec<usize>,
-    /// For replies too large for the decoder's buffer (streamed).
-    chunk: Vec<u8>,
     /// Replies of the current batch received and verified so far.
     answered: usize,
 }
@@ -427,7 +429,6 @@ impl Framed {
             head: scratch.get(..n).unwrap_or_default().to_vec(),
             want: Vec::new(),
             ends: Vec::new(),
-            chunk: Vec::new(),
             answered: 0,
         })
     }
@@ -445,8 +446,8 @@ impl Framed {
         self.ends.clear();
         for k in 0..count {
             let body = bodies.window(seed + k);
-            write_all(&mut self.s.writer, &self.head).map_err(write_err)?;
-            write_all(&mut self.s.writer, body).map_err(write_err)?;
+            self.s.send_bytes(&self.head)?;
+            self.s.send_bytes(body)?;
             push_expected(cfg.op, body, &mut self.want);
             self.ends.push(self.want.len());
         }
@@ -474,50 +475,41 @@ impl Framed {
             | io::ErrorKind::BrokenPipe => true,
             _ => false,
         };
-        closed && self.s.decoder.is_idle()
+        closed && self.s.is_between_frames()
     }
 
-    /// Reads one reply and checks it against `want[from..to]`; returns its
-    /// body length.
+    /// Reads one reply through the client core (a welcome set aside) and
+    /// checks it against `want[from..to]` chunk by chunk; returns its body
+    /// length.
     fn reply(&mut self, from: usize, to: usize) -> io::Result<usize> {
-        let len = to - from;
-        let received = read_frame(&mut self.s.reader, &mut self.s.decoder).map_err(read_err)?;
-        let (header, data_size, body) = match received {
-            None => {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, SERVER_CLOSED));
-            }
-            Some(Received::Frame(f)) => (f.header, f.body.len() as u64, Some(f.body)),
-            Some(Received::Head(h)) => (h.header, h.data_size, None),
-        };
-        // The decoder has parsed the header once; its status is all we need.
-        check_status(header)?;
-        if data_size != len as u64 {
-            return Err(invalid(format!(
-                "wrong reply: {data_size} body bytes, expected {len}"
-            )));
-        }
         let want = self.want.get(from..to).unwrap_or_default();
-        if let Some(body) = body {
-            return if body == want {
-                Ok(len)
-            } else {
-                Err(invalid(format!(
-                    "wrong reply body {:?}",
-                    String::from_utf8_lossy(body)
-                )))
-            };
+        let len = want.len();
+        // Why the reply is wrong, known from its header before its body.
+        let wrong: RefCell<Option<String>> = RefCell::new(None);
+        let mut at = 0usize;
+        let header = self.s.recv_stream(
+            |header, data_size| {
+                *wrong.borrow_mut() = check_head(header, data_size, len).err();
+            },
+            |_, chunk| {
+                if let Some(why) = wrong.borrow().as_ref() {
+                    return Err(invalid(why));
+                }
+                if want.get(at..at + chunk.len()) != Some(chunk) {
+                    return Err(invalid(format!(
+                        "wrong reply body {:?}",
+                        String::from_utf8_lossy(chunk)
+                    )));
+                }
+                at += chunk.len();
+                Ok(())
+            },
+        )?;
+        if header.is_none() {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, SERVER_CLOSED));
         }
-        if self.chunk.is_empty() {
-            self.chunk = vec![0u8; 64 * 1024];
-        }
-        let mut at = from;
-        while let Some(data) =
-            read_body(&mut self.s.reader, &mut self.s.decoder, &mut self.chunk).map_err(read_err)?
-        {
-            if self.want.get(at..at + data.len()) != Some(data) {
-                return Err(invalid("wrong reply body"));
-            }
-            at += data.len();
+        if let Some(why) = wrong.into_inner() {
+            return Err(invalid(why));
         }
         Ok(len)
     }
@@ -526,14 +518,20 @@ impl Framed {
 /// A close between replies.
 const SERVER_CLOSED: &str = "server closed the connection";
 
-/// A reply's status must be `ok`, or absent (as seed-002 servers write).
-fn check_status(header: &Header) -> io::Result<()> {
-    let status = header.status().unwrap_or(Status::Ok);
+/// A reply's head must say `ok` (or no status: [`Header::reply_status`])
+/// and announce the expected body length.
+fn check_head(header: &Header, data_size: u64, len: usize) -> Result<(), String> {
+    let status = header.reply_status();
     if status != Status::Ok {
-        return Err(invalid(format!(
+        return Err(format!(
             "status {status}: {}",
             header.error.as_deref().unwrap_or("(no message)")
-        )));
+        ));
+    }
+    if data_size != len as u64 {
+        return Err(format!(
+            "wrong reply: {data_size} body bytes, expected {len}"
+        ));
     }
     Ok(())
 }
@@ -558,13 +556,10 @@ fn connect(cfg: &LoadConfig) -> io::Result<Conn> {
         s.set_write_timeout(Some(cfg.timeout))?;
         Ok(Conn::Raw(s))
     } else {
+        // A welcome frame, marked, is set aside by the client core as it
+        // arrives; nothing is sent but the load's own requests.
         let mut s = FramedStream::connect(cfg.addr, cfg.timeout).map_err(with_addr)?;
-        // A server with a welcome text sends it first: read past it.
-        s.queue_probe()?;
-        s.flush()?;
-        if let Some(w) = s.take_welcome()? {
-            log::debug!("load: welcome frame of {} bytes skipped", w.body.len());
-        }
+        s.expect_welcome(cfg.welcome);
         Ok(Conn::Framed(Box::new(Framed::new(s, cfg)?)))
     }
 }
@@ -750,4 +745,18 @@ fn raw_batch(
         ));
     }
     Ok(2 * batch.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_body_ends_a_greet_session() {
+        let exit = jframe::service::transform::GREET_EXIT;
+        let bodies = Bodies::new(exit.len());
+        for seed in 0..26 {
+            assert_ne!(bodies.window(seed), exit);
+        }
+    }
 }

@@ -9,6 +9,9 @@
 //! header that is not a jframe header) is reported as what it is and the
 //! rest of that direction is forwarded byte for byte as raw data.
 //!
+//! Frames are tracked with core's streaming `Decoder` (one header parse per
+//! frame, the head's length from core), never by reading prefixes here.
+//!
 //! Without fault options the bytes are not changed, nor held: each read is
 //! forwarded as soon as it has been looked at. With `drop` / `corrupt` /
 //! `delay` ([`Faults`], seeded, applied per frame), a frame's prefix and
@@ -23,10 +26,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use jframe::{DecodeError, Header, PREFIX_LEN};
+use jframe::{Decoder, Event, PREFIX_LEN};
 
 use crate::MAX_HEADER;
-use crate::stream::{PROBE_PREFIX, identify};
+use crate::stream::identify;
 
 /// Per-frame faults, decided by a PRNG seeded from [`Faults::seed`], the
 /// connection number and the direction: the same seed gives the same
@@ -75,7 +78,8 @@ pub struct ProxyConfig {
     pub preview: usize,
     /// Connecting upstream gives up after this long.
     pub connect_timeout: Duration,
-    /// A connection on which neither side sends for this long is closed.
+    /// A connection on which neither side sends for this long is closed
+    /// (one side may stay quiet for as long as the other moves).
     pub idle_timeout: Duration,
     /// Most connections at once; more are closed on accept.
     pub max_conns: usize,
@@ -229,6 +233,7 @@ fn connection(id: u64, client: TcpStream, peer: SocketAddr, cfg: &ProxyConfig, o
         let _ = s.set_write_timeout(Some(cfg.idle_timeout));
     }
     let pending: Pending = Arc::new(Mutex::new(VecDeque::new()));
+    let activity = Activity::new(started);
     let pumps = [
         (Dir::ToServer, &client, &server),
         (Dir::ToClient, &server, &client),
@@ -238,9 +243,10 @@ fn connection(id: u64, client: TcpStream, peer: SocketAddr, cfg: &ProxyConfig, o
             .into_iter()
             .map(|(dir, from, to)| {
                 let pending = pending.clone();
+                let activity = &activity;
                 scope.spawn(move || {
                     let mut pump = Pump::new(id, dir, cfg, out, pending, started);
-                    pump.run(from, to)
+                    pump.run(from, to, activity)
                 })
             })
             .collect();
@@ -300,18 +306,33 @@ impl Rng {
     }
 }
 
-/// Where the tracker is in the byte stream.
+/// When either direction of a connection last received bytes: the
+/// connection is idle only when neither has for the idle time.
 #[derive(Debug)]
-enum Stage {
-    Prefix,
-    Header {
-        len: usize,
-    },
-    Body {
-        remaining: u64,
-    },
-    /// After a bad frame: the rest is raw bytes.
-    Raw,
+struct Activity {
+    started: Instant,
+    /// Milliseconds since `started` of the last read that returned data.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new(started: Instant) -> Self {
+        Activity {
+            started,
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// How long neither side has sent anything.
+    fn quiet_for(&self) -> Duration {
+        let last = self.started + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        last.elapsed()
+    }
 }
 
 /// What a frame's fault dice said.
@@ -323,9 +344,8 @@ enum Fault {
     Corrupt(u64),
 }
 
-/// Requests not yet answered, in order: when the proxy saw each end, and
-/// whether it was a jframe client's welcome probe.
-type Pending = Arc<Mutex<VecDeque<(Instant, bool)>>>;
+/// Requests not yet answered, in order: when the proxy saw each end.
+type Pending = Arc<Mutex<VecDeque<Instant>>>;
 
 /// One direction of one connection: reads, reports, forwards.
 struct Pump<'a> {
@@ -336,9 +356,18 @@ struct Pump<'a> {
     pending: Pending,
     started: Instant,
     rng: Rng,
-    stage: Stage,
-    /// Prefix and header bytes of the current frame.
+    /// Core's decoder, streaming every body: it finds each frame's head
+    /// and parses its header once.
+    decoder: Decoder<Vec<u8>>,
+    /// After a bad frame the rest of this direction is raw bytes.
+    raw: bool,
+    /// Bytes of the current frame received before its head was complete
+    /// (prefix and header, held until the frame's faults are known).
     head: Vec<u8>,
+    /// Body bytes of the current frame still to come, once its head is in.
+    body_left: Option<u64>,
+    /// The current frame is marked `"welcome": true`.
+    welcome: bool,
     /// Frames seen in this direction.
     count: u64,
     /// The current frame.
@@ -382,8 +411,15 @@ impl<'a> Pump<'a> {
             pending,
             started,
             rng: Rng(seed),
-            stage: Stage::Prefix,
+            // Bodies are never held (`max_body` 0): each is passed through.
+            decoder: Decoder::new(vec![0u8; MAX_HEADER as usize])
+                .with_max_header(MAX_HEADER)
+                .with_max_body(0)
+                .streaming(true),
+            raw: false,
             head: Vec::with_capacity(64),
+            body_left: None,
+            welcome: false,
             count: 0,
             frame_start: started,
             frame_pos: 0,
@@ -401,8 +437,11 @@ impl<'a> Pump<'a> {
 
     /// Forwards until `from` ends or either side fails; returns the bytes
     /// forwarded.
-    fn run(&mut self, mut from: &TcpStream, mut to: &TcpStream) -> u64 {
+    fn run(&mut self, mut from: &TcpStream, mut to: &TcpStream, activity: &Activity) -> u64 {
         let mut buf = vec![0u8; 16 * 1024];
+        let idle = self.cfg.idle_timeout;
+        // Whether the read timeout was cut to what is left of the idle time.
+        let mut shortened = false;
         loop {
             let n = match from.read(&mut buf) {
                 Ok(0) => {
@@ -412,6 +451,19 @@ impl<'a> Pump<'a> {
                 }
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) && activity.quiet_for() < idle =>
+                {
+                    // This side is quiet but the other has moved: wait
+                    // for what is left of the idle time since then.
+                    let left = idle.saturating_sub(activity.quiet_for());
+                    let _ = from.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+                    shortened = true;
+                    continue;
+                }
                 Err(e) => {
                     log::debug!("proxy: conn {} {}: {e}", self.conn, self.dir.name());
                     let _ = to.shutdown(Shutdown::Both);
@@ -419,6 +471,11 @@ impl<'a> Pump<'a> {
                     break;
                 }
             };
+            activity.touch();
+            if shortened {
+                let _ = from.set_read_timeout(Some(idle));
+                shortened = false;
+            }
             self.read_at = Instant::now();
             let chunk = buf.get(..n).unwrap_or_default();
             if self.cfg.faults.any() {
@@ -481,70 +538,102 @@ impl<'a> Pump<'a> {
     /// (written to `to` when a delay must be waited out first).
     fn feed(&mut self, mut input: &[u8], mut to: impl Write) {
         while !input.is_empty() {
-            match self.stage {
-                Stage::Raw => {
-                    self.raw_report(input);
-                    if self.cfg.faults.any() {
-                        self.outbuf.extend_from_slice(input);
-                    }
-                    return;
+            if self.raw {
+                self.raw_report(input);
+                if self.cfg.faults.any() {
+                    self.outbuf.extend_from_slice(input);
                 }
-                Stage::Prefix => {
-                    if self.head.is_empty() {
-                        self.begin_frame(&mut to);
-                    }
-                    let take = (PREFIX_LEN - self.head.len()).min(input.len());
-                    let (now, rest) = input.split_at(take);
-                    self.head.extend_from_slice(now);
-                    input = rest;
-                    if self.head.len() < PREFIX_LEN {
-                        continue;
-                    }
-                    let mut p = [0u8; 4];
-                    p.copy_from_slice(self.head.get(..4).unwrap_or(&[0; 4]));
-                    let len = i32::from_le_bytes(p);
-                    match jframe::prefix::check(len, MAX_HEADER) {
-                        Ok(len) => self.stage = Stage::Header { len: len as usize },
-                        Err(e) => {
-                            // What follows the prefix helps name the peer.
-                            let mut seen = self.head.clone();
-                            seen.extend_from_slice(input.get(..64).unwrap_or(input));
-                            let what = identify(&seen)
-                                .map(|w| format!(" (the bytes look like {w})"))
-                                .unwrap_or_default();
-                            let head = self.head.clone();
-                            self.bad(format!("bad prefix: {e}{what}"), &head);
+                return;
+            }
+            if let Some(left) = self.body_left {
+                // The decoder streams (or skips) this body; it is fed no
+                // further than the frame's end.
+                let take = usize::try_from(left).unwrap_or(usize::MAX).min(input.len());
+                let (now, rest) = input.split_at(take);
+                input = rest;
+                let _ = self.decoder.feed(now);
+                self.body(now);
+                continue;
+            }
+            if self.head.is_empty() {
+                self.begin_frame(&mut to);
+            }
+            let (used, event) = self.decoder.feed(input);
+            // The frame's head, once core has parsed it: its length
+            // (prefix + header), body size, welcome mark, and what is wrong
+            // with a well-formed header whose body is skipped.
+            let head_of = |json: &[u8]| PREFIX_LEN + json.len();
+            let found = match event {
+                Ok(Event::NeedMore | Event::BodyChunk { .. }) => None,
+                Ok(Event::Frame(f)) => {
+                    Some(Ok((head_of(f.header_json), 0, f.header.welcome, None)))
+                }
+                Ok(Event::Head(h)) => Some(Ok((
+                    head_of(h.header_json),
+                    h.data_size,
+                    h.header.welcome,
+                    None,
+                ))),
+                Err(
+                    e @ jframe::DecodeError::Request {
+                        data_size, head, ..
+                    },
+                ) => Some(Ok((
+                    head,
+                    data_size,
+                    false,
+                    Some(format!("{}: {e}", e.status())),
+                ))),
+                Err(e) => Some(Err(e)),
+            };
+            // A fatal error may consume nothing: the frame's bytes at hand
+            // all belong to the bad frame (what follows is raw anyway).
+            let used = if matches!(found, Some(Err(_))) {
+                input.len()
+            } else {
+                used.min(input.len())
+            };
+            let (now, rest) = input.split_at(used);
+            input = rest;
+            self.head.extend_from_slice(now);
+            match found {
+                None => {}
+                Some(Ok((head_len, data_size, welcome, note))) => {
+                    self.welcome = welcome;
+                    self.note = note;
+                    self.header_done(head_len, data_size);
+                }
+                Some(Err(e)) => {
+                    let what = identify(&self.head)
+                        .map(|w| format!(" (the bytes look like {w})"))
+                        .unwrap_or_default();
+                    let why = match e {
+                        jframe::DecodeError::Header(h) => {
+                            format!("bad header ({}): {h}{what}", e.status())
                         }
-                    }
-                }
-                Stage::Header { len } => {
-                    let need = PREFIX_LEN + len - self.head.len();
-                    let take = need.min(input.len());
-                    let (now, rest) = input.split_at(take);
-                    self.head.extend_from_slice(now);
-                    input = rest;
-                    if self.head.len() < PREFIX_LEN + len {
-                        continue;
-                    }
-                    self.header_done(len);
-                }
-                Stage::Body { remaining } => {
-                    let take = usize::try_from(remaining)
-                        .unwrap_or(usize::MAX)
-                        .min(input.len());
-                    let (now, rest) = input.split_at(take);
-                    input = rest;
-                    let room = self.cfg.preview.saturating_sub(self.preview.len());
-                    self.preview
-                        .extend_from_slice(now.get(..room.min(now.len())).unwrap_or_default());
-                    self.pass(now);
-                    let remaining = remaining - take as u64;
-                    self.stage = Stage::Body { remaining };
-                    if remaining == 0 {
-                        self.frame_done();
-                    }
+                        jframe::DecodeError::HeaderTooShort { .. }
+                        | jframe::DecodeError::HeaderTooLong { .. } => {
+                            format!("bad prefix: {e}{what}")
+                        }
+                        other => format!("bad header ({}): {other}{what}", e.status()),
+                    };
+                    let head = self.head.clone();
+                    self.bad(why, &head);
                 }
             }
+        }
+    }
+
+    /// Body bytes of the current frame.
+    fn body(&mut self, now: &[u8]) {
+        let room = self.cfg.preview.saturating_sub(self.preview.len());
+        self.preview
+            .extend_from_slice(now.get(..room.min(now.len())).unwrap_or_default());
+        self.pass(now);
+        let left = self.body_left.unwrap_or(0).saturating_sub(now.len() as u64);
+        self.body_left = Some(left);
+        if left == 0 {
+            self.frame_done();
         }
     }
 
@@ -579,42 +668,21 @@ impl<'a> Pump<'a> {
         }
     }
 
-    fn header_done(&mut self, len: usize) {
-        let json = self
-            .head
-            .get(PREFIX_LEN..PREFIX_LEN + len)
-            .unwrap_or_default()
-            .to_vec();
-        match jframe::header::validate(&json) {
-            Ok(data_size) => {
-                if let Err(e) = Header::parse(&json) {
-                    self.note = Some(format!("bad_request: {e}"));
-                }
-                self.data_size = data_size;
-                if self.fault == Fault::Corrupt(u64::MAX) {
-                    let total = (PREFIX_LEN + len) as u64 + data_size;
-                    self.fault = Fault::Corrupt(self.corrupt_pick % total.max(1));
-                }
-                let head = std::mem::take(&mut self.head);
-                self.pass(&head);
-                self.head = head;
-                self.request_at = None;
-                self.stage = Stage::Body {
-                    remaining: data_size,
-                };
-                if data_size == 0 {
-                    self.frame_done();
-                }
-            }
-            Err(e) => {
-                let status = e.status();
-                let why = match e {
-                    DecodeError::Header(h) => format!("bad header ({status}): {h}"),
-                    other => format!("bad header ({status}): {other}"),
-                };
-                let head = self.head.clone();
-                self.bad(why, &head);
-            }
+    /// The frame's head (`head_len` bytes, held in `self.head`) is in:
+    /// fix its faults, pass it on, expect `data_size` body bytes.
+    fn header_done(&mut self, head_len: usize, data_size: u64) {
+        self.data_size = data_size;
+        if self.fault == Fault::Corrupt(u64::MAX) {
+            let total = (head_len as u64).saturating_add(data_size);
+            self.fault = Fault::Corrupt(self.corrupt_pick % total.max(1));
+        }
+        let head = std::mem::take(&mut self.head);
+        self.pass(&head);
+        self.head = head;
+        self.request_at = None;
+        self.body_left = Some(data_size);
+        if data_size == 0 {
+            self.frame_done();
         }
     }
 
@@ -643,7 +711,7 @@ impl<'a> Pump<'a> {
         // What is held of this frame goes out as it came (or per its fault).
         let head = std::mem::take(&mut self.head);
         self.pass(&head);
-        self.stage = Stage::Raw;
+        self.raw = true;
         self.fault = Fault::None;
     }
 
@@ -678,19 +746,10 @@ impl<'a> Pump<'a> {
                 if q.len() >= 100_000 {
                     q.pop_front();
                 }
-                let probe = self.preview.starts_with(PROBE_PREFIX.as_bytes());
-                q.push_back((now, probe));
-            } else {
-                // A server's welcome frame is its first, sent before any
-                // request is read. It is told from a reply when the client
-                // (a jframe client) led with its welcome probe and this is
-                // not the probe's echo.
-                let welcome = self.count == 1
-                    && q.front().is_some_and(|&(_, probe)| probe)
-                    && !self.preview.starts_with(PROBE_PREFIX.as_bytes());
-                if !welcome {
-                    self.request_at = q.pop_front().map(|(t, _)| t);
-                }
+                q.push_back(now);
+            } else if !self.welcome {
+                // A welcome (marked, SPEC) answers no request.
+                self.request_at = q.pop_front();
             }
         }
         let json_bytes = self.head.get(PREFIX_LEN..).unwrap_or_default();
@@ -725,9 +784,8 @@ impl<'a> Pump<'a> {
             let timing = match (self.dir, since) {
                 (Dir::ToServer, _) => format!("at +{t:.3}ms"),
                 (Dir::ToClient, Some(ms)) => format!("{ms:.3}ms after the request"),
-                (Dir::ToClient, None) => {
-                    "unsolicited (a welcome, or no request pending)".to_string()
-                }
+                (Dir::ToClient, None) if self.welcome => "unsolicited: the welcome".to_string(),
+                (Dir::ToClient, None) => "unsolicited (no request pending)".to_string(),
             };
             let note = self
                 .note
@@ -747,13 +805,13 @@ impl<'a> Pump<'a> {
             );
         }
         self.head.clear();
-        self.stage = Stage::Prefix;
+        self.body_left = None;
+        self.welcome = false;
         self.fault = Fault::None;
     }
 
     fn eof(&mut self) {
-        if !self.head.is_empty() || matches!(self.stage, Stage::Body { remaining } if remaining > 0)
-        {
+        if !self.raw && !self.decoder.is_idle() {
             let held = std::mem::take(&mut self.head);
             let why = "closed in the middle of a frame".to_string();
             if self.cfg.json {

@@ -11,14 +11,22 @@
 //! read per batch of pipelined frames, and the `BufWriter` holds queued
 //! requests until [`FramedStream::flush`], so a pipelined batch leaves in
 //! one write.
+//!
+//! This is the one client core: `jframe send`, `get`, `load` and `recv`
+//! frame through it, and it frames only through core (`read_frame` /
+//! `read_body` over core's `Decoder`, `encode_head` / `encode_head_with`).
+//! SPEC's client rules live here once: a reply without `status` is `ok`
+//! ([`jframe::Header::reply_status`]), a frame marked `"welcome": true` is
+//! the server's welcome, not a reply, and no request goes out that the
+//! caller did not ask for.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use embedded_io_adapters::std::FromStd;
-use jframe::io::blocking::{read_body, read_frame, write_frame, write_head};
-use jframe::{Decoder, Header, Op, ReadError, Received, Status, WriteError};
+use jframe::io::blocking::{read_body, read_frame, write_all, write_frame, write_head};
+use jframe::{Decoder, Header, Op, PREFIX_LEN, ReadError, Received, Status, WriteError};
 
 use crate::{MAX_HEADER, SCRATCH};
 
@@ -104,50 +112,20 @@ impl Read for TimedStream {
 }
 
 /// Buffered, framed read half.
-pub type FrameReader = FromStd<BufReader<TimedStream>>;
+type FrameReader = FromStd<BufReader<TimedStream>>;
 /// Buffered, framed write half.
-pub type FrameWriter = FromStd<BufWriter<TcpStream>>;
+type FrameWriter = FromStd<BufWriter<TcpStream>>;
 
-/// Socket buffer sizes: small, since a server holds one of each per
-/// connection (1,000 connections must fit in 64 MiB).
-pub const READ_BUF: usize = 4096;
-/// See [`READ_BUF`].
-pub const WRITE_BUF: usize = 4096;
+/// Socket buffer sizes: small, as a client may hold many connections
+/// (`jframe load -c 1000`).
+const READ_BUF: usize = 4096;
+const WRITE_BUF: usize = 4096;
 /// Decoder buffer: a full-size header plus small bodies held whole; larger
 /// bodies are streamed.
-pub const DECODE_BUF: usize = 8192;
-
-/// Splits `stream` into framed halves.
-pub fn split(stream: TimedStream) -> io::Result<(FrameReader, FrameWriter)> {
-    let write = stream.get_ref().try_clone()?;
-    Ok((
-        FromStd::new(BufReader::with_capacity(READ_BUF, stream)),
-        FromStd::new(BufWriter::with_capacity(WRITE_BUF, write)),
-    ))
-}
-
-/// A streaming decoder with the std adapter's limits.
-pub fn decoder() -> Decoder<Vec<u8>> {
-    Decoder::new(vec![0u8; DECODE_BUF])
-        .with_max_header(MAX_HEADER)
-        .streaming(true)
-}
-
-/// Converts a jframe read error into an `io::Error` for callers that only
-/// need a message.
-pub fn read_err(e: ReadError<io::Error>) -> io::Error {
-    match e {
-        ReadError::Io(e) => e,
-        ReadError::UnexpectedEof => io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "connection closed in the middle of a frame",
-        ),
-        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
-    }
-}
+const DECODE_BUF: usize = 8192;
 
 /// Converts a jframe write error into an `io::Error`.
-pub fn write_err(e: WriteError<io::Error>) -> io::Error {
+fn write_err(e: WriteError<io::Error>) -> io::Error {
     match e {
         WriteError::Io(e) => e,
         other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
@@ -163,13 +141,16 @@ pub struct Message {
     pub body: Vec<u8>,
     /// The header's JSON as it arrived (unknown keys included).
     pub header_json: Vec<u8>,
+    /// Whether this is the server's welcome frame (marked
+    /// `"welcome": true`, or the first frame of a connection told to
+    /// expect an unmarked one), not a reply.
+    pub welcome: bool,
 }
 
 impl Message {
-    /// The reply status; a reply without one (as the seed-002 Python servers
-    /// write) counts as `ok`.
+    /// The reply status ([`Header::reply_status`]: absent means `ok`).
     pub fn status(&self) -> Status {
-        self.header.status().unwrap_or(Status::Ok)
+        self.header.reply_status()
     }
 }
 
@@ -182,11 +163,6 @@ const CHUNK: usize = 64 * 1024;
 /// the client keeps this much and closes the connection, so a peer cannot
 /// make it read or buffer a body it declared as 400 MiB.
 pub const MAX_ERROR_BODY: u64 = 4096;
-
-/// The start of the body of the echo request a client sends to tell a
-/// server's welcome frame from the reply to its first request (see
-/// [`FramedStream::queue_probe`]). Upper-case, so `upper` keeps it as is.
-pub const PROBE_PREFIX: &str = "JFRAME-PROBE-";
 
 /// What a peer that is not a jframe server looks like from its first bytes:
 /// an HTTP, TLS or SSH server, or a line-based text protocol.
@@ -242,24 +218,51 @@ fn human(d: Duration) -> String {
     }
 }
 
+/// SPEC: a welcome is marked `"welcome": true`. `unmarked`: the frame is
+/// where an unmarked welcome is expected (the first), and is taken as one
+/// when it is `ok` (a `busy` refusal in its place stays a refusal).
+fn is_welcome(header: &Header, unmarked: bool) -> bool {
+    header.welcome || (unmarked && header.reply_status() == Status::Ok)
+}
+
+/// A frame read up to its body: held whole, or a head whose body follows.
+enum Next {
+    Whole(Message),
+    Head(HeadOnly),
+}
+
+/// A frame whose body is still to be read.
+struct HeadOnly {
+    header: Header,
+    header_json: Vec<u8>,
+    data_size: u64,
+    welcome: bool,
+}
+
 /// A framed TCP connection for clients: buffered halves, a streaming
 /// decoder, a limit on the bodies it will hold in memory, and errors that
 /// say who the peer is, how long was waited and what answered.
+///
+/// A server's welcome frame is set aside as it arrives ([`Self::recv`],
+/// [`Self::recv_stream`]) and handed out by [`Self::take_welcome`]; it is
+/// recognised by its `"welcome": true` alone, or, after
+/// [`Self::expect_welcome`], as the connection's first frame.
 pub struct FramedStream {
-    /// Read half (`FromStd<BufReader<..>>`).
-    pub reader: FrameReader,
-    /// Write half (`FromStd<BufWriter<..>>`).
-    pub writer: FrameWriter,
-    /// The jframe decoder (streaming mode).
-    pub decoder: Decoder<Vec<u8>>,
+    reader: FrameReader,
+    writer: FrameWriter,
+    decoder: Decoder<Vec<u8>>,
     scratch: Vec<u8>,
     max_body: u64,
     peer: Option<SocketAddr>,
     timeout: Option<Duration>,
     /// Why the connection was given up (an oversized reply left unread).
     abandoned: Option<String>,
-    /// The body of the queued welcome probe, until its reply is read.
-    probe: Option<Vec<u8>>,
+    /// The first frame is a welcome even without the mark.
+    expect_welcome: bool,
+    /// Frames received so far.
+    frames: u64,
+    /// The welcome frame, set aside until taken.
+    welcome: Option<Message>,
 }
 
 impl std::fmt::Debug for FramedStream {
@@ -303,18 +306,22 @@ impl FramedStream {
         stream.set_nodelay(true)?;
         stream.set_write_timeout(timeout)?;
         let peer = stream.peer_addr().ok();
+        let write = stream.try_clone()?;
         let timed = TimedStream::new(stream, timeout)?.keep_first_bytes();
-        let (reader, writer) = split(timed)?;
         Ok(FramedStream {
-            reader,
-            writer,
-            decoder: decoder(),
+            reader: FromStd::new(BufReader::with_capacity(READ_BUF, timed)),
+            writer: FromStd::new(BufWriter::with_capacity(WRITE_BUF, write)),
+            decoder: Decoder::new(vec![0u8; DECODE_BUF])
+                .with_max_header(MAX_HEADER)
+                .streaming(true),
             scratch: vec![0u8; SCRATCH],
             max_body: 64 << 20,
             peer,
             timeout,
             abandoned: None,
-            probe: None,
+            expect_welcome: false,
+            frames: 0,
+            welcome: None,
         })
     }
 
@@ -328,27 +335,21 @@ impl FramedStream {
         self.max_body = max;
     }
 
+    /// For a server that does not mark its welcome: the connection's first
+    /// frame is taken as the welcome, whatever it carries.
+    pub fn expect_welcome(&mut self, on: bool) {
+        self.expect_welcome = on;
+    }
+
+    /// The server's welcome frame, once it has been received (it comes
+    /// first, so after the first [`Self::recv`]).
+    pub fn take_welcome(&mut self) -> Option<Message> {
+        self.welcome.take()
+    }
+
     /// Queues a frame (sent on [`Self::flush`] or when the buffer fills).
     pub fn send(&mut self, header: &Header, body: &[u8]) -> io::Result<()> {
         write_frame(&mut self.writer, &mut self.scratch, header, body).map_err(write_err)
-    }
-
-    /// Queues a frame whose header is given as JSON bytes (any keys; the
-    /// caller vouches for `data_size` matching `body`).
-    pub fn send_json(&mut self, header_json: &[u8], body: &[u8]) -> io::Result<()> {
-        let prefix = i32::try_from(header_json.len())
-            .ok()
-            .filter(|&n| n >= 2 && n.unsigned_abs() <= MAX_HEADER)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "header of {} bytes (the limit is {MAX_HEADER})",
-                    header_json.len()
-                ))
-            })?;
-        let w = self.writer.inner_mut();
-        w.write_all(&prefix.to_le_bytes())?;
-        w.write_all(header_json)?;
-        w.write_all(body)
     }
 
     /// Queues a request for `op` with `body`.
@@ -356,9 +357,29 @@ impl FramedStream {
         self.send(&Header::request(op, body.len() as u64), body)
     }
 
-    /// Queues a frame head; the caller then writes `data_size` body bytes.
+    /// Queues a frame head; the caller then writes `data_size` body bytes
+    /// with [`Self::send_bytes`].
     pub fn send_head(&mut self, header: &Header) -> io::Result<()> {
         write_head(&mut self.writer, &mut self.scratch, header).map_err(write_err)
+    }
+
+    /// Queues a request for the service `op` whose header carries the
+    /// caller's extra keys (see [`encode_request_head`]).
+    pub fn send_request_with<T: serde::Serialize + ?Sized>(
+        &mut self,
+        op: &str,
+        extra: &T,
+        body: &[u8],
+    ) -> io::Result<()> {
+        let head = encode_request_head(op, extra, body.len())?;
+        self.send_bytes(&head)?;
+        self.send_bytes(body)
+    }
+
+    /// Queues bytes core has framed (a head encoded once and sent many
+    /// times), or the body a [`Self::send_head`] announced.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        write_all(&mut self.writer, bytes).map_err(write_err)
     }
 
     /// Sends everything queued.
@@ -367,86 +388,6 @@ impl FramedStream {
             let to = self.peer.map(|p| format!(" to {p}")).unwrap_or_default();
             io::Error::new(e.kind(), format!("write{to}: {e}"))
         })
-    }
-
-    /// Queues an `echo` request with a unique body starting with
-    /// [`PROBE_PREFIX`]. A server started with a welcome text sends that
-    /// frame first on every connection, and it looks like any `ok` reply:
-    /// after this probe (and the caller's requests) are flushed,
-    /// [`Self::take_welcome`] reads up to the probe's reply and returns the
-    /// welcome frame if one came first. The probe costs no round trip.
-    pub fn queue_probe(&mut self) -> io::Result<()> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let body = format!(
-            "{PROBE_PREFIX}{:016X}",
-            (nanos as u64) ^ (u64::from(std::process::id()) << 32)
-        )
-        .into_bytes();
-        self.send_request(Op::Echo, &body)?;
-        self.probe = Some(body);
-        Ok(())
-    }
-
-    /// Reads the reply to [`Self::queue_probe`]'s request, and the welcome
-    /// frame before it if the server sent one (`Some`). A `busy` refusal is
-    /// an error; a server that refuses the probe (say, one that does not
-    /// serve `echo`) has no welcome as far as this can tell.
-    pub fn take_welcome(&mut self) -> io::Result<Option<Message>> {
-        let Some(probe) = self.probe.take() else {
-            return Ok(None);
-        };
-        let is_probe_reply = |m: &Message| {
-            m.status() == Status::Ok && m.body.windows(probe.len()).any(|w| w == probe.as_slice())
-        };
-        let closed = |peer: Option<SocketAddr>| {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "{} closed the connection without replying",
-                    peer.map(|p| p.to_string())
-                        .unwrap_or_else(|| "the server".into())
-                ),
-            )
-        };
-        let first = self.recv()?.ok_or_else(|| closed(self.peer))?;
-        if is_probe_reply(&first) {
-            return Ok(None);
-        }
-        if first.status() == Status::Busy {
-            return Err(io::Error::new(
-                io::ErrorKind::ConnectionRefused,
-                format!(
-                    "server busy: {}",
-                    first
-                        .header
-                        .error
-                        .as_deref()
-                        .unwrap_or("too many connections")
-                ),
-            ));
-        }
-        if first.status() != Status::Ok {
-            if let Some(why) = &self.abandoned {
-                // Not an answer to the probe a server could mean: say what came.
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "{}: {} ({why})",
-                        first.status(),
-                        first.header.error.as_deref().unwrap_or("(no message)")
-                    ),
-                ));
-            }
-            return Ok(None);
-        }
-        // An `ok` frame that is not the probe's reply came first: the welcome.
-        match self.recv()? {
-            Some(_) => Ok(Some(first)),
-            None => Err(closed(self.peer)),
-        }
     }
 
     /// Turns a read error into one that names the peer, what it looks like
@@ -513,122 +454,85 @@ impl FramedStream {
         self.abandoned = Some(why);
     }
 
-    /// Receives the next frame whole. `Ok(None)`: the peer closed cleanly.
-    /// An error reply keeps at most [`MAX_ERROR_BODY`] bytes of its body; if
-    /// it declared more, the rest is not read and the connection is closed
-    /// (later calls fail). An `ok` body above the limit
-    /// ([`Self::set_max_body`]) is an error, before any of it is read.
-    pub fn recv(&mut self) -> io::Result<Option<Message>> {
+    /// Reads the next frame up to its body: a small frame whole, or the
+    /// head of a streamed one. Tells the welcome apart.
+    fn next(&mut self, since: Instant) -> io::Result<Option<Next>> {
         self.check_open()?;
-        let since = Instant::now();
-        let (header, json, data_size) = match read_frame(&mut self.reader, &mut self.decoder) {
+        let first = self.frames == 0;
+        let expect = self.expect_welcome;
+        let next = match read_frame(&mut self.reader, &mut self.decoder) {
             Err(e) => return Err(self.explain(e, since)),
             Ok(None) => return Ok(None),
             Ok(Some(Received::Frame(f))) => {
                 let mut body = f.body.to_vec();
-                if f.header.status().unwrap_or(Status::Ok) != Status::Ok {
+                if f.header.reply_status() != Status::Ok {
                     body.truncate(MAX_ERROR_BODY as usize);
                 }
-                return Ok(Some(Message {
+                Next::Whole(Message {
+                    welcome: is_welcome(f.header, first && expect),
                     header: f.header.clone(),
                     body,
                     header_json: f.header_json.to_vec(),
-                }));
+                })
             }
-            Ok(Some(Received::Head(h))) => (h.header.clone(), h.header_json.to_vec(), h.data_size),
+            Ok(Some(Received::Head(h))) => Next::Head(HeadOnly {
+                welcome: is_welcome(h.header, first && expect),
+                header: h.header.clone(),
+                header_json: h.header_json.to_vec(),
+                data_size: h.data_size,
+            }),
         };
-        let refusal = header.status().unwrap_or(Status::Ok) != Status::Ok;
-        let keep = if refusal {
-            MAX_ERROR_BODY.min(data_size)
-        } else if data_size > self.max_body {
+        self.frames += 1;
+        let welcome = match &next {
+            Next::Whole(m) => m.welcome,
+            Next::Head(h) => h.welcome,
+        };
+        if welcome && !first {
             let why = format!(
-                "reply body of {data_size} bytes exceeds the limit of {}; connection closed",
-                self.max_body
+                "{} sent a welcome frame after {} other frames (SPEC: a welcome comes first)",
+                self.peer_name(),
+                self.frames - 1
             );
             self.abandon(why.clone());
             return Err(invalid(why));
-        } else {
-            data_size
-        };
-        // Read straight into the body, a chunk at a time (no staging copy;
-        // a declared size is not trusted for a single allocation).
-        let mut body = Vec::new();
-        while (body.len() as u64) < keep {
-            let have = body.len();
-            let want = usize::try_from(keep - have as u64)
-                .unwrap_or(usize::MAX)
-                .min(CHUNK);
-            body.resize(have + want, 0);
-            let buf = body.get_mut(have..).unwrap_or_default();
-            match read_body(&mut self.reader, &mut self.decoder, buf) {
-                Ok(Some(data)) => {
-                    let n = data.len();
-                    body.truncate(have + n);
-                }
-                Ok(None) => {
-                    body.truncate(have);
-                    break;
-                }
-                Err(e) => return Err(self.explain(e, since)),
-            }
         }
-        if keep < data_size {
-            self.abandon(format!(
-                "the connection was closed after a {} reply whose body declared {data_size} \
-                 bytes (only the first {keep} were read)",
-                header.status().unwrap_or(Status::Error)
-            ));
-        }
-        Ok(Some(Message {
-            header,
-            body,
-            header_json: json,
-        }))
+        Ok(Some(next))
     }
 
-    /// Receives the next frame and hands its body to `sink` chunk by chunk,
-    /// never holding more than one chunk (for downloads of any size). An
-    /// error reply's body is bounded as in [`Self::recv`].
-    pub fn recv_streamed(
-        &mut self,
-        sink: impl FnMut(&Header, &[u8]) -> io::Result<()>,
-    ) -> io::Result<Option<Header>> {
-        self.recv_stream(|_, _| {}, sink)
+    fn peer_name(&self) -> String {
+        self.peer
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "the server".into())
     }
 
-    /// [`Self::recv_streamed`], calling `on_head(header, data_size)` as
-    /// soon as the header has arrived (before any body byte).
-    pub fn recv_stream(
+    /// The body bytes to read of a frame that declared `data_size`: all of
+    /// an `ok` one (an error above the limit), at most [`MAX_ERROR_BODY`]
+    /// of a refusal.
+    fn keep(&mut self, header: &Header, data_size: u64, limit: u64) -> io::Result<u64> {
+        if header.reply_status() != Status::Ok {
+            return Ok(MAX_ERROR_BODY.min(data_size));
+        }
+        if data_size > limit {
+            let why = format!(
+                "reply body of {data_size} bytes exceeds the limit of {limit}; connection closed"
+            );
+            self.abandon(why.clone());
+            return Err(invalid(why));
+        }
+        Ok(data_size)
+    }
+
+    /// Passes the body of the head just read to `sink`, a chunk at a time
+    /// (at most `keep` bytes of `data_size`; the connection is given up
+    /// when the rest is left unread).
+    fn stream_body(
         &mut self,
-        mut on_head: impl FnMut(&Header, u64),
-        mut sink: impl FnMut(&Header, &[u8]) -> io::Result<()>,
-    ) -> io::Result<Option<Header>> {
-        self.check_open()?;
-        let since = Instant::now();
-        let (header, data_size) = match read_frame(&mut self.reader, &mut self.decoder) {
-            Err(e) => return Err(self.explain(e, since)),
-            Ok(None) => return Ok(None),
-            Ok(Some(Received::Frame(f))) => {
-                let header = f.header.clone();
-                on_head(&header, f.body.len() as u64);
-                let refusal = header.status().unwrap_or(Status::Ok) != Status::Ok;
-                let body = if refusal {
-                    f.body.get(..MAX_ERROR_BODY as usize).unwrap_or(f.body)
-                } else {
-                    f.body
-                };
-                sink(&header, body)?;
-                return Ok(Some(header));
-            }
-            Ok(Some(Received::Head(h))) => (h.header.clone(), h.data_size),
-        };
-        on_head(&header, data_size);
-        let refusal = header.status().unwrap_or(Status::Ok) != Status::Ok;
-        let keep = if refusal {
-            MAX_ERROR_BODY.min(data_size)
-        } else {
-            data_size
-        };
+        header: &Header,
+        data_size: u64,
+        keep: u64,
+        since: Instant,
+        mut sink: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
         let mut chunk = vec![0u8; CHUNK.min(usize::try_from(keep).unwrap_or(CHUNK))];
         let mut got = 0u64;
         while got < keep {
@@ -639,7 +543,7 @@ impl FramedStream {
             match read_body(&mut self.reader, &mut self.decoder, buf) {
                 Ok(Some(data)) => {
                     got += data.len() as u64;
-                    sink(&header, data)?;
+                    sink(data)?;
                 }
                 Ok(None) => break,
                 Err(e) => return Err(self.explain(e, since)),
@@ -647,16 +551,120 @@ impl FramedStream {
         }
         if keep < data_size {
             self.abandon(format!(
-                "the connection was closed after an error reply whose body declared \
-                 {data_size} bytes (only the first {keep} were read)"
+                "the connection was closed after a {} reply whose body declared {data_size} \
+                 bytes (only the first {keep} were read)",
+                header.reply_status()
             ));
         }
-        Ok(Some(header))
+        Ok(())
+    }
+
+    /// Receives the next frame whole, welcome or not (`Message::welcome`
+    /// says which). `Ok(None)`: the peer closed cleanly. An error reply
+    /// keeps at most [`MAX_ERROR_BODY`] bytes of its body; if it declared
+    /// more, the rest is not read and the connection is closed (later calls
+    /// fail). An `ok` body above the limit ([`Self::set_max_body`]) is an
+    /// error, before any of it is read.
+    pub fn recv_frame(&mut self) -> io::Result<Option<Message>> {
+        let since = Instant::now();
+        match self.next(since)? {
+            None => Ok(None),
+            Some(Next::Whole(m)) => Ok(Some(m)),
+            Some(Next::Head(h)) => self.read_whole(h, since).map(Some),
+        }
+    }
+
+    /// The rest of a frame whose head was read, held whole (bounded as in
+    /// [`Self::recv_frame`]).
+    fn read_whole(&mut self, h: HeadOnly, since: Instant) -> io::Result<Message> {
+        let keep = self.keep(&h.header, h.data_size, self.max_body)?;
+        // Filled as it arrives: a declared size is not trusted for one allocation.
+        let mut body = Vec::new();
+        self.stream_body(&h.header, h.data_size, keep, since, |data| {
+            body.extend_from_slice(data);
+            Ok(())
+        })?;
+        Ok(Message {
+            header: h.header,
+            body,
+            header_json: h.header_json,
+            welcome: h.welcome,
+        })
+    }
+
+    /// Receives the next reply whole, setting a welcome frame aside
+    /// ([`Self::take_welcome`]). `Ok(None)`: the peer closed cleanly. Bodies
+    /// are bounded as in [`Self::recv_frame`].
+    pub fn recv(&mut self) -> io::Result<Option<Message>> {
+        // A welcome comes first, so at most one is passed over.
+        for _ in 0..2 {
+            match self.recv_frame()? {
+                Some(m) if m.welcome => self.welcome = Some(m),
+                other => return Ok(other),
+            }
+        }
+        Err(invalid(
+            "unreachable: a second welcome is an error in next()",
+        ))
+    }
+
+    /// Receives the next reply and hands its body to `sink` chunk by chunk,
+    /// never holding more than one chunk (for downloads of any size). A
+    /// welcome frame is set aside; an error reply's body is bounded as in
+    /// [`Self::recv`].
+    pub fn recv_streamed(
+        &mut self,
+        sink: impl FnMut(&Header, &[u8]) -> io::Result<()>,
+    ) -> io::Result<Option<Header>> {
+        self.recv_stream(|_, _| {}, sink)
+    }
+
+    /// [`Self::recv_streamed`], calling `on_head(header, data_size)` as
+    /// soon as the reply's header has arrived (before any body byte).
+    pub fn recv_stream(
+        &mut self,
+        mut on_head: impl FnMut(&Header, u64),
+        mut sink: impl FnMut(&Header, &[u8]) -> io::Result<()>,
+    ) -> io::Result<Option<Header>> {
+        let since = Instant::now();
+        for _ in 0..2 {
+            let h = match self.next(since)? {
+                None => return Ok(None),
+                Some(Next::Whole(m)) if m.welcome => {
+                    self.welcome = Some(m);
+                    continue;
+                }
+                Some(Next::Whole(m)) => {
+                    on_head(&m.header, m.header.data_size);
+                    sink(&m.header, &m.body)?;
+                    return Ok(Some(m.header));
+                }
+                Some(Next::Head(h)) if h.welcome => {
+                    // Held whole, as any welcome (bounded like a reply).
+                    self.welcome = Some(self.read_whole(h, since)?);
+                    continue;
+                }
+                Some(Next::Head(h)) => h,
+            };
+            let (header, data_size) = (h.header, h.data_size);
+            on_head(&header, data_size);
+            let keep = self.keep(&header, data_size, u64::MAX)?;
+            self.stream_body(&header, data_size, keep, since, |d| sink(&header, d))?;
+            return Ok(Some(header));
+        }
+        Err(invalid(
+            "unreachable: a second welcome is an error in next()",
+        ))
     }
 
     /// Bytes received on this connection so far.
     pub fn received(&self) -> u64 {
         self.reader.inner().get_ref().received()
+    }
+
+    /// Whether no reply is partly read: a close now falls between frames.
+    pub fn is_between_frames(&self) -> bool {
+        self.decoder.is_idle()
     }
 
     /// Closes the write side (the peer sees end of stream after our frames).
@@ -666,26 +674,91 @@ impl FramedStream {
     }
 }
 
+/// A request header: `data_size` first (SPEC: senders write it first),
+/// `op`, then the caller's own keys.
+#[derive(serde::Serialize)]
+struct RequestHead<'a, T: ?Sized> {
+    data_size: u64,
+    op: &'a str,
+    #[serde(flatten)]
+    extra: &'a T,
+}
+
+/// Prefix + header of a request for `op` with the caller's extra keys
+/// (a serde map or struct) and a body of `body_len` bytes, encoded by core
+/// (`encode_head_with`: compact JSON, the prefix, the wire's limits). The
+/// header is checked with core's parser before it goes out: a key given
+/// twice, or a `data_size`/`size` among the extras, is an error here
+/// rather than a `bad_frame` from the server.
+pub fn encode_request_head<T: serde::Serialize + ?Sized>(
+    op: &str,
+    extra: &T,
+    body_len: usize,
+) -> io::Result<Vec<u8>> {
+    let header = RequestHead {
+        data_size: body_len as u64,
+        op,
+        extra,
+    };
+    let mut head = vec![0u8; PREFIX_LEN + MAX_HEADER as usize];
+    let n = jframe::encode_head_with(&mut head, &header).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot encode the request header: {e} (the limit is {MAX_HEADER} bytes)"),
+        )
+    })?;
+    head.truncate(n);
+    let json = head.get(PREFIX_LEN..).unwrap_or_default();
+    match jframe::header::validate(json) {
+        Ok(size) if size == body_len as u64 => Ok(head),
+        Ok(size) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the header says data_size {size}, the body has {body_len} bytes"),
+        )),
+        Err(e) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the request header would be malformed: {e}"),
+        )),
+    }
+}
+
 fn invalid<E: ToString>(e: E) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
-/// Decodes one UDP datagram as exactly one frame, in place. Returns the
-/// header and the body, borrowed from the datagram.
-pub fn decode_datagram(datagram: &[u8]) -> Result<(Header, &[u8]), (Status, String)> {
+/// Reads one UDP datagram as exactly one reply frame, with core's
+/// [`jframe::parse_frame`]; the error says what is wrong with it, and what
+/// the peer looks like when it is not a jframe server.
+pub fn reply_datagram(datagram: &[u8]) -> io::Result<Message> {
     let mut header = Header::default();
-    match jframe::parse_frame(datagram, MAX_HEADER, &mut header) {
-        Ok(jframe::Parse::Complete { body, len, .. }) if len == datagram.len() => {
-            Ok((header, body))
+    let why = match jframe::parse_frame(datagram, MAX_HEADER, &mut header) {
+        Ok(jframe::Parse::Complete {
+            header_json,
+            body,
+            len,
+        }) if len == datagram.len() => {
+            let keep = if header.reply_status() == Status::Ok {
+                body
+            } else {
+                body.get(..MAX_ERROR_BODY as usize).unwrap_or(body)
+            };
+            return Ok(Message {
+                welcome: header.welcome,
+                header,
+                body: keep.to_vec(),
+                header_json: header_json.to_vec(),
+            });
         }
-        Ok(jframe::Parse::Complete { .. }) => Err((
-            Status::BadFrame,
-            "bytes after the frame in the datagram".to_string(),
-        )),
-        Ok(jframe::Parse::Partial { .. }) => Err((
-            Status::Truncated,
-            "datagram is shorter than its header says".to_string(),
-        )),
-        Err(e) => Err((e.status(), e.to_string())),
-    }
+        Ok(jframe::Parse::Complete { len, .. }) => {
+            format!("{} bytes follow its frame", datagram.len() - len)
+        }
+        Ok(jframe::Parse::Partial { .. }) => {
+            format!("it ends after {} bytes, inside its frame", datagram.len())
+        }
+        Err(e) => e.to_string(),
+    };
+    let what = identify(datagram)
+        .map(|w| format!(" (the peer looks like {w})"))
+        .unwrap_or_default();
+    Err(invalid(format!("bad reply datagram: {why}{what}")))
 }

@@ -8,8 +8,8 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,38 +22,7 @@ fn jframe(args: &[&str]) -> Output {
 
 /// Runs `jframe ARGS` with `stdin` (or none), killed past 60 s.
 fn jframe_in(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn jframe");
-    if let Some(data) = stdin {
-        let mut w = child.stdin.take().expect("stdin");
-        let data = data.to_vec();
-        thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel::<()>();
-    let watchdog = thread::spawn(move || {
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    });
-    let out = child.wait_with_output().expect("wait jframe");
-    let _ = tx.send(());
-    let _ = watchdog.join();
-    out
+    run_jframe(args, stdin)
 }
 
 fn text(b: &[u8]) -> String {
@@ -178,9 +147,22 @@ fn a_welcome_server_works_with_send_get_and_load() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "HELLO\nWORLD\n");
     assert!(text(&o.stderr).contains("Welcome!"), "{}", text(&o.stderr));
-    // --welcome: printed as the first reply.
-    let o = jframe(&["send", &addr, "--welcome", "hi"]);
-    assert_eq!(text(&o.stdout), "Welcome!\nHI\n");
+    // --json: the welcome is line 0, marked.
+    let o = jframe(&["send", &addr, "--json", "hi"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["n"], 0);
+    assert_eq!(lines[0]["welcome"], true);
+    assert_eq!(lines[0]["header"]["welcome"], true);
+    assert_eq!(lines[0]["body"], "Welcome!");
+    assert_eq!(lines[1]["n"], 1);
+    assert_eq!(lines[1]["body"], "HI");
+    assert!(lines[1].get("welcome").is_none(), "{lines:?}");
+    // recv: the welcome, sending nothing.
+    let o = jframe(&["recv", &addr, "-n", "1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "Welcome!\n");
 
     let dest = tempfile::tempdir().unwrap();
     let out = dest.path().join("w.bin");
@@ -383,7 +365,6 @@ fn header_keys_reach_the_server() {
     let o = jframe(&[
         "send",
         &addr,
-        "--no-probe",
         "--json",
         "-H",
         "trace=abc-123",
@@ -398,7 +379,13 @@ fn header_keys_reach_the_server() {
     let lines = json_lines(&o);
     assert_eq!(lines.len(), 2);
     for line in &lines {
-        let seen: Value = serde_json::from_str(line["body"].as_str().unwrap()).unwrap();
+        let raw = line["body"].as_str().unwrap();
+        // Compact, data_size first (SPEC), then op, then -H keys in order.
+        assert!(
+            raw.starts_with(r#"{"data_size":3,"op":"upper","trace":"abc-123","n":5,"#),
+            "{raw}"
+        );
+        let seen: Value = serde_json::from_str(raw).unwrap();
         assert_eq!(seen["trace"], "abc-123");
         assert_eq!(seen["n"], 5);
         assert_eq!(seen["meta"]["a"][1], 2);
@@ -481,25 +468,19 @@ fn huge_refusal_server() -> (String, thread::JoinHandle<u64>) {
 
 #[test]
 fn a_refusal_with_a_huge_body_is_not_read() {
-    for probe in [false, true] {
-        let (addr, server) = huge_refusal_server();
-        let mut args = vec!["send", addr.as_str(), "hi"];
-        if !probe {
-            args.push("--no-probe");
-        }
-        let started = Instant::now();
-        let o = jframe(&args);
-        assert_eq!(o.status.code(), Some(1));
-        assert!(text(&o.stderr).contains("too_large"), "{}", text(&o.stderr));
-        let sent = server.join().unwrap();
-        // What the kernel's socket buffers take, not 400 MiB.
-        assert!(sent < 32 << 20, "the client read {sent} bytes of junk");
-        assert!(started.elapsed() < Duration::from_secs(9));
-    }
+    let (addr, server) = huge_refusal_server();
+    let started = Instant::now();
+    let o = jframe(&["send", addr.as_str(), "hi"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("too_large"), "{}", text(&o.stderr));
+    let sent = server.join().unwrap();
+    // What the kernel's socket buffers take, not 400 MiB.
+    assert!(sent < 32 << 20, "the client read {sent} bytes of junk");
+    assert!(started.elapsed() < Duration::from_secs(9));
     let (addr, server) = huge_refusal_server();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x");
-    let o = jframe(&["get", &addr, "x", "--no-probe", "-o", out.to_str().unwrap()]);
+    let o = jframe(&["get", &addr, "x", "-o", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("too_large"), "{}", text(&o.stderr));
     assert!(server.join().unwrap() < 32 << 20);
@@ -553,7 +534,7 @@ fn get_keeps_its_part_file_in_the_target_directory_and_removes_it_on_ctrl_c() {
     std::fs::create_dir(&target).unwrap();
     let dir_arg = format!("{}/", target.display());
     let mut child = Command::new(BIN)
-        .args(["get", &addr, "big.bin", "--no-probe", "-o", &dir_arg])
+        .args(["get", &addr, "big.bin", "-o", &dir_arg])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -607,14 +588,7 @@ fn get_removes_its_part_file_when_the_server_goes_away() {
         })
     };
     let out = dir.path().join("f.bin");
-    let o = jframe(&[
-        "get",
-        &addr,
-        "f.bin",
-        "--no-probe",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = jframe(&["get", &addr, "f.bin", "-o", out.to_str().unwrap()]);
     stopper.join().unwrap();
     server.join().unwrap();
     assert_eq!(o.status.code(), Some(1));

@@ -137,14 +137,7 @@ fn the_proxy_is_transparent_to_the_conformance_table() {
 fn the_proxy_shows_frames_both_ways_and_a_bad_frame_as_one() {
     let server = ServerProc::start(&[]);
     let proxy = ProxyProc::start(&server.addr(), &[]);
-    let o = jframe(&[
-        "send",
-        &proxy.addr(),
-        "--no-probe",
-        "-H",
-        "trace=t1",
-        "hello",
-    ]);
+    let o = jframe(&["send", &proxy.addr(), "-H", "trace=t1", "hello"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "HELLO\n");
     let lines = proxy.wait_for("both directions", |l| {
         l.iter().any(|x| x.contains(" <- #1 "))
@@ -200,7 +193,7 @@ fn proxy_faults_are_seeded_and_per_frame() {
     let server = ServerProc::start(&[]);
     // Every frame dropped: the request never arrives, the client times out.
     let proxy = ProxyProc::start(&server.addr(), &["--json", "--drop", "100"]);
-    let o = jframe(&["send", &proxy.addr(), "--no-probe", "-t", "1s", "hi"]);
+    let o = jframe(&["send", &proxy.addr(), "-t", "1s", "hi"]);
     assert_eq!(o.status.code(), Some(1));
     let lines = proxy.wait_for("drop", |l| !l.is_empty());
     assert_eq!(parse(&lines)[0]["fault"], "drop");
@@ -216,7 +209,6 @@ fn proxy_faults_are_seeded_and_per_frame() {
         let _ = jframe(&[
             "send",
             &proxy.addr(),
-            "--no-probe",
             "-t",
             "1s",
             "--op",
@@ -235,7 +227,7 @@ fn proxy_faults_are_seeded_and_per_frame() {
     // A delay: the reply takes at least that long.
     let proxy = ProxyProc::start(&server.addr(), &["--delay", "300ms"]);
     let started = Instant::now();
-    let o = jframe(&["send", &proxy.addr(), "--no-probe", "hi"]);
+    let o = jframe(&["send", &proxy.addr(), "hi"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "HI\n");
     assert!(
         started.elapsed() >= Duration::from_millis(600),
@@ -284,4 +276,67 @@ fn load_reports_percentiles_histogram_and_errors_by_cause() {
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     let n = report["requests"].as_u64().unwrap();
     assert!((30..=50).contains(&n), "{n} requests at --rate 40 for 1s");
+}
+
+/// An upstream that reads one request, then sends a reply of `pieces`
+/// 4 KiB pieces, one every 50 ms, and then waits for the client to close.
+/// Returns its address and the bytes it sent.
+fn trickling_upstream(pieces: usize) -> (String, thread::JoinHandle<usize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        read_raw_frame(&mut s).expect("the request");
+        let body = vec![b'x'; 4096];
+        let head = format!(r#"{{"data_size":{},"status":"ok"}}"#, pieces * body.len());
+        s.write_all(&raw_frame(&head, b"")).unwrap();
+        let mut sent = 0;
+        for _ in 0..pieces {
+            thread::sleep(Duration::from_millis(50));
+            if s.write_all(&body).is_err() {
+                break;
+            }
+            sent += body.len();
+        }
+        // Until the client has read it all and closed.
+        let mut rest = [0u8; 16];
+        let _ = s.read(&mut rest);
+        sent
+    });
+    (addr, handle)
+}
+
+#[test]
+fn a_long_one_sided_transfer_is_not_cut_by_the_idle_timeout() {
+    // 60 pieces, 50 ms apart: 3 s of download with a quiet client, through
+    // a proxy whose idle timeout is 1 s. Each direction timing out alone
+    // (the bug) cut it after 1 s.
+    let pieces = 60;
+    let (upstream, server) = trickling_upstream(pieces);
+    let proxy = ProxyProc::start(&upstream, &["--json", "--idle-timeout", "1s"]);
+    let mut s = connect(proxy.addr);
+    s.write_all(&raw_frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"))
+        .unwrap();
+    let (header, body) = read_raw_frame(&mut s).expect("the whole reply through the proxy");
+    assert!(header.contains(&format!("{}", pieces * 4096)), "{header}");
+    assert_eq!(body.len(), pieces * 4096);
+    drop(s);
+    assert_eq!(server.join().unwrap(), pieces * 4096);
+    let lines = proxy.wait_for("the reply", |l| l.iter().any(|x| x.contains("s2c")));
+    let reply = parse(&lines)
+        .into_iter()
+        .find(|f| f["dir"] == "s2c")
+        .unwrap();
+    assert_eq!(reply["body_size"], pieces * 4096);
+
+    // Neither side moving: the connection is closed after the idle time.
+    let (quiet, _) = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap().to_string();
+        (a, thread::spawn(move || l.accept().map(|(s, _)| s)))
+    };
+    let proxy = ProxyProc::start(&quiet, &["--idle-timeout", "1s"]);
+    let mut s = connect(proxy.addr);
+    assert!(closed_within(&mut s, Duration::from_secs(20)));
 }

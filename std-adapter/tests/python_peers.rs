@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
@@ -28,39 +27,7 @@ fn seed002_python_client_against_our_server() {
     );
 }
 
-#[test]
-fn jframe_send_against_a_seed002_python_server() {
-    let py = python3();
-    let mut child = Command::new(py)
-        .arg(py_script("seed002_server.py"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split_whitespace()
-        .last()
-        .expect("python server address")
-        .to_string();
-    let out = Command::new(BIN)
-        .args(["send", &addr, "hello", "world", "ünïcode"])
-        .output()
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "HELLO\nWORLD\nÜNÏCODE\n"
-    );
-}
+// `jframe` against seed 002's Python server: tests/seed_servers.rs.
 
 #[test]
 fn seed001_greet_session_ends_with_exit() {

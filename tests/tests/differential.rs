@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use jframe::service::{Buffers, Builtin, Config, Instant, Limits, Session, Timeouts};
+use jframe::service::{Buffers, Config, Demo, Instant, Limits, Session, Timeouts};
 use jframe_std::server::{Config as ServerConfig, Engine, Server};
 use jframe_tests::{HostSim, retry};
 use proptest::prelude::*;
@@ -132,7 +132,7 @@ fn core_replies(stream: &[u8], chunks: &[usize]) -> Vec<u8> {
         welcome: None,
     };
     let now = Instant::from_millis(0);
-    let mut s = Session::new(buffers, Builtin, &config, now);
+    let mut s = Session::new(buffers, Demo::new(), &config, now);
     let mut out = Vec::new();
     let mut rest = stream;
     let mut sizes = chunks.iter().cycle();

@@ -63,7 +63,7 @@ pub fn answer<X: Service>(
                 .push(" bytes follow the frame in the datagram");
             refusal
         }
-        Ok(Parse::Partial { data_size }) => {
+        Ok(Parse::Partial { data_size, .. }) => {
             if header.is_reply() && data_size.is_some() {
                 return None;
             }

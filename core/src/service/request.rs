@@ -236,10 +236,7 @@ mod tests {
                 max: 4096,
             },
             DecodeError::Header(HeaderError::TooDeep),
-            DecodeError::Request {
-                error: HeaderError::InvalidField,
-                data_size: 3,
-            },
+            DecodeError::request(HeaderError::InvalidField, 3, b"{}"),
             DecodeError::BodyTooLarge {
                 data_size: u64::MAX,
                 max: 10,

@@ -322,26 +322,10 @@ impl Out<'_> {
     }
 
     fn welcome_head(&mut self, size: u64) -> Result<(), EncodeError> {
-        let n = crate::encoder::encode_head_with(
-            self.free(),
-            &WelcomeHead {
-                data_size: size,
-                status: "ok",
-                welcome: true,
-            },
-        )?;
+        let n = crate::encoder::encode_welcome_head(self.free(), size)?;
         self.len += n;
         Ok(())
     }
-}
-
-/// The welcome frame's header (SPEC: a client recognises a welcome by
-/// `"welcome": true`).
-#[derive(serde::Serialize)]
-struct WelcomeHead {
-    data_size: u64,
-    status: &'static str,
-    welcome: bool,
 }
 
 /// What the session must do once an event's borrow of the decoder has

@@ -4,7 +4,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_jframe");
@@ -175,4 +176,77 @@ pub fn py_script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/py")
         .join(name)
+}
+
+/// Runs `jframe ARGS` with `stdin` (or none), killed past 60 s.
+pub fn run_jframe(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn jframe");
+    if let Some(data) = stdin {
+        let mut w = child.stdin.take().expect("stdin");
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        });
+    }
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    });
+    let out = child.wait_with_output().expect("wait jframe");
+    let _ = tx.send(());
+    let _ = watchdog.join();
+    out
+}
+
+/// A Python server script from tests/py, started with `args`, on the
+/// 127.0.0.1 address it prints first ("listening on tcp HOST:PORT");
+/// killed on drop.
+pub struct PyServer {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl PyServer {
+    pub fn start(script: &str, args: &[&str]) -> PyServer {
+        let mut child = Command::new(python3())
+            .arg(py_script(script))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the python server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the python server's address");
+        let addr = line
+            .split_whitespace()
+            .last()
+            .unwrap_or_else(|| panic!("{script} {args:?} printed no address: {line:?}"))
+            .to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+        PyServer { child, addr }
+    }
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

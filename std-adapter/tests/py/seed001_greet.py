@@ -1,7 +1,7 @@
 """Seed 001's greet session, framed: welcome, three names, then exit.
 
 Usage: seed001_greet.py HOST PORT
-Expects: the welcome frame, 'Hello, <name>!' for each name, 'Bye!' for
+Expects: the welcome frame (marked "welcome": true), 'Hello, <name>!' for each name, 'Bye!' for
 exit, then the server closing the connection.
 """
 import json
@@ -35,7 +35,11 @@ def send_frame(s, text, op='greet'):
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.settimeout(20)
 s.connect((sys.argv[1], int(sys.argv[2])))
-print(recv_frame(s)[1])
+head, text = recv_frame(s)
+# SPEC: the welcome is marked, so a client tells it from a reply.
+if head.get('welcome') is not True or head.get('status') != 'ok':
+    sys.exit('the welcome frame is not marked: %r' % head)
+print(text)
 for name in ['Michael', 'Tracy', 'Sarah']:
     send_frame(s, name)
     print(recv_frame(s)[1])

@@ -69,6 +69,17 @@ pub fn size(s: &str) -> Result<u64, String> {
     Ok(v as u64)
 }
 
+/// `n` bytes as [`size`] reads it back, in the largest binary unit that
+/// divides it (`16MiB`, `1KiB`, `1000`).
+pub fn size_text(n: u64) -> String {
+    for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if n >= scale && n.is_multiple_of(scale) {
+            return format!("{}{unit}", n / scale);
+        }
+    }
+    n.to_string()
+}
+
 /// A size that fits `usize`.
 pub fn size_usize(s: &str) -> Result<usize, String> {
     size(s).and_then(|n| usize::try_from(n).map_err(|_| format!("{s:?} is too large")))
@@ -170,6 +181,10 @@ mod tests {
         assert!(size("1.3").is_err());
         assert!(size("-1").is_err());
         assert_eq!(percent("5%").unwrap(), 5.0);
+        for n in [0, 1000, 1024, 16 << 20, 256 << 20, 3 << 30, (1 << 20) + 1] {
+            assert_eq!(size(&size_text(n)).unwrap(), n, "{}", size_text(n));
+        }
+        assert_eq!(size_text(16 << 20), "16MiB");
         assert!(percent("101").is_err());
     }
 

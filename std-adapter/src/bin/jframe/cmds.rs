@@ -99,35 +99,35 @@ pub struct ServeArgs {
     engine: jframe_std::server::Engine,
     /// Most simultaneous connections; the next one gets `busy`. Lowered
     /// to what the descriptor limit allows (raised to its hard limit at start).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = DEFAULTS.config.max_conns)]
     max_conns: usize,
     /// Most simultaneous connections from one client address.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = DEFAULTS.config.max_conns_per_client)]
     max_conns_per_client: usize,
     /// Bytes per second a request body must average (after the header
     /// timeout's grace), or the connection is closed; 0: no minimum (e.g. 1k).
-    #[arg(long, default_value = "1024", value_parser = args::size)]
+    #[arg(long, default_value = DEFAULTS.body_min_rate.as_str(), value_parser = args::size)]
     body_min_rate: u64,
     /// Largest request body (e.g. 64k, 16MiB).
-    #[arg(long, default_value = "16MiB", value_parser = args::size)]
+    #[arg(long, default_value = DEFAULTS.max_body.as_str(), value_parser = args::size)]
     max_body: u64,
     /// Memory that bodies held whole (Unicode upper of a streamed body)
     /// may take at once, server-wide (e.g. 256MiB); past it `busy`.
-    #[arg(long, default_value = "256MiB", value_parser = args::size)]
+    #[arg(long, default_value = DEFAULTS.body_budget.as_str(), value_parser = args::size)]
     body_budget: u64,
     /// From a frame's first byte to the end of its header (e.g. 10s).
-    #[arg(long, default_value = "10s", value_parser = args::nonzero_duration)]
+    #[arg(long, default_value = DEFAULTS.header_timeout.as_str(), value_parser = args::nonzero_duration)]
     header_timeout: Duration,
     /// How long a connection may wait for its next frame (or any body read).
-    #[arg(long, default_value = "5m", value_parser = args::nonzero_duration)]
+    #[arg(long, default_value = DEFAULTS.idle_timeout.as_str(), value_parser = args::nonzero_duration)]
     idle_timeout: Duration,
     /// How long a single socket write may block.
-    #[arg(long, default_value = "30s", value_parser = args::nonzero_duration)]
+    #[arg(long, default_value = DEFAULTS.write_timeout.as_str(), value_parser = args::nonzero_duration)]
     write_timeout: Duration,
     /// On SIGTERM or SIGINT: stop accepting, answer every frame already
     /// received, close connections between frames, and exit within this
     /// long (connections still busy then are closed).
-    #[arg(long, visible_alias = "grace", default_value = "10s", value_parser = args::duration)]
+    #[arg(long, visible_alias = "grace", default_value = DEFAULTS.grace.as_str(), value_parser = args::duration)]
     drain_timeout: Duration,
     /// Require a PROXY protocol header (v1 or v2, as HAProxy's
     /// `send-proxy-v2` sends) on every connection, from a --trusted-proxy;
@@ -143,6 +143,34 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
 }
+
+/// The server's defaults as the command line writes them. Their one
+/// source is `server::Config::default()`.
+struct Defaults {
+    config: Config,
+    body_min_rate: String,
+    max_body: String,
+    body_budget: String,
+    header_timeout: String,
+    idle_timeout: String,
+    write_timeout: String,
+    grace: String,
+}
+
+static DEFAULTS: std::sync::LazyLock<Defaults> = std::sync::LazyLock::new(|| {
+    let config = Config::default();
+    let time = |d: Duration| humantime::format_duration(d).to_string();
+    Defaults {
+        body_min_rate: args::size_text(config.body_min_rate),
+        max_body: args::size_text(config.max_body),
+        body_budget: args::size_text(config.body_budget),
+        header_timeout: time(config.header_timeout),
+        idle_timeout: time(config.idle_timeout),
+        write_timeout: time(config.write_timeout),
+        grace: time(config.grace),
+        config,
+    }
+});
 
 pub fn serve(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
     let listen = args::listen_addr(&a.listen).context("--listen")?;
@@ -232,10 +260,25 @@ Examples:
   jframe send :9000 --json hi | jq .header         # one JSON line per reply
   jframe send -u :9000 --op echo hi                # over UDP
 
-A server started with --welcome sends a frame first on every connection;
-send tells it from the replies (see --no-probe) and shows it on stderr.
-A non-ok reply is printed as \"jframe: reply N: STATUS: MESSAGE\" on stderr and
-the exit code is 1.";
+Only the frames asked for are sent. A server's welcome frame (marked
+\"welcome\": true) is shown on stderr, or as a JSON line with --json; for a
+server whose welcome is not marked, --welcome takes its first frame as the
+welcome. A non-ok reply is printed as \"jframe: reply N: STATUS: MESSAGE\" on
+stderr and the exit code is 1.";
+
+/// How frames are printed (`send`, `recv`).
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// One JSON line per frame: {"n", "welcome", "status", "header", "body" or "body_base64"}.
+    #[arg(short, long)]
+    json: bool,
+    /// Write bodies back to back, without a newline after each (binary data).
+    #[arg(short = 'N', long)]
+    no_newline: bool,
+    /// Write what is printed to FILE instead of stdout (- is stdout).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
 
 #[derive(Debug, Args)]
 #[command(after_help = SEND_EXAMPLES)]
@@ -256,19 +299,12 @@ pub struct SendArgs {
     /// Use UDP (one datagram per message) instead of TCP.
     #[arg(short, long)]
     udp: bool,
-    /// One JSON line per reply: {"n", "status", "header", "body" or "body_base64"}.
-    #[arg(short, long)]
-    json: bool,
-    /// Write reply bodies back to back, without a newline after each (binary data).
-    #[arg(short = 'N', long)]
-    no_newline: bool,
-    /// Print the server's welcome frame on stdout, as the first reply.
-    #[arg(short, long)]
+    #[command(flatten)]
+    out: OutputArgs,
+    /// The server sends one frame first without marking it
+    /// `"welcome": true`: take that frame as its welcome.
+    #[arg(short, long, conflicts_with = "udp")]
     welcome: bool,
-    /// Do not look for a welcome frame: assume the server sends none. Without
-    /// this, a small `echo` request goes out first to tell the two apart.
-    #[arg(long, conflicts_with = "welcome")]
-    no_probe: bool,
     /// Longest wait for the connection and for each reply (e.g. 10s).
     #[arg(short, long, default_value = "10s", value_parser = args::nonzero_duration)]
     timeout: Duration,
@@ -300,17 +336,19 @@ fn data_arg(d: &OsString, stdin_used: &mut bool) -> Result<Vec<u8>> {
     }
 }
 
-/// The request header JSON: `data_size`, `op`, then the `-H` keys.
-fn request_json(op: Op, size: usize, extra: &[(String, Value)]) -> Result<Vec<u8>> {
-    let mut s = format!("{{\"data_size\":{size},\"op\":\"{}\"", op.as_str());
-    for (k, v) in extra {
-        s.push(',');
-        s.push_str(&serde_json::to_string(k)?);
-        s.push(':');
-        s.push_str(&serde_json::to_string(v)?);
+/// The `-H` keys, in the order given, as a map for the request header
+/// (core encodes it after `data_size` and `op`).
+struct ExtraKeys<'a>(&'a [(String, Value)]);
+
+impl serde::Serialize for ExtraKeys<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
     }
-    s.push('}');
-    Ok(s.into_bytes())
 }
 
 /// `-H KEY=VALUE` pairs; `op` replaces `--op`, `data_size`/`size` are refused.
@@ -359,8 +397,8 @@ fn base64(data: &[u8]) -> String {
     s
 }
 
-/// One reply as a JSON line.
-fn reply_json(n: usize, m: &client::Message, welcome: bool) -> String {
+/// One frame as a JSON line.
+fn reply_json(n: usize, m: &client::Message) -> String {
     let header: Value = serde_json::from_slice(&m.header_json).unwrap_or(Value::Null);
     let (key, body) = match std::str::from_utf8(&m.body) {
         Ok(text) => ("body", Value::from(text)),
@@ -368,34 +406,64 @@ fn reply_json(n: usize, m: &client::Message, welcome: bool) -> String {
     };
     proxy::json_line(&[
         ("n", n.into()),
-        ("welcome", if welcome { true.into() } else { Value::Null }),
+        ("welcome", if m.welcome { true.into() } else { Value::Null }),
         ("status", m.status().as_str().into()),
         ("header", header),
         (key, body),
     ])
 }
 
-/// Prints replies and remembers whether one failed.
+/// Prints frames and remembers whether one failed.
 struct Show {
     json: bool,
     newline: bool,
     failed: bool,
     n: usize,
+    out: Box<dyn Write>,
 }
 
 impl Show {
+    fn new(o: &OutputArgs) -> Result<Show> {
+        let out: Box<dyn Write> = match &o.output {
+            Some(p) if p.as_os_str() != "-" => Box::new(io::BufWriter::new(
+                fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+            )),
+            _ => Box::new(io::stdout()),
+        };
+        Ok(Show {
+            json: o.json,
+            newline: !o.no_newline,
+            failed: false,
+            n: 0,
+            out,
+        })
+    }
+
+    /// A welcome frame: a JSON line (numbered 0) with --json, else a note.
+    fn welcome(&mut self, ctx: &Ctx, m: &client::Message) -> Result<()> {
+        if self.json {
+            writeln!(self.out, "{}", reply_json(0, m))?;
+            self.out.flush()?;
+        } else {
+            ctx.note(format_args!(
+                "welcome from the server: {}",
+                String::from_utf8_lossy(&m.body)
+            ));
+        }
+        Ok(())
+    }
+
     fn reply(&mut self, m: &client::Message) -> Result<()> {
         self.n += 1;
-        let mut out = io::stdout().lock();
         if self.json {
-            writeln!(out, "{}", reply_json(self.n, m, false))?;
+            writeln!(self.out, "{}", reply_json(self.n, m))?;
         } else if m.status() == Status::Ok {
-            out.write_all(&m.body)?;
+            self.out.write_all(&m.body)?;
             if self.newline {
-                out.write_all(b"\n")?;
+                self.out.write_all(b"\n")?;
             }
         }
-        out.flush()?;
+        self.out.flush()?;
         if m.status() != Status::Ok {
             self.failed = true;
             eprintln!(
@@ -406,6 +474,14 @@ impl Show {
             );
         }
         Ok(())
+    }
+
+    fn code(&self) -> ExitCode {
+        if self.failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -434,6 +510,7 @@ pub fn send(a: SendArgs, ctx: &Ctx) -> Result<ExitCode> {
     let addr = args::client_addr(&a.addr)?;
     let mut op = Op::from(a.op);
     let extra = header_args(&a.headers, &mut op)?;
+    let extra = ExtraKeys(&extra);
     let mut bodies: Vec<Vec<u8>> = a.messages.iter().map(|m| m.as_bytes().to_vec()).collect();
     let mut stdin_used = false;
     for d in &a.data {
@@ -442,18 +519,12 @@ pub fn send(a: SendArgs, ctx: &Ctx) -> Result<ExitCode> {
     if bodies.is_empty() {
         bail!("nothing to send: give MESSAGE..., -d TEXT, -d @FILE or -d @- (stdin)");
     }
-    let mut show = Show {
-        json: a.json,
-        newline: !a.no_newline,
-        failed: false,
-        n: 0,
-    };
+    let mut show = Show::new(&a.out)?;
     if a.udp {
         let mut c =
             UdpClient::connect(addr.as_str(), a.timeout).with_context(|| format!("udp {addr}"))?;
         for body in &bodies {
-            let json = request_json(op, body.len(), &extra)?;
-            let reply = c.request_json(&json, body).map_err(|e| {
+            let reply = c.request_with(op.as_str(), &extra, body).map_err(|e| {
                 if matches!(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -469,50 +540,98 @@ pub fn send(a: SendArgs, ctx: &Ctx) -> Result<ExitCode> {
             })?;
             show.reply(&reply)?;
         }
-    } else {
-        let mut c = TcpClient::connect(addr.as_str(), a.timeout)
-            .with_context(|| format!("cannot connect to {addr}"))?;
-        c.set_max_body(a.max_reply);
-        let probe = !a.no_probe;
-        if probe {
-            c.queue_probe()?;
-        }
-        // Pipelined: every request out, then every reply in.
-        for body in &bodies {
-            c.send_json(&request_json(op, body.len(), &extra)?, body)?;
-        }
-        c.flush()?;
-        let waiting = waiting_note(ctx, &addr, a.timeout);
-        if probe && let Some(w) = c.take_welcome()? {
-            if a.welcome {
-                show.reply(&w)?;
-            } else if a.json {
-                println!("{}", reply_json(0, &w, true));
-            } else {
-                ctx.note(format_args!(
-                    "welcome from the server: {}",
-                    String::from_utf8_lossy(&w.body)
-                ));
-            }
-        }
-        for i in 0..bodies.len() {
-            let reply = c.recv()?.with_context(|| {
-                format!(
-                    "{addr} closed the connection after {i} of {} replies",
-                    bodies.len()
-                )
-            })?;
-            if i == 0 {
-                let _ = waiting.send(());
-            }
-            show.reply(&reply)?;
-        }
+        return Ok(show.code());
     }
-    Ok(if show.failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    let mut c = TcpClient::connect(addr.as_str(), a.timeout)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    c.set_max_body(a.max_reply);
+    c.expect_welcome(a.welcome);
+    // Pipelined: every request out, then every reply in; nothing else is sent.
+    for body in &bodies {
+        c.send_request_with(op.as_str(), &extra, body)?;
+    }
+    c.flush()?;
+    let waiting = waiting_note(ctx, &addr, a.timeout);
+    for i in 0..bodies.len() {
+        let reply = c.recv()?.with_context(|| {
+            format!(
+                "{addr} closed the connection after {i} of {} replies",
+                bodies.len()
+            )
+        })?;
+        if i == 0 {
+            let _ = waiting.send(());
+        }
+        if let Some(w) = c.take_welcome() {
+            show.welcome(ctx, &w)?;
+        }
+        show.reply(&reply)?;
+    }
+    Ok(show.code())
+}
+
+// ---------------------------------------------------------------- recv
+
+const RECV_EXAMPLES: &str = "\
+Examples:
+  jframe recv :8080                                # every frame until the server closes
+  jframe recv :8080 -n 1 --json                    # one frame, as a JSON line
+  jframe recv :9000 -n 1 -N -o welcome.txt         # a welcome frame's body, to a file
+
+Nothing is sent: this is for servers that speak first (a welcome, a push,
+seed 002's {\"size\": 13} Hello Client!). Both dialects (data_size and size)
+are read. Without -n it reads until the server closes, or until it has
+been quiet for --timeout after its first frame.";
+
+#[derive(Debug, Args)]
+#[command(after_help = RECV_EXAMPLES)]
+pub struct RecvArgs {
+    /// Server address (HOST:PORT or :PORT).
+    addr: String,
+    /// Stop after this many frames.
+    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// Longest wait for the connection and for each frame (e.g. 10s).
+    #[arg(short, long, default_value = "10s", value_parser = args::nonzero_duration)]
+    timeout: Duration,
+    /// Largest frame body held in memory.
+    #[arg(long, default_value = "64MiB", value_parser = args::size)]
+    max_reply: u64,
+}
+
+pub fn recv(a: RecvArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let addr = args::client_addr(&a.addr)?;
+    let mut c = TcpClient::connect(addr.as_str(), a.timeout)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    c.set_max_body(a.max_reply);
+    let mut show = Show::new(&a.out)?;
+    let mut got = 0u64;
+    while a.count.is_none_or(|n| got < n) {
+        let frame = match c.recv_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) if got > 0 && a.count.is_none() => break,
+            Ok(None) => bail!(
+                "{addr} closed the connection after {got} frame{}{}",
+                if got == 1 { "" } else { "s" },
+                a.count.map(|n| format!(" of {n}")).unwrap_or_default()
+            ),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut && got > 0 && a.count.is_none() => {
+                if ctx.verbose > 0 {
+                    ctx.note(format_args!(
+                        "{addr} quiet for {}s after {got} frames; done",
+                        a.timeout.as_secs_f64()
+                    ));
+                }
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        got += 1;
+        show.reply(&frame)?;
+    }
+    Ok(show.code())
 }
 
 // ---------------------------------------------------------------- get
@@ -540,9 +659,10 @@ pub struct GetArgs {
     /// Longest wait for the connection and for each read (e.g. 30s).
     #[arg(short, long, default_value = "30s", value_parser = args::nonzero_duration)]
     timeout: Duration,
-    /// Do not look for a welcome frame (see `send --help`).
-    #[arg(long)]
-    no_probe: bool,
+    /// The server sends one frame first without marking it
+    /// `"welcome": true` (see `send --help`).
+    #[arg(short, long)]
+    welcome: bool,
 }
 
 /// The part file to remove if the command is interrupted.
@@ -657,9 +777,7 @@ pub fn get(a: GetArgs, ctx: &Ctx) -> Result<ExitCode> {
     let target = target(&a.name, a.output)?;
     let mut client = TcpClient::connect(addr.as_str(), a.timeout)
         .with_context(|| format!("cannot connect to {addr}"))?;
-    if !a.no_probe {
-        client.queue_probe()?;
-    }
+    client.expect_welcome(a.welcome);
     let mut sink: Box<dyn Write> = match &target {
         Target::Stdout => Box::new(io::BufWriter::new(io::stdout().lock())),
         Target::File { part, .. } => {
@@ -946,6 +1064,10 @@ pub struct LoadArgs {
     /// Unframed: send bytes, expect them echoed (for a plain echo server).
     #[arg(long)]
     raw_echo: bool,
+    /// The server sends one frame first without marking it
+    /// `"welcome": true` (see `send --help`).
+    #[arg(short, long, conflicts_with = "raw_echo")]
+    welcome: bool,
     /// Longest wait for any single reply.
     #[arg(short, long, default_value = "10s", value_parser = args::nonzero_duration)]
     timeout: Duration,
@@ -1003,6 +1125,7 @@ pub fn load(a: LoadArgs, ctx: &Ctx) -> Result<ExitCode> {
         pipeline: a.pipeline,
         op: a.op.into(),
         raw_echo: a.raw_echo,
+        welcome: a.welcome,
         timeout: a.timeout,
         requests: a.requests,
         rate: a.rate,
@@ -1114,6 +1237,10 @@ pub struct ProxyArgs {
     /// Most connections at once.
     #[arg(long, default_value_t = 256)]
     max_conns: usize,
+    /// A connection on which neither side has sent anything for this long
+    /// is closed (one side may stay quiet while the other moves).
+    #[arg(long, default_value = DEFAULTS.idle_timeout.as_str(), value_parser = args::nonzero_duration)]
+    idle_timeout: Duration,
 }
 
 pub fn proxy(a: ProxyArgs, ctx: &Ctx) -> Result<ExitCode> {
@@ -1123,6 +1250,7 @@ pub fn proxy(a: ProxyArgs, ctx: &Ctx) -> Result<ExitCode> {
     cfg.json = a.json;
     cfg.preview = a.preview;
     cfg.max_conns = a.max_conns.max(1);
+    cfg.idle_timeout = a.idle_timeout;
     cfg.faults = Faults {
         drop_pct: a.drop,
         corrupt_pct: a.corrupt,
@@ -1209,4 +1337,31 @@ pub fn conform(a: ConformArgs, _ctx: &Ctx) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Serve {
+        #[command(flatten)]
+        a: ServeArgs,
+    }
+
+    #[test]
+    fn serve_defaults_are_the_servers() {
+        let a = Serve::try_parse_from(["serve"]).unwrap().a;
+        let d = Config::default();
+        assert_eq!(a.max_conns, d.max_conns);
+        assert_eq!(a.max_conns_per_client, d.max_conns_per_client);
+        assert_eq!(a.body_min_rate, d.body_min_rate);
+        assert_eq!(a.max_body, d.max_body);
+        assert_eq!(a.body_budget, d.body_budget);
+        assert_eq!(a.header_timeout, d.header_timeout);
+        assert_eq!(a.idle_timeout, d.idle_timeout);
+        assert_eq!(a.write_timeout, d.write_timeout);
+        assert_eq!(a.drain_timeout, d.grace);
+    }
 }

@@ -1,5 +1,5 @@
-//! The `jframe` command: serve, send, get, raw, load, proxy, conform,
-//! completions, man.
+//! The `jframe` command: serve, send, recv, get, raw, load, proxy,
+//! conform, completions, man.
 
 mod args;
 mod cmds;
@@ -14,6 +14,7 @@ Examples:
   jframe serve --root ./public                    # listen on 127.0.0.1:9000
   jframe send localhost:9000 hello world          # HELLO, WORLD: one line per reply
   jframe send :9000 --op echo -d @photo.jpg -N > copy.jpg
+  jframe recv :8080 -n 1                          # a frame the server sends unasked
   jframe get :9000 report.pdf -o downloads/       # verified by sha256
   jframe load :9000 -c 64 -d 5s                   # requests/s, latency percentiles
   jframe proxy :9001 :9000                        # watch every frame between them
@@ -43,6 +44,8 @@ enum Command {
     Serve(cmds::ServeArgs),
     /// Send messages, text or files as frames; print each reply body.
     Send(cmds::SendArgs),
+    /// Print the frames a server sends unasked (a welcome, a push), sending nothing.
+    Recv(cmds::RecvArgs),
     /// Download a file from a server's --root, verifying size and sha256.
     Get(cmds::GetArgs),
     /// Unframed client, like nc: stdin (or --send) to the peer, the peer to stdout.
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(a) => cmds::serve(a, &ctx),
         Command::Send(a) => cmds::send(a, &ctx),
+        Command::Recv(a) => cmds::recv(a, &ctx),
         Command::Get(a) => cmds::get(a, &ctx),
         Command::Raw(a) => cmds::raw(a, &ctx),
         Command::Load(a) => cmds::load(a, &ctx),
