@@ -360,7 +360,7 @@ fn seed002_python_server_gets_the_vectors_non_strict_and_never_answers_bad_frame
     let addr = seed.1.to_string();
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("seed002.xml");
-    let common = ["--timeout", "1s", "--jobs", "16"];
+    let common = ["--timeout", "3s", "--jobs", "16"];
 
     // The whole table, as a new user runs it.
     let mut args = vec![addr.as_str(), "--json", "--junit", junit.to_str().unwrap()];
