@@ -213,11 +213,10 @@ impl<'a> T<'a> {
             None => ("echo".to_string(), json_escape_first("echo")),
             Some(o) => (o.op_json.clone(), json_escape_first(&o.op)),
         };
-        template
-            .replace("$N", &body_len.to_string())
-            .replace("$OP", &op)
-            .replace("$EOP", &eop)
-            .into_bytes()
+        fill(
+            template,
+            &[("$EOP", &eop), ("$OP", &op), ("$N", &body_len.to_string())],
+        )
     }
 
     /// A frame that must be answered `ok`: the header `template` (see
@@ -364,14 +363,15 @@ impl<'a> T<'a> {
         status: &'static str,
     ) -> Case {
         let decoy = self.decoy();
-        let header = header
-            .replace("$N", &decoy.len().to_string())
-            .replace("$U", self.unknown());
+        let header = fill(
+            header,
+            &[("$N", &decoy.len().to_string()), ("$U", self.unknown())],
+        );
         self.tcp(
             &format!("recover/{name}"),
             Group::Framing,
             why,
-            frame(header.as_bytes(), &decoy),
+            frame(&header, &decoy),
             vec![Expect::status(status)],
             End::Open,
         )
@@ -387,11 +387,36 @@ impl OkRequest {
         } else {
             template
         };
-        let header = template
-            .replace("$N", &self.body.len().to_string())
-            .replace("$OP", &self.op_json);
-        frame(header.as_bytes(), &self.body)
+        let header = fill(
+            template,
+            &[("$OP", &self.op_json), ("$N", &self.body.len().to_string())],
+        );
+        frame(&header, &self.body)
     }
+}
+
+/// `template` with each placeholder replaced, in one pass (so that a value
+/// that contains a placeholder is left as it is); the first of `values`
+/// that matches at a position wins.
+fn fill(template: &str, values: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        match values.iter().find(|(k, _)| rest.starts_with(k)) {
+            Some((k, v)) => {
+                out.push_str(v);
+                rest = &rest[k.len()..];
+            }
+            None => {
+                out.push('$');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out.into_bytes()
 }
 
 /// A header nesting `depth` levels: the top object, then arrays (or objects)
@@ -1350,6 +1375,17 @@ mod tests {
         assert_eq!(json_escape_first("echo"), "\\u0065cho");
         assert_eq!(json_escape_first("\u{1f600}x"), "\\ud83d\\ude00x");
         assert_eq!(json_escape("a\"\\\n"), "a\\\"\\\\\\u000a");
+        // Placeholders in the user's op stay as they are.
+        let ok = OkRequest::new("a$N$EOP$", b"xy").unwrap();
+        assert_eq!(
+            ok.frame(""),
+            frame(br#"{"data_size":2,"op":"a$N$EOP$"}"#, b"xy")
+        );
+        let t = T::new(Some(&ok));
+        assert_eq!(
+            t.fill(r#"{"op":"$EOP","x":"$OP"}"#, 2),
+            br#"{"op":"\u0061$N$EOP$","x":"a$N$EOP$"}"#
+        );
     }
 
     #[test]
