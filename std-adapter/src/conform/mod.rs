@@ -70,7 +70,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-pub use cases::{OkRequest, cases, frame, framing_cases, probe, udp_max_payload};
+pub use cases::{
+    MAX_OK_BODY, MAX_OK_OP, OkRequest, cases, frame, framing_cases, probe, udp_max_payload,
+};
 
 /// What one reply must be.
 #[derive(Debug, Clone, PartialEq, Eq)]
