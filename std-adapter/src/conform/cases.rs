@@ -2,7 +2,10 @@
 //!
 //! One builder makes both tables. [`cases`]: the demo services, where a
 //! request that must succeed is an `echo` (or an `upper`, the default op)
-//! with a known reply body. [`framing_cases`]: a server's own services,
+//! with a known reply body. The framing cases' `echo` bodies are upper-case
+//! ASCII, the same under `upper`: a server whose one service upper-cases
+//! (seed 002's) still shows its framing, and echo's own rule (the body
+//! verbatim) is the service cases' to check. [`framing_cases`]: a server's own services,
 //! where it is the user's [`OkRequest`], answered `ok` with a body this
 //! table cannot know.
 
@@ -515,7 +518,7 @@ fn boundary_cases(t: &T) -> Vec<Case> {
             None => {
                 let size = total - 4 - 60;
                 let header = t.padded_header(60, "echo", size);
-                let body: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+                let body: Vec<u8> = (0..size).map(|i| b'A' + (i % 26) as u8).collect();
                 (frame(&header, &body), vec![Expect::ok(&body)])
             }
             Some(o) => {
@@ -569,9 +572,9 @@ fn boundary_cases(t: &T) -> Vec<Case> {
             None => (
                 cat(&[
                     &frame(br#"{"data_size": 2}"#, b"hi"),
-                    &frame(br#"{"data_size":2,"op":"echo"}"#, b"hi"),
+                    &frame(br#"{"data_size":2,"op":"echo"}"#, b"HI"),
                 ]),
-                vec![Expect::ok(b"HI"), Expect::ok(b"hi")],
+                vec![Expect::ok(b"HI"), Expect::ok(b"HI")],
             ),
             Some(o) => (
                 cat(&[&o.frame(r#"{"data_size": $N, "op": "$OP"}"#), &o.frame("")]),
@@ -745,7 +748,7 @@ fn table(t: &T) -> Vec<Case> {
     let decoy = t.decoy();
     let unknown = format!(r#"{{"data_size":{},"op":"{}"}}"#, decoy.len(), t.unknown());
     let (a, a_reply) = t.ok_frame(r#"{"data_size":$N}"#, b"a", b"A");
-    let (b, b_reply) = t.ok_frame(r#"{"data_size":$N,"op":"$OP"}"#, b"b", b"b");
+    let (b, b_reply) = t.ok_frame(r#"{"data_size":$N,"op":"$OP"}"#, b"B", b"B");
     let a = if demo {
         a
     } else {
@@ -788,7 +791,7 @@ fn table(t: &T) -> Vec<Case> {
             WHY_ALIAS_AGREE,
         ),
     ] {
-        let (request, reply) = t.ok_frame(header, b"hi", b"hi");
+        let (request, reply) = t.ok_frame(header, b"HI", b"HI");
         v.push(t.tcp(
             &format!("header/{name}"),
             f,
