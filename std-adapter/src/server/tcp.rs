@@ -173,7 +173,10 @@ fn reject_loop(rx: &Receiver<(Arc<TcpStream>, Refusal)>, write_ms: u64) {
                 }
                 let _ = stream.set_read_timeout(wait);
                 match stream.read(&mut sink) {
-                    Ok(0) => Ok(refused.peer_closed()),
+                    Ok(0) => {
+                        refused.peer_closed();
+                        Ok(())
+                    }
                     other => other.map(drop),
                 }
             };
