@@ -86,6 +86,7 @@
 //! ```
 
 pub mod budget;
+pub mod call;
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod codec;

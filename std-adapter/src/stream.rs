@@ -569,7 +569,11 @@ impl FramedStream {
         let since = Instant::now();
         match self.next(since)? {
             None => Ok(None),
-            Some(Next::Whole(m)) => Ok(Some(m)),
+            Some(Next::Whole(m)) => {
+                // The limit holds however the frame arrived.
+                self.keep(&m.header, m.body.len() as u64, self.max_body)?;
+                Ok(Some(m))
+            }
             Some(Next::Head(h)) => self.read_whole(h, since).map(Some),
         }
     }

@@ -185,3 +185,93 @@ fn the_guide_s_stdlib_python_client_calls_the_custom_op() {
         serde_json::json!({"data_size":0,"status":"ok","channel":3,"millicelsius":22500})
     );
 }
+
+/// What `read_sensor` takes and gives, as a client types them.
+#[derive(Debug, serde::Serialize)]
+struct Ask {
+    channel: u8,
+}
+
+#[derive(Debug, PartialEq, Eq, serde::Deserialize)]
+struct Got {
+    channel: u8,
+    millicelsius: i32,
+}
+
+#[test]
+fn the_typed_client_calls_pipelines_and_types_refusals() {
+    use jframe_std::call::{CallError, Client};
+    for engine in [Engine::Threads, Engine::Tokio] {
+        let (tcp, _) = start(engine);
+        let mut c = Client::connect(tcp, T).unwrap();
+        let r = c
+            .call::<_, Got>("read_sensor", &Ask { channel: 2 }, b"")
+            .unwrap();
+        assert_eq!(
+            r.head,
+            Got {
+                channel: 2,
+                millicelsius: 22_000
+            },
+            "{engine:?}"
+        );
+        // Pipelined: three requests in one write, the replies in order.
+        for channel in [0, 9, 1] {
+            c.send("read_sensor", &Ask { channel }, b"").unwrap();
+        }
+        assert_eq!(c.receive::<Got>().unwrap().head.millicelsius, 21_000);
+        match c.receive::<Got>() {
+            Err(CallError::Refused { status, message }) => {
+                assert_eq!(
+                    (status, message.as_str()),
+                    (Status::NotFound, "no such channel")
+                );
+            }
+            other => panic!("{engine:?}: {other:?}"),
+        }
+        assert_eq!(c.receive::<Got>().unwrap().head.channel, 1);
+        // An op nobody serves, and a demo op with a body.
+        match c.call::<_, Got>("dance", &Ask { channel: 0 }, b"") {
+            Err(CallError::Refused { status, .. }) => assert_eq!(status, Status::BadRequest),
+            other => panic!("{engine:?}: {other:?}"),
+        }
+        let echo = c
+            .call::<_, serde_json::Value>("echo", &NoKeys {}, b"typed")
+            .unwrap();
+        assert_eq!(echo.body, b"typed");
+        // A reply larger than the client takes is an error, not a buffer.
+        c.set_max_reply(3);
+        assert!(matches!(
+            c.call::<_, serde_json::Value>("echo", &NoKeys {}, b"too long"),
+            Err(CallError::Io(_))
+        ));
+    }
+}
+
+#[test]
+fn the_async_typed_client_calls_and_pipelines() {
+    use jframe_std::call::{AsyncClient, CallError};
+    let (tcp, _) = start(Engine::Tokio);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = AsyncClient::connect(tcp, T, 1 << 20).await.unwrap();
+        let r = c
+            .call::<_, Got>("read_sensor", &Ask { channel: 3 }, b"")
+            .await
+            .unwrap();
+        assert_eq!(r.head.millicelsius, 22_500);
+        c.send("read_sensor", &Ask { channel: 7 }, b"")
+            .await
+            .unwrap();
+        c.send("set_config", &NoKeys {}, b"hz=5").await.unwrap();
+        match c.receive::<Got>().await {
+            Err(CallError::Refused { status, .. }) => assert_eq!(status, Status::NotFound),
+            other => panic!("{other:?}"),
+        }
+        let applied = c.receive::<serde_json::Value>().await.unwrap();
+        assert_eq!(applied.body, b"applied 4 bytes");
+    });
+}

@@ -175,3 +175,60 @@ fn four_clients_50_round_trips_each_through_a_10_percent_lossy_wire() {
     });
     eprintln!("--drop 10: 4 x 50 round trips done in {took:?}");
 }
+
+/// The device's own `stats` op (issue 14), called three ways: the
+/// `jframe` command with any op name, and the typed client, blocking and
+/// async.
+#[test]
+fn the_device_s_stats_op_through_the_command_and_the_typed_clients() {
+    use jframe_std::call::{AsyncClient, CallError, Client};
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Stats {
+        uptime_ms: u64,
+        requests: u64,
+        connections: u64,
+    }
+
+    let sim = HostSim::start(&[]);
+    let out = retry(Duration::from_secs(10), || {
+        let out = jframe(&["send", &sim.addr, "--op", "stats", "--json", ""]);
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    let line = String::from_utf8_lossy(&out.stdout);
+    let reply: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    assert_eq!(reply["status"], "ok", "{line}");
+    assert!(reply["header"]["uptime_ms"].as_u64().unwrap() > 0, "{line}");
+
+    let t = Duration::from_secs(30);
+    let mut c = Client::connect(sim.addr.as_str(), t).unwrap();
+    let before = c
+        .call::<_, Stats>("stats", &jframe::service::NoKeys {}, b"")
+        .unwrap();
+    assert!(before.head.uptime_ms > 0 && before.head.connections >= 2);
+    match c.call::<_, Stats>("reboot", &jframe::service::NoKeys {}, b"") {
+        Err(CallError::Refused { status, message }) => {
+            assert_eq!(status, Status::BadRequest);
+            assert_eq!(message, r#"unknown op "reboot""#);
+        }
+        other => panic!("{other:?}"),
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let after = rt.block_on(async {
+        let mut c = AsyncClient::connect(sim.addr.as_str(), t, 4096)
+            .await
+            .unwrap();
+        c.call::<_, Stats>("stats", &jframe::service::NoKeys {}, b"")
+            .await
+            .unwrap()
+    });
+    // Every reply counts: the first stats, the refusal, and more.
+    assert!(after.head.requests >= before.head.requests + 2, "{after:?}");
+}

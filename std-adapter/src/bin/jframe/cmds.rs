@@ -290,9 +290,10 @@ pub struct SendArgs {
     /// A body to send as one more frame: TEXT, @FILE, or @- for stdin (repeatable).
     #[arg(short, long = "data", value_name = "DATA")]
     data: Vec<OsString>,
-    /// Service to call.
-    #[arg(long, value_enum, default_value_t = OpArg::Upper)]
-    op: OpArg,
+    /// Service to call: SPEC's upper, echo or greet, or any op the server
+    /// serves (a device's stats, your read_sensor).
+    #[arg(long, default_value = "upper", value_parser = op_name)]
+    op: String,
     /// An extra header key, KEY=VALUE; VALUE is JSON if it parses, else a string (repeatable).
     #[arg(short = 'H', long = "header", value_name = "KEY=VALUE")]
     headers: Vec<String>,
@@ -351,8 +352,18 @@ impl serde::Serialize for ExtraKeys<'_> {
     }
 }
 
+/// An op name as `--op` takes it: any non-empty name up to 64 bytes (the
+/// server decides whether it serves it).
+fn op_name(s: &str) -> std::result::Result<String, String> {
+    match s.len() {
+        0 => Err("the op name is empty".into()),
+        1..=64 => Ok(s.to_string()),
+        n => Err(format!("an op name of {n} bytes; at most 64")),
+    }
+}
+
 /// `-H KEY=VALUE` pairs; `op` replaces `--op`, `data_size`/`size` are refused.
-fn header_args(hs: &[String], op: &mut Op) -> Result<Vec<(String, Value)>> {
+fn header_args(hs: &[String], op: &mut String) -> Result<Vec<(String, Value)>> {
     let mut out: Vec<(String, Value)> = Vec::new();
     for h in hs {
         let (k, v) = h
@@ -369,7 +380,7 @@ fn header_args(hs: &[String], op: &mut Op) -> Result<Vec<(String, Value)>> {
         let v: Value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
         if k == "op" {
             let name = v.as_str().unwrap_or_default();
-            *op = Op::from_wire(name).with_context(|| format!("-H op={name}: unknown op"))?;
+            *op = op_name(name).map_err(|e| anyhow!("-H op={name}: {e}"))?;
             continue;
         }
         if out.iter().any(|(have, _)| have == k) {
@@ -508,7 +519,7 @@ fn waiting_note(ctx: &Ctx, addr: &str, timeout: Duration) -> mpsc::Sender<()> {
 
 pub fn send(a: SendArgs, ctx: &Ctx) -> Result<ExitCode> {
     let addr = args::client_addr(&a.addr)?;
-    let mut op = Op::from(a.op);
+    let mut op = a.op.clone();
     let extra = header_args(&a.headers, &mut op)?;
     let extra = ExtraKeys(&extra);
     let mut bodies: Vec<Vec<u8>> = a.messages.iter().map(|m| m.as_bytes().to_vec()).collect();
@@ -524,7 +535,7 @@ pub fn send(a: SendArgs, ctx: &Ctx) -> Result<ExitCode> {
         let mut c =
             UdpClient::connect(addr.as_str(), a.timeout).with_context(|| format!("udp {addr}"))?;
         for body in &bodies {
-            let reply = c.request_with(op.as_str(), &extra, body).map_err(|e| {
+            let reply = c.request_with(&op, &extra, body).map_err(|e| {
                 if matches!(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -548,7 +559,7 @@ pub fn send(a: SendArgs, ctx: &Ctx) -> Result<ExitCode> {
     c.expect_welcome(a.welcome);
     // Pipelined: every request out, then every reply in; nothing else is sent.
     for body in &bodies {
-        c.send_request_with(op.as_str(), &extra, body)?;
+        c.send_request_with(&op, &extra, body)?;
     }
     c.flush()?;
     let waiting = waiting_note(ctx, &addr, a.timeout);
