@@ -649,7 +649,6 @@ fn the_device_answers_its_own_stats_op() {
         }
         other => panic!("{other:?}"),
     }
-    drop(r);
     let script = r#"
 import json, socket, struct, sys
 sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
