@@ -143,7 +143,11 @@ enum SlotState {
 /// One slot's shared state.
 struct SlotCell {
     state: Mutex<CriticalSectionRawMutex, Cell<SlotState>>,
-    evict: Signal<CriticalSectionRawMutex, ()>,
+    /// The pool was full while this slot's connection was inside a frame
+    /// (its session is told to squeeze its body's grace).
+    squeezed: Mutex<CriticalSectionRawMutex, Cell<bool>>,
+    /// Wakes the slot's connection: it was evicted, or squeezed.
+    wake: Signal<CriticalSectionRawMutex, ()>,
 }
 
 impl core::fmt::Debug for SlotCell {
@@ -156,7 +160,8 @@ impl SlotCell {
     const fn new() -> Self {
         SlotCell {
             state: Mutex::new(Cell::new(SlotState::Down)),
-            evict: Signal::new(),
+            squeezed: Mutex::new(Cell::new(false)),
+            wake: Signal::new(),
         }
     }
 
@@ -249,11 +254,22 @@ impl Slot<'_> {
             Admission::Evict(i) => {
                 if let Some(cell) = self.all.get(i) {
                     cell.set(SlotState::Evicted);
-                    cell.evict.signal(());
+                    cell.wake.signal(());
                 }
                 true
             }
-            Admission::Busy => false,
+            Admission::Busy => {
+                // Every connection is inside a frame: their bodies lose the
+                // grace meant for a lossy link (core's squeeze), so that
+                // trickled bodies cannot keep newcomers at `busy`.
+                for (i, cell) in self.all.iter().enumerate() {
+                    if i != self.me && cell.get() == SlotState::Busy {
+                        cell.squeezed.lock(|c| c.set(true));
+                        cell.wake.signal(());
+                    }
+                }
+                false
+            }
         }
     }
 
@@ -294,7 +310,8 @@ pub async fn serve_socket<S: Service>(
         // Replies are written in pieces (head, chunks): Nagle would hold
         // each small tail until the peer's delayed ACK.
         socket.set_nagle_enabled(false);
-        slot.cell().evict.reset();
+        slot.cell().wake.reset();
+        slot.cell().squeezed.lock(|c| c.set(false));
         slot.set(SlotState::Listening);
         if let Err(e) = socket.accept(config.port).await {
             slot.set(SlotState::Down);
@@ -325,7 +342,7 @@ pub async fn serve_socket<S: Service>(
             End::Evicted | End::Stopped => config.close_timeout.min(EVICT_LINGER),
             _ => config.close_timeout,
         };
-        close(&mut socket, graceful(&end), limit).await;
+        close(&mut socket, graceful(&end), limit, config.write_timeout()).await;
     }
 }
 
@@ -353,7 +370,7 @@ async fn refuse(socket: &mut TcpSocket<'_>, config: &EchoConfig) {
         }
         Err(_) => false,
     };
-    close(socket, sent, config.close_timeout).await;
+    close(socket, sent, config.close_timeout, config.write_timeout()).await;
 }
 
 /// Whether a connection that ended this way is closed with a FIN (its
@@ -366,9 +383,17 @@ fn graceful<E>(end: &Ended<E>) -> bool {
 /// Closes a served connection so that everything we sent arrives: FIN,
 /// then wait (bounded) for the peer's FIN and for our FIN's ACK. A failed
 /// connection, or one that does not close in time, is reset.
-async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration) {
+async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration, write: Duration) {
     if graceful {
         socket.close();
+        // First what we sent, replies and FIN, acknowledged: smoltcp
+        // retransmits meanwhile, within the write timeout (its own socket
+        // timeout). A reset now could not take a reply the peer lacks.
+        if !matches!(with_timeout(write, socket.flush()).await, Ok(Ok(()))) {
+            socket.abort();
+            let _ = with_timeout(ABORT_FLUSH, socket.flush()).await;
+            return;
+        }
         let closed = with_timeout(limit, async {
             // Whatever the peer still sends (frames pipelined after `exit` or
             // a bad prefix) is discarded until its FIN.
@@ -408,11 +433,15 @@ pub async fn serve_connection<T: Read + Write, S: Service>(
     };
     let mut session = Session::new(buffers, service, &config.session(), now());
     let evicted = || slot.is_some_and(|s| s.state() == SlotState::Evicted);
+    let squeezed = || slot.is_some_and(|s| s.cell().squeezed.lock(|c| c.replace(false)));
     loop {
         if evicted() {
             session.evict(now());
         } else if let Some(slot) = slot {
             slot.publish(session.idle_since());
+        }
+        if squeezed() {
+            session.squeeze(now());
         }
         if let Some(end) = session.finished() {
             return end.into_io();
@@ -430,15 +459,15 @@ pub async fn serve_connection<T: Read + Write, S: Service>(
             }
             continue;
         }
-        let evict = async {
+        let wake = async {
             match slot {
-                Some(slot) => slot.cell().evict.wait().await,
+                Some(slot) => slot.cell().wake.wait().await,
                 None => core::future::pending().await,
             }
         };
-        // The eviction is polled first, so once chosen, the slot is freed.
-        match select3(evict, io.read(session.receive_buffer()), deadline).await {
-            Either3::First(()) => session.evict(now()),
+        // The wake is polled first, so once evicted, the slot is freed.
+        match select3(wake, io.read(session.receive_buffer()), deadline).await {
+            Either3::First(()) => {} // evicted or squeezed: see the loop's top
             Either3::Second(Ok(0)) => session.peer_closed(now()),
             Either3::Second(Ok(n)) => {
                 stats::moved(n, 0);

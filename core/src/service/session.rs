@@ -489,9 +489,22 @@ impl<'b, X: Service> Session<'b, X> {
     }
 
     /// As [`Self::stop`], ending with [`End::Evicted`]: the server is full
-    /// and this session, idle longest, makes room for a newcomer.
+    /// and this session, idle longest, makes room for a newcomer. Its last
+    /// frame is a `busy` refusal: a request that crossed the close on the
+    /// wire gets that answer (SPEC: a reply, `busy`, or a clean close, never
+    /// a silent cut), and a peer with nothing in flight reads it as the
+    /// answer to its next request.
     pub fn evict(&mut self, now: Instant) {
         self.stopping.get_or_insert(End::Evicted);
+        self.advance(now);
+    }
+
+    /// The server is full and this session is inside a body: its body
+    /// loses the grace before the minimum rate applies, so that bodies
+    /// trickled below the rate cannot keep newcomers at `busy` for the
+    /// length of a grace meant for a lossy link.
+    pub fn squeeze(&mut self, now: Instant) {
+        self.clock.squeeze();
         self.advance(now);
     }
 
@@ -598,6 +611,19 @@ impl<'b, X: Service> Session<'b, X> {
                 self.rx_end = 0;
                 if self.at_frame_boundary() {
                     if let Some(end) = self.stopping {
+                        if end == End::Evicted {
+                            if self.out.room() < HEAD_RESERVE {
+                                break; // once the replies before are out
+                            }
+                            let busy = Refusal::text(
+                                Status::Busy,
+                                "the server is full: this idle connection makes room; try again",
+                            );
+                            if let Err(e) = self.out.refusal(&busy) {
+                                self.close(End::Encode(e));
+                                break;
+                            }
+                        }
                         self.close(end);
                     } else if self.peer_closed {
                         self.close(End::PeerClosed);

@@ -151,6 +151,10 @@ impl Default for Timeouts {
     }
 }
 
+/// A body's grace while the server is full ([`Clock::squeeze`]): one
+/// retransmission timeout or so, not the length a lossy link needs.
+pub const SQUEEZED_GRACE_MS: u64 = 2_000;
+
 /// Where the session's input stands, for the read deadlines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -180,6 +184,8 @@ pub(crate) struct Clock {
     /// While replies are pending: since when, and the last write progress.
     output_since: Option<Instant>,
     last_write: Instant,
+    /// The server is full: bodies get no grace.
+    squeezed: bool,
 }
 
 impl Clock {
@@ -194,7 +200,13 @@ impl Clock {
             last_read: now,
             output_since: None,
             last_write: now,
+            squeezed: false,
         }
+    }
+
+    /// The server is full: from now on a body gets no grace.
+    pub(crate) fn squeeze(&mut self) {
+        self.squeezed = true;
     }
 
     /// Bytes arrived.
@@ -281,7 +293,12 @@ impl Clock {
                     .saturating_mul(1000)
                     .checked_div(u64::from(t.body_min_rate))
                     .unwrap_or(0);
-                let body = self.body_start.after(t.body_grace_ms).after(earned);
+                let grace = if self.squeezed {
+                    t.body_grace_ms.min(SQUEEZED_GRACE_MS)
+                } else {
+                    t.body_grace_ms
+                };
+                let body = self.body_start.after(grace).after(earned);
                 if body <= idle.0 {
                     (body, Deadline::Body)
                 } else {
