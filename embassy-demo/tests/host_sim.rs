@@ -689,3 +689,118 @@ print(exactly(struct.unpack("<i", exactly(4))[0]).decode())
     assert!(figure("bytes_in") > 0 && figure("bytes_out") > 0, "{head}");
     assert!(figure("bad_request") >= 1, "{head}");
 }
+
+/// Issue 17: the device on a wire that drops one Ethernet frame in ten.
+/// Every client gets its replies, a `busy`, or a clean close; a vanished
+/// client's slot comes back within the device's deadlines. Each case prints
+/// how long it took; each is bounded. Minutes under load, so run by
+/// `.ci/run` (`--ignored lossy_`), not in the default test run.
+mod lossy {
+    use super::*;
+
+    const LOSSY: [&str; 4] = ["--drop", "10", "--seed", "7"];
+
+    /// A round trip that must succeed within `limit`, retrying only when
+    /// the device answers `busy` or closes before a byte (a slot not yet
+    /// back): never a cut reply.
+    fn served(addr: SocketAddr, body: &[u8], limit: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            let s = connect(addr);
+            match round_trip(&s, Op::Echo, body) {
+                Some((h, got)) if h.status() == Some(Status::Ok) => {
+                    assert_eq!(got, body, "a reply came back wrong");
+                    return start.elapsed();
+                }
+                Some((h, _)) => assert_eq!(h.status(), Some(Status::Busy), "{h:?}"),
+                None => {}
+            }
+            assert!(start.elapsed() < limit, "not served within {limit:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    #[test]
+    #[ignore = "a minute or two at 10% loss; .ci/run runs it"]
+    fn lossy_fifty_vanishing_clients_then_a_fresh_one_is_served() {
+        let sim = Sim::start(&LOSSY);
+        wait_ready(sim.addr);
+        let start = Instant::now();
+        for _ in 0..50 {
+            let mut s = connect(sim.addr);
+            // Half a frame, then gone.
+            let _ = s.write_all(&raw_frame(r#"{"data_size":5,"op":"echo"}"#)[..12]);
+        }
+        let waited = served(sim.addr, b"fresh", Duration::from_secs(120));
+        eprintln!(
+            "lossy: 50 vanished clients, then a fresh one served after {waited:?} ({:?} in all)",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    #[ignore = "a minute or two at 10% loss; .ci/run runs it"]
+    fn lossy_four_clients_fifty_round_trips_each() {
+        let sim = Sim::start(&LOSSY);
+        wait_ready(sim.addr);
+        let addr = sim.addr;
+        let start = Instant::now();
+        let clients: Vec<_> = (0..4)
+            .map(|c| {
+                std::thread::spawn(move || {
+                    let s = connect(addr);
+                    for i in 0..50 {
+                        let body = format!("client {c} round {i}");
+                        let (h, got) = round_trip(&s, Op::Echo, body.as_bytes())
+                            .unwrap_or_else(|| panic!("client {c} cut at round {i}"));
+                        assert_eq!(h.status(), Some(Status::Ok), "client {c} round {i}");
+                        assert_eq!(got, body.as_bytes());
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        for (c, t) in clients.into_iter().enumerate() {
+            let took = t.join().expect("a client failed");
+            assert!(took < Duration::from_secs(240), "client {c}: {took:?}");
+            eprintln!("lossy: client {c}: 50 round trips in {took:?}");
+        }
+    }
+
+    #[test]
+    #[ignore = "a minute or two at 10% loss; .ci/run runs it"]
+    fn lossy_a_newcomer_to_a_full_pool_gets_busy() {
+        let sim = Sim::start(&LOSSY);
+        wait_ready(sim.addr);
+        let start = Instant::now();
+        // Eight connections (the pool serves eight) inside a frame: a whole
+        // request and half of the next in one write; once the first is
+        // answered the device has the half.
+        let half = raw_frame(r#"{"data_size":2,"op":"echo"}"#);
+        let inside: Vec<TcpStream> = (0..8)
+            .map(|_| {
+                let mut s = connect(sim.addr);
+                let mut bytes = raw_frame(r#"{"data_size":2,"op":"echo"}"#);
+                bytes.extend_from_slice(b"go");
+                bytes.extend_from_slice(&half[..10]);
+                s.write_all(&bytes).unwrap();
+                let mut decoder = Decoder::new(vec![0u8; MAX_REPLY]);
+                match read_frame(&mut FromStd::new(&s), &mut decoder) {
+                    Ok(Some(Received::Frame(f))) => assert_eq!(f.body, b"go"),
+                    other => panic!("{other:?}"),
+                }
+                s
+            })
+            .collect();
+        let newcomer = connect(sim.addr);
+        let mut decoder = Decoder::new(vec![0u8; MAX_REPLY]);
+        match read_frame(&mut FromStd::new(&newcomer), &mut decoder) {
+            Ok(Some(Received::Frame(f))) => {
+                assert_eq!(f.header.status(), Some(Status::Busy), "{:?}", f.header);
+            }
+            other => panic!("the newcomer got no busy: {other:?}"),
+        }
+        eprintln!("lossy: a newcomer to a full pool got busy after {:?}", start.elapsed());
+        drop(inside);
+    }
+}
