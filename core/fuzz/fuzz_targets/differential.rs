@@ -5,8 +5,8 @@
 //!
 //! `parse_frame` knows nothing of the decoder's buffer, body limit or
 //! streaming mode, so the reference applies the decoder's documented rules on
-//! top of it: a frame is held whole when `data_size <= min(max_body, buffer
-//! - header)`; otherwise it is a `Head` + its body in streaming mode, or a
+//! top of it: a frame is held whole when
+//! `data_size <= min(max_body, buffer - header)`; otherwise it is a `Head` + its body in streaming mode, or a
 //! recoverable `BodyTooLarge` (body skipped) in whole-frame mode; a
 //! `Request` error skips its body; any other error is fatal. The header limit
 //! given to `parse_frame` is the decoder's own (`Decoder::max_header`, which
