@@ -63,7 +63,16 @@ arm-none-eabi-size -A "$elf" | awk '
     $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }
     $1 == ".data" { flash += $2; ram += $2 }
     $1 == ".bss" || $1 == ".uninit" { ram += $2 }
-    END { printf "m0-check: firmware flash %d bytes (of 262144), static RAM %d bytes (of 16384; the stack takes the rest)\n", flash, ram }'
+    $1 == ".text" { text = $2 }
+    $1 == ".rodata" { rodata = $2 }
+    END { printf "m0-check: firmware flash %d bytes of 262144 (code %d, read-only data %d: mostly the golden vectors), static RAM %d bytes of 16384 (the stack takes the rest)\n", flash, text, rodata, ram }'
+# jframe's share: the code symbols named jframe::* after LTO (a lower
+# bound: the engine itself is inlined into serve_in_memory).
+jframe_bytes=0
+while read -r _ size kind name; do
+    case $kind in t | T | w | W) [[ $name == jframe::* || $name == "<jframe::"* ]] && jframe_bytes=$((jframe_bytes + 16#$size)) ;; esac
+done < <(arm-none-eabi-nm -C -S "$elf")
+echo "m0-check: of which functions named jframe::* after LTO: $jframe_bytes bytes"
 if [ "$status" = 0 ]; then
     say "every conformance case passed on the Cortex-M0: OK"
 else
