@@ -73,7 +73,7 @@ deep() {
     mv "$fresh" "regressions/$t"
     local n bytes
     n=$(find "regressions/$t" -type f | wc -l)
-    bytes=$(du -sb "regressions/$t" | cut -f1)
+    bytes=$(find "regressions/$t" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
     printf '%-14s executions %10s in %5ss  regression seeds %5s (%s bytes)%s\n' \
         "$t" "${execs:-?}" "$secs" "$n" "$bytes" "$([ $status = 0 ] || echo '  CRASH')"
     return $status
