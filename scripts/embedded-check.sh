@@ -15,9 +15,11 @@
 # Exits non-zero if a build, the link or the QEMU run fails. Sizes over
 # target are reported, not fatal.
 #
-# Toolchain: rustup's targets when installed, else Debian's rustc/cargo 1.96
-# with -Zbuild-std=core and rustup's rust-lld (see /work/shared/EMBEDDED.md);
-# missing Debian packages are installed when running as root.
+# Toolchain (scripts/cross-toolchain.sh): rustup's targets when installed,
+# else Debian's rustc/cargo with -Zbuild-std=core and rustup's rust-lld (see
+# /work/shared/EMBEDDED.md); missing Debian packages are installed when
+# running as root. Either compiler must be at least the core's rust-version:
+# the script says so and stops when it is older.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,61 +30,12 @@ fw_target=thumbv7em-none-eabihf
 
 say() { echo "embedded-check: $*" >&2; }
 
-apt_install() {
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        say "installing $*"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
-    else
-        say "missing $* (run as root to install them)"
-        exit 1
-    fi
-}
+# shellcheck source=scripts/cross-toolchain.sh
+. "$root/scripts/cross-toolchain.sh"
+# The compiler must be at least the core's rust-version (its MSRV).
+NEED_RUST=$(rust_version_of "$root/core/Cargo.toml")
 
 command -v arm-none-eabi-size >/dev/null || apt_install binutils-arm-none-eabi
-
-have_rustup_target() {
-    command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$1"
-}
-
-# Sets up the Debian route once, when a target is not installed in rustup.
-debian_ready=""
-debian_setup() {
-    [ -n "$debian_ready" ] && return
-    if [ ! -x /usr/bin/rustc ] || [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/src/rust/library ]; then
-        apt_install rustc-web cargo-web rust-web-src
-    fi
-    # Debian's rustc has no rust-lld (the thumb targets' default linker).
-    lld_dir=""
-    if command -v rustup >/dev/null; then
-        sysroot=$(rustup run stable rustc --print sysroot 2>/dev/null || true)
-        host=$(rustup run stable rustc -vV 2>/dev/null | sed -n 's/^host: //p' || true)
-        [ -n "$sysroot" ] && [ -x "$sysroot/lib/rustlib/$host/bin/rust-lld" ] && lld_dir=$sysroot/lib/rustlib/$host/bin
-    fi
-    if [ -n "$lld_dir" ]; then
-        export PATH="$lld_dir:$PATH"
-    else
-        command -v ld.lld >/dev/null || apt_install lld
-    fi
-    debian_ready=1
-}
-
-# cargo_for TARGET ARGS...: cargo build for TARGET by whichever route works.
-cargo_for() {
-    local target=$1
-    shift
-    if have_rustup_target "$target"; then
-        say "cargo build --target $target $* (rustup target)"
-        cargo build --target "$target" "$@"
-    else
-        debian_setup
-        local linker=()
-        [ -z "$lld_dir" ] && linker=(--config "target.$target.linker=\"ld.lld\"")
-        say "cargo build --target $target $* (Debian rustc $(/usr/bin/rustc --version | cut -d' ' -f2), -Zbuild-std=core)"
-        RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build "${linker[@]}" \
-            -Zbuild-std=core --target "$target" "$@"
-    fi
-}
 
 # 1. The library for both targets.
 cd "$root"

@@ -496,9 +496,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
     pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (usize, Result<Event<'a, H>, DecodeError>) {
         self.settle();
         let mut start = 0;
-        if let State::Prefix { got: 0, .. } = self.state
-            && input.len() >= PREFIX_LEN
-        {
+        // Not a let chain: the core's MSRV (1.87) predates them.
+        if matches!(self.state, State::Prefix { got: 0, .. }) && input.len() >= PREFIX_LEN {
             // Between frames with a prefix at hand, the common case: a whole
             // frame in the input, lent out straight from it.
             match self.whole(input, 0) {

@@ -195,7 +195,11 @@ fn stop_and_evict_end_between_frames_only() {
         let busy = r#"{"data_size":0,"status":"busy","error":"the server is full: this idle connection makes room; try again"}"#;
         assert_eq!(
             out,
-            [frame(r#"{"data_size":2,"status":"ok"}"#, b"hi"), frame(busy, b"")].concat()
+            [
+                frame(r#"{"data_size":2,"status":"ok"}"#, b"hi"),
+                frame(busy, b"")
+            ]
+            .concat()
         );
         assert_eq!(s.finished(), Some(End::Evicted));
     });

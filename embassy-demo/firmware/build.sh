@@ -27,14 +27,25 @@ apt_install() {
 
 command -v arm-none-eabi-size >/dev/null || apt_install binutils-arm-none-eabi
 
+# The compiler must be at least the rust-version of this firmware and of the
+# jframe core it builds, whichever is higher; say so when it is older.
+say() { echo "build.sh: $*" >&2; }
+# shellcheck source=scripts/cross-toolchain.sh
+. "$here/../../scripts/cross-toolchain.sh"
+NEED_RUST=$(rust_version_of "$here/Cargo.toml")
+core_rust=$(rust_version_of "$here/../../core/Cargo.toml")
+version_ge "$NEED_RUST" "$core_rust" || NEED_RUST=$core_rust
+
 cd "$here"
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-    echo "build.sh: rustup toolchain with $target" >&2
+    new_enough "rustup's rustc" "$(rustc_version rustc)" || exit 1
+    echo "build.sh: rustup toolchain with $target (rustc $(rustc_version rustc), needs >= $NEED_RUST)" >&2
     cargo build --release --target "$target" "$@" >&2
 else
     if [ ! -x /usr/bin/rustc ] || [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/src/rust/library ]; then
         apt_install rustc-web cargo-web rust-web-src
     fi
+    new_enough "Debian's /usr/bin/rustc" "$(rustc_version /usr/bin/rustc)" || exit 1
     # Debian's rustc has no rust-lld (the thumb targets' default linker):
     # use rustup's copy if there is one, else Debian's lld.
     lld_dir=""

@@ -800,7 +800,10 @@ mod lossy {
             }
             other => panic!("the newcomer got no busy: {other:?}"),
         }
-        eprintln!("lossy: a newcomer to a full pool got busy after {:?}", start.elapsed());
+        eprintln!(
+            "lossy: a newcomer to a full pool got busy after {:?}",
+            start.elapsed()
+        );
         drop(inside);
     }
 }

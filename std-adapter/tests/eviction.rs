@@ -113,7 +113,10 @@ fn silent_connections_make_room_for_a_newcomer_on_both_engines() {
         // The connection idle longest made room: `busy` (the answer to a
         // request that might have crossed the close), then closed.
         let (header, _) = reply(&mut silent[0]).expect("busy before the close");
-        assert!(header.contains(r#""status":"busy""#), "{engine:?}: {header}");
+        assert!(
+            header.contains(r#""status":"busy""#),
+            "{engine:?}: {header}"
+        );
         assert!(
             closed(&mut silent[0]),
             "{engine:?}: the connection idle longest made room"
