@@ -426,10 +426,13 @@ impl<'s> Pump<'s> {
     ) -> Result<(), PumpError> {
         loop {
             if self.start == self.end {
-                let n = from
-                    .read(&mut self.buf)
-                    .await
-                    .map_err(|_| PumpError::Read)?;
+                let n = from.read(&mut self.buf).await.map_err(|e| {
+                    log::debug!(
+                        "forward: read failed: {:?}",
+                        embedded_io_async::Error::kind(&e)
+                    );
+                    PumpError::Read
+                })?;
                 last.set(Instant::now());
                 if n == 0 {
                     return to.flush().await.map_err(|_| PumpError::Write);
