@@ -386,14 +386,6 @@ fn graceful<E>(end: &Ended<E>) -> bool {
 async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration, write: Duration) {
     if graceful {
         socket.close();
-        // First what we sent, replies and FIN, acknowledged: smoltcp
-        // retransmits meanwhile, within the write timeout (its own socket
-        // timeout). A reset now could not take a reply the peer lacks.
-        if !matches!(with_timeout(write, socket.flush()).await, Ok(Ok(()))) {
-            socket.abort();
-            let _ = with_timeout(ABORT_FLUSH, socket.flush()).await;
-            return;
-        }
         let closed = with_timeout(limit, async {
             // Whatever the peer still sends (frames pipelined after `exit` or
             // a bad prefix) is discarded until its FIN.
@@ -406,6 +398,10 @@ async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration, writ
         {
             return;
         }
+        // Not closed in time: before the reset, what we sent (a reply, a
+        // `busy`) must be acknowledged, however many retransmissions a
+        // lossy link takes, within the write timeout (smoltcp's own).
+        let _ = with_timeout(write, socket.flush()).await;
     }
     socket.abort();
     let _ = with_timeout(ABORT_FLUSH, socket.flush()).await;

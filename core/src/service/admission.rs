@@ -32,9 +32,9 @@ pub fn admit<K>(
     }
     let mut oldest: Option<(Instant, K)> = None;
     for (key, since) in sessions {
-        if let Some(since) = since
-            && oldest.as_ref().is_none_or(|(at, _)| since < *at)
-        {
+        let Some(since) = since else { continue };
+        // Strictly earlier: among equals, the first (oldest) stays.
+        if oldest.as_ref().is_none_or(|(at, _)| since < *at) {
             oldest = Some((since, key));
         }
     }

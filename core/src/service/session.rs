@@ -366,12 +366,28 @@ pub struct Session<'b, X: Service> {
 impl<'b, X: Service> Session<'b, X> {
     /// A session starting `now`, writing the welcome (if any) at once.
     pub fn new(buffers: Buffers<'b>, service: X, config: &Config<'b>, now: Instant) -> Self {
+        let clock = Clock::new(config.timeouts, now);
+        let mut session = Session::with(buffers, service, config.limits, clock, 0);
+        // (No let chain: the core builds with Rust 1.87.)
+        if let (None, Some(welcome)) = (session.end, config.welcome) {
+            match session.out.welcome_head(welcome.len() as u64) {
+                Ok(()) => session.work = Work::Welcome(welcome),
+                Err(e) => session.end = Some(End::Encode(e)),
+            }
+        }
+        session.advance(now);
+        session
+    }
+
+    /// A session on these buffers, in these clocks (new, or resumed).
+    fn with(buffers: Buffers<'b>, service: X, limits: Limits, clock: Clock, heads: u32) -> Self {
         let Buffers { rx, frame, tx } = buffers;
-        let mut session = Session {
+        let too_small = tx.len() < HEAD_RESERVE;
+        Session {
             service,
-            limits: config.limits,
+            limits,
             decoder: Decoder::with_header(frame, X::Header::default())
-                .with_max_header(config.limits.max_header)
+                .with_max_header(limits.max_header)
                 .streaming(true),
             rx,
             rx_start: 0,
@@ -383,23 +399,13 @@ impl<'b, X: Service> Session<'b, X> {
             },
             work: Work::None,
             refusal: Refusal::text(Status::Error, ""),
-            clock: Clock::new(config.timeouts, now),
-            heads: 0,
+            clock,
+            heads,
             peer_closed: false,
             stopping: None,
-            end: None,
+            end: too_small.then_some(End::Encode(EncodeError::BufferTooSmall)),
             abandoned: false,
-        };
-        if session.out.buf.len() < HEAD_RESERVE {
-            session.end = Some(End::Encode(EncodeError::BufferTooSmall));
-        } else if let Some(welcome) = config.welcome {
-            match session.out.welcome_head(welcome.len() as u64) {
-                Ok(()) => session.work = Work::Welcome(welcome),
-                Err(e) => session.end = Some(End::Encode(e)),
-            }
         }
-        session.advance(now);
-        session
     }
 
     /// Where the driver reads the peer's next bytes; empty while the
@@ -981,30 +987,6 @@ impl<X: Service> Parked<X> {
 
     /// The session again, on these buffers.
     pub fn resume<'b>(self, buffers: Buffers<'b>) -> Session<'b, X> {
-        let Buffers { rx, frame, tx } = buffers;
-        let ends = tx.len() < HEAD_RESERVE;
-        Session {
-            service: self.service,
-            limits: self.limits,
-            decoder: Decoder::with_header(frame, X::Header::default())
-                .with_max_header(self.limits.max_header)
-                .streaming(true),
-            rx,
-            rx_start: 0,
-            rx_end: 0,
-            out: Out {
-                buf: tx,
-                len: 0,
-                sent: 0,
-            },
-            work: Work::None,
-            refusal: Refusal::text(Status::Error, ""),
-            clock: self.clock,
-            heads: self.heads,
-            peer_closed: false,
-            stopping: None,
-            end: ends.then_some(End::Encode(EncodeError::BufferTooSmall)),
-            abandoned: false,
-        }
+        Session::with(buffers, self.service, self.limits, self.clock, self.heads)
     }
 }

@@ -149,6 +149,22 @@ fn wait_until(at: Option<Instant>) -> Option<Duration> {
     at.map(|at| Duration::from_millis(at.since(now()).max(1)))
 }
 
+/// Logs and counts how a connection of `client` ended, for both drivers.
+fn ended(client: SocketAddr, end: io::Result<service::End>) {
+    match end {
+        Ok(end) => {
+            crate::metrics::session_ended(&end);
+            if end.is_clean() {
+                log::debug!("{client}: closed: {end}");
+            } else {
+                log::info!("{client}: closed: {end}");
+            }
+        }
+        Err(e) if routine(&e) => log::debug!("{client}: closed: {e}"),
+        Err(e) => log::info!("{client}: closed: {e}"),
+    }
+}
+
 /// A peer that resets or vanishes is routine.
 fn routine(e: &io::Error) -> bool {
     matches!(

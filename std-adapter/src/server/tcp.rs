@@ -131,18 +131,7 @@ fn register<S: Service + 'static>(
     Some(move || {
         let _slot = slot;
         log::debug!("{client}: connected");
-        match serve(&conn_shared, &entry, Metered::new(make())) {
-            Ok(end) => {
-                crate::metrics::session_ended(&end);
-                if end.is_clean() {
-                    log::debug!("{client}: closed: {end}");
-                } else {
-                    log::info!("{client}: closed: {end}");
-                }
-            }
-            Err(e) if super::routine(&e) => log::debug!("{client}: closed: {e}"),
-            Err(e) => log::info!("{client}: closed: {e}"),
-        }
+        super::ended(client, serve(&conn_shared, &entry, Metered::new(make())));
     })
 }
 

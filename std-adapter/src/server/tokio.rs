@@ -231,18 +231,10 @@ async fn serve_admitted<S: Service>(
 ) {
     let _slot = slot;
     log::debug!("{client}: connected");
-    match connection(shared, conn, pool, Metered::new(service)).await {
-        Ok(end) => {
-            crate::metrics::session_ended(&end);
-            if end.is_clean() {
-                log::debug!("{client}: closed: {end}");
-            } else {
-                log::info!("{client}: closed: {end}");
-            }
-        }
-        Err(e) if super::routine(&e) => log::debug!("{client}: closed: {e}"),
-        Err(e) => log::info!("{client}: closed: {e}"),
-    }
+    super::ended(
+        client,
+        connection(shared, conn, pool, Metered::new(service)).await,
+    );
 }
 
 /// Accepts until shutdown; accept errors back off and retry.
