@@ -26,15 +26,15 @@ use jframe::{CompactHeader, Status};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Refused {
     /// Fatal frames.
-    pub bad_frame: u32,
+    pub bad_frame: u64,
     /// Unknown ops and wrong keys.
-    pub bad_request: u32,
+    pub bad_request: u64,
     /// Bodies over a limit.
-    pub too_large: u32,
+    pub too_large: u64,
     /// Connections turned away from a full pool.
-    pub busy: u32,
+    pub busy: u64,
     /// Anything else.
-    pub other: u32,
+    pub other: u64,
 }
 
 /// The device's figures since boot, as `stats` reports them.
@@ -43,9 +43,9 @@ pub struct Figures {
     /// Milliseconds since boot.
     pub uptime_ms: u64,
     /// Connections served (accepted into the pool).
-    pub connections: u32,
+    pub connections: u64,
     /// Requests answered (every reply frame).
-    pub requests: u32,
+    pub requests: u64,
     /// Bytes received and sent on served connections.
     pub bytes_in: u64,
     /// See [`Figures::bytes_in`].
