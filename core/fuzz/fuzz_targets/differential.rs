@@ -69,9 +69,10 @@ fn reference(cfg: &Config, max_header: u32, stream: &[u8]) -> (Vec<Ev>, End) {
                 }
                 rest = &rest[len..];
             }
-            Ok(Parse::Partial { data_size: None }) => return (events, End::MidFrame),
+            Ok(Parse::Partial { data_size: None, .. }) => return (events, End::MidFrame),
             Ok(Parse::Partial {
                 data_size: Some(size),
+                ..
             }) => {
                 let header_len = json_len();
                 let head = PREFIX_LEN + header_len;
