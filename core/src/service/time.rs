@@ -151,7 +151,7 @@ impl Default for Timeouts {
     }
 }
 
-/// A body's grace while the server is full ([`Clock::squeeze`]): one
+/// A body's grace while the server is full ([`Session::squeeze`](super::Session::squeeze)): one
 /// retransmission timeout or so, not the length a lossy link needs.
 pub const SQUEEZED_GRACE_MS: u64 = 2_000;
 
