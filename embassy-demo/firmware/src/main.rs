@@ -81,15 +81,28 @@ async fn main(spawner: Spawner) {
     let (stack, runner) =
         embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
 
-    log::info!(
-        "jframe firmware: {ADDRESS}/{PREFIX} gw {GATEWAY}, mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, port {ECHO_PORT}, {CONNECTIONS} connections",
-        mac[0],
-        mac[1],
-        mac[2],
-        mac[3],
-        mac[4],
-        mac[5]
-    );
+    // The line is built by hand, not by `core::fmt`'s integer and address
+    // formatting: that is half a kilobyte of flash for one line.
+    let mut line = Line::default();
+    line.text("jframe firmware: ");
+    line.ip(ADDRESS.octets());
+    line.text("/");
+    line.number(u32::from(PREFIX));
+    line.text(" gw ");
+    line.ip(GATEWAY.octets());
+    line.text(", mac ");
+    for (i, b) in mac.iter().enumerate() {
+        if i > 0 {
+            line.text(":");
+        }
+        line.hex(*b);
+    }
+    line.text(", port ");
+    line.number(u32::from(ECHO_PORT));
+    line.text(", ");
+    line.number(CONNECTIONS as u32);
+    line.text(" connections");
+    log::info!("{}", line.as_str());
     static RUNNER: StaticCell<Runner> = StaticCell::new();
     spawner.spawn(net_task(RUNNER.init(runner)).unwrap());
     // One configuration for every task, rather than a copy in each.
@@ -97,5 +110,52 @@ async fn main(spawner: Spawner) {
     let config = CONFIG.init(EchoConfig::default());
     for i in 0..SOCKETS {
         spawner.spawn(echo_task(stack, POOL.slot(i), config).unwrap());
+    }
+}
+
+/// A log line built without `core::fmt`'s number formatting.
+#[derive(Default)]
+struct Line {
+    buf: heapless::String<128>,
+}
+
+impl Line {
+    fn text(&mut self, s: &str) {
+        let _ = self.buf.push_str(s);
+    }
+
+    fn number(&mut self, mut n: u32) {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &digits[i..] {
+            let _ = self.buf.push(char::from(d));
+        }
+    }
+
+    fn hex(&mut self, b: u8) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let _ = self.buf.push(char::from(HEX[usize::from(b >> 4)]));
+        let _ = self.buf.push(char::from(HEX[usize::from(b & 15)]));
+    }
+
+    fn ip(&mut self, octets: [u8; 4]) {
+        for (i, o) in octets.iter().enumerate() {
+            if i > 0 {
+                self.text(".");
+            }
+            self.number(u32::from(*o));
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        &self.buf
     }
 }
