@@ -113,18 +113,19 @@ async fn main(spawner: Spawner) {
     }
 }
 
-/// A log line built without `core::fmt`'s number formatting.
+/// A log line built without `core::fmt`'s number formatting (half a
+/// kilobyte of flash that the firmware's budget does not have).
 #[derive(Default)]
-struct Line {
+pub(crate) struct Line {
     buf: heapless::String<128>,
 }
 
 impl Line {
-    fn text(&mut self, s: &str) {
+    pub(crate) fn text(&mut self, s: &str) {
         let _ = self.buf.push_str(s);
     }
 
-    fn number(&mut self, mut n: u32) {
+    pub(crate) fn number(&mut self, mut n: u32) {
         let mut digits = [0u8; 10];
         let mut i = digits.len();
         loop {
@@ -140,13 +141,13 @@ impl Line {
         }
     }
 
-    fn hex(&mut self, b: u8) {
+    pub(crate) fn hex(&mut self, b: u8) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let _ = self.buf.push(char::from(HEX[usize::from(b >> 4)]));
         let _ = self.buf.push(char::from(HEX[usize::from(b & 15)]));
     }
 
-    fn ip(&mut self, octets: [u8; 4]) {
+    pub(crate) fn ip(&mut self, octets: [u8; 4]) {
         for (i, o) in octets.iter().enumerate() {
             if i > 0 {
                 self.text(".");
@@ -155,7 +156,7 @@ impl Line {
         }
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.buf
     }
 }
