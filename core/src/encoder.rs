@@ -88,16 +88,7 @@ fn reply_head(
     error: Option<&str>,
     welcome: bool,
 ) -> Result<usize, EncodeError> {
-    let mut w = Cursor {
-        out,
-        pos: PREFIX_LEN,
-    };
-    w.put(b"{\"data_size\":")?;
-    w.put_u64(data_size)?;
-    // Status names are plain ASCII: nothing to escape.
-    w.put(b",\"status\":\"")?;
-    w.put(status.as_str().as_bytes())?;
-    w.put(b"\"")?;
+    let mut w = Cursor::reply(out, status, data_size)?;
     if let Some(error) = error {
         w.put(b",\"error\":")?;
         w.put_json_str(error)?;
@@ -118,15 +109,7 @@ pub fn encode_reply_head_with<T: serde::Serialize + ?Sized>(
     data_size: u64,
     extra: &T,
 ) -> Result<usize, EncodeError> {
-    let mut w = Cursor {
-        out,
-        pos: PREFIX_LEN,
-    };
-    w.put(b"{\"data_size\":")?;
-    w.put_u64(data_size)?;
-    w.put(b",\"status\":\"")?;
-    w.put(status.as_str().as_bytes())?;
-    w.put(b"\"")?;
+    let mut w = Cursor::reply(out, status, data_size)?;
     let at = w.pos;
     let area = w.out.get_mut(at..).ok_or(EncodeError::BufferTooSmall)?;
     let len = serde_json_core::to_slice(extra, area).map_err(|e| match e {
@@ -178,7 +161,23 @@ struct Cursor<'a> {
     pos: usize,
 }
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
+    /// A reply head begun: the prefix's room, then
+    /// `{"data_size":N,"status":"S"` (no closing brace yet).
+    fn reply(out: &'a mut [u8], status: Status, data_size: u64) -> Result<Self, EncodeError> {
+        let mut w = Cursor {
+            out,
+            pos: PREFIX_LEN,
+        };
+        w.put(b"{\"data_size\":")?;
+        w.put_u64(data_size)?;
+        // Status names are plain ASCII: nothing to escape.
+        w.put(b",\"status\":\"")?;
+        w.put(status.as_str().as_bytes())?;
+        w.put(b"\"")?;
+        Ok(w)
+    }
+
     fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
         let end = self
             .pos

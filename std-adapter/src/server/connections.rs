@@ -82,9 +82,10 @@ impl<C: Live> Connections<C> {
         if from_client >= config.max_conns_per_client {
             return Err(Busy::Client);
         }
-        // Sessions already asked to make room are on their way out.
+        // Sessions already asked to make room are on their way out (only
+        // counted when the registry is at its limit: no walk per accept).
         let live = reg.conns.values().filter(|c| !c.is_evicted());
-        let full = live.clone().count() >= config.max_conns;
+        let full = reg.conns.len() >= config.max_conns && live.clone().count() >= config.max_conns;
         match admit(full, live.map(|c| (c, c.idle_since()))) {
             Admission::Admit => {}
             Admission::Evict(victim) => victim.evict(),

@@ -102,21 +102,19 @@ fn register<S: Service + 'static>(
 ) -> Option<impl FnOnce() + Send + 'static> {
     // One descriptor per connection: the registry (for shutdown and
     // eviction) and the connection's thread share the same socket.
-    let stream = Arc::new(stream);
-    let mut entry = None;
-    let admitted = shared.conns.admit(client.ip(), &shared.config, || {
-        let made = Arc::new(ConnEntry {
-            stream: stream.clone(),
-            state: connections::Published::accepted(now()),
-        });
-        entry = Some(made.clone());
-        made
+    let entry = Arc::new(ConnEntry {
+        stream: Arc::new(stream),
+        state: connections::Published::accepted(now()),
     });
-    let (slot, entry) = match (admitted, entry) {
-        (Ok(slot), Some(entry)) => (slot, entry),
-        (Err(why), _) => {
+    let slot = match shared
+        .conns
+        .admit(client.ip(), &shared.config, || entry.clone())
+    {
+        Ok(slot) => slot,
+        Err(why) => {
             log::debug!("{client}: {why:?} connection limit reached, replying busy");
             crate::metrics::refused(why.into());
+            let stream = entry.stream.clone();
             if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
                 reject.try_send((stream, shared.config.busy(why)))
             {
@@ -124,7 +122,6 @@ fn register<S: Service + 'static>(
             }
             return None;
         }
-        (Ok(_), None) => return None,
     };
     let conn_shared = shared.clone();
     let make = make.clone();
