@@ -238,6 +238,30 @@ impl Published {
     pub(super) fn is_evicted(&self) -> bool {
         self.evicted.load(Ordering::SeqCst)
     }
+
+    /// What both drivers do before each I/O call: publish the session's
+    /// idle state, tell it of an eviction or a server stopping, and say
+    /// how it ended once it has. The state is published before `stopping`
+    /// is read, and shutdown sets `stopping` before it reads the states
+    /// (both SeqCst): one side sees the other, so no idle session is left
+    /// waiting.
+    pub(super) fn sync<X: jframe::service::Service>(
+        &self,
+        session: &mut jframe::service::Session<'_, X>,
+        stopping: &AtomicBool,
+    ) -> Option<jframe::service::End> {
+        self.set_idle(session.idle_since());
+        if self.is_evicted() {
+            session.evict(super::now());
+        } else if stopping.load(Ordering::SeqCst) {
+            session.stop(super::now());
+        }
+        let end = session.finished();
+        if end.is_some() {
+            self.set_idle(None);
+        }
+        end
+    }
 }
 
 #[cfg(test)]

@@ -206,16 +206,7 @@ fn serve<S: Service>(shared: &Shared, conn: &ConnEntry, service: S) -> io::Resul
     let mut session = Session::new(buffers, service, &cfg.session(), now());
     let (mut read_wait, mut write_wait) = (Armed::default(), Armed::default());
     loop {
-        // Published before `stopping` is read; shutdown sets `stopping`
-        // before it reads the states (both SeqCst): one side sees the other.
-        conn.state.set_idle(session.idle_since());
-        if conn.state.is_evicted() {
-            session.evict(now());
-        } else if shared.stopping() {
-            session.stop(now());
-        }
-        if let Some(end) = session.finished() {
-            conn.state.set_idle(None);
+        if let Some(end) = conn.state.sync(&mut session, &shared.stopping) {
             return Ok(end);
         }
         let writing = !session.transmit().is_empty();

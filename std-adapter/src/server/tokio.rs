@@ -451,14 +451,7 @@ async fn run<X: Service>(
 ) -> io::Result<Option<End>> {
     loop {
         session.handle_timeout(now());
-        conn.state.set_idle(session.idle_since());
-        if conn.state.is_evicted() {
-            session.evict(now());
-        } else if shared.stopping() {
-            session.stop(now());
-        }
-        if let Some(end) = session.finished() {
-            conn.state.set_idle(None);
+        if let Some(end) = conn.state.sync(session, &shared.stopping) {
             return Ok(Some(end));
         }
         if !session.transmit().is_empty() {
