@@ -19,6 +19,12 @@
 //!   listener, and when no connection is idle the newcomer is answered
 //!   `busy` at once (core's [`admit`] rule, on the sessions' own
 //!   [`Session::idle_since`]). Silent peers cannot pin a full pool.
+//! - The pool never starts a listener while another slot's handshake is
+//!   under way (see [`Pool`]): smoltcp gives a SYN to the first socket in
+//!   its set that takes it, and a listener added in front of a socket in
+//!   SYN-RECEIVED would take that client's retransmitted SYN, answer with a
+//!   second sequence number, and the client's ACK of one would be reset by
+//!   the other.
 //!
 //! Memory per connection is fixed: [`RX_BUF`] for socket reads,
 //! [`FRAME_BUF`] for a header (and a body small enough to arrive whole),
@@ -26,10 +32,13 @@
 //! is streamed through them and never held whole.
 
 use core::cell::Cell;
+use core::future::{Future, poll_fn};
+use core::pin::pin;
+use core::task::Poll;
 
 use embassy_futures::select::{Either, Either3, select, select3};
 use embassy_net::Stack;
-use embassy_net::tcp::{State, TcpSocket};
+use embassy_net::tcp::{AcceptError, State, TcpSocket};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::signal::Signal;
@@ -130,8 +139,14 @@ async fn until(at: Option<Instant>) {
 enum SlotState {
     /// Not listening and not serving (starting, or closing a connection).
     Down,
+    /// About to listen, once no other slot is in a handshake (see
+    /// [`Pool`]): counted as a listener when the pool decides it is full.
+    Arming,
     /// Its socket is listening: the next client can land here.
     Listening,
+    /// Its socket took a client's SYN and waits for the handshake's last
+    /// ACK (SYN-RECEIVED): no other slot may start listening meanwhile.
+    Handshake,
     /// Serving a connection that is inside a frame or writing a reply.
     Busy,
     /// Serving a connection that has been idle between frames since then.
@@ -186,6 +201,15 @@ impl SlotCell {
 /// inside a frame, the newcomer gets a `busy` reply at once and is closed.
 /// So `N` sockets serve `N - 1` connections for sure, and silent peers
 /// cannot pin the pool. `StackResources` must count all `N`.
+///
+/// A slot starts listening only while no other slot is in a handshake
+/// (bounded by the write timeout, smoltcp's own bound on a handshake).
+/// smoltcp offers each segment to its sockets in order and a SYN goes to
+/// the first listener; a socket that began listening after another took a
+/// client's SYN can sit in front of it, take that client's retransmitted
+/// SYN (its SYN-ACK was lost), and reset the client when the ACK of the
+/// other's SYN-ACK reaches it. With the gate every listener was there
+/// before the SYN, so it sits behind the socket that took it.
 #[derive(Debug)]
 pub struct Pool<const N: usize> {
     slots: [SlotCell; N],
@@ -244,7 +268,9 @@ impl Slot<'_> {
     /// frames is evicted; false if none is idle (the newcomer gets `busy`).
     fn make_room(&self) -> bool {
         let others = self.all.iter().enumerate().filter(|(i, _)| *i != self.me);
-        let full = !others.clone().any(|(_, c)| c.get() == SlotState::Listening);
+        let full = !others
+            .clone()
+            .any(|(_, c)| matches!(c.get(), SlotState::Listening | SlotState::Arming));
         let idle = others.map(|(i, c)| match c.get() {
             SlotState::Idle(since) => (i, Some(since)),
             _ => (i, None),
@@ -269,6 +295,33 @@ impl Slot<'_> {
                     }
                 }
                 false
+            }
+        }
+    }
+
+    /// Whether another slot is in a handshake.
+    fn handshake_elsewhere(&self) -> bool {
+        let others = self.all.iter().enumerate().filter(|(i, _)| *i != self.me);
+        others.clone().any(|(_, c)| c.get() == SlotState::Handshake)
+    }
+
+    /// Waits (at most `limit`) until no other slot is in a handshake, so
+    /// that this slot may start listening (see [`Pool`]).
+    async fn wait_for_handshakes(&self, limit: Duration) {
+        let _ = with_timeout(limit, async {
+            while self.handshake_elsewhere() {
+                self.cell().wake.wait().await;
+            }
+        })
+        .await;
+    }
+
+    /// This slot's handshake is over: the slots waiting to listen may.
+    fn handshake_over(&self, next: SlotState) {
+        self.set(next);
+        for (i, cell) in self.all.iter().enumerate() {
+            if i != self.me && cell.get() == SlotState::Arming {
+                cell.wake.signal(());
             }
         }
     }
@@ -312,8 +365,10 @@ pub async fn serve_socket<S: Service>(
         socket.set_nagle_enabled(false);
         slot.cell().wake.reset();
         slot.cell().squeezed.lock(|c| c.set(false));
+        slot.set(SlotState::Arming);
+        slot.wait_for_handshakes(config.write_timeout()).await;
         slot.set(SlotState::Listening);
-        if let Err(e) = socket.accept(config.port).await {
+        if let Err(e) = accept(&mut socket, config.port, slot).await {
             slot.set(SlotState::Down);
             jlog!(warn, "echo: accept on port {} failed: {:?}", config.port, e);
             drop(socket);
@@ -344,6 +399,32 @@ pub async fn serve_socket<S: Service>(
         };
         close(&mut socket, graceful(&end), limit, config.write_timeout()).await;
     }
+}
+
+/// `socket.accept(port)`, publishing the handshake (SYN-RECEIVED) in
+/// `slot`'s state while it lasts, so that no other slot starts listening
+/// in front of it (see [`Pool`]). A handshake that fails (reset, or timed
+/// out) goes back to listening.
+async fn accept(socket: &mut TcpSocket<'_>, port: u16, slot: Slot<'_>) -> Result<(), AcceptError> {
+    poll_fn(|cx| {
+        let state = socket.state();
+        if state == State::SynReceived {
+            slot.set(SlotState::Handshake);
+            // Pending in SYN-RECEIVED (nothing can be sent yet), and woken
+            // by the socket's next change of state.
+            let _ = pin!(socket.wait_write_ready()).poll(cx);
+            return Poll::Pending;
+        }
+        if slot.state() == SlotState::Handshake {
+            slot.handshake_over(SlotState::Listening);
+        }
+        match state {
+            // Listen (again, after a failed handshake) until a client comes.
+            State::Closed | State::Listen | State::TimeWait => pin!(socket.accept(port)).poll(cx),
+            _ => Poll::Ready(Ok(())),
+        }
+    })
+    .await
 }
 
 /// Answers a client the pool has no room for through core's [`Refused`]:
