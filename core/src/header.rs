@@ -8,133 +8,18 @@
 //! [`parse_header_as`] (validated by the same scanner first, so the nesting
 //! limit and duplicate-key rule hold for them too).
 
-use core::fmt;
-
 use heapless::String;
 
-use crate::decoder::DecodeError;
+use crate::error::DecodeError;
 use crate::json::{self, RawStr, Value};
-
-pub use crate::json::{MAX_DEPTH, MAX_KEYS};
 
 pub use crate::error::HeaderError;
 
-/// Capacity of [`Header::op`], in bytes.
-pub const OP_CAPACITY: usize = 16;
-/// Capacity of [`Header::name`], in bytes.
-pub const NAME_CAPACITY: usize = 256;
-/// Capacity of [`Header::status`], in bytes.
-pub const STATUS_CAPACITY: usize = 16;
-/// Capacity of [`Header::error`], in bytes.
-pub const ERROR_CAPACITY: usize = 128;
-/// Capacity of [`Header::sha256`], in bytes (a hex SHA-256 digest).
-pub const SHA256_CAPACITY: usize = 64;
-
-/// The status codes of SPEC, as carried in a reply's `status` key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum Status {
-    /// Success.
-    Ok,
-    /// `get` of a file that does not exist.
-    NotFound,
-    /// `get` outside the root, or without a root.
-    Forbidden,
-    /// The body is larger than the receiver accepts.
-    TooLarge,
-    /// The frame itself was malformed.
-    BadFrame,
-    /// A well-formed frame asking for something unknown or invalid.
-    BadRequest,
-    /// A datagram shorter than its header says.
-    Truncated,
-    /// The server is at its connection limit.
-    Busy,
-    /// Any other failure.
-    Error,
-}
-
-impl Status {
-    /// Every status, for iteration in tests and tools.
-    pub const ALL: [Status; 9] = [
-        Status::Ok,
-        Status::NotFound,
-        Status::Forbidden,
-        Status::TooLarge,
-        Status::BadFrame,
-        Status::BadRequest,
-        Status::Truncated,
-        Status::Busy,
-        Status::Error,
-    ];
-
-    /// The wire spelling.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::NotFound => "not_found",
-            Status::Forbidden => "forbidden",
-            Status::TooLarge => "too_large",
-            Status::BadFrame => "bad_frame",
-            Status::BadRequest => "bad_request",
-            Status::Truncated => "truncated",
-            Status::Busy => "busy",
-            Status::Error => "error",
-        }
-    }
-
-    /// Parses the wire spelling.
-    pub fn from_wire(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The services of SPEC, as named by a request's `op` key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum Op {
-    /// Upper-case the body (the default when `op` is absent).
-    Upper,
-    /// Return the body verbatim.
-    Echo,
-    /// `Hello, <body>!`; `exit` ends the session.
-    Greet,
-    /// Fetch the file `name`.
-    Get,
-}
-
-impl Op {
-    /// The wire spelling.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Op::Upper => "upper",
-            Op::Echo => "echo",
-            Op::Greet => "greet",
-            Op::Get => "get",
-        }
-    }
-
-    /// Parses the wire spelling.
-    pub fn from_wire(s: &str) -> Option<Op> {
-        [Op::Upper, Op::Echo, Op::Greet, Op::Get]
-            .into_iter()
-            .find(|op| op.as_str() == s)
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::bounds::{
+    ERROR_CAPACITY, MAX_DEPTH, MAX_KEYS, NAME_CAPACITY, OP_CAPACITY, SHA256_CAPACITY,
+    STATUS_CAPACITY,
+};
+pub use crate::codes::{Op, Status};
 
 /// A frame header with the keys SPEC defines. Unknown keys are ignored on
 /// decode; absent optional keys are `None`.

@@ -17,15 +17,8 @@
 //! Top-level members are handed to a visitor; nested values are validated and
 //! skipped. Every index is checked (`get`), so no input can make it panic.
 
-use crate::header::HeaderError;
-
-/// Deepest nesting a header may use; the top-level object counts as 1.
-pub const MAX_DEPTH: u32 = 16;
-
-/// Most top-level keys a header may have. The duplicate-key check compares
-/// each key with the earlier ones, so without a cap its cost would grow with
-/// the square of the header length.
-pub const MAX_KEYS: usize = 64;
+use crate::bounds::{MAX_DEPTH, MAX_KEYS};
+use crate::error::HeaderError;
 
 /// Keys remembered (as slices, 16 bytes each on 64-bit hosts, 8 on Cortex-M)
 /// for the duplicate check before falling back to re-reading the header.

@@ -56,6 +56,8 @@
 #[cfg(test)]
 extern crate std;
 
+mod bounds;
+mod codes;
 mod copy;
 mod decimal;
 pub mod decoder;
