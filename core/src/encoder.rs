@@ -63,7 +63,7 @@ const WELCOME: &[u8] = b",\"welcome\":true";
 /// [`encode_head`] of [`Header::reply`] / [`Header::error_reply`] (with a
 /// message of at most [`crate::header::ERROR_CAPACITY`] bytes), without
 /// building a [`Header`].
-pub fn encode_reply_head(
+pub(crate) fn encode_reply_head(
     out: &mut [u8],
     status: Status,
     data_size: u64,
@@ -77,7 +77,7 @@ pub fn encode_reply_head(
 /// (SPEC: a welcome is marked, so a client tells it from a reply by that
 /// key alone). The same bytes as [`encode_head`] of a [`Header::reply`]
 /// with `welcome` set.
-pub fn encode_welcome_head(out: &mut [u8], data_size: u64) -> Result<usize, EncodeError> {
+pub(crate) fn encode_welcome_head(out: &mut [u8], data_size: u64) -> Result<usize, EncodeError> {
     reply_head(out, Status::Ok, data_size, None, true)
 }
 

@@ -77,7 +77,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(
 }
 
 /// Decodes a header into the caller's own serde type, after the same
-/// validation [`Header::parse`] applies (depth, duplicates, trailing bytes,
+/// validation [`Header::parse`](super::Header::parse) applies (depth, duplicates, trailing bytes,
 /// a valid `data_size`). Escaped strings are unescaped into `scratch`, which
 /// must be as large as the longest escaped string.
 pub fn parse_header_as<'a, T>(json: &'a [u8], scratch: &mut [u8]) -> Result<T, HeaderError>

@@ -3,7 +3,7 @@
 //! session that never sent a byte has been idle since it began); only when
 //! none is idle is the newcomer refused with `busy` ([`Refused`]).
 
-use crate::encoder::{EncodeError, encode_reply_head};
+use crate::encoder::EncodeError;
 
 use super::request::Refusal;
 use super::time::Instant;
@@ -72,10 +72,7 @@ impl<'b> Refused<'b> {
         linger_ms: u64,
         now: Instant,
     ) -> Result<Self, EncodeError> {
-        let n = match encode_reply_head(buf, refusal.status, 0, Some(&refusal.message)) {
-            Ok(n) => n,
-            Err(_) => encode_reply_head(buf, refusal.status, 0, None)?,
-        };
+        let n = refusal.encode_head(buf)?;
         Ok(Refused {
             frame: buf.get(..n).unwrap_or_default(),
             sent: 0,

@@ -77,7 +77,7 @@ pub fn answer<X: Service>(
         Err(DecodeError::Request { .. }) if header.is_reply() => return None,
         Err(e) => Refusal::from(e),
     };
-    refuse(&refusal, out, limit)
+    encode_refusal(&refusal, out, limit)
 }
 
 enum Answer {
@@ -165,7 +165,7 @@ fn pull<S: Source>(out: &mut [u8], limit: usize, mut reply: S) -> Option<usize> 
 }
 
 /// An error reply: with its message within `limit`, else the bare status.
-fn refuse(refusal: &Refusal, out: &mut [u8], limit: usize) -> Option<usize> {
+fn encode_refusal(refusal: &Refusal, out: &mut [u8], limit: usize) -> Option<usize> {
     if let Some(n) = out.get_mut(..limit).and_then(|within| {
         encode_reply_head(within, refusal.status, 0, Some(&refusal.message)).ok()
     }) {

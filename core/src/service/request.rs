@@ -5,8 +5,9 @@ use core::fmt;
 
 use crate::decimal::Decimal;
 use crate::decoder::DecodeError;
+use crate::encoder::{EncodeError, encode_reply_head};
 use crate::error::{Sink, body_too_large};
-use crate::header::{Header, ServiceHeader, Status};
+use crate::header::{ServiceHeader, Status};
 
 use super::api::{Answer, Request, Service};
 use super::transform::{GREET_EXIT, Transform};
@@ -47,9 +48,13 @@ impl Refusal {
         self
     }
 
-    /// The reply header.
-    pub fn header(&self) -> Header {
-        Header::error_reply(self.status, &self.message)
+    /// Writes the error reply's head into `out`: with the message if it
+    /// fits, else the bare status (a refusal never becomes a disconnect).
+    pub(crate) fn encode_head(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        match encode_reply_head(out, self.status, 0, Some(&self.message)) {
+            Ok(n) => Ok(n),
+            Err(_) => encode_reply_head(out, self.status, 0, None),
+        }
     }
 }
 
@@ -111,8 +116,7 @@ pub enum Plan<S> {
     /// The service's reply (a body still to come is skipped).
     Reply(S),
     /// The service wants the body whole: hand it the chunks (or the whole
-    /// body as one chunk), then ask it to [`Service::finish`] (see
-    /// [`finished`]).
+    /// body as one chunk), then ask it to [`Service::finish`].
     Collect,
     /// An error reply (written to the caller's refusal); the body is
     /// skipped and the session goes on.
@@ -200,13 +204,13 @@ pub fn collect_whole<S: Service>(
         *refusal = r;
         return None;
     }
-    finished(service.finish(header), refusal)
+    finished_reply(service.finish(header), refusal)
 }
 
 /// What a request gets once the service has collected its body and
 /// [`Service::finish`]ed: its reply, or `None` with the refusal written
 /// to `refusal` (`error` when it did not answer).
-pub fn finished<S>(answer: Answer<S>, refusal: &mut Refusal) -> Option<S> {
+pub(crate) fn finished_reply<S>(answer: Answer<S>, refusal: &mut Refusal) -> Option<S> {
     *refusal = match answer {
         Answer::Reply(reply) => return Some(reply),
         Answer::Refuse(r) => r,
