@@ -1,5 +1,8 @@
 //! The connection engine over an in-memory transport, blocking and async.
 
+mod common;
+
+use common::{block_on, frame};
 use jframe::service::engine::{asynch, blocking};
 use jframe::service::{
     Answer, Buffers, Clock, Config, Demo, End, Instant, Limits, Refusal, Request, Service, Source,
@@ -91,24 +94,6 @@ impl Clock for Memory<'_> {
     fn stopping(&mut self) -> bool {
         self.reads >= self.go
     }
-}
-
-/// Polls a future that never waits on anything external (in-memory I/O).
-fn block_on<F: core::future::Future>(fut: F) -> F::Output {
-    let mut fut = core::pin::pin!(fut);
-    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
-    loop {
-        if let core::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
-fn frame(json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (json.len() as u32).to_le_bytes().to_vec();
-    v.extend_from_slice(json.as_bytes());
-    v.extend_from_slice(body);
-    v
 }
 
 /// A reply frame, decoded.
@@ -210,11 +195,11 @@ fn serves_a_session_in_any_chunking_and_buffer_sizes() {
         frame(r#"{"data_size":2,"op":5}"#, b"zz"),
         frame(r#"{"data_size":0,"op":"dance"}"#, b""),
         frame(
-            &format!(r#"{{"data_size":{},"op":"upper"}}"#, big.len()),
+            format!(r#"{{"data_size":{},"op":"upper"}}"#, big.len()),
             &big,
         ),
         frame(
-            &format!(r#"{{"data_size":{},"op":"greet"}}"#, big.len()),
+            format!(r#"{{"data_size":{},"op":"greet"}}"#, big.len()),
             &big,
         ),
         frame(r#"{"data_size":4,"op":"greet"}"#, b"exit"),
@@ -422,7 +407,7 @@ fn every_status_through_the_engine_with_an_extension() {
         frame(r#"{"data_size":3,"op":"dance"}"#, b"abc"), // bad_request: unknown op
         frame(r#"{"data_size":3,"op":[]}"#, b"abc"),      // bad_request: wrong type
         frame(
-            &format!(r#"{{"data_size":1,"op":"get","name":"{long_name}"}}"#),
+            format!(r#"{{"data_size":1,"op":"get","name":"{long_name}"}}"#),
             b"x",
         ), // bad_request: too long
         frame(r#"{"data_size":600,"op":"echo"}"#, &[b'e'; 600]), // too_large (max_body)
@@ -514,7 +499,7 @@ fn collect_of_a_streamed_body() {
     let text = "grüße aus köln ".repeat(40);
     let input = [
         frame(
-            &format!(r#"{{"data_size":{}}}"#, text.len()),
+            format!(r#"{{"data_size":{}}}"#, text.len()),
             text.as_bytes(),
         ),
         frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
@@ -586,7 +571,7 @@ fn a_source_that_fails_part_way_ends_the_session() {
         let input = [
             frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
             frame(
-                &format!(r#"{{"data_size":0,"op":"get","name":"{name}"}}"#),
+                format!(r#"{{"data_size":0,"op":"get","name":"{name}"}}"#),
                 b"",
             ),
             frame(r#"{"data_size":1,"op":"echo"}"#, b"!"),
@@ -719,7 +704,7 @@ fn pipelined_replies_before_a_reply_frame_are_delivered() {
         let input = [
             frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
             frame(
-                &format!(r#"{{"data_size":{},"status":"ok"}}"#, body.len()),
+                format!(r#"{{"data_size":{},"status":"ok"}}"#, body.len()),
                 body,
             ),
         ]
@@ -747,7 +732,7 @@ fn abandon_when_collect_refuses_not_after_finish() {
         (&b"uuuuuuuuuu"[..], 5, 1, "busy"),
         (b"nobody", 100, 0, "error"),
     ] {
-        let input = frame(&format!(r#"{{"data_size":{}}}"#, body.len()), body);
+        let input = frame(format!(r#"{{"data_size":{}}}"#, body.len()), body);
         // The body whole in the frame buffer, then streamed through a small one.
         for sizes in [(4096, 4096, 4096), (4, 20, 200)] {
             for asynchronous in [false, true] {
