@@ -507,17 +507,22 @@ fn collect_of_a_streamed_body() {
     .concat();
     for asynchronous in [false, true] {
         for chunk in [1, 7, 100, 4096] {
-            let mut files = Files {
-                budget: 10_000,
-                ..Files::default()
+            // The input (whole or cut) served with a collecting budget.
+            let serve = |input: &[u8], budget: usize| {
+                let mut files = Files {
+                    budget,
+                    ..Files::default()
+                };
+                let s = session(
+                    &mut Memory::new(input, chunk),
+                    (32, 64, 200),
+                    &mut files,
+                    &Config::default(),
+                    asynchronous,
+                );
+                (s, files)
             };
-            let s = session(
-                &mut Memory::new(&input, chunk),
-                (32, 64, 200),
-                &mut files,
-                &Config::default(),
-                asynchronous,
-            );
+            let (s, _) = serve(&input, 10_000);
             assert_eq!(s.end, End::PeerClosed);
             assert_eq!(
                 pairs(&s.got),
@@ -527,17 +532,7 @@ fn collect_of_a_streamed_body() {
                 ]
             );
             // Over budget part-way: busy, the rest skipped, the session goes on.
-            let mut files = Files {
-                budget: 100,
-                ..Files::default()
-            };
-            let s = session(
-                &mut Memory::new(&input, chunk),
-                (32, 64, 200),
-                &mut files,
-                &Config::default(),
-                asynchronous,
-            );
+            let (s, files) = serve(&input, 100);
             assert_eq!(s.end, End::PeerClosed);
             assert_eq!(
                 pairs(&s.got),
@@ -545,18 +540,7 @@ fn collect_of_a_streamed_body() {
             );
             assert_eq!(files.abandoned, 1);
             // The peer leaves in the middle of a collected body.
-            let mut files = Files {
-                budget: 10_000,
-                ..Files::default()
-            };
-            let cut = &input[..200];
-            let s = session(
-                &mut Memory::new(cut, chunk),
-                (32, 64, 200),
-                &mut files,
-                &Config::default(),
-                asynchronous,
-            );
+            let (s, files) = serve(&input[..200], 10_000);
             assert_eq!(
                 (s.end, s.got.len(), files.abandoned),
                 (End::Truncated, 0, 1)

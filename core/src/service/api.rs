@@ -299,23 +299,17 @@ impl<A, B> Fallback<A, B> {
     }
 }
 
-fn first<A, B>(a: Answer<A>) -> Answer<Either<A, B>> {
-    match a {
-        Answer::Unclaimed => Answer::Unclaimed,
-        Answer::Transform(t) => Answer::Transform(t),
-        Answer::Reply(s) => Answer::Reply(Either::First(s)),
-        Answer::Collect => Answer::Collect,
-        Answer::Refuse(r) => Answer::Refuse(r),
-    }
-}
-
-fn then<A, B>(b: Answer<B>) -> Answer<Either<A, B>> {
-    match b {
-        Answer::Unclaimed => Answer::Unclaimed,
-        Answer::Transform(t) => Answer::Transform(t),
-        Answer::Reply(s) => Answer::Reply(Either::Then(s)),
-        Answer::Collect => Answer::Collect,
-        Answer::Refuse(r) => Answer::Refuse(r),
+impl<S> Answer<S> {
+    /// The same answer, its reply (if any) mapped: how [`Fallback`] tells
+    /// whose reply it is.
+    fn map_reply<T>(self, f: impl FnOnce(S) -> T) -> Answer<T> {
+        match self {
+            Answer::Unclaimed => Answer::Unclaimed,
+            Answer::Transform(t) => Answer::Transform(t),
+            Answer::Reply(s) => Answer::Reply(f(s)),
+            Answer::Collect => Answer::Collect,
+            Answer::Refuse(r) => Answer::Refuse(r),
+        }
     }
 }
 
@@ -327,11 +321,11 @@ impl<A: Service, B: Service<Header = A::Header>> Service for Fallback<A, B> {
         match self.first.call(request) {
             Answer::Unclaimed => {
                 self.then_has_body = true;
-                then(self.then.call(request))
+                self.then.call(request).map_reply(Either::Then)
             }
             answer => {
                 self.then_has_body = false;
-                first(answer)
+                answer.map_reply(Either::First)
             }
         }
     }
@@ -354,9 +348,9 @@ impl<A: Service, B: Service<Header = A::Header>> Service for Fallback<A, B> {
 
     fn finish(&mut self, header: &Self::Header) -> Answer<Self::Source> {
         if self.then_has_body {
-            then(self.then.finish(header))
+            self.then.finish(header).map_reply(Either::Then)
         } else {
-            first(self.first.finish(header))
+            self.first.finish(header).map_reply(Either::First)
         }
     }
 

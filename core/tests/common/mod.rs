@@ -49,6 +49,22 @@ pub fn points(len: usize, cuts: &[usize]) -> Vec<usize> {
     p
 }
 
+/// A streamed body's chunk added to the frame begun by its head (`json`,
+/// body so far); the last one folds it into one `Ev::Frame`.
+fn add_chunk(
+    streamed: &mut Option<(Vec<u8>, Vec<u8>)>,
+    out: &mut Vec<Ev>,
+    data: &[u8],
+    remaining: u64,
+) {
+    let (_, body) = streamed.as_mut().expect("chunk after a head");
+    body.extend_from_slice(data);
+    if remaining == 0 {
+        let (json, body) = streamed.take().unwrap();
+        out.push(Ev::Frame { json, body });
+    }
+}
+
 /// Decodes `wire` with `feed`, in the pieces `cuts` makes, checking the
 /// feed contract on every call (and that a fatal error is sticky).
 pub fn by_feed<H: ParseHeader + core::fmt::Debug + PartialEq>(
@@ -74,12 +90,7 @@ pub fn by_feed<H: ParseHeader + core::fmt::Debug + PartialEq>(
                     streamed = Some((h.header_json.to_vec(), Vec::new()));
                 }
                 Ok(Event::BodyChunk { data, remaining }) => {
-                    let (_, body) = streamed.as_mut().expect("chunk after a head");
-                    body.extend_from_slice(data);
-                    if remaining == 0 {
-                        let (json, body) = streamed.take().unwrap();
-                        out.push(Ev::Frame { json, body });
-                    }
+                    add_chunk(&mut streamed, &mut out, data, remaining)
                 }
                 Err(e) => {
                     out.push(Ev::Err(e));
@@ -124,12 +135,7 @@ pub fn by_reader<H: ParseHeader + core::fmt::Debug + PartialEq>(
             assert_eq!(used, n, "a streamed or skipped body takes what it wants");
             match result {
                 Ok(Event::BodyChunk { data, remaining }) => {
-                    let (_, body) = streamed.as_mut().expect("chunk after a head");
-                    body.extend_from_slice(data);
-                    if remaining == 0 {
-                        let (json, body) = streamed.take().unwrap();
-                        out.push(Ev::Frame { json, body });
-                    }
+                    add_chunk(&mut streamed, &mut out, data, remaining)
                 }
                 Ok(Event::NeedMore) => assert!(dec.is_skipping() || dec.is_idle()),
                 other => panic!("unexpected {other:?} in a body"),
