@@ -1,4 +1,7 @@
-//! `service::datagram::answer`: one request datagram, one reply datagram.
+//! `service::datagram::answer` proves SPEC "Transports" for UDP: one
+//! request datagram gets exactly one reply datagram (or none, for a reply),
+//! with SPEC "Test vectors", `truncated`, trailing bytes as `bad_frame`,
+//! and the size limits of a datagram.
 
 mod common;
 

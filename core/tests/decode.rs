@@ -1,4 +1,7 @@
-//! Decoder behaviour: SPEC vectors, every prefix, chunking, bad inputs, recovery.
+//! The decoder against SPEC "The frame" and "Test vectors": the vectors
+//! decode, every prefix of a frame needs more, each bad input gives its own
+//! error, and recovery follows "Errors and recovery" (fatal stays failed, a
+//! recoverable error skips exactly `data_size` bytes).
 
 mod common;
 

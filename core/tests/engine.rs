@@ -1,4 +1,7 @@
-//! The connection engine over an in-memory transport, blocking and async.
+//! The one-call engine (`service::engine`, blocking and async) over an
+//! in-memory transport: SPEC "Services", "Welcome frames" and "Errors and
+//! recovery" hold in any chunking and buffer size, with the built-in
+//! services and with an extension's replies, collected bodies and refusals.
 
 mod common;
 

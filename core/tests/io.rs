@@ -1,4 +1,7 @@
-//! The embedded-io helpers, blocking and async, over in-memory streams.
+//! The embedded-io helpers (`io::blocking`, `io::asynch`) over in-memory
+//! streams with short reads: they read what the decoder reads, stream and
+//! skip bodies, and report a close mid-frame and a bad prefix (SPEC "Errors
+//! and recovery").
 
 mod common;
 
