@@ -99,7 +99,7 @@ impl Default for Limits {
 /// message per decision, and nothing that size kept across an `.await` on
 /// a microcontroller.
 #[derive(Debug)]
-pub enum Plan<S> {
+pub(crate) enum Plan<S> {
     /// A chunk-wise transform: the reply's head can be written at once,
     /// with a body of `reply_size` bytes.
     Transform {
@@ -126,7 +126,7 @@ pub enum Plan<S> {
 }
 
 /// Whether a `greet` body ends the session.
-pub fn is_exit(body: &[u8]) -> bool {
+pub(crate) fn is_exit(body: &[u8]) -> bool {
     body == GREET_EXIT
 }
 
@@ -135,7 +135,7 @@ pub fn is_exit(body: &[u8]) -> bool {
 /// to be streamed), a hint for the service only: the plan itself never
 /// depends on it. An op the service leaves unclaimed is `bad_request`,
 /// here and nowhere else.
-pub fn plan<S: Service>(
+pub(crate) fn plan<S: Service>(
     header: &S::Header,
     body: Option<&[u8]>,
     limits: &Limits,
@@ -192,7 +192,7 @@ pub fn plan<S: Service>(
 
 /// Hands a body that arrived whole to the service that asked to collect
 /// it: its reply, or `None` with the refusal written to `refusal`.
-pub fn collect_whole<S: Service>(
+pub(crate) fn collect_whole<S: Service>(
     service: &mut S,
     header: &S::Header,
     body: &[u8],

@@ -13,9 +13,10 @@
 //! - it stops when [`Session::finished`] says how the session ended, and
 //!   closes the connection.
 //!
-//! Everything SPEC says happens here: requests answered in order by
-//! [`plan`](super::plan), replies never answered, fatal versus recoverable errors,
-//! limits, `greet` of `exit`, a welcome, the deadlines of [`super::time`].
+//! Everything SPEC says happens here: requests answered in order by the
+//! rules of [`super::request`], replies never answered, fatal versus
+//! recoverable errors, limits, `greet` of `exit`, a welcome, the deadlines
+//! of [`super::time`].
 //! A pipelined batch is answered into one [`Session::transmit`], and a body
 //! of any size streams through the fixed buffers: the session takes input
 //! only while it has room for what that input produces, so a peer that
