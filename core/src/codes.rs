@@ -4,6 +4,15 @@
 use core::fmt;
 
 /// The status codes of SPEC, as carried in a reply's `status` key.
+///
+/// # Example
+///
+/// ```
+/// use jframe::Status;
+///
+/// assert_eq!(Status::from_wire("too_large"), Some(Status::TooLarge));
+/// assert_eq!(Status::BadFrame.as_str(), "bad_frame");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -70,6 +79,15 @@ impl fmt::Display for Status {
 }
 
 /// The services of SPEC, as named by a request's `op` key.
+///
+/// # Example
+///
+/// ```
+/// use jframe::{Header, Op};
+///
+/// assert_eq!(Op::from_wire("greet"), Some(Op::Greet));
+/// assert_eq!(Header::request(Op::Get, 0).op.as_deref(), Some("get"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]

@@ -192,6 +192,22 @@ enum Step {
 /// The buffer holds one frame's header and, in whole-frame mode, its body,
 /// when the frame arrives in pieces. State beyond the buffer and the header
 /// is a few dozen bytes.
+///
+/// # Example
+///
+/// A frame that arrives in two pieces:
+///
+/// ```
+/// use jframe::{Decoder, Event};
+///
+/// let mut decoder = Decoder::new([0u8; 64]);
+/// let wire = b"\x0f\x00\x00\x00{\"data_size\":2}hi";
+/// assert!(matches!(decoder.feed(&wire[..6]), (6, Ok(Event::NeedMore))));
+/// match decoder.feed(&wire[6..]) {
+///     (15, Ok(Event::Frame(frame))) => assert_eq!(frame.body, b"hi"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Decoder<B, H = Header> {
     buf: B,

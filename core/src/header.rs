@@ -35,6 +35,18 @@ pub use crate::codes::{Op, Status};
 /// Its strings are fixed-capacity (the `*_CAPACITY` constants), so a
 /// `Header` is about 570 bytes wherever it lives; [`CompactHeader`] keeps
 /// only what services read, in 40 bytes on Cortex-M.
+///
+/// # Example
+///
+/// ```
+/// use jframe::{Header, Op, Status};
+///
+/// let request = Header::parse(br#"{"data_size": 5, "op": "echo"}"#)?;
+/// assert_eq!((request.data_size, request.op()), (5, Ok(Op::Echo)));
+/// // A reply without `status` (as the seed servers send) reads as `ok`.
+/// assert_eq!(Header::new(5).reply_status(), Status::Ok);
+/// # Ok::<(), jframe::HeaderError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Header {
     /// Body length in bytes (`data_size`, or its alias `size`).
@@ -223,6 +235,20 @@ service_header!(Header, CompactHeader);
 /// It validates exactly as [`Header`] does: the keys it does not keep must
 /// still be strings within [`Header`]'s capacities, so a request gets the
 /// same answer from a server on either.
+///
+/// # Example
+///
+/// ```
+/// use jframe::{CompactHeader, Decoder, Event, Op};
+///
+/// let mut decoder = Decoder::with_header([0u8; 128], CompactHeader::default());
+/// let json = br#"{"data_size":2,"op":"echo","name":"ignored"}"#;
+/// let wire = [&(json.len() as i32).to_le_bytes()[..], json, b"hi"].concat();
+/// match decoder.feed(&wire) {
+///     (_, Ok(Event::Frame(frame))) => assert_eq!(frame.header.op(), Ok(Op::Echo)),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompactHeader {
     /// Body length in bytes (`data_size`, or its alias `size`).

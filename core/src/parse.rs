@@ -34,6 +34,21 @@ pub enum Parse<'a> {
 /// first); the body is borrowed from `input`. Errors are those of the
 /// decoder: [`DecodeError::Request`] means the header was parsed, well-formed,
 /// with a wrong key (its `head` says where the body to skip starts).
+///
+/// # Example
+///
+/// ```
+/// use jframe::{Header, Parse, parse_frame};
+///
+/// let datagram = b"\x0f\x00\x00\x00{\"data_size\":2}hi";
+/// let mut header = Header::default();
+/// match parse_frame(datagram, 4096, &mut header)? {
+///     Parse::Complete { body, len, .. } => assert_eq!((body, len), (&b"hi"[..], 21)),
+///     Parse::Partial { .. } => unreachable!("the datagram holds the whole frame"),
+/// }
+/// assert_eq!(header.data_size, 2);
+/// # Ok::<(), jframe::DecodeError>(())
+/// ```
 pub fn parse_frame<'a, H: ParseHeader + ?Sized>(
     input: &'a [u8],
     max_header: u32,

@@ -51,6 +51,15 @@ pub(super) fn parse_known(
 
 /// Validates `json` as a header and returns its `data_size`; every error is
 /// fatal ([`DecodeError::Header`]).
+///
+/// # Example
+///
+/// ```
+/// use jframe::header::validate;
+///
+/// assert_eq!(validate(br#"{"size": 7, "x": [1]}"#), Ok(7));
+/// assert!(validate(br#"{"data_size": 1} trailing"#).is_err());
+/// ```
 pub fn validate(json: &[u8]) -> Result<u64, DecodeError> {
     if let Some(c) = compact(json) {
         return Ok(c.data_size);

@@ -14,6 +14,29 @@ use super::{CompactHeader, ParseHeader, ServiceHeader};
 /// says); a header that validates but does not fit `T` is a recoverable
 /// `bad_request` ([`HeaderError::Deserialize`]). Strings are unescaped
 /// through a 256-byte scratch buffer.
+///
+/// # Example
+///
+/// ```
+/// use jframe::header::Typed;
+/// use jframe::{Decoder, Event};
+///
+/// #[derive(serde::Deserialize, Debug, Default, PartialEq)]
+/// struct Led {
+///     on: bool,
+/// }
+///
+/// let mut decoder = Decoder::with_header([0u8; 128], Typed::<Led>::default());
+/// let json = br#"{"data_size":0,"op":"led","on":true}"#;
+/// let wire = [&(json.len() as i32).to_le_bytes()[..], json].concat();
+/// match decoder.feed(&wire) {
+///     (_, Ok(Event::Frame(frame))) => {
+///         assert_eq!(frame.header.base.op.as_deref(), Some("led"));
+///         assert_eq!(frame.header.value, Led { on: true });
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Typed<T> {
     /// What the session reads.
@@ -47,6 +70,27 @@ impl<T: serde::de::DeserializeOwned + Default> ServiceHeader for Typed<T> {
 /// An application's own header type, decoded with serde after jframe's
 /// validation. Strings are unescaped through a 256-byte scratch buffer, so
 /// an escaped string longer than that is a [`HeaderError::Deserialize`].
+///
+/// # Example
+///
+/// ```
+/// use jframe::header::Serde;
+/// use jframe::{Decoder, Event};
+///
+/// #[derive(serde::Deserialize, Debug, Default)]
+/// struct Mine {
+///     data_size: u64,
+///     tag: heapless::String<8>,
+/// }
+///
+/// let mut decoder = Decoder::with_header([0u8; 128], Serde(Mine::default()));
+/// let json = br#"{"data_size":1,"tag":"x"}"#;
+/// let wire = [&(json.len() as i32).to_le_bytes()[..], json, b"!"].concat();
+/// match decoder.feed(&wire) {
+///     (_, Ok(Event::Frame(frame))) => assert_eq!(frame.header.0.tag, "x"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Serde<T>(pub T);
 
@@ -80,6 +124,26 @@ fn deserialize<T: serde::de::DeserializeOwned>(
 /// validation [`Header::parse`](super::Header::parse) applies (depth, duplicates, trailing bytes,
 /// a valid `data_size`). Escaped strings are unescaped into `scratch`, which
 /// must be as large as the longest escaped string.
+///
+/// # Example
+///
+/// ```
+/// use jframe::{HeaderError, parse_header_as};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Mine<'a> {
+///     data_size: u64,
+///     tag: &'a str,
+/// }
+///
+/// let mine: Mine<'_> = parse_header_as(br#"{"data_size":3,"tag":"x"}"#, &mut [0u8; 16])?;
+/// assert_eq!((mine.data_size, mine.tag), (3, "x"));
+/// // What jframe's scanner forbids, a serde type never gets.
+/// let twice = br#"{"data_size":3,"data_size":3,"tag":"x"}"#;
+/// let refused = parse_header_as::<Mine<'_>>(twice, &mut [0u8; 16]);
+/// assert_eq!(refused.err(), Some(HeaderError::DuplicateKey));
+/// # Ok::<(), HeaderError>(())
+/// ```
 pub fn parse_header_as<'a, T>(json: &'a [u8], scratch: &mut [u8]) -> Result<T, HeaderError>
 where
     T: serde::Deserialize<'a>,

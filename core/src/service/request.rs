@@ -15,6 +15,17 @@ use super::transform::{GREET_EXIT, Transform};
 pub use crate::error::Message;
 
 /// A request refused: the error reply's status and message.
+///
+/// # Example
+///
+/// ```
+/// use jframe::Status;
+/// use jframe::service::Refusal;
+///
+/// let mut refusal = Refusal::text(Status::TooLarge, "body of ");
+/// refusal.push_number(70_000).push(" bytes");
+/// assert_eq!(refusal.to_string(), "too_large: body of 70000 bytes");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The SPEC status.

@@ -128,6 +128,28 @@ pub struct Buffers<'b> {
 }
 
 /// One connection's protocol state; see the [module docs](self).
+///
+/// # Example
+///
+/// One request in, its reply out, then the peer leaves:
+///
+/// ```
+/// use jframe::service::{Buffers, Config, Demo, End, Instant, Session};
+///
+/// let at = Instant::from_millis;
+/// let (mut rx, mut frame, mut tx) = ([0u8; 256], [0u8; 256], [0u8; 256]);
+/// let buffers = Buffers { rx: &mut rx, frame: &mut frame, tx: &mut tx };
+/// let mut session = Session::new(buffers, Demo::new(), &Config::default(), at(0));
+/// let request = b"\x1b\x00\x00\x00{\"data_size\":2,\"op\":\"echo\"}hi";
+/// session.receive_buffer()[..request.len()].copy_from_slice(request);
+/// session.received(request.len(), at(1));
+/// let reply = session.transmit();
+/// assert!(reply.ends_with(b"{\"data_size\":2,\"status\":\"ok\"}hi"));
+/// let written = reply.len();
+/// session.sent(written, at(2));
+/// session.peer_closed(at(3));
+/// assert_eq!(session.finished(), Some(End::PeerClosed));
+/// ```
 #[derive(Debug)]
 pub struct Session<'b, X: Service> {
     service: X,
