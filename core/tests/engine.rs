@@ -173,18 +173,23 @@ fn session<X: Service>(
     }
 }
 
+/// [`session`] with the demo services and the default configuration.
+fn demo_session(io: &mut Memory<'_>, sizes: (usize, usize, usize), asynchronous: bool) -> Session {
+    session(
+        io,
+        sizes,
+        &mut Demo::new(),
+        &Config::default(),
+        asynchronous,
+    )
+}
+
 fn run(
     input: &[u8],
     chunk: usize,
     sizes: (usize, usize, usize),
 ) -> (End<core::convert::Infallible>, Vec<(String, Vec<u8>)>) {
-    let s = session(
-        &mut Memory::new(input, chunk),
-        sizes,
-        &mut Demo::new(),
-        &Config::default(),
-        false,
-    );
+    let s = demo_session(&mut Memory::new(input, chunk), sizes, false);
     (s.end, pairs(&s.got))
 }
 
@@ -644,37 +649,19 @@ fn stop_only_between_frames() {
         // Stop asked before anything arrives.
         let mut io = Memory::new(&input, 1);
         io.go = 0;
-        let s = session(
-            &mut io,
-            (64, 64, 200),
-            &mut Demo::new(),
-            &Config::default(),
-            asynchronous,
-        );
+        let s = demo_session(&mut io, (64, 64, 200), asynchronous);
         assert_eq!((s.end, s.got.len()), (End::Stopped, 0));
         // Stop asked from the second read on: ignored inside the first
         // frame, which is answered (and flushed) before the session stops.
         let mut io = Memory::new(&input, 1);
         io.go = 1;
-        let s = session(
-            &mut io,
-            (64, 64, 200),
-            &mut Demo::new(),
-            &Config::default(),
-            asynchronous,
-        );
+        let s = demo_session(&mut io, (64, 64, 200), asynchronous);
         assert_eq!(s.end, End::Stopped);
         assert_eq!(pairs(&s.got), [("ok".into(), b"hi".to_vec())]);
         // Pipelined: a stop between the two frames that arrived together.
         let mut io = Memory::new(&input, 4096);
         io.go = 1;
-        let s = session(
-            &mut io,
-            (4096, 64, 200),
-            &mut Demo::new(),
-            &Config::default(),
-            asynchronous,
-        );
+        let s = demo_session(&mut io, (4096, 64, 200), asynchronous);
         assert_eq!(s.end, End::Stopped);
         assert_eq!(
             pairs(&s.got),
@@ -696,13 +683,7 @@ fn pipelined_replies_before_a_reply_frame_are_delivered() {
             ),
         ]
         .concat();
-        let s = session(
-            &mut Memory::new(&input, 4096),
-            (4096, 128, 256),
-            &mut Demo::new(),
-            &Config::default(),
-            false,
-        );
+        let s = demo_session(&mut Memory::new(&input, 4096), (4096, 128, 256), false);
         assert_eq!(s.end, End::ReplyReceived);
         assert_eq!(
             pairs(&s.got),

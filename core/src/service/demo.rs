@@ -10,7 +10,9 @@ use super::api::{Answer, Request, Service};
 use super::transform::Transform;
 
 /// SPEC's `upper`, `echo` and `greet`, on any header type `H`
-/// ([`CompactHeader`] by default: a few dozen bytes per connection).
+/// ([`CompactHeader`] by default: see its size beside [`Header`]'s).
+///
+/// [`Header`]: crate::Header
 ///
 /// # Example
 ///
