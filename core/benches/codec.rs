@@ -165,26 +165,22 @@ fn codec(c: &mut Criterion) {
         });
     });
     let mut ldc = length_delimited();
-    group.bench_function("small/ldc_serde_json", |b| {
-        b.iter_batched_ref(
-            || BytesMut::from(&stream[..]),
-            |buf| {
-                let n = ldc_serde_frames(&mut ldc, buf);
-                assert_eq!((n, buf.remaining()), (FRAMES, 0));
-            },
-            BatchSize::SmallInput,
-        );
-    });
-    group.bench_function("small/ldc_bare", |b| {
-        b.iter_batched_ref(
-            || BytesMut::from(&stream[..]),
-            |buf| {
-                let n = ldc_bare_frames(&mut ldc, buf);
-                assert_eq!((n, buf.remaining()), (FRAMES, 0));
-            },
-            BatchSize::SmallInput,
-        );
-    });
+    type Ldc = fn(&mut LengthDelimitedCodec, &mut BytesMut) -> usize;
+    for (name, frames) in [
+        ("small/ldc_serde_json", ldc_serde_frames as Ldc),
+        ("small/ldc_bare", ldc_bare_frames),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || BytesMut::from(&stream[..]),
+                |buf| {
+                    let n = frames(&mut ldc, buf);
+                    assert_eq!((n, buf.remaining()), (FRAMES, 0));
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
     group.bench_function("small/jframe_1KiB_reads", |b| {
         b.iter(|| {
             let n = jframe_frames(&mut decoder, black_box(&stream), KIB);

@@ -1,16 +1,9 @@
 //! Puts memory.x where cortex-m-rt's link.x finds it and passes the linker
-//! script, so no `.cargo/config.toml` (which would leak into host builds).
+//! scripts: the setup every Cortex-M binary here shares, in ../link/cortex_m.rs.
 
-use std::{env, fs, path::PathBuf};
+include!("../link/cortex_m.rs");
 
 fn main() {
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    fs::write(out.join("memory.x"), include_bytes!("memory.x")).expect("write memory.x");
-    println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
-    println!("cargo:rerun-if-changed=build.rs");
-    if env::var("TARGET").is_ok_and(|t| t.starts_with("thumb")) {
-        println!("cargo:rustc-link-arg-bins=--nmagic");
-        println!("cargo:rustc-link-arg-bins=-Tlink.x");
-    }
+    println!("cargo:rerun-if-changed=../link/cortex_m.rs");
+    link_cortex_m(include_bytes!("memory.x"));
 }

@@ -62,10 +62,13 @@
 //!
 //! None: every index is checked and every length conversion is fallible.
 
-use crate::header::{self, Header, HeaderError, ParseHeader};
+use crate::header::{Header, ParseHeader};
 use crate::prefix::{self, PREFIX_LEN};
 
 pub use crate::error::DecodeError;
+pub use crate::parse::{Parse, parse_frame};
+
+use crate::parse::prefix_of;
 
 /// What a [`Decoder::feed`] call produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -103,17 +106,6 @@ impl<H> Clone for Frame<'_, H> {
 }
 impl<H> Copy for Frame<'_, H> {}
 
-impl<'a, H> Frame<'a, H> {
-    /// Parses the header JSON again, into a type that borrows from it (for
-    /// owned types, decode into them directly with [`header::Serde`]).
-    pub fn header_as<T: serde::Deserialize<'a>>(
-        &self,
-        scratch: &mut [u8],
-    ) -> Result<T, HeaderError> {
-        header::parse_header_as(self.header_json, scratch)
-    }
-}
-
 /// The header of a frame whose body is streamed.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Head<'a, H = Header> {
@@ -131,81 +123,6 @@ impl<H> Clone for Head<'_, H> {
     }
 }
 impl<H> Copy for Head<'_, H> {}
-
-/// A frame parsed from one contiguous slice by [`parse_frame`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parse<'a> {
-    /// A whole frame, the first `len` bytes of the input.
-    Complete {
-        /// The header's JSON bytes (validated, parsed into the caller's header).
-        header_json: &'a [u8],
-        /// The body.
-        body: &'a [u8],
-        /// Prefix + header + body.
-        len: usize,
-    },
-    /// The input ends before the frame does.
-    Partial {
-        /// The body length, once the header was complete and parsed (so the
-        /// input is known to be shorter than its header says).
-        data_size: Option<u64>,
-        /// Prefix + header bytes, once the prefix has arrived (checked):
-        /// where the body starts, so a caller never reads the prefix itself.
-        head: Option<usize>,
-    },
-}
-
-/// Parses the frame at the start of `input`, in place: no state, no copy.
-/// The header is parsed into `header` (and checked against `max_header`
-/// first); the body is borrowed from `input`. Errors are those of the
-/// decoder: [`DecodeError::Request`] means the header was parsed, well-formed,
-/// with a wrong key (its `head` says where the body to skip starts).
-pub fn parse_frame<'a, H: ParseHeader + ?Sized>(
-    input: &'a [u8],
-    max_header: u32,
-    header: &mut H,
-) -> Result<Parse<'a>, DecodeError> {
-    let Some(json_len) = prefix_of(input, max_header)? else {
-        return Ok(Parse::Partial {
-            data_size: None,
-            head: None,
-        });
-    };
-    let head = PREFIX_LEN + json_len;
-    let Some(json) = input.get(PREFIX_LEN..head) else {
-        return Ok(Parse::Partial {
-            data_size: None,
-            head: Some(head),
-        });
-    };
-    let data_size = header.parse_into(json)?;
-    let needed = (head as u64).saturating_add(data_size);
-    match usize::try_from(needed)
-        .ok()
-        .and_then(|end| input.get(head..end))
-    {
-        Some(body) => Ok(Parse::Complete {
-            header_json: json,
-            body,
-            len: head + body.len(),
-        }),
-        None => Ok(Parse::Partial {
-            data_size: Some(data_size),
-            head: Some(head),
-        }),
-    }
-}
-
-/// The header length from the prefix at the start of `input`, checked;
-/// `None` when fewer than 4 bytes are there.
-#[inline]
-fn prefix_of(input: &[u8], max_header: u32) -> Result<Option<usize>, DecodeError> {
-    let Some(&[a, b, c, d]) = input.get(..PREFIX_LEN) else {
-        return Ok(None);
-    };
-    let len = prefix::check(prefix::read([a, b, c, d]), max_header)?;
-    Ok(Some(len as usize))
-}
 
 /// The decoder's position within the current frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,6 +192,22 @@ enum Step {
 /// The buffer holds one frame's header and, in whole-frame mode, its body,
 /// when the frame arrives in pieces. State beyond the buffer and the header
 /// is a few dozen bytes.
+///
+/// # Example
+///
+/// A frame that arrives in two pieces:
+///
+/// ```
+/// use jframe::{Decoder, Event};
+///
+/// let mut decoder = Decoder::new([0u8; 64]);
+/// let wire = b"\x0f\x00\x00\x00{\"data_size\":2}hi";
+/// assert!(matches!(decoder.feed(&wire[..6]), (6, Ok(Event::NeedMore))));
+/// match decoder.feed(&wire[6..]) {
+///     (15, Ok(Event::Frame(frame))) => assert_eq!(frame.body, b"hi"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Decoder<B, H = Header> {
     buf: B,
@@ -462,7 +395,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
     pub fn filled(&mut self, n: usize) -> Result<bool, DecodeError> {
         self.settle();
         self.record(n);
-        Ok(self.complete_stage(None)? != Step::NeedMore)
+        Ok(self.complete_buffered()? != Step::NeedMore)
     }
 
     /// The frame or head that [`Self::filled`] reported ready, borrowed from
@@ -494,34 +427,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
 
     /// Consumes input; see the [module docs](self).
     pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (usize, Result<Event<'a, H>, DecodeError>) {
-        self.settle();
-        let mut start = 0;
-        // Not a let chain: the core's MSRV (1.87) predates them.
-        if matches!(self.state, State::Prefix { got: 0, .. }) && input.len() >= PREFIX_LEN {
-            // Between frames with a prefix at hand, the common case: a whole
-            // frame in the input, lent out straight from it.
-            match self.whole(input, 0) {
-                (
-                    used,
-                    Ok(Step::Frame {
-                        src: Src::Input(_),
-                        header_len,
-                        ..
-                    }),
-                ) => {
-                    let head = PREFIX_LEN + header_len;
-                    let frame = Frame {
-                        header: &self.header,
-                        header_json: input.get(PREFIX_LEN..head).unwrap_or_default(),
-                        body: input.get(head..used).unwrap_or_default(),
-                    };
-                    return (used, Ok(Event::Frame(frame)));
-                }
-                (used, Ok(Step::NeedMore)) => start = used,
-                (used, step) => return (used, step.map(|step| self.view(input, step))),
-            }
-        }
-        let (consumed, step) = self.advance(input, start);
+        let (consumed, step) = self.advance(input);
         (consumed, step.map(|step| self.view(input, step)))
     }
 
@@ -589,9 +495,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
     }
 
     /// The state machine; returns offsets rather than borrows.
-    fn advance(&mut self, input: &[u8], start: usize) -> (usize, Result<Step, DecodeError>) {
+    fn advance(&mut self, input: &[u8]) -> (usize, Result<Step, DecodeError>) {
         self.settle();
-        let mut pos = start;
+        let mut pos = 0;
         loop {
             let rest = input.get(pos..).unwrap_or_default();
             match self.state {
@@ -637,7 +543,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
                 _ => {
                     let copied = self.fill(rest);
                     pos += copied;
-                    match self.complete_stage(None) {
+                    match self.complete_buffered() {
                         Ok(Step::NeedMore) if rest.len() > copied => {}
                         Ok(step) => return (pos, Ok(self.take_ready(step))),
                         Err(e) => return (pos, Err(e)),
@@ -700,7 +606,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
     /// The slow path: `rest` copied into the buffer, stage by stage.
     fn gather(&mut self, rest: &[u8]) -> (usize, Result<Step, DecodeError>) {
         let copied = self.fill(rest);
-        match self.complete_stage(None) {
+        match self.complete_buffered() {
             Ok(step) => (copied, Ok(self.take_ready(step))),
             Err(e) => (copied, Err(e)),
         }
@@ -713,7 +619,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
         if let Some(dst) = self.buf.as_mut().get_mut(..header_len) {
             crate::copy::copy(dst, json);
         }
-        let step = self.complete_stage(Some((header_len, Ok(data_size))));
+        let step = self.header_parsed(header_len, Ok(data_size));
         (PREFIX_LEN + header_len, step.map(|s| self.take_ready(s)))
     }
 
@@ -765,46 +671,47 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader> Decoder<B, H> {
         n
     }
 
-    /// Moves past a completed buffered stage, or handles a header parsed
-    /// elsewhere (`parsed`: its length and result). Ready frames and heads
-    /// are left in the `*Ready` states.
-    fn complete_stage(
-        &mut self,
-        parsed: Option<(usize, Result<u64, DecodeError>)>,
-    ) -> Result<Step, DecodeError> {
-        let (header_len, result) = match parsed {
-            Some(p) => p,
-            None => {
-                if self.want_buffered() != 0 {
-                    return Ok(Step::NeedMore);
+    /// Moves past a completed buffered stage (prefix, header or body).
+    /// Ready frames and heads are left in the `*Ready` states.
+    fn complete_buffered(&mut self) -> Result<Step, DecodeError> {
+        if self.want_buffered() != 0 {
+            return Ok(Step::NeedMore);
+        }
+        match self.state {
+            State::Prefix { bytes, .. } => {
+                match prefix::check(prefix::read(bytes), self.max_header) {
+                    Ok(len) => self.state = State::Header { len, got: 0 },
+                    Err(e) => return Err(self.fail(e)),
                 }
-                match self.state {
-                    State::Prefix { bytes, .. } => {
-                        match prefix::check(prefix::read(bytes), self.max_header) {
-                            Ok(len) => self.state = State::Header { len, got: 0 },
-                            Err(e) => return Err(self.fail(e)),
-                        }
-                        return Ok(Step::NeedMore);
-                    }
-                    State::Header { len, .. } => {
-                        let header_len = len as usize;
-                        let json = self.buf.as_ref().get(..header_len).unwrap_or_default();
-                        (header_len, self.header.parse_into(json))
-                    }
-                    State::Body {
-                        header_len, size, ..
-                    } => {
-                        self.state = State::FrameReady { header_len, size };
-                        return Ok(Step::Frame {
-                            src: Src::Buf,
-                            header_len: header_len as usize,
-                            body_len: size,
-                        });
-                    }
-                    _ => return Ok(Step::NeedMore),
-                }
+                Ok(Step::NeedMore)
             }
-        };
+            State::Header { len, .. } => {
+                let header_len = len as usize;
+                let json = self.buf.as_ref().get(..header_len).unwrap_or_default();
+                let parsed = self.header.parse_into(json);
+                self.header_parsed(header_len, parsed)
+            }
+            State::Body {
+                header_len, size, ..
+            } => {
+                self.state = State::FrameReady { header_len, size };
+                Ok(Step::Frame {
+                    src: Src::Buf,
+                    header_len: header_len as usize,
+                    body_len: size,
+                })
+            }
+            _ => Ok(Step::NeedMore),
+        }
+    }
+
+    /// Decides a frame once its header (`header_len` bytes, in the buffer)
+    /// is parsed: its body held whole, streamed, or skipped.
+    fn header_parsed(
+        &mut self,
+        header_len: usize,
+        result: Result<u64, DecodeError>,
+    ) -> Result<Step, DecodeError> {
         let data_size = match result {
             Ok(size) => size,
             Err(e @ DecodeError::Request { data_size, .. }) => {

@@ -13,6 +13,18 @@ pub use crate::error::EncodeError;
 
 /// Writes prefix + header + body into `out`; returns the frame's length.
 /// `header.data_size` must equal `body.len()`.
+///
+/// # Example
+///
+/// ```
+/// use jframe::{Header, Op, encode_frame};
+///
+/// let mut out = [0u8; 64];
+/// let n = encode_frame(&mut out, &Header::request(Op::Echo, 2), b"hi")?;
+/// assert_eq!(&out[..4], &27i32.to_le_bytes());
+/// assert_eq!(&out[4..n], b"{\"data_size\":2,\"op\":\"echo\"}hi");
+/// # Ok::<(), jframe::EncodeError>(())
+/// ```
 pub fn encode_frame(out: &mut [u8], header: &Header, body: &[u8]) -> Result<usize, EncodeError> {
     if u64::try_from(body.len()).ok() != Some(header.data_size) {
         return Err(EncodeError::SizeMismatch);
@@ -28,6 +40,19 @@ pub fn encode_frame(out: &mut [u8], header: &Header, body: &[u8]) -> Result<usiz
 
 /// Writes prefix + header into `out`; returns their length. The caller
 /// sends exactly `header.data_size` body bytes after them.
+///
+/// # Example
+///
+/// The head of a body too large to hold, which the caller streams after it:
+///
+/// ```
+/// use jframe::{Header, encode_head};
+///
+/// let mut out = [0u8; 32];
+/// let n = encode_head(&mut out, &Header::new(1_000_000))?;
+/// assert_eq!(&out[4..n], b"{\"data_size\":1000000}");
+/// # Ok::<(), jframe::EncodeError>(())
+/// ```
 pub fn encode_head(out: &mut [u8], header: &Header) -> Result<usize, EncodeError> {
     let mut w = Cursor {
         out,
@@ -63,7 +88,7 @@ const WELCOME: &[u8] = b",\"welcome\":true";
 /// [`encode_head`] of [`Header::reply`] / [`Header::error_reply`] (with a
 /// message of at most [`crate::header::ERROR_CAPACITY`] bytes), without
 /// building a [`Header`].
-pub fn encode_reply_head(
+pub(crate) fn encode_reply_head(
     out: &mut [u8],
     status: Status,
     data_size: u64,
@@ -77,7 +102,7 @@ pub fn encode_reply_head(
 /// (SPEC: a welcome is marked, so a client tells it from a reply by that
 /// key alone). The same bytes as [`encode_head`] of a [`Header::reply`]
 /// with `welcome` set.
-pub fn encode_welcome_head(out: &mut [u8], data_size: u64) -> Result<usize, EncodeError> {
+pub(crate) fn encode_welcome_head(out: &mut [u8], data_size: u64) -> Result<usize, EncodeError> {
     reply_head(out, Status::Ok, data_size, None, true)
 }
 
@@ -103,6 +128,23 @@ fn reply_head(
 /// Writes prefix + the header of a reply with `status` and a body of
 /// `data_size` bytes, followed by the keys of `extra` (a serde struct, in
 /// its field order): `{"data_size":N,"status":"ok","uptime_ms":7}`.
+///
+/// # Example
+///
+/// ```
+/// use jframe::Status;
+/// use jframe::encoder::encode_reply_head_with;
+///
+/// #[derive(serde::Serialize)]
+/// struct Uptime {
+///     uptime_ms: u64,
+/// }
+///
+/// let mut out = [0u8; 64];
+/// let n = encode_reply_head_with(&mut out, Status::Ok, 0, &Uptime { uptime_ms: 7 })?;
+/// assert_eq!(&out[4..n], br#"{"data_size":0,"status":"ok","uptime_ms":7}"#);
+/// # Ok::<(), jframe::EncodeError>(())
+/// ```
 pub fn encode_reply_head_with<T: serde::Serialize + ?Sized>(
     out: &mut [u8],
     status: Status,
@@ -138,6 +180,23 @@ pub fn encode_reply_head_with<T: serde::Serialize + ?Sized>(
 
 /// Writes prefix + a user header type's JSON into `out` (serde, compact).
 /// The type decides its own key order; it must carry `data_size`.
+///
+/// # Example
+///
+/// ```
+/// use jframe::encode_head_with;
+///
+/// #[derive(serde::Serialize)]
+/// struct Tagged<'a> {
+///     data_size: u64,
+///     tag: &'a str,
+/// }
+///
+/// let mut out = [0u8; 64];
+/// let n = encode_head_with(&mut out, &Tagged { data_size: 0, tag: "x" })?;
+/// assert_eq!(&out[4..n], br#"{"data_size":0,"tag":"x"}"#);
+/// # Ok::<(), jframe::EncodeError>(())
+/// ```
 pub fn encode_head_with<T: serde::Serialize + ?Sized>(
     out: &mut [u8],
     header: &T,

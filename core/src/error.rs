@@ -13,8 +13,9 @@ use core::fmt;
 
 use heapless::string::StringView;
 
+use crate::bounds::{ERROR_CAPACITY, MAX_DEPTH, MAX_KEYS, MIN_HEADER_LEN, PREFIX_LEN};
+use crate::codes::Status;
 use crate::decimal::Decimal;
-use crate::header::{ERROR_CAPACITY, Status};
 
 /// An error reply's message: text cut to the header's `error` capacity.
 pub type Message = heapless::String<ERROR_CAPACITY>;
@@ -111,23 +112,33 @@ pub enum HeaderError {
 }
 
 impl HeaderError {
-    /// The message, as `Display` writes it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
+    /// Writes the message (what `Display` writes); the limits are the
+    /// constants themselves, so the text cannot drift from them.
+    fn write(self, out: &mut (impl Sink + ?Sized)) {
+        let text = match self {
             Self::InvalidUtf8 => "header is not valid UTF-8",
             Self::NotAnObject => "header is not a JSON object",
             Self::Syntax => "header is not valid JSON",
-            Self::TooDeep => "header nests deeper than 16 levels",
+            Self::TooDeep => {
+                out.text("header nests deeper than ");
+                out.number(Decimal::from(MAX_DEPTH));
+                " levels"
+            }
             Self::TrailingBytes => "header has bytes after the JSON object",
             Self::DuplicateKey => "header has a duplicate key",
-            Self::TooManyKeys => "header has more than 64 top-level keys",
+            Self::TooManyKeys => {
+                out.text("header has more than ");
+                out.number(Decimal::from(MAX_KEYS as u64));
+                " top-level keys"
+            }
             Self::MissingDataSize => "header has no data_size",
             Self::InvalidDataSize => "data_size is not a non-negative integer below 2^64",
             Self::SizeMismatch => "data_size and size disagree",
             Self::InvalidField => "a header field has the wrong type",
             Self::FieldTooLong => "a header field is too long",
             Self::Deserialize => "header does not match the expected type",
-        }
+        };
+        out.text(text);
     }
 
     /// Whether the header is malformed, so the frame's end is unknown and
@@ -143,7 +154,7 @@ impl HeaderError {
 
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        display(f, |out| self.write(out))
     }
 }
 
@@ -200,7 +211,7 @@ impl DecodeError {
         Self::Request {
             error,
             data_size,
-            head: crate::prefix::PREFIX_LEN.saturating_add(header_json.len()),
+            head: PREFIX_LEN.saturating_add(header_json.len()),
         }
     }
 
@@ -240,7 +251,8 @@ impl DecodeError {
             Self::HeaderTooShort { len } => {
                 out.text("header length ");
                 out.number(Decimal::from(len));
-                out.text(" is below 2");
+                out.text(" is below ");
+                out.number(Decimal::from(MIN_HEADER_LEN));
             }
             Self::HeaderTooLong { len, max } => {
                 out.text("header length ");
@@ -250,11 +262,11 @@ impl DecodeError {
             }
             Self::Header(e) => {
                 out.text("bad header: ");
-                out.text(e.as_str());
+                e.write(out);
             }
             Self::Request { error, .. } => {
                 out.text("bad request: ");
-                out.text(error.as_str());
+                error.write(out);
             }
             Self::BodyTooLarge { data_size, max } => body_too_large(out, data_size, max),
         }

@@ -178,6 +178,27 @@ macro_rules! frame_io {
 }
 
 /// Blocking helpers over `embedded_io::{Read, Write}`.
+///
+/// # Example
+///
+/// A frame written to a `Vec<u8>` and read back from a byte slice:
+///
+/// ```
+/// use jframe::io::{Received, blocking};
+/// use jframe::{Decoder, Header};
+///
+/// let mut wire = Vec::new();
+/// let mut scratch = [0u8; 64];
+/// blocking::write_frame(&mut wire, &mut scratch, &Header::new(2), b"hi")?;
+/// let mut reader = &wire[..];
+/// let mut decoder = Decoder::new([0u8; 64]);
+/// match blocking::read_frame(&mut reader, &mut decoder) {
+///     Ok(Some(Received::Frame(frame))) => assert_eq!(frame.body, b"hi"),
+///     other => panic!("{other:?}"),
+/// }
+/// assert!(matches!(blocking::read_frame(&mut reader, &mut decoder), Ok(None)));
+/// # Ok::<(), jframe::WriteError<core::convert::Infallible>>(())
+/// ```
 pub mod blocking {
     frame_io!(embedded_io::Read, embedded_io::Write, ; );
 }

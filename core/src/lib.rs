@@ -56,6 +56,8 @@
 #[cfg(test)]
 extern crate std;
 
+mod bounds;
+mod codes;
 mod copy;
 mod decimal;
 pub mod decoder;
@@ -63,6 +65,7 @@ pub mod encoder;
 pub mod error;
 pub mod header;
 pub mod io;
+mod parse;
 // The header scanner is an implementation detail: its limits are public
 // through `header`, and `header::validate` checks a header for other types.
 mod json;

@@ -11,11 +11,9 @@
 //! must reject them, like anything below [`MIN_HEADER_LEN`] (`{}` is the
 //! shortest JSON object) or above its own limit.
 
-/// Length of the prefix in bytes.
-pub const PREFIX_LEN: usize = 4;
+use crate::error::DecodeError;
 
-/// Shortest possible header: `{}`.
-pub const MIN_HEADER_LEN: u32 = 2;
+pub use crate::bounds::{MIN_HEADER_LEN, PREFIX_LEN};
 
 /// Longest header the wire format can express (`i32::MAX`).
 pub const MAX_WIRE_HEADER_LEN: u32 = 0x7FFF_FFFF;
@@ -32,13 +30,13 @@ pub const fn read(prefix: [u8; PREFIX_LEN]) -> i32 {
 }
 
 /// Checks H against `[MIN_HEADER_LEN, max]`; returns it as a length.
-pub fn check(raw: i32, max: u32) -> Result<u32, crate::DecodeError> {
-    let len = u32::try_from(raw).map_err(|_| crate::DecodeError::HeaderTooShort { len: raw })?;
+pub fn check(raw: i32, max: u32) -> Result<u32, DecodeError> {
+    let len = u32::try_from(raw).map_err(|_| DecodeError::HeaderTooShort { len: raw })?;
     if len < MIN_HEADER_LEN {
-        return Err(crate::DecodeError::HeaderTooShort { len: raw });
+        return Err(DecodeError::HeaderTooShort { len: raw });
     }
     if len > max {
-        return Err(crate::DecodeError::HeaderTooLong { len, max });
+        return Err(DecodeError::HeaderTooLong { len, max });
     }
     Ok(len)
 }
@@ -51,7 +49,6 @@ pub fn emit(len: usize) -> Option<[u8; PREFIX_LEN]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::DecodeError;
 
     #[test]
     fn golden() {

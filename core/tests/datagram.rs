@@ -1,24 +1,15 @@
-//! `service::datagram::answer`: one request datagram, one reply datagram.
+//! `service::datagram::answer` proves SPEC "Transports" for UDP: one
+//! request datagram gets exactly one reply datagram (or none, for a reply),
+//! with SPEC "Test vectors", `truncated`, trailing bytes as `bad_frame`,
+//! and the size limits of a datagram.
 
+mod common;
+
+use common::{frame, unhex};
 use jframe::service::datagram::{BARE_ERROR_MAX, MAX_DATAGRAM, MAX_EXTRA, answer};
 use jframe::service::{Answer, Demo, Limits, Refusal, Request, Service, Source, SourceError};
 use jframe::{Decoder, Event, Header, Status};
 use proptest::prelude::*;
-
-fn frame(json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (json.len() as u32).to_le_bytes().to_vec();
-    v.extend_from_slice(json.as_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 /// The reply datagram decoded: (header, body); it must be exactly one frame.
 fn decode(reply: &[u8]) -> (Header, Vec<u8>) {
@@ -238,12 +229,7 @@ fn a_reply_larger_than_request_plus_extra_is_too_large() {
     assert_eq!((h.status(), body.len()), (Some(Status::Ok), 10));
     // The largest reply allowed is the request's size plus MAX_EXTRA.
     let head = 4 + r#"{"data_size":99,"status":"ok"}"#.len();
-    let req = |n: usize| {
-        frame(
-            &format!(r#"{{"data_size":0,"op":"get","name":"{n}"}}"#),
-            b"",
-        )
-    };
+    let req = |n: usize| frame(format!(r#"{{"data_size":0,"op":"get","name":"{n}"}}"#), b"");
     let fits = req(99).len() + MAX_EXTRA - head;
     let (h, body) = ask_with(&req(fits), &mut Files).unwrap();
     assert_eq!((h.status(), body.len()), (Some(Status::Ok), fits));

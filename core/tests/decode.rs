@@ -1,5 +1,11 @@
-//! Decoder behaviour: SPEC vectors, every prefix, chunking, bad inputs, recovery.
+//! The decoder against SPEC "The frame" and "Test vectors": the vectors
+//! decode, every prefix of a frame needs more, each bad input gives its own
+//! error, and recovery follows "Errors and recovery" (fatal stays failed, a
+//! recoverable error skips exactly `data_size` bytes).
 
+mod common;
+
+use common::{frame, unhex};
 use jframe::{DecodeError, Decoder, Event, Header, HeaderError, encode_frame};
 
 /// SPEC's test vectors: (hex, header data_size, body).
@@ -8,14 +14,6 @@ const VECTORS: [(&str, u64, &[u8]); 3] = [
     ("0f000000 7b22646174615f73697a65223a327d 6869", 2, b"hi"),
     ("0b000000 7b2273697a65223a20327d 6869", 2, b"hi"),
 ];
-
-fn unhex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 type Frames = Vec<(Header, Vec<u8>)>;
 
@@ -115,16 +113,6 @@ fn many_frames_in_one_chunk_stop_at_each_frame() {
     assert!(matches!(event, Ok(Event::Frame(_))));
     let (frames, err) = decode_all(&mut dec, &input[used..]);
     assert_eq!((frames.len(), err), (2, None));
-}
-
-fn frame(header_json: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut v = i32::try_from(header_json.len())
-        .unwrap()
-        .to_le_bytes()
-        .to_vec();
-    v.extend_from_slice(header_json);
-    v.extend_from_slice(body);
-    v
 }
 
 /// The bad-input table: each gives its specific error, and a valid frame
@@ -261,7 +249,7 @@ fn bad_inputs() {
         (
             "4 KiB of [",
             frame(
-                &[&b"{\"data_size\":0,\"a\":"[..], &[b'['; 4070][..]].concat(),
+                [&b"{\"data_size\":0,\"a\":"[..], &[b'['; 4070][..]].concat(),
                 b"",
             ),
             D::Header(H::TooDeep),

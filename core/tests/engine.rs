@@ -1,5 +1,11 @@
-//! The connection engine over an in-memory transport, blocking and async.
+//! The one-call engine (`service::engine`, blocking and async) over an
+//! in-memory transport: SPEC "Services", "Welcome frames" and "Errors and
+//! recovery" hold in any chunking and buffer size, with the built-in
+//! services and with an extension's replies, collected bodies and refusals.
 
+mod common;
+
+use common::{block_on, frame};
 use jframe::service::engine::{asynch, blocking};
 use jframe::service::{
     Answer, Buffers, Clock, Config, Demo, End, Instant, Limits, Refusal, Request, Service, Source,
@@ -93,24 +99,6 @@ impl Clock for Memory<'_> {
     }
 }
 
-/// Polls a future that never waits on anything external (in-memory I/O).
-fn block_on<F: core::future::Future>(fut: F) -> F::Output {
-    let mut fut = core::pin::pin!(fut);
-    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
-    loop {
-        if let core::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
-fn frame(json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (json.len() as u32).to_le_bytes().to_vec();
-    v.extend_from_slice(json.as_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
 /// A reply frame, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Got {
@@ -185,18 +173,23 @@ fn session<X: Service>(
     }
 }
 
+/// [`session`] with the demo services and the default configuration.
+fn demo_session(io: &mut Memory<'_>, sizes: (usize, usize, usize), asynchronous: bool) -> Session {
+    session(
+        io,
+        sizes,
+        &mut Demo::new(),
+        &Config::default(),
+        asynchronous,
+    )
+}
+
 fn run(
     input: &[u8],
     chunk: usize,
     sizes: (usize, usize, usize),
 ) -> (End<core::convert::Infallible>, Vec<(String, Vec<u8>)>) {
-    let s = session(
-        &mut Memory::new(input, chunk),
-        sizes,
-        &mut Demo::new(),
-        &Config::default(),
-        false,
-    );
+    let s = demo_session(&mut Memory::new(input, chunk), sizes, false);
     (s.end, pairs(&s.got))
 }
 
@@ -210,11 +203,11 @@ fn serves_a_session_in_any_chunking_and_buffer_sizes() {
         frame(r#"{"data_size":2,"op":5}"#, b"zz"),
         frame(r#"{"data_size":0,"op":"dance"}"#, b""),
         frame(
-            &format!(r#"{{"data_size":{},"op":"upper"}}"#, big.len()),
+            format!(r#"{{"data_size":{},"op":"upper"}}"#, big.len()),
             &big,
         ),
         frame(
-            &format!(r#"{{"data_size":{},"op":"greet"}}"#, big.len()),
+            format!(r#"{{"data_size":{},"op":"greet"}}"#, big.len()),
             &big,
         ),
         frame(r#"{"data_size":4,"op":"greet"}"#, b"exit"),
@@ -422,7 +415,7 @@ fn every_status_through_the_engine_with_an_extension() {
         frame(r#"{"data_size":3,"op":"dance"}"#, b"abc"), // bad_request: unknown op
         frame(r#"{"data_size":3,"op":[]}"#, b"abc"),      // bad_request: wrong type
         frame(
-            &format!(r#"{{"data_size":1,"op":"get","name":"{long_name}"}}"#),
+            format!(r#"{{"data_size":1,"op":"get","name":"{long_name}"}}"#),
             b"x",
         ), // bad_request: too long
         frame(r#"{"data_size":600,"op":"echo"}"#, &[b'e'; 600]), // too_large (max_body)
@@ -514,7 +507,7 @@ fn collect_of_a_streamed_body() {
     let text = "grüße aus köln ".repeat(40);
     let input = [
         frame(
-            &format!(r#"{{"data_size":{}}}"#, text.len()),
+            format!(r#"{{"data_size":{}}}"#, text.len()),
             text.as_bytes(),
         ),
         frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
@@ -522,17 +515,22 @@ fn collect_of_a_streamed_body() {
     .concat();
     for asynchronous in [false, true] {
         for chunk in [1, 7, 100, 4096] {
-            let mut files = Files {
-                budget: 10_000,
-                ..Files::default()
+            // The input (whole or cut) served with a collecting budget.
+            let serve = |input: &[u8], budget: usize| {
+                let mut files = Files {
+                    budget,
+                    ..Files::default()
+                };
+                let s = session(
+                    &mut Memory::new(input, chunk),
+                    (32, 64, 200),
+                    &mut files,
+                    &Config::default(),
+                    asynchronous,
+                );
+                (s, files)
             };
-            let s = session(
-                &mut Memory::new(&input, chunk),
-                (32, 64, 200),
-                &mut files,
-                &Config::default(),
-                asynchronous,
-            );
+            let (s, _) = serve(&input, 10_000);
             assert_eq!(s.end, End::PeerClosed);
             assert_eq!(
                 pairs(&s.got),
@@ -542,17 +540,7 @@ fn collect_of_a_streamed_body() {
                 ]
             );
             // Over budget part-way: busy, the rest skipped, the session goes on.
-            let mut files = Files {
-                budget: 100,
-                ..Files::default()
-            };
-            let s = session(
-                &mut Memory::new(&input, chunk),
-                (32, 64, 200),
-                &mut files,
-                &Config::default(),
-                asynchronous,
-            );
+            let (s, files) = serve(&input, 100);
             assert_eq!(s.end, End::PeerClosed);
             assert_eq!(
                 pairs(&s.got),
@@ -560,18 +548,7 @@ fn collect_of_a_streamed_body() {
             );
             assert_eq!(files.abandoned, 1);
             // The peer leaves in the middle of a collected body.
-            let mut files = Files {
-                budget: 10_000,
-                ..Files::default()
-            };
-            let cut = &input[..200];
-            let s = session(
-                &mut Memory::new(cut, chunk),
-                (32, 64, 200),
-                &mut files,
-                &Config::default(),
-                asynchronous,
-            );
+            let (s, files) = serve(&input[..200], 10_000);
             assert_eq!(
                 (s.end, s.got.len(), files.abandoned),
                 (End::Truncated, 0, 1)
@@ -586,7 +563,7 @@ fn a_source_that_fails_part_way_ends_the_session() {
         let input = [
             frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
             frame(
-                &format!(r#"{{"data_size":0,"op":"get","name":"{name}"}}"#),
+                format!(r#"{{"data_size":0,"op":"get","name":"{name}"}}"#),
                 b"",
             ),
             frame(r#"{"data_size":1,"op":"echo"}"#, b"!"),
@@ -672,37 +649,19 @@ fn stop_only_between_frames() {
         // Stop asked before anything arrives.
         let mut io = Memory::new(&input, 1);
         io.go = 0;
-        let s = session(
-            &mut io,
-            (64, 64, 200),
-            &mut Demo::new(),
-            &Config::default(),
-            asynchronous,
-        );
+        let s = demo_session(&mut io, (64, 64, 200), asynchronous);
         assert_eq!((s.end, s.got.len()), (End::Stopped, 0));
         // Stop asked from the second read on: ignored inside the first
         // frame, which is answered (and flushed) before the session stops.
         let mut io = Memory::new(&input, 1);
         io.go = 1;
-        let s = session(
-            &mut io,
-            (64, 64, 200),
-            &mut Demo::new(),
-            &Config::default(),
-            asynchronous,
-        );
+        let s = demo_session(&mut io, (64, 64, 200), asynchronous);
         assert_eq!(s.end, End::Stopped);
         assert_eq!(pairs(&s.got), [("ok".into(), b"hi".to_vec())]);
         // Pipelined: a stop between the two frames that arrived together.
         let mut io = Memory::new(&input, 4096);
         io.go = 1;
-        let s = session(
-            &mut io,
-            (4096, 64, 200),
-            &mut Demo::new(),
-            &Config::default(),
-            asynchronous,
-        );
+        let s = demo_session(&mut io, (4096, 64, 200), asynchronous);
         assert_eq!(s.end, End::Stopped);
         assert_eq!(
             pairs(&s.got),
@@ -719,18 +678,12 @@ fn pipelined_replies_before_a_reply_frame_are_delivered() {
         let input = [
             frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
             frame(
-                &format!(r#"{{"data_size":{},"status":"ok"}}"#, body.len()),
+                format!(r#"{{"data_size":{},"status":"ok"}}"#, body.len()),
                 body,
             ),
         ]
         .concat();
-        let s = session(
-            &mut Memory::new(&input, 4096),
-            (4096, 128, 256),
-            &mut Demo::new(),
-            &Config::default(),
-            false,
-        );
+        let s = demo_session(&mut Memory::new(&input, 4096), (4096, 128, 256), false);
         assert_eq!(s.end, End::ReplyReceived);
         assert_eq!(
             pairs(&s.got),
@@ -747,7 +700,7 @@ fn abandon_when_collect_refuses_not_after_finish() {
         (&b"uuuuuuuuuu"[..], 5, 1, "busy"),
         (b"nobody", 100, 0, "error"),
     ] {
-        let input = frame(&format!(r#"{{"data_size":{}}}"#, body.len()), body);
+        let input = frame(format!(r#"{{"data_size":{}}}"#, body.len()), body);
         // The body whole in the frame buffer, then streamed through a small one.
         for sizes in [(4096, 4096, 4096), (4, 20, 200)] {
             for asynchronous in [false, true] {

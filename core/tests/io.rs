@@ -1,32 +1,13 @@
-//! The embedded-io helpers, blocking and async, over in-memory streams.
+//! The embedded-io helpers (`io::blocking`, `io::asynch`) over in-memory
+//! streams with short reads: they read what the decoder reads, stream and
+//! skip bodies, and report a close mid-frame and a bad prefix (SPEC "Errors
+//! and recovery").
 
+mod common;
+
+use common::{Chunked, block_on};
 use jframe::io::{Received, asynch, blocking};
 use jframe::{Decoder, Header, Op, ReadError};
-
-/// A reader that hands out at most `step` bytes per call, like a socket.
-struct Trickle<'a> {
-    data: &'a [u8],
-    step: usize,
-}
-
-impl embedded_io::ErrorType for Trickle<'_> {
-    type Error = core::convert::Infallible;
-}
-
-impl embedded_io::Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let n = buf.len().min(self.step).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
-impl embedded_io_async::Read for Trickle<'_> {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        embedded_io::Read::read(self, buf)
-    }
-}
 
 fn wire() -> Vec<u8> {
     let mut out = Vec::new();
@@ -48,7 +29,7 @@ fn wire() -> Vec<u8> {
 fn blocking_reads_pipelined_frames_and_streams_big_bodies() {
     let wire = wire();
     for step in [1, 3, 4096] {
-        let mut reader = Trickle { data: &wire, step };
+        let mut reader = Chunked::new(&wire, &[step]);
         let mut dec = Decoder::new([0u8; 512]).streaming(true);
         match blocking::read_frame(&mut reader, &mut dec).unwrap() {
             Some(Received::Frame(f)) => {
@@ -82,10 +63,7 @@ fn blocking_reads_pipelined_frames_and_streams_big_bodies() {
 #[test]
 fn blocking_skips_an_unread_streamed_body() {
     let wire = wire();
-    let mut reader = Trickle {
-        data: &wire,
-        step: 7,
-    };
+    let mut reader = Chunked::new(&wire, &[7]);
     let mut dec = Decoder::new([0u8; 512]).streaming(true);
     blocking::read_frame(&mut reader, &mut dec).unwrap();
     assert!(matches!(
@@ -103,10 +81,7 @@ fn blocking_skips_an_unread_streamed_body() {
 fn blocking_eof_mid_frame_is_an_error() {
     let wire = wire();
     for cut in [1, 10, 25] {
-        let mut reader = Trickle {
-            data: &wire[..cut],
-            step: 64,
-        };
+        let mut reader = Chunked::new(&wire[..cut], &[64]);
         let mut dec = Decoder::new([0u8; 512]);
         assert_eq!(
             blocking::read_frame(&mut reader, &mut dec),
@@ -119,10 +94,7 @@ fn blocking_eof_mid_frame_is_an_error() {
 #[test]
 fn blocking_bad_prefix_is_reported_and_final() {
     let bad = (-5i32).to_le_bytes();
-    let mut reader = Trickle {
-        data: &bad,
-        step: 64,
-    };
+    let mut reader = Chunked::new(&bad, &[64]);
     let mut dec = Decoder::new([0u8; 64]);
     let err = blocking::read_frame(&mut reader, &mut dec).unwrap_err();
     assert_eq!(
@@ -135,25 +107,11 @@ fn blocking_bad_prefix_is_reported_and_final() {
     );
 }
 
-/// Polls a future that never waits on anything external (in-memory I/O).
-fn block_on<F: core::future::Future>(fut: F) -> F::Output {
-    let mut fut = core::pin::pin!(fut);
-    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
-    loop {
-        if let core::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
 #[test]
 fn async_helpers_match_blocking() {
     let wire = wire();
     block_on(async {
-        let mut reader = Trickle {
-            data: &wire,
-            step: 5,
-        };
+        let mut reader = Chunked::new(&wire, &[5]);
         let mut dec = Decoder::new([0u8; 512]).streaming(true);
         let mut out: Vec<u8> = Vec::new();
         let mut scratch = [0u8; 1024];
@@ -194,10 +152,7 @@ fn skip_body_discards_exactly_the_rejected_or_unwanted_body() {
     let mut scratch = [0u8; 1024];
     blocking::write_frame(&mut wire, &mut scratch, &Header::new(1000), &[b'z'; 1000]).unwrap();
     blocking::write_frame(&mut wire, &mut scratch, &Header::new(2), b"ok").unwrap();
-    let mut reader = Trickle {
-        data: &wire,
-        step: 100,
-    };
+    let mut reader = Chunked::new(&wire, &[100]);
     let mut dec = Decoder::new([0u8; 128]);
     let err = blocking::read_frame(&mut reader, &mut dec).unwrap_err();
     assert!(matches!(err, ReadError::Decode(e) if e.is_recoverable()));
@@ -214,10 +169,7 @@ fn skip_body_discards_exactly_the_rejected_or_unwanted_body() {
     ));
 
     // An unwanted streamed body, asynchronously.
-    let mut reader = Trickle {
-        data: &wire,
-        step: 7,
-    };
+    let mut reader = Chunked::new(&wire, &[7]);
     let mut dec = Decoder::new([0u8; 128]).streaming(true);
     block_on(async {
         assert!(matches!(

@@ -1,16 +1,12 @@
 //! The sans-IO session driven by hand: time is a parameter, so every
 //! deadline is checked exactly, with no clock and no sleep.
 
+mod common;
+
+use common::frame;
 use jframe::service::{
     Buffers, Config, Deadline, Demo, End, HEAD_RESERVE, Instant, Session, Timeouts,
 };
-
-fn frame(json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (json.len() as u32).to_le_bytes().to_vec();
-    v.extend_from_slice(json.as_bytes());
-    v.extend_from_slice(body);
-    v
-}
 
 const T: Timeouts = Timeouts {
     idle_ms: 1000,

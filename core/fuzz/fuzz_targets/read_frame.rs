@@ -6,38 +6,8 @@
 
 use jframe::io::blocking::{read_body, read_frame};
 use jframe::{ReadError, Received};
-use jframe_fuzz::{Config, End, Ev, feed_all};
+use jframe_fuzz::{Chunked, Config, Ev, Outcome, feed_all};
 use libfuzzer_sys::fuzz_target;
-
-/// A reader over a slice that hands out at most the next chunk size per read.
-struct Short<'a> {
-    data: &'a [u8],
-    sizes: &'a [usize],
-    turn: usize,
-}
-
-impl embedded_io::ErrorType for Short<'_> {
-    type Error = core::convert::Infallible;
-}
-
-impl embedded_io::Read for Short<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        assert!(
-            !buf.is_empty(),
-            "read_frame asked for 0 bytes (looks like EOF)"
-        );
-        let cap = self
-            .sizes
-            .get(self.turn % self.sizes.len().max(1))
-            .copied()
-            .unwrap_or(usize::MAX);
-        self.turn += 1;
-        let n = buf.len().min(cap).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((cfg, stream)) = Config::split(data) else {
@@ -45,11 +15,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let (expected, end) = feed_all(&cfg, stream, &[usize::MAX]);
 
-    let mut reader = Short {
-        data: stream,
-        sizes: &cfg.chunks,
-        turn: 0,
-    };
+    let mut reader = Chunked::new(stream, &cfg.chunks);
     let mut decoder = cfg.decoder();
     let mut got = Vec::new();
     let mut body_buf = vec![0u8; 1 + cfg.chunks.first().copied().unwrap_or(1).min(512)];
@@ -57,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     for _ in 0..=stream.len() + 1 {
         match read_frame(&mut reader, &mut decoder) {
             Ok(None) => {
-                assert_eq!(end, End::Idle, "clean close reported mid-frame");
+                assert_eq!(end, Outcome::Idle, "clean close reported mid-frame");
                 assert!(reader.data.is_empty());
                 assert_eq!(got, expected);
                 return;
@@ -88,13 +54,13 @@ fuzz_target!(|data: &[u8]| {
             Err(ReadError::Decode(e)) => {
                 got.push(Ev::Err(e));
                 if !e.is_recoverable() {
-                    assert_eq!(end, End::Failed);
+                    assert_eq!(end, Outcome::Failed);
                     assert_eq!(got, expected);
                     return;
                 }
             }
             Err(ReadError::UnexpectedEof) => {
-                assert_eq!(end, End::MidFrame, "EOF error between frames");
+                assert_eq!(end, Outcome::MidFrame, "EOF error between frames");
                 assert!(reader.data.is_empty());
                 // A streamed body cut short: feed saw the same partial chunks.
                 assert_eq!(got, expected);

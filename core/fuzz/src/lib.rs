@@ -2,7 +2,12 @@
 //! the fuzz input, and the decoded stream as a plain list of events, so two
 //! ways of decoding the same bytes can be compared with `==`.
 
+#[path = "../../tests/common/shared.rs"]
+mod shared;
+
 use jframe::{DecodeError, Decoder, Event, Header, encode_frame, encode_head};
+
+pub use shared::{Chunked, Outcome, block_on};
 
 /// Decoder settings and read/feed chunk sizes, from the first bytes of the input.
 #[derive(Debug, Clone)]
@@ -80,20 +85,9 @@ pub enum Ev {
     Err(DecodeError),
 }
 
-/// How a decoding run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// All input consumed, no partial frame.
-    Idle,
-    /// All input consumed in the middle of a frame.
-    MidFrame,
-    /// A fatal error stopped decoding.
-    Failed,
-}
-
 /// Decodes `stream` with `Decoder::feed`, in chunks of the given sizes
 /// (cycled), checking the feed contract on every call.
-pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, End) {
+pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, Outcome) {
     let mut d = cfg.decoder();
     let mut events = Vec::new();
     let mut offset = 0;
@@ -156,7 +150,7 @@ pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, End)
                         // The failure is sticky and consumes nothing.
                         let (again, second) = d.feed(input);
                         assert_eq!((again, second), (0, Err(e)));
-                        return (events, End::Failed);
+                        return (events, Outcome::Failed);
                     }
                     assert!(!d.is_failed(), "recoverable {e:?} but decoder failed");
                 }
@@ -167,12 +161,7 @@ pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, End)
         }
         offset = end;
     }
-    let state = if d.is_idle() {
-        End::Idle
-    } else {
-        End::MidFrame
-    };
-    (events, state)
+    (events, Outcome::of(&d))
 }
 
 /// Everything a delivered frame promises.

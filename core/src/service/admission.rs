@@ -3,7 +3,7 @@
 //! session that never sent a byte has been idle since it began); only when
 //! none is idle is the newcomer refused with `busy` ([`Refused`]).
 
-use crate::encoder::{EncodeError, encode_reply_head};
+use crate::encoder::EncodeError;
 
 use super::request::Refusal;
 use super::time::Instant;
@@ -23,6 +23,19 @@ pub enum Admission<K> {
 /// The rule: `full` says whether the server holds as many sessions as it
 /// may; `sessions` gives each one's key and
 /// [`Session::idle_since`](super::Session::idle_since).
+///
+/// # Example
+///
+/// ```
+/// use jframe::service::{Admission, Instant, admit};
+///
+/// let at = Instant::from_millis;
+/// assert_eq!(admit(false, [("a", Some(at(5)))]), Admission::Admit);
+/// // Full: the session idle longest makes room; a busy one (`None`) never does.
+/// let sessions = [("a", Some(at(5))), ("b", Some(at(1))), ("c", None)];
+/// assert_eq!(admit(true, sessions), Admission::Evict("b"));
+/// assert_eq!(admit(true, [("a", None)]), Admission::Busy);
+/// ```
 pub fn admit<K>(
     full: bool,
     sessions: impl IntoIterator<Item = (K, Option<Instant>)>,
@@ -49,6 +62,24 @@ pub fn admit<K>(
 /// (and drops) what the peer sends until [`Refused::finished`]: the peer
 /// closed, or the linger passed. Closing at once could reset the
 /// connection before the peer has read the reply.
+///
+/// # Example
+///
+/// ```
+/// use jframe::Status;
+/// use jframe::service::{Instant, Refusal, Refused};
+///
+/// let at = Instant::from_millis;
+/// let mut buf = [0u8; 128];
+/// let busy = Refusal::text(Status::Busy, "the server is full");
+/// let mut refused = Refused::new(&mut buf, &busy, 1_000, 500, at(0))?;
+/// let written = refused.transmit().len();
+/// refused.sent(written, at(1));
+/// // The peer does not close: the linger ends it.
+/// refused.handle_timeout(at(501));
+/// assert!(refused.finished());
+/// # Ok::<(), jframe::EncodeError>(())
+/// ```
 #[derive(Debug)]
 pub struct Refused<'b> {
     frame: &'b [u8],
@@ -72,10 +103,7 @@ impl<'b> Refused<'b> {
         linger_ms: u64,
         now: Instant,
     ) -> Result<Self, EncodeError> {
-        let n = match encode_reply_head(buf, refusal.status, 0, Some(&refusal.message)) {
-            Ok(n) => n,
-            Err(_) => encode_reply_head(buf, refusal.status, 0, None)?,
-        };
+        let n = refusal.encode_head(buf)?;
         Ok(Refused {
             frame: buf.get(..n).unwrap_or_default(),
             sent: 0,

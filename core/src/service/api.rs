@@ -160,6 +160,35 @@ pub struct NoKeys {}
 
 /// A service: see the [module docs](self).
 // A refusal is the error reply itself, built once per refused request.
+///
+/// # Example
+///
+/// A service of one op, `shout`; jframe answers any other op `bad_request`:
+///
+/// ```
+/// use jframe::CompactHeader;
+/// use jframe::service::{Answer, Limits, Request, Service, Transform, datagram};
+///
+/// struct Shout;
+///
+/// impl Service for Shout {
+///     type Header = CompactHeader;
+///     type Source = core::convert::Infallible;
+///
+///     fn call(&mut self, request: &Request<'_, CompactHeader>) -> Answer<Self::Source> {
+///         match request.op {
+///             Some("shout") => Answer::Transform(Transform::Upper),
+///             _ => Answer::Unclaimed,
+///         }
+///     }
+/// }
+///
+/// let json = br#"{"data_size":2,"op":"shout"}"#;
+/// let request = [&(json.len() as i32).to_le_bytes()[..], json, b"hi"].concat();
+/// let mut out = [0u8; 128];
+/// let n = datagram::answer(&request, &mut out, &mut Shout, &Limits::default()).unwrap();
+/// assert!(out[..n].ends_with(b"HI"));
+/// ```
 #[allow(clippy::result_large_err)]
 pub trait Service {
     /// What requests' headers are parsed into.
@@ -278,6 +307,39 @@ impl<A: Source, B: Source> Source for Either<A, B> {
 
 /// `first`'s ops, and `then`'s for what `first` leaves
 /// [`Answer::Unclaimed`]: a device's own ops beside SPEC's demo ones.
+///
+/// # Example
+///
+/// A device's own `ping` beside SPEC's demo ops:
+///
+/// ```
+/// use jframe::service::{Answer, Demo, Fallback, Limits, NoKeys, Reply, Request, Service};
+/// use jframe::{CompactHeader, Status};
+///
+/// struct Ping;
+///
+/// impl Service for Ping {
+///     type Header = CompactHeader;
+///     type Source = Reply<NoKeys, &'static [u8]>;
+///
+///     fn call(&mut self, request: &Request<'_, CompactHeader>) -> Answer<Self::Source> {
+///         match request.op {
+///             Some("ping") => Answer::Reply(Reply::new(Status::Ok, NoKeys {}, b"pong")),
+///             _ => Answer::Unclaimed,
+///         }
+///     }
+/// }
+///
+/// let mut both = Fallback::new(Ping, Demo::new());
+/// for (op, reply) in [("ping", "pong"), ("echo", "hi")] {
+///     let json = format!(r#"{{"data_size":2,"op":"{op}"}}"#);
+///     let request = [&(json.len() as i32).to_le_bytes()[..], json.as_bytes(), b"hi"].concat();
+///     let mut out = [0u8; 128];
+///     let limits = Limits::default();
+///     let n = jframe::service::datagram::answer(&request, &mut out, &mut both, &limits).unwrap();
+///     assert!(out[..n].ends_with(reply.as_bytes()));
+/// }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Fallback<A, B> {
     /// Asked first.
@@ -299,23 +361,17 @@ impl<A, B> Fallback<A, B> {
     }
 }
 
-fn first<A, B>(a: Answer<A>) -> Answer<Either<A, B>> {
-    match a {
-        Answer::Unclaimed => Answer::Unclaimed,
-        Answer::Transform(t) => Answer::Transform(t),
-        Answer::Reply(s) => Answer::Reply(Either::First(s)),
-        Answer::Collect => Answer::Collect,
-        Answer::Refuse(r) => Answer::Refuse(r),
-    }
-}
-
-fn then<A, B>(b: Answer<B>) -> Answer<Either<A, B>> {
-    match b {
-        Answer::Unclaimed => Answer::Unclaimed,
-        Answer::Transform(t) => Answer::Transform(t),
-        Answer::Reply(s) => Answer::Reply(Either::Then(s)),
-        Answer::Collect => Answer::Collect,
-        Answer::Refuse(r) => Answer::Refuse(r),
+impl<S> Answer<S> {
+    /// The same answer, its reply (if any) mapped: how [`Fallback`] tells
+    /// whose reply it is.
+    fn map_reply<T>(self, f: impl FnOnce(S) -> T) -> Answer<T> {
+        match self {
+            Answer::Unclaimed => Answer::Unclaimed,
+            Answer::Transform(t) => Answer::Transform(t),
+            Answer::Reply(s) => Answer::Reply(f(s)),
+            Answer::Collect => Answer::Collect,
+            Answer::Refuse(r) => Answer::Refuse(r),
+        }
     }
 }
 
@@ -327,11 +383,11 @@ impl<A: Service, B: Service<Header = A::Header>> Service for Fallback<A, B> {
         match self.first.call(request) {
             Answer::Unclaimed => {
                 self.then_has_body = true;
-                then(self.then.call(request))
+                self.then.call(request).map_reply(Either::Then)
             }
             answer => {
                 self.then_has_body = false;
-                first(answer)
+                answer.map_reply(Either::First)
             }
         }
     }
@@ -354,9 +410,9 @@ impl<A: Service, B: Service<Header = A::Header>> Service for Fallback<A, B> {
 
     fn finish(&mut self, header: &Self::Header) -> Answer<Self::Source> {
         if self.then_has_body {
-            then(self.then.finish(header))
+            self.then.finish(header).map_reply(Either::Then)
         } else {
-            first(self.first.finish(header))
+            self.first.finish(header).map_reply(Either::First)
         }
     }
 

@@ -33,6 +33,27 @@ pub const MAX_DATAGRAM: usize = 65_507;
 /// The reply to one request datagram, encoded into `out`; its length, or
 /// `None` when no reply is due (the datagram is itself a reply) or not even
 /// a bare status fits the amplification bound.
+///
+/// # Example
+///
+/// A datagram shorter than its header says is answered `truncated`; a reply
+/// is never answered:
+///
+/// ```
+/// use jframe::service::{Demo, Limits, datagram};
+/// use jframe::{Decoder, Event, Status};
+///
+/// let mut out = [0u8; 128];
+/// let short = b"\x0f\x00\x00\x00{\"data_size\":9}hi";
+/// let n = datagram::answer(short, &mut out, &mut Demo::new(), &Limits::default()).unwrap();
+/// let mut decoder = Decoder::new([0u8; 256]);
+/// match decoder.feed(&out[..n]) {
+///     (_, Ok(Event::Frame(frame))) => assert_eq!(frame.header.status(), Some(Status::Truncated)),
+///     other => panic!("{other:?}"),
+/// }
+/// let reply = b"\x1d\x00\x00\x00{\"data_size\":0,\"status\":\"ok\"}";
+/// assert_eq!(datagram::answer(reply, &mut out, &mut Demo::new(), &Limits::default()), None);
+/// ```
 pub fn answer<X: Service>(
     request: &[u8],
     out: &mut [u8],
@@ -77,7 +98,7 @@ pub fn answer<X: Service>(
         Err(DecodeError::Request { .. }) if header.is_reply() => return None,
         Err(e) => Refusal::from(e),
     };
-    refuse(&refusal, out, limit)
+    encode_refusal(&refusal, out, limit)
 }
 
 enum Answer {
@@ -165,7 +186,7 @@ fn pull<S: Source>(out: &mut [u8], limit: usize, mut reply: S) -> Option<usize> 
 }
 
 /// An error reply: with its message within `limit`, else the bare status.
-fn refuse(refusal: &Refusal, out: &mut [u8], limit: usize) -> Option<usize> {
+fn encode_refusal(refusal: &Refusal, out: &mut [u8], limit: usize) -> Option<usize> {
     if let Some(n) = out.get_mut(..limit).and_then(|within| {
         encode_reply_head(within, refusal.status, 0, Some(&refusal.message)).ok()
     }) {

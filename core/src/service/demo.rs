@@ -10,7 +10,21 @@ use super::api::{Answer, Request, Service};
 use super::transform::Transform;
 
 /// SPEC's `upper`, `echo` and `greet`, on any header type `H`
-/// ([`CompactHeader`] by default: a few dozen bytes per connection).
+/// ([`CompactHeader`] by default: see its size beside [`Header`]'s).
+///
+/// [`Header`]: crate::Header
+///
+/// # Example
+///
+/// ```
+/// use jframe::service::{Demo, Limits, datagram};
+///
+/// let json = br#"{"data_size":5,"op":"greet"}"#;
+/// let request = [&(json.len() as i32).to_le_bytes()[..], json, b"world"].concat();
+/// let mut out = [0u8; 128];
+/// let n = datagram::answer(&request, &mut out, &mut Demo::new(), &Limits::default()).unwrap();
+/// assert!(out[..n].ends_with(b"Hello, world!"));
+/// ```
 #[derive(Debug)]
 pub struct Demo<H = CompactHeader>(PhantomData<fn() -> H>);
 

@@ -85,6 +85,58 @@ macro_rules! drive {
 }
 
 /// The one-call driver over blocking `embedded_io::{Read, Write}`.
+///
+/// # Example
+///
+/// A connection over an in-memory stream, served until the peer leaves:
+///
+/// ```
+/// use jframe::service::engine::{Clock, blocking};
+/// use jframe::service::{Buffers, Config, Demo, End, Instant};
+///
+/// /// Reads `input`, collects what is written.
+/// struct Pipe {
+///     input: &'static [u8],
+///     output: Vec<u8>,
+/// }
+///
+/// impl embedded_io::ErrorType for Pipe {
+///     type Error = core::convert::Infallible;
+/// }
+///
+/// impl embedded_io::Read for Pipe {
+///     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+///         embedded_io::Read::read(&mut self.input, buf)
+///     }
+/// }
+///
+/// impl embedded_io::Write for Pipe {
+///     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+///         self.output.extend_from_slice(buf);
+///         Ok(buf.len())
+///     }
+///
+///     fn flush(&mut self) -> Result<(), Self::Error> {
+///         Ok(())
+///     }
+/// }
+///
+/// impl Clock for Pipe {
+///     fn now(&mut self) -> Instant {
+///         Instant::from_millis(0)
+///     }
+/// }
+///
+/// let mut pipe = Pipe {
+///     input: b"\x0f\x00\x00\x00{\"data_size\":2}hi",
+///     output: Vec::new(),
+/// };
+/// let (mut rx, mut frame, mut tx) = ([0u8; 256], [0u8; 256], [0u8; 256]);
+/// let buffers = Buffers { rx: &mut rx, frame: &mut frame, tx: &mut tx };
+/// let end = blocking::serve(&mut pipe, buffers, Demo::new(), &Config::default());
+/// assert_eq!(end, End::PeerClosed);
+/// assert!(pipe.output.ends_with(b"HI"));
+/// ```
 pub mod blocking {
     drive!(embedded_io::Read, embedded_io::Write, ; );
 }

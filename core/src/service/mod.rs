@@ -7,8 +7,9 @@
 //! - [`time`]: the [`Instant`] a driver supplies, and the deadline rules;
 //! - [`admission`]: which session makes room when a server is full, and the
 //!   `busy` refusal;
-//! - [`request`]: what a request gets ([`plan`]): answered by which
-//!   service, refused with which status, or (a reply) never answered;
+//! - [`request`]: what a request gets: answered by which service, refused
+//!   with which status, or (a reply) never answered (one crate-private
+//!   decision, `plan`, for every transport), and the [`Limits`] it is held to;
 //! - [`transform`]: the chunk-wise services `echo`, ASCII `upper`, `greet`;
 //! - [`api`]: how users add their own endpoints ([`Service`], [`Answer`],
 //!   [`Reply`], [`Fallback`]);
@@ -25,8 +26,11 @@ pub mod admission;
 pub mod api;
 pub mod datagram;
 pub mod demo;
+mod end;
 pub mod engine;
+mod out;
 pub mod request;
+mod respond;
 pub mod session;
 pub mod time;
 pub mod transform;
@@ -35,7 +39,7 @@ pub use admission::{Admission, Refused, admit};
 pub use api::{Answer, Either, Fallback, NoKeys, Reply, Request, Service, Source, SourceError};
 pub use demo::Demo;
 pub use engine::Clock;
-pub use request::{Limits, Message, Plan, Refusal, plan};
+pub use request::{Limits, Message, Refusal};
 pub use session::{Buffers, Config, End, HEAD_RESERVE, Parked, Session};
 pub use time::{Deadline, Instant, Timeouts};
 pub use transform::Transform;

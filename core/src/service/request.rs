@@ -5,8 +5,9 @@ use core::fmt;
 
 use crate::decimal::Decimal;
 use crate::decoder::DecodeError;
+use crate::encoder::{EncodeError, encode_reply_head};
 use crate::error::{Sink, body_too_large};
-use crate::header::{Header, ServiceHeader, Status};
+use crate::header::{ServiceHeader, Status};
 
 use super::api::{Answer, Request, Service};
 use super::transform::{GREET_EXIT, Transform};
@@ -14,6 +15,17 @@ use super::transform::{GREET_EXIT, Transform};
 pub use crate::error::Message;
 
 /// A request refused: the error reply's status and message.
+///
+/// # Example
+///
+/// ```
+/// use jframe::Status;
+/// use jframe::service::Refusal;
+///
+/// let mut refusal = Refusal::text(Status::TooLarge, "body of ");
+/// refusal.push_number(70_000).push(" bytes");
+/// assert_eq!(refusal.to_string(), "too_large: body of 70000 bytes");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The SPEC status.
@@ -47,9 +59,13 @@ impl Refusal {
         self
     }
 
-    /// The reply header.
-    pub fn header(&self) -> Header {
-        Header::error_reply(self.status, &self.message)
+    /// Writes the error reply's head into `out`: with the message if it
+    /// fits, else the bare status (a refusal never becomes a disconnect).
+    pub(crate) fn encode_head(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        match encode_reply_head(out, self.status, 0, Some(&self.message)) {
+            Ok(n) => Ok(n),
+            Err(_) => encode_reply_head(out, self.status, 0, None),
+        }
     }
 }
 
@@ -94,7 +110,7 @@ impl Default for Limits {
 /// message per decision, and nothing that size kept across an `.await` on
 /// a microcontroller.
 #[derive(Debug)]
-pub enum Plan<S> {
+pub(crate) enum Plan<S> {
     /// A chunk-wise transform: the reply's head can be written at once,
     /// with a body of `reply_size` bytes.
     Transform {
@@ -111,8 +127,7 @@ pub enum Plan<S> {
     /// The service's reply (a body still to come is skipped).
     Reply(S),
     /// The service wants the body whole: hand it the chunks (or the whole
-    /// body as one chunk), then ask it to [`Service::finish`] (see
-    /// [`finished`]).
+    /// body as one chunk), then ask it to [`Service::finish`].
     Collect,
     /// An error reply (written to the caller's refusal); the body is
     /// skipped and the session goes on.
@@ -122,7 +137,7 @@ pub enum Plan<S> {
 }
 
 /// Whether a `greet` body ends the session.
-pub fn is_exit(body: &[u8]) -> bool {
+pub(crate) fn is_exit(body: &[u8]) -> bool {
     body == GREET_EXIT
 }
 
@@ -131,7 +146,7 @@ pub fn is_exit(body: &[u8]) -> bool {
 /// to be streamed), a hint for the service only: the plan itself never
 /// depends on it. An op the service leaves unclaimed is `bad_request`,
 /// here and nowhere else.
-pub fn plan<S: Service>(
+pub(crate) fn plan<S: Service>(
     header: &S::Header,
     body: Option<&[u8]>,
     limits: &Limits,
@@ -188,7 +203,7 @@ pub fn plan<S: Service>(
 
 /// Hands a body that arrived whole to the service that asked to collect
 /// it: its reply, or `None` with the refusal written to `refusal`.
-pub fn collect_whole<S: Service>(
+pub(crate) fn collect_whole<S: Service>(
     service: &mut S,
     header: &S::Header,
     body: &[u8],
@@ -200,13 +215,13 @@ pub fn collect_whole<S: Service>(
         *refusal = r;
         return None;
     }
-    finished(service.finish(header), refusal)
+    finished_reply(service.finish(header), refusal)
 }
 
 /// What a request gets once the service has collected its body and
 /// [`Service::finish`]ed: its reply, or `None` with the refusal written
 /// to `refusal` (`error` when it did not answer).
-pub fn finished<S>(answer: Answer<S>, refusal: &mut Refusal) -> Option<S> {
+pub(crate) fn finished_reply<S>(answer: Answer<S>, refusal: &mut Refusal) -> Option<S> {
     *refusal = match answer {
         Answer::Reply(reply) => return Some(reply),
         Answer::Refuse(r) => r,

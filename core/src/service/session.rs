@@ -13,9 +13,10 @@
 //! - it stops when [`Session::finished`] says how the session ended, and
 //!   closes the connection.
 //!
-//! Everything SPEC says happens here: requests answered in order by
-//! [`plan`], replies never answered, fatal versus recoverable errors,
-//! limits, `greet` of `exit`, a welcome, the deadlines of [`super::time`].
+//! Everything SPEC says happens here: requests answered in order by the
+//! rules of [`super::request`], replies never answered, fatal versus
+//! recoverable errors, limits, `greet` of `exit`, a welcome, the deadlines
+//! of [`super::time`].
 //! A pipelined batch is answered into one [`Session::transmit`], and a body
 //! of any size streams through the fixed buffers: the session takes input
 //! only while it has room for what that input produces, so a peer that
@@ -75,14 +76,17 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use crate::decoder::{DecodeError, Decoder, Event};
-use crate::encoder::{EncodeError, encode_reply_head};
+use crate::decoder::{Decoder, Event};
+use crate::encoder::EncodeError;
 use crate::header::Status;
 
 use super::api::{Service, Source, SourceError};
-use super::request::{Limits, Plan, Refusal, collect_whole, finished, is_exit, plan};
+use super::out::Out;
+use super::request::{Limits, Refusal, finished_reply};
+use super::respond::{After, Responder, Work};
 use super::time::{Clock, Deadline, Instant, Phase, Timeouts};
-use super::transform::{GREET_BYE, Transform};
+
+pub use super::end::End;
 
 /// Room the reply buffer must have before the session takes up the next
 /// frame: the largest reply head a refusal, a built-in or the welcome
@@ -123,223 +127,29 @@ pub struct Buffers<'b> {
     pub tx: &'b mut [u8],
 }
 
-/// How a session ended. `E` is a transport's error, for the one-call
-/// drivers of [`super::engine`]; a [`Session`] itself never fails on I/O
-/// (its `End` is `End<Infallible>`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum End<E = core::convert::Infallible> {
-    /// The peer closed between frames.
-    PeerClosed,
-    /// A `greet` of `exit` was answered with `Bye!`.
-    Bye,
-    /// The driver asked to stop ([`Session::stop`]), and the session
-    /// stopped between frames.
-    Stopped,
-    /// The session was chosen to make room for a newcomer to a full server
-    /// ([`Session::evict`]), and stopped between frames.
-    Evicted,
-    /// The peer sent a reply (a frame with `status`): never answered, the
-    /// connection is closed (SPEC).
-    ReplyReceived,
-    /// A fatal error: `bad_frame` was sent and the connection is closed.
-    BadFrame(DecodeError),
-    /// The peer closed in the middle of a frame.
-    Truncated,
-    /// A deadline passed.
-    TimedOut(Deadline),
-    /// A service's reply body failed part-way: the reply cannot be
-    /// completed, so the connection is closed.
-    Source(SourceError),
-    /// A reply could not be encoded (the `tx` buffer is too small).
-    Encode(EncodeError),
-    /// The transport failed.
-    Io(E),
-    /// The transport accepted zero bytes.
-    WriteZero,
-}
-
-impl<E> End<E> {
-    /// Whether the session ended the way the protocol lets it end (the
-    /// peer left, `Bye!`, a stop or an eviction between frames), not on an
-    /// error or a deadline.
-    pub fn is_clean(&self) -> bool {
-        matches!(
-            self,
-            End::PeerClosed | End::Bye | End::Stopped | End::Evicted
-        )
-    }
-
-    /// The same end, for a transport whose error is `F`.
-    pub fn map_io<F>(self, f: impl FnOnce(E) -> F) -> End<F> {
-        match self {
-            End::PeerClosed => End::PeerClosed,
-            End::Bye => End::Bye,
-            End::Stopped => End::Stopped,
-            End::Evicted => End::Evicted,
-            End::ReplyReceived => End::ReplyReceived,
-            End::BadFrame(e) => End::BadFrame(e),
-            End::Truncated => End::Truncated,
-            End::TimedOut(d) => End::TimedOut(d),
-            End::Source(e) => End::Source(e),
-            End::Encode(e) => End::Encode(e),
-            End::Io(e) => End::Io(f(e)),
-            End::WriteZero => End::WriteZero,
-        }
-    }
-}
-
-impl End {
-    /// A session's end, for a transport whose error is `E`.
-    pub fn into_io<E>(self) -> End<E> {
-        self.map_io(|never| match never {})
-    }
-}
-
-impl<E: core::fmt::Debug> core::fmt::Display for End<E> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            End::PeerClosed => f.write_str("peer closed"),
-            End::Bye => f.write_str("greet exit: Bye!"),
-            End::Stopped => f.write_str("stopped between frames"),
-            End::Evicted => f.write_str("idle longest when a newcomer needed the slot"),
-            End::ReplyReceived => f.write_str("peer sent a reply to a server; closed"),
-            End::BadFrame(e) => write!(f, "bad frame: {e}"),
-            End::Truncated => f.write_str("peer closed in the middle of a frame"),
-            End::TimedOut(d) => f.write_str(d.as_str()),
-            End::Source(e) => write!(f, "{e}"),
-            End::Encode(e) => write!(f, "{e}"),
-            End::Io(e) => write!(f, "transport failed: {e:?}"),
-            End::WriteZero => f.write_str("transport accepted zero bytes"),
-        }
-    }
-}
-
-/// What the session is producing or consuming beyond the decoder's own
-/// state. Only the states that can happen: each is entered from one plan.
-#[derive(Debug)]
-enum Work<'b, S> {
-    /// Nothing beyond the decoder: between frames, in a header, or skipping.
-    None,
-    /// A built-in transform's body, chunk by chunk into the reply.
-    Stream(Transform),
-    /// The service collects the body.
-    Collect,
-    /// A greet body of `exit`'s length, held until it is all there.
-    Exit { got: [u8; 4], len: u8 },
-    /// A service's reply: its head (once written), then its body pulled
-    /// as room allows.
-    Source { source: S, head: bool, left: u64 },
-    /// The rest of the welcome's body.
-    Welcome(&'b [u8]),
-}
-
-/// Reply bytes gathered in `tx`: `buf[sent..len]` are still to be written.
-#[derive(Debug)]
-struct Out<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-    sent: usize,
-}
-
-impl Out<'_> {
-    fn room(&self) -> usize {
-        self.buf.len().saturating_sub(self.len)
-    }
-
-    fn free(&mut self) -> &mut [u8] {
-        self.buf.get_mut(self.len..).unwrap_or_default()
-    }
-
-    fn pending(&self) -> &[u8] {
-        self.buf.get(self.sent..self.len).unwrap_or_default()
-    }
-
-    /// Appends `data`, transformed; returns how much fitted.
-    fn put(&mut self, data: &[u8], transform: Option<Transform>) -> usize {
-        let n = data.len().min(self.room());
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + n), data.get(..n)) {
-            crate::copy::copy(dst, src);
-            if let Some(t) = transform {
-                t.apply(dst);
-            }
-        }
-        self.len += n;
-        n
-    }
-
-    fn ok_head(&mut self, size: u64) -> Result<(), EncodeError> {
-        let n = encode_reply_head(self.free(), Status::Ok, size, None)?;
-        self.len += n;
-        Ok(())
-    }
-
-    /// Appends `data`, transformed by `t`, or by the service's own map for
-    /// [`Transform::Map`].
-    fn put_transformed<X: Service>(&mut self, data: &[u8], t: Transform, service: &mut X) {
-        let at = self.len;
-        if t == Transform::Map {
-            self.put(data, None);
-            if let Some(dst) = self.buf.get_mut(at..self.len) {
-                service.map(dst);
-            }
-        } else {
-            self.put(data, Some(t));
-        }
-    }
-
-    /// A transformed reply: head, prefix, body transformed, suffix. The
-    /// caller made room for it.
-    fn reply<X: Service>(
-        &mut self,
-        t: Transform,
-        size: u64,
-        body: &[u8],
-        service: &mut X,
-    ) -> Result<(), EncodeError> {
-        self.ok_head(size)?;
-        self.put(t.prefix(), None);
-        self.put_transformed(body, t, service);
-        self.put(t.suffix(), None);
-        Ok(())
-    }
-
-    /// An error reply with its message if its head fits [`HEAD_RESERVE`],
-    /// else the bare status: a refusal never becomes a disconnect, and the
-    /// choice never depends on how full the buffer happens to be.
-    fn refusal(&mut self, r: &Refusal) -> Result<(), EncodeError> {
-        let free = self.buf.get_mut(self.len..).unwrap_or_default();
-        let within = free.len().min(HEAD_RESERVE);
-        let n = match free.get_mut(..within) {
-            Some(area) => match encode_reply_head(area, r.status, 0, Some(&r.message)) {
-                Ok(n) => n,
-                Err(_) => encode_reply_head(area, r.status, 0, None)?,
-            },
-            None => return Err(EncodeError::BufferTooSmall),
-        };
-        self.len += n;
-        Ok(())
-    }
-
-    fn welcome_head(&mut self, size: u64) -> Result<(), EncodeError> {
-        let n = crate::encoder::encode_welcome_head(self.free(), size)?;
-        self.len += n;
-        Ok(())
-    }
-}
-
-/// What the session must do once an event's borrow of the decoder has
-/// ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum After {
-    Continue,
-    /// Skip the rest of the body.
-    SkipBody,
-    /// The collected body is complete: ask the service to finish.
-    Finish,
-}
-
 /// One connection's protocol state; see the [module docs](self).
+///
+/// # Example
+///
+/// One request in, its reply out, then the peer leaves:
+///
+/// ```
+/// use jframe::service::{Buffers, Config, Demo, End, Instant, Session};
+///
+/// let at = Instant::from_millis;
+/// let (mut rx, mut frame, mut tx) = ([0u8; 256], [0u8; 256], [0u8; 256]);
+/// let buffers = Buffers { rx: &mut rx, frame: &mut frame, tx: &mut tx };
+/// let mut session = Session::new(buffers, Demo::new(), &Config::default(), at(0));
+/// let request = b"\x1b\x00\x00\x00{\"data_size\":2,\"op\":\"echo\"}hi";
+/// session.receive_buffer()[..request.len()].copy_from_slice(request);
+/// session.received(request.len(), at(1));
+/// let reply = session.transmit();
+/// assert!(reply.ends_with(b"{\"data_size\":2,\"status\":\"ok\"}hi"));
+/// let written = reply.len();
+/// session.sent(written, at(2));
+/// session.peer_closed(at(3));
+/// assert_eq!(session.finished(), Some(End::PeerClosed));
+/// ```
 #[derive(Debug)]
 pub struct Session<'b, X: Service> {
     service: X,
@@ -625,7 +435,7 @@ impl<'b, X: Service> Session<'b, X> {
                                 Status::Busy,
                                 "the server is full: this idle connection makes room; try again",
                             );
-                            if let Err(e) = self.out.refusal(&busy) {
+                            if let Err(e) = self.out.refusal_head(&busy) {
                                 self.close(End::Encode(e));
                                 break;
                             }
@@ -712,7 +522,7 @@ impl<'b, X: Service> Session<'b, X> {
                 *heads = heads.wrapping_add(1);
                 *answer.refusal = Refusal::from(e);
                 answer.service.replied(e.status(), 0);
-                match answer.out.refusal(answer.refusal) {
+                match answer.out.refusal_head(answer.refusal) {
                     Err(enc) => Err(End::Encode(enc)),
                     Ok(()) if e.is_recoverable() => Ok(After::Continue),
                     Ok(()) => Err(End::BadFrame(e)),
@@ -727,7 +537,7 @@ impl<'b, X: Service> Session<'b, X> {
             }
             Ok(After::Finish) => {
                 let claim = self.service.finish(self.decoder.header());
-                match finished(claim, &mut self.refusal) {
+                match finished_reply(claim, &mut self.refusal) {
                     Some(source) => {
                         let left = source.data_size();
                         self.work = Work::Source {
@@ -737,7 +547,7 @@ impl<'b, X: Service> Session<'b, X> {
                         };
                         true
                     }
-                    None => match self.out.refusal(&self.refusal) {
+                    None => match self.out.refusal_head(&self.refusal) {
                         Ok(()) => {
                             self.service.replied(self.refusal.status, 0);
                             true
@@ -808,159 +618,6 @@ impl<'b, X: Service> Session<'b, X> {
             }
             _ => true,
         }
-    }
-}
-
-/// The parts of a session that answer one event.
-struct Responder<'s, 'b, X: Service> {
-    service: &'s mut X,
-    limits: &'s Limits,
-    out: &'s mut Out<'b>,
-    work: &'s mut Work<'b, X::Source>,
-    refusal: &'s mut Refusal,
-}
-
-impl<X: Service> Responder<'_, '_, X> {
-    fn refuse(&mut self) -> Result<After, End> {
-        self.out.refusal(self.refusal).map_err(End::Encode)?;
-        self.service.replied(self.refusal.status, 0);
-        Ok(After::Continue)
-    }
-
-    /// A request whose body arrived whole (it fits the room: see `advance`).
-    fn whole(&mut self, header: &X::Header, body: &[u8]) -> Result<After, End> {
-        let planned = plan(header, Some(body), self.limits, self.service, self.refusal);
-        match planned {
-            Plan::Transform {
-                transform,
-                reply_size,
-            } => {
-                self.out
-                    .reply(transform, reply_size, body, self.service)
-                    .map_err(End::Encode)?;
-                self.service.replied(Status::Ok, reply_size);
-            }
-            Plan::MaybeExit => self.exit_or_greet(body)?,
-            Plan::Reply(source) => self.source(source),
-            Plan::Collect => match collect_whole(self.service, header, body, self.refusal) {
-                Some(source) => self.source(source),
-                None => return self.refuse(),
-            },
-            Plan::Refuse => return self.refuse(),
-            Plan::Ignore => return Err(End::ReplyReceived),
-        }
-        Ok(After::Continue)
-    }
-
-    /// A request whose body follows in chunks.
-    fn head(&mut self, header: &X::Header) -> Result<After, End> {
-        match plan(header, None, self.limits, self.service, self.refusal) {
-            Plan::Transform {
-                transform,
-                reply_size,
-            } => {
-                self.out.ok_head(reply_size).map_err(End::Encode)?;
-                self.service.replied(Status::Ok, reply_size);
-                self.out.put(transform.prefix(), None);
-                // A body of 0 bytes arrives whole: this one has chunks.
-                *self.work = Work::Stream(transform);
-                Ok(After::Continue)
-            }
-            Plan::MaybeExit => {
-                *self.work = Work::Exit {
-                    got: [0; 4],
-                    len: 0,
-                };
-                Ok(After::Continue)
-            }
-            Plan::Reply(source) => {
-                self.source(source);
-                Ok(After::SkipBody)
-            }
-            Plan::Collect => {
-                *self.work = Work::Collect;
-                Ok(After::Continue)
-            }
-            Plan::Refuse => {
-                self.refuse()?;
-                Ok(After::SkipBody)
-            }
-            Plan::Ignore => Err(End::ReplyReceived),
-        }
-    }
-
-    /// The next piece of a streamed body.
-    fn chunk(&mut self, data: &[u8], remaining: u64) -> Result<After, End> {
-        match self.work {
-            Work::Stream(t) => {
-                // `advance` fed no more than the room takes.
-                self.out.put_transformed(data, *t, self.service);
-                if remaining == 0 {
-                    self.out.put(t.suffix(), None);
-                    *self.work = Work::None;
-                }
-                Ok(After::Continue)
-            }
-            Work::Exit { got, len } => {
-                for &b in data {
-                    if let Some(slot) = got.get_mut(usize::from(*len)) {
-                        *slot = b;
-                        *len += 1;
-                    }
-                }
-                if remaining == 0 {
-                    let body = *got;
-                    let body = body.get(..usize::from(*len)).unwrap_or_default();
-                    *self.work = Work::None;
-                    self.exit_or_greet(body)?;
-                }
-                Ok(After::Continue)
-            }
-            Work::Collect => {
-                if let Err(r) = self.service.collect(data) {
-                    *self.work = Work::None;
-                    self.service.abandon();
-                    *self.refusal = r;
-                    self.refuse()?;
-                    return Ok(After::SkipBody);
-                }
-                if remaining == 0 {
-                    *self.work = Work::None;
-                    return Ok(After::Finish);
-                }
-                Ok(After::Continue)
-            }
-            _ => Ok(After::Continue),
-        }
-    }
-
-    /// `greet` of a body of `exit`'s length: `Bye!` and the end, or
-    /// `Hello, <body>!`.
-    fn exit_or_greet(&mut self, body: &[u8]) -> Result<(), End> {
-        if is_exit(body) {
-            let size = GREET_BYE.len() as u64;
-            self.out
-                .reply(Transform::Echo, size, GREET_BYE, self.service)
-                .map_err(End::Encode)?;
-            self.service.replied(Status::Ok, size);
-            return Err(End::Bye);
-        }
-        let t = Transform::Greet;
-        let size = (body.len() + t.prefix().len() + t.suffix().len()) as u64;
-        self.out
-            .reply(t, size, body, self.service)
-            .map_err(End::Encode)?;
-        self.service.replied(Status::Ok, size);
-        Ok(())
-    }
-
-    fn source(&mut self, source: X::Source) {
-        let left = source.data_size();
-        *self.work = Work::Source {
-            source,
-            head: false,
-            left,
-        };
     }
 }
 

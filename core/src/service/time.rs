@@ -28,6 +28,15 @@
 
 /// A point in time: milliseconds from an epoch the driver chooses (boot,
 /// the process start, the Unix epoch). Only differences are used.
+///
+/// # Example
+///
+/// ```
+/// use jframe::service::Instant;
+///
+/// let start = Instant::from_millis(1_000);
+/// assert_eq!(start.after(250).since(start), 250);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Instant(u64);
@@ -97,6 +106,17 @@ impl core::fmt::Display for Deadline {
 
 /// A session's time limits. The rules are the same on every transport; the
 /// values are each server's ([`Timeouts::SERVER`], [`Timeouts::DEVICE`]).
+///
+/// # Example
+///
+/// ```
+/// use jframe::service::{Config, Timeouts};
+///
+/// // A device's deadlines, with more time for a header.
+/// let timeouts = Timeouts { header_ms: 20_000, ..Timeouts::DEVICE };
+/// let config = Config { timeouts, ..Config::default() };
+/// assert_eq!(config.timeouts.idle_ms, Timeouts::DEVICE.idle_ms);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Timeouts {

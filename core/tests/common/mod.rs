@@ -1,16 +1,34 @@
-//! Helpers shared by the decoder tests: the three ways of decoding the same
+//! Helpers shared by the core's tests: the three ways of decoding the same
 //! bytes (`feed`, `unfilled`/`filled`/`event`, `parse_frame`), each turning
-//! the stream into a plain list of owned events so they compare with `==`.
+//! the stream into a plain list of owned events so they compare with `==`;
+//! and (from `shared.rs`, which the fuzz targets include too) a short-read
+//! reader and a poller.
 #![allow(dead_code)]
+
+mod shared;
 
 use jframe::{DecodeError, Decoder, Event, Header, Parse, ParseHeader, parse_frame};
 
+// Each test crate uses some of them.
+#[allow(unused_imports)]
+pub use shared::{Chunked, Outcome, block_on};
+
 /// `prefix + json + body`, with the prefix taken from `json`'s length.
-pub fn frame(json: &[u8], body: &[u8]) -> Vec<u8> {
+pub fn frame(json: impl AsRef<[u8]>, body: &[u8]) -> Vec<u8> {
+    let json = json.as_ref();
     let mut v = i32::try_from(json.len()).unwrap().to_le_bytes().to_vec();
     v.extend_from_slice(json);
     v.extend_from_slice(body);
     v
+}
+
+/// Bytes from hex digits, whitespace ignored (SPEC's test vectors).
+pub fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// One decoded thing, owned. Streamed frames (head + chunks) are folded
@@ -19,17 +37,6 @@ pub fn frame(json: &[u8], body: &[u8]) -> Vec<u8> {
 pub enum Ev {
     Frame { json: Vec<u8>, body: Vec<u8> },
     Err(DecodeError),
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// Every byte consumed, between frames.
-    Idle,
-    /// Every byte consumed, inside a frame.
-    MidFrame,
-    /// A fatal error: the decoder is failed.
-    Failed,
 }
 
 /// Sorted cut points in `0..=len` from arbitrary numbers.
@@ -42,13 +49,29 @@ pub fn points(len: usize, cuts: &[usize]) -> Vec<usize> {
     p
 }
 
+/// A streamed body's chunk added to the frame begun by its head (`json`,
+/// body so far); the last one folds it into one `Ev::Frame`.
+fn add_chunk(
+    streamed: &mut Option<(Vec<u8>, Vec<u8>)>,
+    out: &mut Vec<Ev>,
+    data: &[u8],
+    remaining: u64,
+) {
+    let (_, body) = streamed.as_mut().expect("chunk after a head");
+    body.extend_from_slice(data);
+    if remaining == 0 {
+        let (json, body) = streamed.take().unwrap();
+        out.push(Ev::Frame { json, body });
+    }
+}
+
 /// Decodes `wire` with `feed`, in the pieces `cuts` makes, checking the
 /// feed contract on every call (and that a fatal error is sticky).
 pub fn by_feed<H: ParseHeader + core::fmt::Debug + PartialEq>(
     dec: &mut Decoder<Vec<u8>, H>,
     wire: &[u8],
     cuts: &[usize],
-) -> (Vec<Ev>, End) {
+) -> (Vec<Ev>, Outcome) {
     let mut out = Vec::new();
     let mut streamed: Option<(Vec<u8>, Vec<u8>)> = None;
     for pair in points(wire.len(), cuts).windows(2) {
@@ -67,19 +90,14 @@ pub fn by_feed<H: ParseHeader + core::fmt::Debug + PartialEq>(
                     streamed = Some((h.header_json.to_vec(), Vec::new()));
                 }
                 Ok(Event::BodyChunk { data, remaining }) => {
-                    let (_, body) = streamed.as_mut().expect("chunk after a head");
-                    body.extend_from_slice(data);
-                    if remaining == 0 {
-                        let (json, body) = streamed.take().unwrap();
-                        out.push(Ev::Frame { json, body });
-                    }
+                    add_chunk(&mut streamed, &mut out, data, remaining)
                 }
                 Err(e) => {
                     out.push(Ev::Err(e));
                     if !e.is_recoverable() {
                         assert!(dec.is_failed() && dec.failure() == Some(e));
                         assert_eq!(dec.feed(b"\x0f\0\0\0{\"data_size\":0}"), (0, Err(e)));
-                        return (out, End::Failed);
+                        return (out, Outcome::Failed);
                     }
                     assert!(!dec.is_failed());
                 }
@@ -88,12 +106,7 @@ pub fn by_feed<H: ParseHeader + core::fmt::Debug + PartialEq>(
             input = &input[used..];
         }
     }
-    let end = if dec.is_idle() {
-        End::Idle
-    } else {
-        End::MidFrame
-    };
-    (out, end)
+    (out, Outcome::of(dec))
 }
 
 /// Decodes `wire` the way a reader that reads straight into the decoder
@@ -104,7 +117,7 @@ pub fn by_reader<H: ParseHeader + core::fmt::Debug + PartialEq>(
     dec: &mut Decoder<Vec<u8>, H>,
     wire: &[u8],
     sizes: &[usize],
-) -> (Vec<Ev>, End) {
+) -> (Vec<Ev>, Outcome) {
     let mut out = Vec::new();
     let mut streamed: Option<(Vec<u8>, Vec<u8>)> = None;
     let mut rest = wire;
@@ -122,12 +135,7 @@ pub fn by_reader<H: ParseHeader + core::fmt::Debug + PartialEq>(
             assert_eq!(used, n, "a streamed or skipped body takes what it wants");
             match result {
                 Ok(Event::BodyChunk { data, remaining }) => {
-                    let (_, body) = streamed.as_mut().expect("chunk after a head");
-                    body.extend_from_slice(data);
-                    if remaining == 0 {
-                        let (json, body) = streamed.take().unwrap();
-                        out.push(Ev::Frame { json, body });
-                    }
+                    add_chunk(&mut streamed, &mut out, data, remaining)
                 }
                 Ok(Event::NeedMore) => assert!(dec.is_skipping() || dec.is_idle()),
                 other => panic!("unexpected {other:?} in a body"),
@@ -157,22 +165,17 @@ pub fn by_reader<H: ParseHeader + core::fmt::Debug + PartialEq>(
                 if !e.is_recoverable() {
                     assert!(dec.is_failed());
                     assert!(dec.unfilled().is_empty());
-                    return (out, End::Failed);
+                    return (out, Outcome::Failed);
                 }
             }
         }
     }
-    let end = if dec.is_idle() {
-        End::Idle
-    } else {
-        End::MidFrame
-    };
-    (out, end)
+    (out, Outcome::of(dec))
 }
 
 /// Decodes `wire` with the stateless `parse_frame`, frame after frame
 /// (a rejected frame is skipped by the prefix and its `data_size`).
-pub fn by_parse(wire: &[u8], max_header: u32) -> (Vec<Ev>, End) {
+pub fn by_parse(wire: &[u8], max_header: u32) -> (Vec<Ev>, Outcome) {
     let mut out = Vec::new();
     let mut rest = wire;
     let mut header = Header::default();
@@ -191,21 +194,21 @@ pub fn by_parse(wire: &[u8], max_header: u32) -> (Vec<Ev>, End) {
                 });
                 rest = &rest[len..];
             }
-            Ok(Parse::Partial { .. }) => return (out, End::MidFrame),
+            Ok(Parse::Partial { .. }) => return (out, Outcome::MidFrame),
             Err(e @ DecodeError::Request { data_size, .. }) => {
                 out.push(Ev::Err(e));
                 let hlen = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
                 let end = (4 + hlen) as u64 + data_size;
                 if end > rest.len() as u64 {
-                    return (out, End::MidFrame);
+                    return (out, Outcome::MidFrame);
                 }
                 rest = &rest[end as usize..];
             }
             Err(e) => {
                 out.push(Ev::Err(e));
-                return (out, End::Failed);
+                return (out, Outcome::Failed);
             }
         }
     }
-    (out, End::Idle)
+    (out, Outcome::Idle)
 }
