@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use jframe_std::proxy::{self, Faults, Proxy, ProxyConfig};
+use jframe_std::proxy::{FaultPlan, Proxy, ProxyConfig, ReportOut};
 
 use crate::serve::DEFAULTS;
 use crate::signals::on_signal;
@@ -68,7 +68,7 @@ pub fn run(a: ProxyArgs, ctx: &Ctx) -> Result<ExitCode> {
     cfg.preview = a.preview;
     cfg.max_conns = a.max_conns.max(1);
     cfg.idle_timeout = a.idle_timeout;
-    cfg.faults = Faults {
+    cfg.faults = FaultPlan {
         drop_pct: a.drop,
         corrupt_pct: a.corrupt,
         delay: a.delay,
@@ -91,7 +91,7 @@ pub fn run(a: ProxyArgs, ctx: &Ctx) -> Result<ExitCode> {
             String::new()
         }
     ));
-    let out: proxy::Sink = Arc::new(Mutex::new(Box::new(io::stdout())));
+    let out: ReportOut = Arc::new(Mutex::new(Box::new(io::stdout())));
     p.run(out)?;
     Ok(ExitCode::SUCCESS)
 }
