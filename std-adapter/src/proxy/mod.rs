@@ -9,7 +9,7 @@
 //! header that is not a jframe header) is reported as what it is and the
 //! rest of that direction is forwarded byte for byte as raw data.
 //!
-//! One thread per direction of each connection runs a [`Relay`]: it reads,
+//! One thread per direction of each connection runs a relay: it reads,
 //! has `track` find the frames, lets each frame's bytes out as `faults`
 //! say, and has `report` describe what it saw, as text or JSON.
 //!
