@@ -8,6 +8,22 @@ use super::Dir;
 /// Per-frame faults, decided by a PRNG seeded from [`FaultPlan::seed`],
 /// the connection number and the direction: the same seed gives the same
 /// faults for the same traffic.
+///
+/// ```
+/// use std::time::Duration;
+/// use jframe_std::proxy::{FaultPlan, ProxyConfig};
+///
+/// let mut cfg = ProxyConfig::new(vec!["127.0.0.1:9000".parse()?]);
+/// assert!(!cfg.faults.any()); // transparent by default
+/// cfg.faults = FaultPlan {
+///     drop_pct: 5.0,
+///     delay: Duration::from_millis(50),
+///     seed: 7,
+///     ..FaultPlan::default()
+/// };
+/// assert!(cfg.faults.any());
+/// # Ok::<(), std::net::AddrParseError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FaultPlan {
     /// Percentage of frames not forwarded at all.
