@@ -1,6 +1,7 @@
 //! `jframe load`: the load generator's command line, live progress line
 //! and report.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -10,11 +11,10 @@ use clap::{Args, ValueEnum};
 use jframe::Op;
 use jframe_std::load::{self, LoadConfig, LoadReport};
 use serde_json::{Value, json};
-use std::process::ExitCode;
 
 use crate::{Ctx, args};
 
-/// Services a client may call.
+/// Services `load` may call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OpArg {
     /// Upper-case the body.

@@ -88,7 +88,8 @@ pub struct ServeArgs {
 }
 
 /// The server's defaults as the command line writes them. Their one
-/// source is `server::Config::default()`.
+/// source is `server::Config::default()` (`proxy --idle-timeout` takes
+/// the server's too).
 pub struct Defaults {
     config: Config,
     body_min_rate: String,
