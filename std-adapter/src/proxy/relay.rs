@@ -227,7 +227,10 @@ impl<'a> Relay<'a> {
                 dir: self.dir,
                 held: &held,
             });
-            // Held prefix/header bytes still go out.
+            // Without faults these bytes went out as they came (this only
+            // counts them). With faults they are queued but never written,
+            // as nothing flushes after the end: a known gap (the head of a
+            // cut-short frame is lost behind a faulty proxy).
             self.pass(&held);
         }
     }
