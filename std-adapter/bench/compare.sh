@@ -26,53 +26,31 @@ cd "$here/.."
 bin="$CARGO_TARGET_DIR/release"
 # 10,000 connections need that many descriptors on both sides.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-tck="$(getconf CLK_TCK)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-# start CMD...: runs CMD, waits for its "listening on tcp ADDR" line; sets
-# $addr and $last_pid.
-start() {
-  local log; log="$(mktemp)"
-  "$@" >"$log" 2>/dev/null &
-  pids+=($!)
-  last_pid=$!
-  for _ in $(seq 100); do
-    addr="$(grep -m1 'listening on tcp' "$log" | awk '{print $NF}' || true)"
-    [ -n "$addr" ] && return 0
-    sleep 0.05
-  done
-  echo "server did not start: $*" >&2; exit 1
-}
+. "$here/common.sh"
 
 # The tokio engine: `jframe serve --engine tokio` once the command has it,
 # else the library server through examples/serve_engine.rs.
 tokio_server() { # [max_conns]
   local max="${1:-1024}"
   if "$bin/jframe" serve --help 2>/dev/null | grep -q -- '--engine'; then
-    start "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --max-conns "$max" --max-conns-per-client "$max"
+    start tokio "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --max-conns "$max" --max-conns-per-client "$max"
   else
-    start "$bin/examples/serve_engine" tokio 127.0.0.1:0 "$max"
+    start tokio "$bin/examples/serve_engine" tokio 127.0.0.1:0 "$max"
   fi
 }
 
-cpu_ticks() { # pid: utime + stime of the whole process, in clock ticks
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
-
-start "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads; jf="$addr"; jf_pid=$last_pid
+start jf "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads; jf="$addr"; jf_pid=$last_pid
 tokio_server; tj="$addr"; tj_pid=$last_pid
-start "$bin/examples/tokio_reference" 127.0.0.1:0; tk="$addr"; tk_pid=$last_pid
-start "$bin/examples/plain_echo" 127.0.0.1:0; pe="$addr"; pe_pid=$last_pid
-if [ "$PYTHON" = 1 ]; then start python3 "$here/py_server.py" 0; py="$addr"; py_pid=$last_pid; fi
+start tk "$bin/examples/tokio_reference" 127.0.0.1:0; tk="$addr"; tk_pid=$last_pid
+start pe "$bin/examples/plain_echo" 127.0.0.1:0; pe="$addr"; pe_pid=$last_pid
+if [ "$PYTHON" = 1 ]; then start py python3 "$here/py_server.py" 0; py="$addr"; py_pid=$last_pid; fi
 
 run() { # key name addr pid pipeline [extra]
   local key="$1" name="$2" addr="$3" pid="$4" pl="$5"; shift 5
   local out before after
-  before=$(cpu_ticks "$pid")
+  before=$(ticks "$pid")
   out="$("$bin/jframe" load "$addr" --conns "$CONNS" --duration "$DUR" --size "$SIZE" --pipeline "$pl" "$@" 2>/dev/null | tail -n 1 || true)"
-  after=$(cpu_ticks "$pid")
+  after=$(ticks "$pid")
   local reqs rps mbps p50 p99 max err cpu
   reqs=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$out")
   rps=$(sed -n 's/.*rps=\([0-9]*\).*/\1/p' <<<"$out")
@@ -82,7 +60,7 @@ run() { # key name addr pid pipeline [extra]
   max=$(sed -n 's/.*max=\([0-9]*\)us.*/\1/p' <<<"$out")
   err=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$out")
   # Server CPU per request, in microseconds.
-  cpu=$(awk -v t=$((after - before)) -v hz="$tck" -v n="${reqs:-0}" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+  cpu=$(per_req $((after - before)) "${reqs:-0}")
   printf '| %-24s | %2s | %9s | %7s | %6s | %6s | %7s | %6s | %7s |\n' "$name" "$pl" "$rps" "$mbps" "$p50" "$p99" "$max" "$err" "$cpu"
   eval "rps_${key}_$pl=${rps:-0}; cpu_${key}_$pl=$cpu"
 }
@@ -127,7 +105,7 @@ echo "  server peak RSS (VmHWM) = $((hwm / 1024)) MiB ($hwm kB), $threads thread
 kill "$big_pid" 2>/dev/null || true
 
 # 1,000 concurrent connections: peak RSS of a fresh threads engine.
-start "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads --max-conns 1100 --max-conns-per-client 1100; big="$addr"; big_pid=$last_pid
+start big "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads --max-conns 1100 --max-conns-per-client 1100; big="$addr"; big_pid=$last_pid
 outf="$(mktemp)"
 "$bin/jframe" load "$big" --conns 1000 --duration "$DUR" --size "$SIZE" --pipeline 1 >"$outf" 2>/dev/null &
 load_pid=$!

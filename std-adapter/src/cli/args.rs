@@ -152,6 +152,11 @@ pub fn listen_addr(addr: &str) -> Result<SocketAddr> {
         .unwrap_or(all[0]))
 }
 
+/// [`listen_addr`] of an optional address (`--udp`, `--metrics`).
+pub fn listen_addr_opt(addr: Option<&str>) -> Result<Option<SocketAddr>> {
+    addr.map(listen_addr).transpose()
+}
+
 /// The address, normalized, for clients that resolve it themselves.
 pub fn client_addr(addr: &str) -> Result<String> {
     let a = normalize(addr)?;

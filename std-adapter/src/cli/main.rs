@@ -1,10 +1,21 @@
 //! The `jframe` command: serve, send, recv, get, raw, load, proxy,
-//! conform, completions, man.
+//! conform, completions, man. One file per subcommand, each with its
+//! arguments and its `run`; `args` parses values with units and
+//! addresses, `output` prints frames, `signals` waits for SIGINT/SIGTERM.
 
 mod args;
-mod cmds;
+mod conform;
+mod get;
+mod load;
+mod output;
+mod proxy;
+mod raw;
+mod recv;
+mod send;
+mod serve;
+mod signals;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
@@ -41,21 +52,21 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (upper, echo, greet, get) on TCP and optionally UDP.
-    Serve(cmds::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Send messages, text or files as frames; print each reply body.
-    Send(cmds::SendArgs),
+    Send(send::SendArgs),
     /// Print the frames a server sends unasked (a welcome, a push), sending nothing.
-    Recv(cmds::RecvArgs),
+    Recv(recv::RecvArgs),
     /// Download a file from a server's --root, verifying size and sha256.
-    Get(cmds::GetArgs),
+    Get(get::GetArgs),
     /// Unframed client, like nc: stdin (or --send) to the peer, the peer to stdout.
-    Raw(cmds::RawArgs),
+    Raw(raw::RawArgs),
     /// Load generator: requests/s, latency histogram and percentiles, errors by cause.
-    Load(cmds::LoadArgs),
+    Load(load::LoadArgs),
     /// Forward connections to UPSTREAM and print every frame both ways.
-    Proxy(cmds::ProxyArgs),
+    Proxy(proxy::ProxyArgs),
     /// Check a server against SPEC: one line per case, exit 1 on any failure.
-    Conform(cmds::ConformArgs),
+    Conform(conform::ConformArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -63,6 +74,29 @@ enum Command {
     },
     /// Print the man page (roff): `jframe man > jframe.1; man ./jframe.1`.
     Man,
+}
+
+/// Global options every subcommand sees.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    /// `-q`: errors only.
+    pub quiet: bool,
+    /// `-v` count.
+    pub verbose: u8,
+}
+
+impl Ctx {
+    /// A note for a person on stderr (not with `-q`).
+    fn note(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("jframe: {text}");
+        }
+    }
+
+    /// Whether a live display (progress bar, spinner) belongs on stderr.
+    fn live(&self) -> bool {
+        !self.quiet && io::stderr().is_terminal()
+    }
 }
 
 fn main() -> ExitCode {
@@ -76,19 +110,19 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp(None)
         .init();
-    let ctx = cmds::Ctx {
+    let ctx = Ctx {
         quiet: cli.quiet,
         verbose: cli.verbose,
     };
     let result = match cli.command {
-        Command::Serve(a) => cmds::serve(a, &ctx),
-        Command::Send(a) => cmds::send(a, &ctx),
-        Command::Recv(a) => cmds::recv(a, &ctx),
-        Command::Get(a) => cmds::get(a, &ctx),
-        Command::Raw(a) => cmds::raw(a, &ctx),
-        Command::Load(a) => cmds::load(a, &ctx),
-        Command::Proxy(a) => cmds::proxy(a, &ctx),
-        Command::Conform(a) => cmds::conform(a, &ctx),
+        Command::Serve(a) => serve::run(a, &ctx),
+        Command::Send(a) => send::run(a, &ctx),
+        Command::Recv(a) => recv::run(a, &ctx),
+        Command::Get(a) => get::run(a, &ctx),
+        Command::Raw(a) => raw::run(a, &ctx),
+        Command::Load(a) => load::run(a, &ctx),
+        Command::Proxy(a) => proxy::run(a, &ctx),
+        Command::Conform(a) => conform::run(a, &ctx),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "jframe", &mut io::stdout());
             Ok(ExitCode::SUCCESS)
