@@ -68,7 +68,7 @@ impl<'a> Relay<'a> {
         loop {
             let n = match from.read(&mut buf) {
                 Ok(0) => {
-                    self.eof();
+                    self.eof(to);
                     let _ = to.shutdown(Shutdown::Write);
                     break;
                 }
@@ -220,18 +220,24 @@ impl<'a> Relay<'a> {
         self.faults.clear();
     }
 
-    fn eof(&mut self) {
+    /// The direction ended: report a frame cut short, and pass on what is
+    /// held of it before the end is passed on.
+    fn eof(&mut self, to: impl Write) {
         if let Some(held) = self.track.cut_short() {
             self.report(&Report::CutShort {
                 conn: self.conn,
                 dir: self.dir,
                 held: &held,
             });
-            // Without faults these bytes went out as they came (this only
-            // counts them). With faults they are queued but never written,
-            // as nothing flushes after the end: a known gap (the head of a
-            // cut-short frame is lost behind a faulty proxy).
-            self.pass(&held);
+            // A head not yet complete is still held (with faults; without,
+            // it went out as it came and this only counts it). Mid-body,
+            // the head and the body so far have gone out already.
+            if !self.track.head_passed() {
+                self.pass(&held);
+            }
         }
+        // With faults, what is queued goes out before the end: the server
+        // must see the cut-short frame as the client sent it.
+        let _ = self.flush(to);
     }
 }

@@ -232,6 +232,11 @@ impl Track {
         self.welcome = false;
     }
 
+    /// Whether the current frame's head is complete (and so passed on).
+    pub(super) fn head_passed(&self) -> bool {
+        self.body_left.is_some()
+    }
+
     /// At the direction's end: the bytes held of a frame cut short, if
     /// one was.
     pub(super) fn cut_short(&mut self) -> Option<Vec<u8>> {
