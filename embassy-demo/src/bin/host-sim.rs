@@ -23,7 +23,7 @@ use jframe_embassy_demo::echo::{self, EchoConfig, Pool, Slot};
 use jframe_embassy_demo::sim::forward::{self, Dispatch, ForwardConfig, ForwardStats, Target};
 use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
 use jframe_embassy_demo::sim::wire::{
-    self, Faults, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireStats,
+    self, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireFaults, WireStats,
 };
 use jframe_embassy_demo::stats;
 use static_cell::StaticCell;
@@ -241,7 +241,7 @@ fn run(args: Args, setup: Setup) -> ExitCode {
         eprintln!("host-sim: warning: no summary on Ctrl-C or SIGTERM: {e}");
     }
 
-    let faults = Faults {
+    let faults = WireFaults {
         drop_pct: args.drop,
         corrupt_pct: args.corrupt,
         delay: Duration::from_millis(args.delay),
@@ -281,7 +281,7 @@ fn run(args: Args, setup: Setup) -> ExitCode {
 /// Device and host-side stacks on the virtual wire, plus the forwarders.
 fn spawn_virtual(
     spawner: Spawner,
-    faults: Faults,
+    faults: WireFaults,
     stats: Arc<WireStats>,
     config: &'static EchoConfig,
     fwd: (ForwardConfig, &'static Arc<ForwardStats>),

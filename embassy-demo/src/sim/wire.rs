@@ -32,7 +32,7 @@ pub type PortState = channel::State<MAX_MTU, QUEUE, QUEUE>;
 
 /// Fault injection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Faults {
+pub struct WireFaults {
     /// Percentage of frames dropped (0-100).
     pub drop_pct: u8,
     /// Percentage of frames with one bit flipped (0-100).
@@ -45,9 +45,9 @@ pub struct Faults {
     pub seed: u64,
 }
 
-impl Default for Faults {
+impl Default for WireFaults {
     fn default() -> Self {
-        Faults {
+        WireFaults {
             drop_pct: 0,
             corrupt_pct: 0,
             delay: Duration::from_ticks(0),
@@ -141,7 +141,7 @@ impl<'d> Driver for Port<'d> {
 pub struct Wire<'d> {
     a: channel::Runner<'d, MAX_MTU>,
     b: channel::Runner<'d, MAX_MTU>,
-    faults: Faults,
+    faults: WireFaults,
     stats: Arc<WireStats>,
 }
 
@@ -158,7 +158,7 @@ impl core::fmt::Debug for Wire<'_> {
 pub fn wire<'d>(
     (state_a, mac_a): (&'d mut PortState, [u8; 6]),
     (state_b, mac_b): (&'d mut PortState, [u8; 6]),
-    mut faults: Faults,
+    mut faults: WireFaults,
     stats: Arc<WireStats>,
 ) -> (Port<'d>, Port<'d>, Wire<'d>) {
     faults.mtu = faults.mtu.clamp(MIN_MTU, MAX_MTU);
@@ -199,7 +199,7 @@ impl Wire<'_> {
 
 /// One direction of the wire.
 struct Direction<'s> {
-    faults: &'s Faults,
+    faults: &'s WireFaults,
     rng: fastrand::Rng,
     stats: &'s WireStats,
     /// Frames in flight with their delivery time.
@@ -207,7 +207,7 @@ struct Direction<'s> {
 }
 
 impl<'s> Direction<'s> {
-    fn new(faults: &'s Faults, seed: u64, stats: &'s WireStats) -> Self {
+    fn new(faults: &'s WireFaults, seed: u64, stats: &'s WireStats) -> Self {
         Direction {
             faults,
             rng: fastrand::Rng::with_seed(seed),

@@ -15,7 +15,7 @@ use jframe::io::asynch::{read_frame, write_all, write_frame};
 use jframe::{Decoder, Header, Op, Received, Status};
 use jframe_embassy_demo::echo::{self, EchoConfig};
 use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
-use jframe_embassy_demo::sim::wire::{self, Faults, PortState, WireStats};
+use jframe_embassy_demo::sim::wire::{self, PortState, WireFaults, WireStats};
 
 /// Connections the device serves at once; its pool has one socket more
 /// (the spare through which a new client makes room, `echo::Pool`).
@@ -37,7 +37,7 @@ fn leak_buf(len: usize) -> &'static mut [u8] {
 /// Runs `client` against a fresh simulated device; panics if it does not
 /// finish by `deadline`. Returns the wire's counters.
 pub fn run<F, Fut>(
-    faults: Faults,
+    faults: WireFaults,
     config: EchoConfig,
     deadline: Duration,
     client: F,
