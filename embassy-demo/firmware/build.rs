@@ -12,8 +12,6 @@ fn main() {
     if env::var("TARGET").is_ok_and(|t| t.starts_with("thumb")) {
         println!("cargo:rustc-link-arg-bins=--nmagic");
         println!("cargo:rustc-link-arg-bins=-Tlink.x");
-        if env::var_os("CARGO_FEATURE_DEFMT").is_some() {
-            println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
-        }
+        println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
     }
 }

@@ -315,7 +315,7 @@ pub async fn serve_socket<S: Service>(
         slot.set(SlotState::Listening);
         if let Err(e) = socket.accept(config.port).await {
             slot.set(SlotState::Down);
-            jlog!(warn, "echo: accept on port {} failed: {:?}", config.port, e);
+            warn!("echo: accept on port {} failed: {:?}", config.port, e);
             drop(socket);
             Timer::after(ACCEPT_RETRY).await;
             continue;
@@ -327,16 +327,16 @@ pub async fn serve_socket<S: Service>(
         // next one by closing the connection idle longest, or, if every
         // connection is inside a frame, answer this one `busy`.
         if !slot.make_room() {
-            jlog!(debug, "echo: pool full, {:?} answered busy", peer);
+            debug!("echo: pool full, {:?} answered busy", peer);
             stats::turned_away();
             slot.set(SlotState::Busy);
             refuse(&mut socket, config).await;
             continue;
         }
-        jlog!(debug, "echo: connection from {:?}", peer);
+        debug!("echo: connection from {:?}", peer);
         stats::connection();
         let end = serve_connection(&mut socket, config, Some(slot), service()).await;
-        jlog!(debug, "echo: connection from {:?} ended: {:?}", peer, end);
+        debug!("echo: connection from {:?} ended: {:?}", peer, end);
         slot.set(SlotState::Down);
         let limit = match end {
             End::Evicted | End::Stopped => config.close_timeout.min(EVICT_LINGER),
