@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use jframe::service::{Buffers, Config, Demo, Instant, Limits, Session, Timeouts};
 use jframe_std::server::{Config as ServerConfig, Engine, Server};
-use jframe_tests::{HostSim, retry};
+use jframe_tests::HostSim;
 use proptest::prelude::*;
 
 const T: Duration = Duration::from_secs(30);
@@ -238,9 +238,7 @@ fn every_driver_gives_the_same_bytes() {
     let threads = std_server(Engine::Threads);
     let tokio = std_server(Engine::Tokio);
     let sim = HostSim::start(&[]);
-    let device: SocketAddr = retry(Duration::from_secs(10), || {
-        sim.addr.parse::<SocketAddr>().map_err(|e| e.to_string())
-    });
+    let device = sim.addr;
     let started = std::time::Instant::now();
     let config = ProptestConfig {
         cases: 64,

@@ -1,7 +1,11 @@
-//! An in-process testbed: the device and a host-side stack on the virtual
-//! wire, the echo pool on the device, all driven by one `block_on`, and a
-//! jframe client over host-side sockets.
+//! The tests' shared helpers: the requests and the replies they must get
+//! ([`Case`]), an in-process testbed (the device and a host-side stack on
+//! the virtual wire, the echo pool on the device, all driven by one
+//! `block_on`, and a jframe client over host-side sockets), and, in
+//! [`host_sim`], std clients of the built `host-sim` binary.
 #![allow(dead_code)]
+
+pub mod host_sim;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -130,6 +134,24 @@ impl Case {
             _ => self.body.to_ascii_uppercase(),
         }
     }
+
+    /// Checks reply `i` to this case: `ok`, and the expected body byte for
+    /// byte.
+    pub fn check(&self, i: usize, header: &Header, body: &[u8]) {
+        assert_eq!(header.status(), Some(Status::Ok), "reply {i}: {header:?}");
+        let expected = self.expected();
+        assert_eq!(
+            body.len(),
+            expected.len(),
+            "reply {i} ({:?}) length",
+            self.op
+        );
+        assert!(
+            body == expected.as_slice(),
+            "reply {i} ({:?}) differs",
+            self.op
+        );
+    }
 }
 
 /// `count` requests with sizes from 0 up to `max` (edges included) and
@@ -184,20 +206,7 @@ pub async fn exchange(host: Stack<'_>, cases: &[Case]) {
                 let Ok(Some(Received::Frame(frame))) = reply else {
                     panic!("reply {i}: expected a frame, got {reply:?}");
                 };
-                let header = frame.header.clone();
-                assert_eq!(header.status(), Some(Status::Ok), "reply {i}: {header:?}");
-                let expected = case.expected();
-                assert_eq!(
-                    frame.body.len(),
-                    expected.len(),
-                    "reply {i} ({:?}) length",
-                    case.op
-                );
-                assert!(
-                    frame.body == expected.as_slice(),
-                    "reply {i} ({:?}) differs",
-                    case.op
-                );
+                case.check(i, frame.header, frame.body);
             }
         };
         join(send, receive).await;
