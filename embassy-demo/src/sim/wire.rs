@@ -22,7 +22,7 @@ pub const MAX_MTU: usize = 1514;
 /// and some payload.
 pub const MIN_MTU: usize = 128;
 /// Frames each end buffers in each direction.
-pub const QUEUE: usize = 8;
+const QUEUE: usize = 8;
 /// Frames the delay line holds per direction before the wire stops taking
 /// more (backpressure rather than loss, which only the PRNG decides).
 const LINE_CAP: usize = 1024;
