@@ -186,6 +186,16 @@ impl SlotCell {
 /// inside a frame, the newcomer gets a `busy` reply at once and is closed.
 /// So `N` sockets serve `N - 1` connections for sure, and silent peers
 /// cannot pin the pool. `StackResources` must count all `N`.
+///
+/// ```
+/// use jframe_embassy_demo::echo::Pool;
+///
+/// // 4 connections served at once, plus the spare; each slot goes to its
+/// // own `serve_socket` task.
+/// static POOL: Pool<5> = Pool::new();
+/// let slots: Vec<_> = (0..5).map(|i| POOL.slot(i)).collect();
+/// # assert_eq!(slots.len(), 5);
+/// ```
 #[derive(Debug)]
 pub struct Pool<const N: usize> {
     slots: [SlotCell; N],
@@ -293,6 +303,29 @@ pub type Ended<E> = End<E>;
 /// on these buffers, serve the connection, close it, repeat. Spawn one task
 /// per slot of the pool, each with its own buffers and its own
 /// [`Pool::slot`].
+///
+/// ```no_run
+/// use embassy_executor::Spawner;
+/// use embassy_net::Stack;
+/// use jframe_embassy_demo::echo::{EchoConfig, Pool, Slot, serve_socket};
+/// use jframe_embassy_demo::stats::device_service;
+///
+/// const SOCKETS: usize = 5;
+/// static POOL: Pool<SOCKETS> = Pool::new();
+///
+/// #[embassy_executor::task(pool_size = SOCKETS)]
+/// async fn serve(stack: Stack<'static>, slot: Slot<'static>, config: &'static EchoConfig) -> ! {
+///     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+///     serve_socket(stack, &mut rx, &mut tx, config, slot, device_service).await
+/// }
+///
+/// /// Once the stack is up (its `StackResources` count all the sockets).
+/// fn start(spawner: Spawner, stack: Stack<'static>, config: &'static EchoConfig) {
+///     for i in 0..SOCKETS {
+///         spawner.spawn(serve(stack, POOL.slot(i), config).unwrap());
+///     }
+/// }
+/// ```
 pub async fn serve_socket<S: Service>(
     stack: Stack<'_>,
     rx_buffer: &mut [u8],
@@ -413,6 +446,44 @@ async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration, writ
 /// transport, so it runs on an embassy-net socket or any other
 /// embedded-io-async stream. With a pool `slot`, the connection publishes
 /// its idle state and makes room when a newcomer to a full pool evicts it.
+///
+/// ```
+/// use jframe::service::End;
+/// use jframe_embassy_demo::echo::{EchoConfig, serve_connection};
+/// use jframe_embassy_demo::stats::device_service;
+///
+/// /// An in-memory transport: reads `input`, writes to `output`.
+/// struct Pipe { input: Vec<u8>, output: Vec<u8> }
+/// # impl embedded_io_async::ErrorType for Pipe { type Error = core::convert::Infallible; }
+/// # impl embedded_io_async::Read for Pipe {
+/// #     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+/// #         let n = buf.len().min(self.input.len());
+/// #         buf[..n].copy_from_slice(&self.input[..n]);
+/// #         self.input.drain(..n);
+/// #         Ok(n)
+/// #     }
+/// # }
+/// # impl embedded_io_async::Write for Pipe {
+/// #     async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+/// #         self.output.extend_from_slice(buf);
+/// #         Ok(buf.len())
+/// #     }
+/// #     async fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+/// # }
+///
+/// let header = br#"{"data_size":5,"op":"upper"}"#;
+/// let input = [&(header.len() as u32).to_le_bytes()[..], header, b"hello"].concat();
+/// let mut pipe = Pipe { input, output: Vec::new() };
+/// let config = EchoConfig::default();
+/// let end = futures_lite::future::block_on(serve_connection(
+///     &mut pipe,
+///     &config,
+///     None,
+///     device_service(),
+/// ));
+/// assert_eq!(end, End::PeerClosed);
+/// assert!(pipe.output.ends_with(br#"{"data_size":5,"status":"ok"}HELLO"#));
+/// ```
 pub async fn serve_connection<T: Read + Write, S: Service>(
     io: &mut T,
     config: &EchoConfig,
