@@ -147,7 +147,7 @@ impl Service for Stats {
 pub type DeviceService = Fallback<Stats, Demo>;
 
 /// A new [`DeviceService`] for one connection: what the firmware and
-/// host-sim give [`crate::echo::serve_socket`] to make one per connection.
+/// host-sim give [`crate::device::serve_socket`] to make one per connection.
 ///
 /// ```
 /// use jframe::CompactHeader;

@@ -219,7 +219,7 @@ fn malformed_frames_are_answered_and_the_device_keeps_serving() {
 #[test]
 fn slow_headers_and_bodies_lose_their_slot() {
     let base = test_config();
-    let config = jframe_embassy_demo::echo::EchoConfig {
+    let config = jframe_embassy_demo::device::DeviceConfig {
         timeouts: jframe::service::Timeouts {
             header_ms: 1000,
             body_grace_ms: 1000,

@@ -14,7 +14,7 @@ mod time_driver;
 
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4};
-use jframe_embassy_demo::echo::{ECHO_PORT, EchoConfig, Pool, Slot, serve_socket};
+use jframe_embassy_demo::device::{PORT, DeviceConfig, Pool, PoolSlot, serve_socket};
 use jframe_embassy_demo::stats;
 use static_cell::StaticCell;
 
@@ -22,7 +22,7 @@ use static_cell::StaticCell;
 const CONNECTIONS: usize = 4;
 /// Sockets on port 7: one more than the connections served, the spare
 /// through which a new client on a full pool closes the connection idle
-/// longest, or gets `busy` (`echo::Pool`).
+/// longest, or gets `busy` (`device::Pool`).
 const SOCKETS: usize = CONNECTIONS + 1;
 /// Per-connection TCP buffers.
 const SOCKET_RX: usize = 1024;
@@ -46,7 +46,7 @@ async fn net_task(runner: &'static mut Runner) -> ! {
 static POOL: Pool<SOCKETS> = Pool::new();
 
 #[embassy_executor::task(pool_size = SOCKETS)]
-async fn echo_task(stack: Stack<'static>, slot: Slot<'static>, config: &'static EchoConfig) -> ! {
+async fn device_task(stack: Stack<'static>, slot: PoolSlot<'static>, config: &'static DeviceConfig) -> ! {
     let mut rx = [0u8; SOCKET_RX];
     let mut tx = [0u8; SOCKET_TX];
     serve_socket(stack, &mut rx, &mut tx, config, slot, stats::device_service).await
@@ -88,15 +88,15 @@ async fn main(spawner: Spawner) {
         PREFIX,
         GATEWAY,
         &mac[..],
-        ECHO_PORT,
+        PORT,
         CONNECTIONS
     );
     static RUNNER: StaticCell<Runner> = StaticCell::new();
     spawner.spawn(net_task(RUNNER.init(runner)).unwrap());
     // One configuration for every task, rather than a copy in each.
-    static CONFIG: StaticCell<EchoConfig> = StaticCell::new();
-    let config = CONFIG.init(EchoConfig::default());
+    static CONFIG: StaticCell<DeviceConfig> = StaticCell::new();
+    let config = CONFIG.init(DeviceConfig::default());
     for i in 0..SOCKETS {
-        spawner.spawn(echo_task(stack, POOL.slot(i), config).unwrap());
+        spawner.spawn(device_task(stack, POOL.slot(i), config).unwrap());
     }
 }

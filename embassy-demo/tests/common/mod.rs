@@ -17,12 +17,12 @@ use embassy_net::{IpEndpoint, Stack, StackResources};
 use embassy_time::{Duration, with_timeout};
 use jframe::io::asynch::{read_frame, write_all, write_frame};
 use jframe::{Decoder, Header, Op, Received, Status};
-use jframe_embassy_demo::echo::{self, EchoConfig};
+use jframe_embassy_demo::device::{self, DeviceConfig};
 use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
 use jframe_embassy_demo::sim::wire::{self, PortState, WireFaults, WireStats};
 
 /// Connections the device serves at once; its pool has one socket more
-/// (the spare through which a new client makes room, `echo::Pool`).
+/// (the spare through which a new client makes room, `device::Pool`).
 pub const POOL: usize = 4;
 const SOCKETS: usize = POOL + 1;
 const DEVICE_BUF: usize = 4096;
@@ -42,7 +42,7 @@ fn leak_buf(len: usize) -> &'static mut [u8] {
 /// finish by `deadline`. Returns the wire's counters.
 pub fn run<F, Fut>(
     faults: WireFaults,
-    config: EchoConfig,
+    config: DeviceConfig,
     deadline: Duration,
     client: F,
 ) -> Arc<WireStats>
@@ -71,10 +71,10 @@ where
         leak(StackResources::<16>::new()),
         seed + 1,
     );
-    let config: &'static EchoConfig = leak(config);
-    let slots: &'static echo::Pool<SOCKETS> = leak(echo::Pool::new());
+    let config: &'static DeviceConfig = leak(config);
+    let slots: &'static device::Pool<SOCKETS> = leak(device::Pool::new());
     let pool: [_; SOCKETS] = core::array::from_fn(|i| {
-        echo::serve_socket(
+        device::serve_socket(
             device,
             leak_buf(DEVICE_BUF),
             leak_buf(DEVICE_BUF),
@@ -105,7 +105,7 @@ where
 }
 
 pub fn device_endpoint() -> IpEndpoint {
-    IpEndpoint::new(DEVICE_IP.into(), echo::ECHO_PORT)
+    IpEndpoint::new(DEVICE_IP.into(), device::PORT)
 }
 
 /// Opens a client connection to the device.
@@ -240,14 +240,14 @@ pub fn raw_frame(header_json: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
-pub fn test_config() -> EchoConfig {
-    EchoConfig {
+pub fn test_config() -> DeviceConfig {
+    DeviceConfig {
         timeouts: jframe::service::Timeouts {
             idle_ms: 90_000,
             write_ms: 90_000,
             ..jframe::service::Timeouts::DEVICE
         },
-        ..EchoConfig::default()
+        ..DeviceConfig::default()
     }
 }
 

@@ -1,4 +1,5 @@
-//! The device's echo service: jframe requests on TCP port 7.
+//! The device's service: jframe requests (SPEC.md's `upper`, `echo` and
+//! `greet`, and the device's own `stats`) on TCP port 7.
 //!
 //! A loop around core's sans-IO session ([`jframe::service::Session`]):
 //! everything SPEC says about requests (which op, which status, `greet` of
@@ -43,8 +44,8 @@ use jframe::service::{
     admit,
 };
 
-/// The TCP port of the echo service (RFC 862's echo port).
-pub const ECHO_PORT: u16 = 7;
+/// The TCP port the device serves on (RFC 862's echo port).
+pub const PORT: u16 = 7;
 /// Socket reads land here.
 pub const RX_BUF: usize = 256;
 /// A frame that arrives in pieces is gathered here: its header (so this is
@@ -69,7 +70,7 @@ const BUSY_MESSAGE: &str = "device busy: every connection is in a frame; try aga
 
 /// How the service behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EchoConfig {
+pub struct DeviceConfig {
     /// TCP port to listen on.
     pub port: u16,
     /// The session's deadlines (core's rules, the device's values:
@@ -82,10 +83,10 @@ pub struct EchoConfig {
     pub close_timeout: Duration,
 }
 
-impl Default for EchoConfig {
+impl Default for DeviceConfig {
     fn default() -> Self {
-        EchoConfig {
-            port: ECHO_PORT,
+        DeviceConfig {
+            port: PORT,
             timeouts: Timeouts::DEVICE,
             max_header: DEFAULT_MAX_HEADER,
             close_timeout: Duration::from_secs(2),
@@ -93,7 +94,7 @@ impl Default for EchoConfig {
     }
 }
 
-impl EchoConfig {
+impl DeviceConfig {
     /// The session settings.
     fn session(&self) -> Config<'static> {
         Config {
@@ -188,7 +189,7 @@ impl SlotCell {
 /// cannot pin the pool. `StackResources` must count all `N`.
 ///
 /// ```
-/// use jframe_embassy_demo::echo::Pool;
+/// use jframe_embassy_demo::device::Pool;
 ///
 /// // 4 connections served at once, plus the spare; each slot goes to its
 /// // own `serve_socket` task.
@@ -220,9 +221,9 @@ impl<const N: usize> Pool<N> {
     /// # Panics
     ///
     /// If `index >= N`.
-    pub fn slot(&self, index: usize) -> Slot<'_> {
+    pub fn slot(&self, index: usize) -> PoolSlot<'_> {
         assert!(index < N, "slot {index} of a pool of {N}");
-        Slot {
+        PoolSlot {
             all: &self.slots,
             me: index,
         }
@@ -231,12 +232,12 @@ impl<const N: usize> Pool<N> {
 
 /// One slot of a [`Pool`].
 #[derive(Debug, Clone, Copy)]
-pub struct Slot<'p> {
+pub struct PoolSlot<'p> {
     all: &'p [SlotCell],
     me: usize,
 }
 
-impl Slot<'_> {
+impl PoolSlot<'_> {
     fn cell(&self) -> &SlotCell {
         &self.all[self.me]
     }
@@ -296,9 +297,6 @@ impl Slot<'_> {
     }
 }
 
-/// How a connection ended.
-pub type Ended<E> = End<E>;
-
 /// Serves one slot of `pool` forever: accept on `config.port` with a socket
 /// on these buffers, serve the connection, close it, repeat. Spawn one task
 /// per slot of the pool, each with its own buffers and its own
@@ -307,20 +305,20 @@ pub type Ended<E> = End<E>;
 /// ```no_run
 /// use embassy_executor::Spawner;
 /// use embassy_net::Stack;
-/// use jframe_embassy_demo::echo::{EchoConfig, Pool, Slot, serve_socket};
+/// use jframe_embassy_demo::device::{DeviceConfig, Pool, PoolSlot, serve_socket};
 /// use jframe_embassy_demo::stats::device_service;
 ///
 /// const SOCKETS: usize = 5;
 /// static POOL: Pool<SOCKETS> = Pool::new();
 ///
 /// #[embassy_executor::task(pool_size = SOCKETS)]
-/// async fn serve(stack: Stack<'static>, slot: Slot<'static>, config: &'static EchoConfig) -> ! {
+/// async fn serve(stack: Stack<'static>, slot: PoolSlot<'static>, config: &'static DeviceConfig) -> ! {
 ///     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
 ///     serve_socket(stack, &mut rx, &mut tx, config, slot, device_service).await
 /// }
 ///
 /// /// Once the stack is up (its `StackResources` count all the sockets).
-/// fn start(spawner: Spawner, stack: Stack<'static>, config: &'static EchoConfig) {
+/// fn start(spawner: Spawner, stack: Stack<'static>, config: &'static DeviceConfig) {
 ///     for i in 0..SOCKETS {
 ///         spawner.spawn(serve(stack, POOL.slot(i), config).unwrap());
 ///     }
@@ -330,8 +328,8 @@ pub async fn serve_socket<S: Service>(
     stack: Stack<'_>,
     rx_buffer: &mut [u8],
     tx_buffer: &mut [u8],
-    config: &EchoConfig,
-    slot: Slot<'_>,
+    config: &DeviceConfig,
+    slot: PoolSlot<'_>,
     service: impl Fn() -> S,
 ) -> ! {
     loop {
@@ -348,7 +346,7 @@ pub async fn serve_socket<S: Service>(
         slot.set(SlotState::Listening);
         if let Err(e) = socket.accept(config.port).await {
             slot.set(SlotState::Down);
-            warn!("echo: accept on port {} failed: {:?}", config.port, e);
+            warn!("device: accept on port {} failed: {:?}", config.port, e);
             drop(socket);
             Timer::after(ACCEPT_RETRY).await;
             continue;
@@ -360,16 +358,16 @@ pub async fn serve_socket<S: Service>(
         // next one by closing the connection idle longest, or, if every
         // connection is inside a frame, answer this one `busy`.
         if !slot.make_room() {
-            debug!("echo: pool full, {:?} answered busy", peer);
+            debug!("device: pool full, {:?} answered busy", peer);
             stats::turned_away();
             slot.set(SlotState::Busy);
-            refuse(&mut socket, config).await;
+            answer_busy(&mut socket, config).await;
             continue;
         }
-        debug!("echo: connection from {:?}", peer);
+        debug!("device: connection from {:?}", peer);
         stats::connection();
         let end = serve_connection(&mut socket, config, Some(slot), service()).await;
-        debug!("echo: connection from {:?} ended: {:?}", peer, end);
+        debug!("device: connection from {:?} ended: {:?}", peer, end);
         slot.set(SlotState::Down);
         let limit = match end {
             End::Evicted | End::Stopped => config.close_timeout.min(EVICT_LINGER),
@@ -381,7 +379,7 @@ pub async fn serve_socket<S: Service>(
 
 /// Answers a client the pool has no room for through core's [`Refused`]:
 /// a `busy` reply, then close.
-async fn refuse(socket: &mut TcpSocket<'_>, config: &EchoConfig) {
+async fn answer_busy(socket: &mut TcpSocket<'_>, config: &DeviceConfig) {
     let mut out = [0u8; 128];
     let busy = Refusal::text(Status::Busy, BUSY_MESSAGE);
     let write_ms = config.timeouts.write_ms;
@@ -409,7 +407,7 @@ async fn refuse(socket: &mut TcpSocket<'_>, config: &EchoConfig) {
 /// Whether a connection that ended this way is closed with a FIN (its
 /// last replies, such as `bad_frame` or `Bye!`, already flushed, must
 /// arrive) rather than reset.
-fn graceful<E>(end: &Ended<E>) -> bool {
+fn graceful<E>(end: &End<E>) -> bool {
     !matches!(end, End::Io(_) | End::WriteZero)
 }
 
@@ -449,7 +447,7 @@ async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration, writ
 ///
 /// ```
 /// use jframe::service::End;
-/// use jframe_embassy_demo::echo::{EchoConfig, serve_connection};
+/// use jframe_embassy_demo::device::{DeviceConfig, serve_connection};
 /// use jframe_embassy_demo::stats::device_service;
 ///
 /// /// An in-memory transport: reads `input`, writes to `output`.
@@ -474,7 +472,7 @@ async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration, writ
 /// let header = br#"{"data_size":5,"op":"upper"}"#;
 /// let input = [&(header.len() as u32).to_le_bytes()[..], header, b"hello"].concat();
 /// let mut pipe = Pipe { input, output: Vec::new() };
-/// let config = EchoConfig::default();
+/// let config = DeviceConfig::default();
 /// let end = futures_lite::future::block_on(serve_connection(
 ///     &mut pipe,
 ///     &config,
@@ -486,10 +484,10 @@ async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration, writ
 /// ```
 pub async fn serve_connection<T: Read + Write, S: Service>(
     io: &mut T,
-    config: &EchoConfig,
-    slot: Option<Slot<'_>>,
+    config: &DeviceConfig,
+    slot: Option<PoolSlot<'_>>,
     service: S,
-) -> Ended<T::Error> {
+) -> End<T::Error> {
     let mut rx = [0u8; RX_BUF];
     let mut frame = [0u8; FRAME_BUF];
     let mut tx = [0u8; TX_BUF];
