@@ -8,24 +8,22 @@
 //! core's own types, which derive both.
 #![allow(unused_macros)]
 
-macro_rules! debug {
-    ($s:literal $(, $x:expr)* $(,)?) => {{
+/// One message at `$level`, to whichever backend the features pick.
+macro_rules! emit {
+    ($level:ident, $s:literal $(, $x:expr)* $(,)?) => {{
         #[cfg(feature = "defmt")]
-        ::defmt::debug!($s $(, $x)*);
+        ::defmt::$level!($s $(, $x)*);
         #[cfg(all(feature = "log", not(feature = "defmt")))]
-        ::log::debug!($s $(, $x)*);
+        ::log::$level!($s $(, $x)*);
         #[cfg(not(any(feature = "log", feature = "defmt")))]
         let _ = ($(&$x),*);
     }};
 }
 
+macro_rules! debug {
+    ($($message:tt)*) => { emit!(debug, $($message)*) };
+}
+
 macro_rules! warn {
-    ($s:literal $(, $x:expr)* $(,)?) => {{
-        #[cfg(feature = "defmt")]
-        ::defmt::warn!($s $(, $x)*);
-        #[cfg(all(feature = "log", not(feature = "defmt")))]
-        ::log::warn!($s $(, $x)*);
-        #[cfg(not(any(feature = "log", feature = "defmt")))]
-        let _ = ($(&$x),*);
-    }};
+    ($($message:tt)*) => { emit!(warn, $($message)*) };
 }

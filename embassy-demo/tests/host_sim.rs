@@ -62,36 +62,46 @@ fn summary_after(sim: HostSim, signal: &str) -> (String, std::process::ExitStatu
     (summary, exit)
 }
 
-/// The summary counts one connection, `n` jframe requests and `n`
-/// replies, and the virtual wire's Ethernet frames.
-fn assert_counts_one_connection(summary: &str, n: usize) {
-    assert!(summary.contains("host-sim: 1 connection ("), "{summary}");
-    assert!(
-        summary.contains(&format!(" {n} jframe requests, ")),
-        "{summary}"
-    );
-    assert!(
-        summary.contains(&format!(" {n} jframe replies, ")),
-        "{summary}"
-    );
-    assert!(
-        summary.contains(" Ethernet frames delivered, "),
-        "{summary}"
-    );
+/// The summary counts `connections`, `requests` jframe requests and as
+/// many replies, with plurals right, and the virtual wire's Ethernet
+/// frames.
+fn assert_counts(summary: &str, connections: u64, requests: u64) {
+    let counted =
+        |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    for part in [
+        format!(
+            "host-sim: {} (",
+            counted(connections, "connection", "connections")
+        ),
+        format!(
+            " {}, ",
+            counted(requests, "jframe request", "jframe requests")
+        ),
+        format!(" {}, ", counted(requests, "jframe reply", "jframe replies")),
+        " Ethernet frames delivered, ".to_string(),
+    ] {
+        assert!(summary.contains(&part), "{part:?} in {summary}");
+    }
+}
+
+/// Exchanges `n` requests on one connection, then stops host-sim with
+/// `signal`: it exits 0 with a summary of them. Returns the summary.
+fn stopping_prints_the_summary(signal: &str, n: usize) -> String {
+    let sim = HostSim::start(&[]);
+    exchange(sim.addr, &cases(n, 2048, n as u64));
+    let (summary, exit) = summary_after(sim, signal);
+    assert!(exit.success(), "SIG{signal}: {exit}");
+    assert_counts(&summary, 1, n as u64);
+    summary
 }
 
 /// The summary says what it counts: connections, jframe requests and
 /// replies, bytes, and the virtual wire's Ethernet frames, never a bare
-/// "frames moved", with plurals right.
+/// "frames moved".
 #[test]
 fn ctrl_c_prints_a_summary() {
-    let sim = HostSim::start(&[]);
-    exchange(sim.addr, &cases(5, 2048, 5));
-    let (summary, exit) = summary_after(sim, "INT");
-    assert!(exit.success(), "{exit}");
-    assert_counts_one_connection(&summary, 5);
+    let summary = stopping_prints_the_summary("INT", 5);
     assert!(!summary.contains("frames moved"), "{summary}");
-    assert!(!summary.contains("1 connections"), "{summary}");
 }
 
 /// Singular for one, plural for two: `1 jframe request`, `2 connections`.
@@ -100,28 +110,20 @@ fn summary_plurals() {
     let sim = HostSim::start(&[]);
     exchange(sim.addr, &cases(1, 64, 6));
     let (summary, _) = summary_after(sim, "INT");
-    assert!(summary.contains("host-sim: 1 connection ("), "{summary}");
-    assert!(summary.contains(" 1 jframe request, "), "{summary}");
-    assert!(summary.contains(" 1 jframe reply, "), "{summary}");
+    assert_counts(&summary, 1, 1);
 
     let sim = HostSim::start(&[]);
     exchange(sim.addr, &cases(1, 64, 7));
     exchange(sim.addr, &cases(2, 64, 8));
     let (summary, _) = summary_after(sim, "INT");
-    assert!(summary.contains("host-sim: 2 connections ("), "{summary}");
-    assert!(summary.contains(" 3 jframe requests, "), "{summary}");
-    assert!(summary.contains(" 3 jframe replies, "), "{summary}");
+    assert_counts(&summary, 2, 3);
 }
 
 /// SIGTERM (what `kill`, systemd and test harnesses send) prints the same
 /// summary as Ctrl-C and exits 0; it used to exit 143 with no summary.
 #[test]
 fn sigterm_prints_the_summary_and_exits_0() {
-    let sim = HostSim::start(&[]);
-    exchange(sim.addr, &cases(3, 512, 9));
-    let (summary, exit) = summary_after(sim, "TERM");
-    assert!(exit.success(), "SIGTERM: {exit}");
-    assert_counts_one_connection(&summary, 3);
+    stopping_prints_the_summary("TERM", 3);
 }
 
 /// `--forward` takes what `jframe serve -l` takes: `localhost:PORT` and
