@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of the echo firmware under QEMU mps2-an386:
+# End-to-end test of the jframe firmware under QEMU mps2-an386:
 #
 #   embassy-demo/firmware/qemu-test.sh            (test)
 #   embassy-demo/firmware/qemu-test.sh --bench    (test, then throughput)

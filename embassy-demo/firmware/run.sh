@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the firmware under QEMU (mps2-an386) with user networking, forwarding
-# 127.0.0.1:HOSTPORT on the host to the echo service on guest port 7.
+# 127.0.0.1:HOSTPORT on the host to the jframe service on guest port 7.
 #
 #   embassy-demo/firmware/run.sh [HOSTPORT]      (default 7007)
 #

@@ -1,4 +1,4 @@
-//! The echo service on a simulated device, end to end through two
+//! The device's service on a simulated device, end to end through two
 //! embassy-net stacks and the virtual wire, in one process.
 
 mod common;

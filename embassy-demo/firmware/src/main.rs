@@ -1,4 +1,4 @@
-//! jframe echo service firmware for QEMU `mps2-an386` (Cortex-M4F).
+//! jframe device firmware for QEMU `mps2-an386` (Cortex-M4F).
 //!
 //! SysTick time driver, LAN9118 Ethernet, embassy-net with a static IPv4
 //! address on QEMU's user network, and a pool of tasks each serving one TCP

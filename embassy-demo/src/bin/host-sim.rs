@@ -1,4 +1,4 @@
-//! host-sim: the device's jframe echo service on embassy-net, on the host.
+//! host-sim: the device's jframe service on embassy-net, on the host.
 //!
 //! The device stack runs on embassy-executor (platform-std) and is joined by
 //! an in-process virtual Ethernet wire to a second, host-side embassy-net
@@ -28,7 +28,7 @@ use jframe_embassy_demo::sim::wire::{
 use jframe_embassy_demo::stats;
 use static_cell::StaticCell;
 
-/// Echo sockets on the device's port 7 (the pool): 8 connections served,
+/// Sockets on the device's port 7 (the pool): 8 connections served,
 /// plus the spare through which a ninth client makes room (`device::Pool`).
 const DEVICE_SOCKETS: usize = 9;
 /// Concurrent forwarded connections: more than the device's pool, so that
@@ -44,7 +44,7 @@ const HOST_SOCKET_BUF: usize = 16 * 1024;
 #[command(
     name = "host-sim",
     version,
-    about = "Run the jframe echo device (embassy-net) on the host, reachable through a forwarded loopback port",
+    about = "Run the jframe device (embassy-net) on the host, reachable through a forwarded loopback port",
     after_help = "Examples:\n  host-sim --drop 5 --seed 42, then: jframe send 127.0.0.1:7000 hello\n  \
                   host-sim --forward :7001   (localhost:7001; a name is bound on its IPv4 address first)\n\n\
                   Ctrl-C, SIGTERM or SIGHUP prints a summary and exits 0."
@@ -196,14 +196,14 @@ fn run(args: Args, setup: Setup) -> ExitCode {
     let device = IpEndpoint::new(DEVICE_IP.into(), config.port);
     let how = match &args.tap {
         Some(name) => format!(
-            "host-sim: device {DEVICE_IP} (echo on port {}) on TAP interface {name}; give the kernel side \
+            "host-sim: device {DEVICE_IP} (jframe on port {}) on TAP interface {name}; give the kernel side \
              {HOST_IP}/{} (ip addr add {HOST_IP}/{} dev {name}; ip link set {name} up)",
             config.port,
             net::PREFIX_LEN,
             net::PREFIX_LEN
         ),
         None => format!(
-            "host-sim: device {DEVICE_IP} (echo on port {}) on a virtual Ethernet wire to host-side stack {HOST_IP} \
+            "host-sim: device {DEVICE_IP} (jframe on port {}) on a virtual Ethernet wire to host-side stack {HOST_IP} \
              [drop {}%, corrupt {}%, delay {} ms, mtu {}, seed {}]",
             config.port, args.drop, args.corrupt, args.delay, args.mtu, args.seed
         ),

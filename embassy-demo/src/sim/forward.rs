@@ -100,7 +100,7 @@ pub enum Target<'d> {
     Stack {
         /// The host-side stack.
         stack: Stack<'d>,
-        /// The device's echo endpoint.
+        /// The device's service endpoint (port 7).
         device: IpEndpoint,
     },
     /// Through the kernel (TAP mode: the device is on a TAP interface).

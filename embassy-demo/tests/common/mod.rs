@@ -1,6 +1,6 @@
 //! The tests' shared helpers: the requests and the replies they must get
 //! ([`Case`]), an in-process testbed (the device and a host-side stack on
-//! the virtual wire, the echo pool on the device, all driven by one
+//! the virtual wire, the device's pool, all driven by one
 //! `block_on`, and a jframe client over host-side sockets), and, in
 //! [`host_sim`], std clients of the built `host-sim` binary.
 #![allow(dead_code)]
