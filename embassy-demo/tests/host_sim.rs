@@ -433,7 +433,7 @@ fn python_256_kib_upper_through_a_10_percent_lossy_wire() {
     python_big_body_through_a_lossy_wire(256 * 1024, Duration::from_secs(120));
 }
 
-/// The issue's own figure, 1 MiB: a few minutes, so not in the default run:
+/// The same at 1 MiB: a few minutes, so not in the default run:
 /// `cargo test -p jframe-embassy-demo --test host_sim -- --ignored`.
 #[test]
 #[ignore = "minutes at 10% loss; run with --ignored"]
