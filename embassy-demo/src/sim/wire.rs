@@ -155,6 +155,35 @@ impl core::fmt::Debug for Wire<'_> {
 
 /// Builds the two ports (MACs `mac_a`, `mac_b`) and the wire between them.
 /// `faults.mtu` is clamped to [`MIN_MTU`]..=[`MAX_MTU`].
+///
+/// Each port is an embassy-net driver: put a stack on each, and poll
+/// [`Wire::run`] beside the stacks' runners (host-sim spawns each as a
+/// task; the tests join them in one `block_on`).
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use embassy_net::StackResources;
+/// use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
+/// use jframe_embassy_demo::sim::wire::{self, PortState, WireFaults, WireStats};
+///
+/// let faults = WireFaults { drop_pct: 5, seed: 42, ..WireFaults::default() };
+/// let stats = Arc::new(WireStats::default());
+/// let (device_port, host_port, wire) = wire::wire(
+///     (Box::leak(Box::new(PortState::new())), DEVICE_MAC),
+///     (Box::leak(Box::new(PortState::new())), HOST_MAC),
+///     faults,
+///     Arc::clone(&stats),
+/// );
+/// let device_resources = Box::leak(Box::new(StackResources::<4>::new()));
+/// let host_resources = Box::leak(Box::new(StackResources::<4>::new()));
+/// let (device, device_runner) = net::stack(device_port, DEVICE_IP, device_resources, 1);
+/// let (host, host_runner) = net::stack(host_port, HOST_IP, host_resources, 2);
+/// // Poll `wire.run()`, `device_runner.run()` and `host_runner.run()`,
+/// // then serve on `device` and connect from `host`.
+/// # let _ = (device, host, device_runner, host_runner, wire);
+/// assert_eq!(stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
+/// ```
 pub fn wire<'d>(
     (state_a, mac_a): (&'d mut PortState, [u8; 6]),
     (state_b, mac_b): (&'d mut PortState, [u8; 6]),
