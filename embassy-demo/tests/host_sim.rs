@@ -505,7 +505,12 @@ print(exactly(struct.unpack("<i", exactly(4))[0]).decode())
 mod lossy {
     use super::*;
 
-    const LOSSY: [&str; 4] = ["--drop", "10", "--seed", "7"];
+    /// A host-sim on a wire that drops 10 % of its frames, answering.
+    fn lossy_sim() -> HostSim {
+        let sim = HostSim::start(&["--drop", "10", "--seed", "7"]);
+        wait_ready(sim.addr);
+        sim
+    }
 
     /// A round trip that must succeed within `limit`, retrying only when
     /// the device answers `busy` or closes before a byte (a slot not yet
@@ -530,8 +535,7 @@ mod lossy {
     #[test]
     #[ignore = "a minute or two at 10% loss; .ci/run runs it"]
     fn lossy_fifty_vanishing_clients_then_a_fresh_one_is_served() {
-        let sim = HostSim::start(&LOSSY);
-        wait_ready(sim.addr);
+        let sim = lossy_sim();
         let start = Instant::now();
         for _ in 0..50 {
             let mut s = connect(sim.addr);
@@ -548,8 +552,7 @@ mod lossy {
     #[test]
     #[ignore = "a minute or two at 10% loss; .ci/run runs it"]
     fn lossy_four_clients_fifty_round_trips_each() {
-        let sim = HostSim::start(&LOSSY);
-        wait_ready(sim.addr);
+        let sim = lossy_sim();
         let addr = sim.addr;
         let start = Instant::now();
         let clients: Vec<_> = (0..4)
@@ -577,8 +580,7 @@ mod lossy {
     #[test]
     #[ignore = "a minute or two at 10% loss; .ci/run runs it"]
     fn lossy_a_newcomer_to_a_full_pool_gets_busy() {
-        let sim = HostSim::start(&LOSSY);
-        wait_ready(sim.addr);
+        let sim = lossy_sim();
         let start = Instant::now();
         // Eight connections (the pool serves eight) inside a frame: a whole
         // request and half of the next in one write; once the first is
