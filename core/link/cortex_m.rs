@@ -4,8 +4,9 @@
 // linker scripts into host builds.
 
 /// Puts `memory_x` where cortex-m-rt's link.x finds it and passes the linker
-/// scripts on a thumb target (defmt's too, with the feature `defmt`).
-fn link_cortex_m(memory_x: &[u8]) {
+/// scripts on a thumb target (defmt's too, when the binary logs through
+/// defmt: `defmt`).
+fn link_cortex_m(memory_x: &[u8], defmt: bool) {
     use std::{env, fs, path::PathBuf};
 
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -16,7 +17,7 @@ fn link_cortex_m(memory_x: &[u8]) {
     if env::var("TARGET").is_ok_and(|t| t.starts_with("thumb")) {
         println!("cargo:rustc-link-arg-bins=--nmagic");
         println!("cargo:rustc-link-arg-bins=-Tlink.x");
-        if env::var_os("CARGO_FEATURE_DEFMT").is_some() {
+        if defmt {
             println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
         }
     }

@@ -5,5 +5,6 @@ include!("../../core/link/cortex_m.rs");
 
 fn main() {
     println!("cargo:rerun-if-changed=../../core/link/cortex_m.rs");
-    link_cortex_m(include_bytes!("memory.x"));
+    // The firmware always logs through defmt.
+    link_cortex_m(include_bytes!("memory.x"), true);
 }

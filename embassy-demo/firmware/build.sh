@@ -13,6 +13,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 target=thumbv7em-none-eabihf
 export CARGO_TARGET_DIR="${FIRMWARE_TARGET_DIR:-$here/target}"
+# defmt's log level, fixed at build time (defmt's own default is errors
+# only): the boot line and warnings; DEFMT_LOG=debug adds each connection.
+export DEFMT_LOG="${DEFMT_LOG:-info}"
 
 apt_install() {
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of the echo firmware under QEMU mps2-an386:
+# End-to-end test of the jframe firmware under QEMU mps2-an386:
 #
 #   embassy-demo/firmware/qemu-test.sh            (test)
 #   embassy-demo/firmware/qemu-test.sh --bench    (test, then throughput)
@@ -11,6 +11,8 @@
 # SPEC conformance table of jframe-std, TCP cases), and stops QEMU. Bounded by
 # QEMU_TEST_TIMEOUT seconds (default 300). Exits non-zero on any failure.
 # Needs qemu-system-arm and python3; installs qemu as root when missing.
+# The firmware logs defmt frames on QEMU's stdout: shown decoded when
+# `defmt-print` is on PATH (cargo install defmt-print), else only counted.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,13 +44,14 @@ jframe_bin="$(cargo metadata --format-version 1 --no-deps --manifest-path "$root
 [ -x "$jframe_bin" ] || { echo "qemu-test: no jframe binary at $jframe_bin" >&2; exit 1; }
 
 log="$(mktemp -t jframe-qemu.XXXXXX.log)"
+qemu_err="$(mktemp -t jframe-qemu.XXXXXX.err)"
 qemu_pid=""
 cleanup() {
     if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
         kill "$qemu_pid" 2>/dev/null || true
         wait "$qemu_pid" 2>/dev/null || true
     fi
-    rm -f "$log"
+    rm -f "$log" "$qemu_err"
 }
 trap cleanup EXIT
 
@@ -58,12 +61,12 @@ for attempt in 1 2 3 4 5; do
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
         -semihosting-config enable=on,target=native -kernel "$elf" \
-        -nic "user,model=lan9118,hostfwd=tcp:127.0.0.1:$port-:7" >"$log" 2>&1 &
+        -nic "user,model=lan9118,hostfwd=tcp:127.0.0.1:$port-:7" >"$log" 2>"$qemu_err" &
     qemu_pid=$!
     sleep 1
     kill -0 "$qemu_pid" 2>/dev/null && break
     echo "qemu-test: QEMU did not start on port $port (attempt $attempt):" >&2
-    cat "$log" >&2
+    cat "$qemu_err" >&2
     qemu_pid=""
 done
 [ -n "$qemu_pid" ] || { echo "qemu-test: QEMU would not start" >&2; exit 1; }
@@ -88,7 +91,12 @@ if [ "$status" = 0 ] && [ "$bench" = 1 ]; then
     timeout "$remaining" python3 "$here/qemu_client.py" bench --port "$port" --seconds 3 --deadline 30 || status=$?
 fi
 echo "--- firmware log ---"
-cat "$log"
+if command -v defmt-print >/dev/null; then
+    defmt-print -e "$elf" <"$log" || true
+else
+    echo "($(wc -c <"$log") bytes of defmt frames; cargo install defmt-print to read them)"
+fi
+cat "$qemu_err"
 if [ "$status" = 0 ]; then
     echo "qemu-test: PASS"
 else

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test and benchmark client for the jframe echo firmware under QEMU.
+"""Test and benchmark client for the jframe device firmware under QEMU.
 
 Speaks the wire format the way the Python seeds do (struct.pack('i', n) +
 json header + body), so the firmware is checked against an independent

@@ -1,12 +1,29 @@
-//! Logging that goes to `defmt` with the `defmt` feature, else to `log`.
-//! Arguments are wrapped in `Debug2Format` for defmt so call sites can pass
-//! any `Debug` value either way.
+//! The library's log messages, the way embassy's crates write theirs: each
+//! macro forwards its format string and arguments unchanged to `defmt` with
+//! the `defmt` feature (firmware), else to `log` with the `log` feature (the
+//! host simulator), else nowhere. Unchanged, because wrapping them in
+//! `defmt::Debug2Format` would throw away defmt's compact encoding and link
+//! `core::fmt` into the firmware. So an argument must be both `Debug` (for
+//! `log`'s `{:?}`) and `defmt::Format`: log numbers and the stack's and
+//! core's own types, which derive both.
+#![allow(unused_macros)]
 
-macro_rules! jlog {
-    ($level:ident, $fmt:literal $(, $arg:expr)* $(,)?) => {{
+/// One message at `$level`, to whichever backend the features pick.
+macro_rules! emit {
+    ($level:ident, $s:literal $(, $x:expr)* $(,)?) => {{
         #[cfg(feature = "defmt")]
-        ::defmt::$level!($fmt $(, ::defmt::Debug2Format(&$arg))*);
-        #[cfg(not(feature = "defmt"))]
-        ::log::$level!($fmt $(, $arg)*);
+        ::defmt::$level!($s $(, $x)*);
+        #[cfg(all(feature = "log", not(feature = "defmt")))]
+        ::log::$level!($s $(, $x)*);
+        #[cfg(not(any(feature = "log", feature = "defmt")))]
+        let _ = ($(&$x),*);
     }};
+}
+
+macro_rules! debug {
+    ($($message:tt)*) => { emit!(debug, $($message)*) };
+}
+
+macro_rules! warn {
+    ($($message:tt)*) => { emit!(warn, $($message)*) };
 }

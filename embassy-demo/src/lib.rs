@@ -1,13 +1,13 @@
 //! # jframe-embassy-demo
 //!
-//! The jframe echo service of the embedded device, on an
+//! The jframe service of the embedded device, on an
 //! [`embassy_net::Stack`]: it listens on TCP port 7 with a pool of sockets
 //! and answers `upper`, `echo` and `greet` frames (SPEC.md), streaming
 //! bodies of any size through fixed buffers of under 1 KiB.
 //!
-//! - [`echo`]: a loop around core's sans-IO session
+//! - [`device`]: a loop around core's sans-IO session
 //!   ([`jframe::service::Session`]) and the socket pool
-//!   ([`echo::serve_socket`] is what firmware and the host simulator spawn,
+//!   ([`device::serve_socket`] is what firmware and the host simulator spawn,
 //!   once per pool slot);
 //! - [`stats`]: the device's own `stats` op beside SPEC's demo ops, written
 //!   as a user writes a service;
@@ -24,7 +24,7 @@ extern crate std;
 #[macro_use]
 mod fmt;
 
-pub mod echo;
+pub mod device;
 pub mod stats;
 
 #[cfg(not(target_os = "none"))]

@@ -70,6 +70,11 @@ fn update(f: impl FnOnce(&mut Figures)) {
 }
 
 /// The figures now.
+///
+/// ```
+/// let now = jframe_embassy_demo::stats::figures();
+/// assert_eq!(now.requests, 0); // nothing served yet in this process
+/// ```
 pub fn figures() -> Figures {
     let mut figures = FIGURES.lock(Cell::get);
     figures.uptime_ms = embassy_time::Instant::now().as_millis();
@@ -77,24 +82,37 @@ pub fn figures() -> Figures {
 }
 
 /// A connection was accepted into the pool.
-pub fn connection() {
+pub(crate) fn connection() {
     update(|f| f.connections = f.connections.wrapping_add(1));
 }
 
 /// A connection was turned away with `busy`.
-pub fn turned_away() {
+pub(crate) fn turned_away() {
     update(|f| f.busy = f.busy.wrapping_add(1));
 }
 
 /// Bytes moved on a served connection.
-pub fn moved(bytes_in: usize, bytes_out: usize) {
+pub(crate) fn moved(bytes_in: usize, bytes_out: usize) {
     update(|f| {
         f.bytes_in = f.bytes_in.wrapping_add(bytes_in as u64);
         f.bytes_out = f.bytes_out.wrapping_add(bytes_out as u64);
     });
 }
 
-/// The `stats` op.
+/// The `stats` op: it claims `stats` and leaves every other op to the
+/// next service.
+///
+/// ```
+/// use jframe::CompactHeader;
+/// use jframe::service::{Answer, Request, Service};
+/// use jframe_embassy_demo::stats::Stats;
+///
+/// let header = CompactHeader::default();
+/// let stats = Request { header: &header, op: Some("stats"), body: None };
+/// assert!(matches!(Stats.call(&stats), Answer::Reply(_)));
+/// let echo = Request { op: Some("echo"), ..stats };
+/// assert!(matches!(Stats.call(&echo), Answer::Unclaimed));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stats;
 
@@ -128,7 +146,24 @@ impl Service for Stats {
 /// What the device serves: `stats`, then SPEC's demo ops.
 pub type DeviceService = Fallback<Stats, Demo>;
 
-/// A new [`DeviceService`] for one connection.
+/// A new [`DeviceService`] for one connection: what the firmware and
+/// host-sim give [`crate::device::serve_socket`] to make one per connection.
+///
+/// ```
+/// use jframe::CompactHeader;
+/// use jframe::service::{Answer, Request, Service};
+/// use jframe_embassy_demo::stats::device_service;
+///
+/// let mut service = device_service();
+/// let header = CompactHeader::default();
+/// for op in ["stats", "echo", "upper", "greet"] {
+///     let request = Request { header: &header, op: Some(op), body: None };
+///     assert!(!matches!(service.call(&request), Answer::Unclaimed), "{op}");
+/// }
+/// // An op neither claims: the session answers it `bad_request`.
+/// let request = Request { header: &header, op: Some("dance"), body: None };
+/// assert!(matches!(service.call(&request), Answer::Unclaimed));
+/// ```
 pub const fn device_service() -> DeviceService {
     Fallback::new(Stats, Demo::new())
 }

@@ -1,4 +1,4 @@
-//! The echo service on a simulated device, end to end through two
+//! The device's service on a simulated device, end to end through two
 //! embassy-net stacks and the virtual wire, in one process.
 
 mod common;
@@ -9,7 +9,7 @@ use common::{
 use embassy_futures::join::join_array;
 use embassy_time::Duration;
 use jframe::{Op, Status};
-use jframe_embassy_demo::sim::wire::Faults;
+use jframe_embassy_demo::sim::wire::WireFaults;
 use std::sync::atomic::Ordering::Relaxed;
 
 const DEADLINE: Duration = Duration::from_secs(300);
@@ -18,7 +18,7 @@ const DEADLINE: Duration = Duration::from_secs(300);
 fn two_hundred_frames_up_to_64k_are_byte_exact() {
     let cases = cases(200, 64 * 1024, 200);
     let stats = run(
-        Faults::default(),
+        WireFaults::default(),
         test_config(),
         DEADLINE,
         |host| async move {
@@ -33,11 +33,11 @@ fn two_hundred_frames_up_to_64k_are_byte_exact() {
 /// deliver every byte. Smaller than the clean run because smoltcp's minimum
 /// retransmission timeout is one second.
 fn lossy(seed: u64) {
-    let faults = Faults {
+    let faults = WireFaults {
         drop_pct: 15,
         corrupt_pct: 15,
         seed,
-        ..Faults::default()
+        ..WireFaults::default()
     };
     let cases = cases(24, 6 * 1024, seed);
     let stats = run(faults, test_config(), DEADLINE, |host| async move {
@@ -64,7 +64,7 @@ fn concurrent_connections_fill_the_pool() {
         .map(|i| cases(40, 16 * 1024, 100 + i))
         .collect();
     run(
-        Faults::default(),
+        WireFaults::default(),
         test_config(),
         DEADLINE,
         |host| async move {
@@ -83,7 +83,7 @@ fn quick_reconnects_are_never_refused() {
         body: b"ping".to_vec(),
     }];
     run(
-        Faults::default(),
+        WireFaults::default(),
         test_config(),
         DEADLINE,
         |host| async move {
@@ -97,7 +97,7 @@ fn quick_reconnects_are_never_refused() {
 #[test]
 fn malformed_frames_are_answered_and_the_device_keeps_serving() {
     run(
-        Faults::default(),
+        WireFaults::default(),
         test_config(),
         DEADLINE,
         |host| async move {
@@ -219,7 +219,7 @@ fn malformed_frames_are_answered_and_the_device_keeps_serving() {
 #[test]
 fn slow_headers_and_bodies_lose_their_slot() {
     let base = test_config();
-    let config = jframe_embassy_demo::echo::EchoConfig {
+    let config = jframe_embassy_demo::device::DeviceConfig {
         timeouts: jframe::service::Timeouts {
             header_ms: 1000,
             body_grace_ms: 1000,
@@ -228,7 +228,7 @@ fn slow_headers_and_bodies_lose_their_slot() {
         },
         ..base
     };
-    run(Faults::default(), config, DEADLINE, |host| async move {
+    run(WireFaults::default(), config, DEADLINE, |host| async move {
         // Until the device closes: every byte it sent before its FIN.
         async fn until_closed(s: &mut embassy_net::tcp::TcpSocket<'_>) -> Vec<u8> {
             let mut got = Vec::new();

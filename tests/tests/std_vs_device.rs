@@ -18,8 +18,9 @@ fn jframe(args: &[&str]) -> std::process::Output {
 #[test]
 fn jframe_send_reaches_the_device() {
     let sim = HostSim::start(&[]);
+    let addr = sim.addr.to_string();
     let out = retry(Duration::from_secs(10), || {
-        let out = jframe(&["send", &sim.addr, "hello", "wörld"]);
+        let out = jframe(&["send", &addr, "hello", "wörld"]);
         if out.status.success() {
             Ok(out)
         } else {
@@ -29,7 +30,7 @@ fn jframe_send_reaches_the_device() {
     // The device upper-cases ASCII only (SPEC: firmware rules).
     assert_eq!(String::from_utf8_lossy(&out.stdout), "HELLO\nWöRLD\n");
 
-    let out = jframe(&["send", &sim.addr, "--op", "greet", "jframe", "exit"]);
+    let out = jframe(&["send", &addr, "--op", "greet", "jframe", "exit"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -39,13 +40,7 @@ fn jframe_send_reaches_the_device() {
     // The device does not serve files: `jframe get` says why and fails,
     // leaving no file behind.
     let target = std::env::temp_dir().join(format!("jframe-device-get-{}", std::process::id()));
-    let out = jframe(&[
-        "get",
-        &sim.addr,
-        "notes.txt",
-        "-o",
-        target.to_str().unwrap(),
-    ]);
+    let out = jframe(&["get", &addr, "notes.txt", "-o", target.to_str().unwrap()]);
     assert!(!out.status.success(), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("bad_request"),
@@ -62,7 +57,7 @@ fn std_client_is_byte_exact_through_a_faulty_wire() {
     let sizes = [0usize, 1, 12, 100, 1000, 1460, 4096, 10_000, 65_536];
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut conn = retry(Duration::from_secs(10), || {
-        let mut c = FramedStream::connect(&sim.addr, Duration::from_secs(60))?;
+        let mut c = FramedStream::connect(sim.addr, Duration::from_secs(60))?;
         c.send_request(Op::Echo, b"probe")?;
         c.flush()?;
         match c.recv()? {
@@ -93,8 +88,9 @@ fn std_client_is_byte_exact_through_a_faulty_wire() {
 #[test]
 fn jframe_load_against_the_device_sees_no_errors() {
     let sim = HostSim::start(&[]);
+    let addr = sim.addr.to_string();
     retry(Duration::from_secs(10), || {
-        let out = jframe(&["send", &sim.addr, "--op", "echo", "ready"]);
+        let out = jframe(&["send", &addr, "--op", "echo", "ready"]);
         if out.status.success() {
             Ok(())
         } else {
@@ -103,7 +99,7 @@ fn jframe_load_against_the_device_sees_no_errors() {
     });
     let out = jframe(&[
         "load",
-        &sim.addr,
+        &addr,
         "--conns",
         "4",
         "--duration",
@@ -125,10 +121,9 @@ fn jframe_load_against_the_device_sees_no_errors() {
     assert!(requests > 0, "{text}");
 }
 
-/// Issue 9, #5: at 10% frame loss, four std clients doing 50 round trips
-/// each, at once, all complete byte-exact (before, the forwarder cut every
-/// session at 120 s whatever it was doing: `peer closed after 0 of 4
-/// bytes`). Every round trip is bounded by the client's 60 s read timeout,
+/// At 10% frame loss, four std clients doing 50 round trips each, at once,
+/// all complete byte-exact (before, the forwarder cut every session at
+/// 120 s whatever it was doing: `peer closed after 0 of 4 bytes`). Every round trip is bounded by the client's 60 s read timeout,
 /// the whole test by 120 s.
 #[test]
 fn four_clients_50_round_trips_each_through_a_10_percent_lossy_wire() {
@@ -138,10 +133,10 @@ fn four_clients_50_round_trips_each_through_a_10_percent_lossy_wire() {
     let took: Vec<Duration> = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..4u8)
             .map(|c| {
-                let addr = sim.addr.clone();
+                let addr = sim.addr;
                 scope.spawn(move || {
                     let mut conn = retry(Duration::from_secs(10), || {
-                        FramedStream::connect(&addr, Duration::from_secs(60))
+                        FramedStream::connect(addr, Duration::from_secs(60))
                     });
                     for i in 0..50u32 {
                         let body: Vec<u8> = (0..512u32)
@@ -176,9 +171,9 @@ fn four_clients_50_round_trips_each_through_a_10_percent_lossy_wire() {
     eprintln!("--drop 10: 4 x 50 round trips done in {took:?}");
 }
 
-/// The device's own `stats` op (issue 14), called three ways: the
-/// `jframe` command with any op name, and the typed client, blocking and
-/// async.
+/// The device's own `stats` op (beside SPEC.md's demo ops), called three
+/// ways: the `jframe` command with any op name, and the typed client,
+/// blocking and async.
 #[test]
 fn the_device_s_stats_op_through_the_command_and_the_typed_clients() {
     use jframe_std::call::{AsyncClient, CallError, Client};
@@ -191,8 +186,9 @@ fn the_device_s_stats_op_through_the_command_and_the_typed_clients() {
     }
 
     let sim = HostSim::start(&[]);
+    let addr = sim.addr.to_string();
     let out = retry(Duration::from_secs(10), || {
-        let out = jframe(&["send", &sim.addr, "--op", "stats", "--json", ""]);
+        let out = jframe(&["send", &addr, "--op", "stats", "--json", ""]);
         if out.status.success() {
             Ok(out)
         } else {
@@ -205,7 +201,7 @@ fn the_device_s_stats_op_through_the_command_and_the_typed_clients() {
     assert!(reply["header"]["uptime_ms"].as_u64().unwrap() > 0, "{line}");
 
     let t = Duration::from_secs(30);
-    let mut c = Client::connect(sim.addr.as_str(), t).unwrap();
+    let mut c = Client::connect(sim.addr, t).unwrap();
     let before = c
         .call::<_, Stats>("stats", &jframe::service::NoKeys {}, b"")
         .unwrap();
@@ -222,9 +218,7 @@ fn the_device_s_stats_op_through_the_command_and_the_typed_clients() {
         .build()
         .unwrap();
     let after = rt.block_on(async {
-        let mut c = AsyncClient::connect(sim.addr.as_str(), t, 4096)
-            .await
-            .unwrap();
+        let mut c = AsyncClient::connect(sim.addr, t, 4096).await.unwrap();
         c.call::<_, Stats>("stats", &jframe::service::NoKeys {}, b"")
             .await
             .unwrap()

@@ -41,13 +41,8 @@ unsafe fn DefaultHandler(irqn: i16) {
     if irqn == lan9118::IRQ as i16 {
         lan9118::on_interrupt();
     } else {
-        let mut line = crate::Line::default();
-        line.text("unexpected interrupt ");
-        line.number(irqn.unsigned_abs().into());
-        if irqn < 0 {
-            line.text(" (a core exception)");
-        }
-        log::error!("{}", line.as_str());
+        // A negative number is a core exception.
+        defmt::error!("unexpected interrupt {=i16}", irqn);
         crate::logging::exit(false);
     }
 }
@@ -57,11 +52,6 @@ unsafe fn DefaultHandler(irqn: i16) {
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     // The faulting PC is what a post-mortem needs (addr2line); the whole
     // frame's Debug output would cost flash for little more.
-    let mut line = crate::Line::default();
-    line.text("hard fault at pc 0x");
-    for b in frame.pc().to_be_bytes() {
-        line.hex(b);
-    }
-    log::error!("{}", line.as_str());
+    defmt::error!("hard fault at pc {=u32:#010x}", frame.pc());
     crate::logging::exit(false)
 }

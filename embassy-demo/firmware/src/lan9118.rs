@@ -259,25 +259,13 @@ fn regs() -> &'static Registers {
 }
 
 /// Why the controller could not be brought up.
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, defmt::Format)]
 pub enum InitError {
     /// `BYTE_TEST` did not read 0x8765_4321: no LAN9118 here, or a bus
     /// configured for the wrong width/endianness.
     NoChip(u32),
     /// A busy bit (soft reset, MAC CSR, MII) never cleared.
     Timeout(&'static str),
-}
-
-// By hand: a derived Debug prints the `&str` escaped, which links core's
-// Unicode tables (about 2 KB of flash) for one error message.
-impl core::fmt::Debug for InitError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            InitError::NoChip(id) => write!(f, "NoChip({id:#010x})"),
-            InitError::Timeout(what) => write!(f, "Timeout({what})"),
-        }
-    }
 }
 
 /// Woken by [`on_interrupt`] when a frame arrives.

@@ -1,4 +1,4 @@
-//! jframe echo service firmware for QEMU `mps2-an386` (Cortex-M4F).
+//! jframe device firmware for QEMU `mps2-an386` (Cortex-M4F).
 //!
 //! SysTick time driver, LAN9118 Ethernet, embassy-net with a static IPv4
 //! address on QEMU's user network, and a pool of tasks each serving one TCP
@@ -14,7 +14,7 @@ mod time_driver;
 
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4};
-use jframe_embassy_demo::echo::{ECHO_PORT, EchoConfig, Pool, Slot, serve_socket};
+use jframe_embassy_demo::device::{PORT, DeviceConfig, Pool, PoolSlot, serve_socket};
 use jframe_embassy_demo::stats;
 use static_cell::StaticCell;
 
@@ -22,7 +22,7 @@ use static_cell::StaticCell;
 const CONNECTIONS: usize = 4;
 /// Sockets on port 7: one more than the connections served, the spare
 /// through which a new client on a full pool closes the connection idle
-/// longest, or gets `busy` (`echo::Pool`).
+/// longest, or gets `busy` (`device::Pool`).
 const SOCKETS: usize = CONNECTIONS + 1;
 /// Per-connection TCP buffers.
 const SOCKET_RX: usize = 1024;
@@ -46,7 +46,7 @@ async fn net_task(runner: &'static mut Runner) -> ! {
 static POOL: Pool<SOCKETS> = Pool::new();
 
 #[embassy_executor::task(pool_size = SOCKETS)]
-async fn echo_task(stack: Stack<'static>, slot: Slot<'static>, config: &'static EchoConfig) -> ! {
+async fn device_task(stack: Stack<'static>, slot: PoolSlot<'static>, config: &'static DeviceConfig) -> ! {
     let mut rx = [0u8; SOCKET_RX];
     let mut tx = [0u8; SOCKET_TX];
     serve_socket(stack, &mut rx, &mut tx, config, slot, stats::device_service).await
@@ -54,7 +54,6 @@ async fn echo_task(stack: Stack<'static>, slot: Slot<'static>, config: &'static 
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    logging::init(log::LevelFilter::Info);
     let Some(core) = cortex_m::Peripherals::take() else {
         logging::exit(false);
     };
@@ -63,7 +62,7 @@ async fn main(spawner: Spawner) {
     let device = match lan9118::Lan9118::new() {
         Ok(device) => device,
         Err(e) => {
-            log::error!("LAN9118 init failed: {e:?}");
+            defmt::error!("LAN9118 init failed: {}", e);
             logging::exit(false);
         }
     };
@@ -75,88 +74,29 @@ async fn main(spawner: Spawner) {
     let config = embassy_net::Config::ipv4_static(StaticConfigV4 {
         address: Ipv4Cidr::new(ADDRESS, PREFIX),
         gateway: Some(GATEWAY),
-        dns_servers: heapless::Vec::new(),
+        dns_servers: Default::default(),
     });
     static RESOURCES: StaticCell<StackResources<{ SOCKETS + 1 }>> = StaticCell::new();
     let (stack, runner) =
         embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
 
-    // The line is built by hand, not by `core::fmt`'s integer and address
-    // formatting: that is half a kilobyte of flash for one line.
-    let mut line = Line::default();
-    line.text("jframe firmware: ");
-    line.ip(ADDRESS.octets());
-    line.text("/");
-    line.number(u32::from(PREFIX));
-    line.text(" gw ");
-    line.ip(GATEWAY.octets());
-    line.text(", mac ");
-    for (i, b) in mac.iter().enumerate() {
-        if i > 0 {
-            line.text(":");
-        }
-        line.hex(*b);
-    }
-    line.text(", port ");
-    line.number(u32::from(ECHO_PORT));
-    line.text(", ");
-    line.number(CONNECTIONS as u32);
-    line.text(" connections");
-    log::info!("{}", line.as_str());
+    // Numbers and addresses are formatted by the host (defmt), not by
+    // `core::fmt` in flash.
+    defmt::info!(
+        "jframe firmware: {}/{=u8} gw {}, mac {=[u8]:02x}, port {=u16}, {=usize} connections",
+        ADDRESS,
+        PREFIX,
+        GATEWAY,
+        &mac[..],
+        PORT,
+        CONNECTIONS
+    );
     static RUNNER: StaticCell<Runner> = StaticCell::new();
     spawner.spawn(net_task(RUNNER.init(runner)).unwrap());
     // One configuration for every task, rather than a copy in each.
-    static CONFIG: StaticCell<EchoConfig> = StaticCell::new();
-    let config = CONFIG.init(EchoConfig::default());
+    static CONFIG: StaticCell<DeviceConfig> = StaticCell::new();
+    let config = CONFIG.init(DeviceConfig::default());
     for i in 0..SOCKETS {
-        spawner.spawn(echo_task(stack, POOL.slot(i), config).unwrap());
-    }
-}
-
-/// A log line built without `core::fmt`'s number formatting (half a
-/// kilobyte of flash that the firmware's budget does not have).
-#[derive(Default)]
-pub(crate) struct Line {
-    buf: heapless::String<128>,
-}
-
-impl Line {
-    pub(crate) fn text(&mut self, s: &str) {
-        let _ = self.buf.push_str(s);
-    }
-
-    pub(crate) fn number(&mut self, mut n: u32) {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for &d in &digits[i..] {
-            let _ = self.buf.push(char::from(d));
-        }
-    }
-
-    pub(crate) fn hex(&mut self, b: u8) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let _ = self.buf.push(char::from(HEX[usize::from(b >> 4)]));
-        let _ = self.buf.push(char::from(HEX[usize::from(b & 15)]));
-    }
-
-    pub(crate) fn ip(&mut self, octets: [u8; 4]) {
-        for (i, o) in octets.iter().enumerate() {
-            if i > 0 {
-                self.text(".");
-            }
-            self.number(u32::from(*o));
-        }
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        &self.buf
+        spawner.spawn(device_task(stack, POOL.slot(i), config).unwrap());
     }
 }

@@ -1,4 +1,4 @@
-//! host-sim: the device's jframe echo service on embassy-net, on the host.
+//! host-sim: the device's jframe service on embassy-net, on the host.
 //!
 //! The device stack runs on embassy-executor (platform-std) and is joined by
 //! an in-process virtual Ethernet wire to a second, host-side embassy-net
@@ -19,18 +19,18 @@ use embassy_executor::{Executor, Spawner};
 use embassy_net::{IpEndpoint, Runner, Stack, StackResources};
 use embassy_net_tuntap::TunTapDevice;
 use embassy_time::Duration;
-use jframe_embassy_demo::echo::{self, EchoConfig, Pool, Slot};
+use jframe_embassy_demo::device::{self, DeviceConfig, Pool, PoolSlot};
 use jframe_embassy_demo::sim::forward::{self, Dispatch, ForwardConfig, ForwardStats, Target};
 use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
 use jframe_embassy_demo::sim::wire::{
-    self, Faults, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireStats,
+    self, MAX_MTU, MIN_MTU, Port, PortState, Wire, WireFaults, WireStats,
 };
 use jframe_embassy_demo::stats;
 use static_cell::StaticCell;
 
-/// Echo sockets on the device's port 7 (the pool): 8 connections served,
-/// plus the spare through which a ninth client makes room (`echo::Pool`).
-const ECHO_SOCKETS: usize = 9;
+/// Sockets on the device's port 7 (the pool): 8 connections served,
+/// plus the spare through which a ninth client makes room (`device::Pool`).
+const DEVICE_SOCKETS: usize = 9;
 /// Concurrent forwarded connections: more than the device's pool, so that
 /// the device's policy (not the forwarder, which plays QEMU's `hostfwd`)
 /// decides who is served.
@@ -44,7 +44,7 @@ const HOST_SOCKET_BUF: usize = 16 * 1024;
 #[command(
     name = "host-sim",
     version,
-    about = "Run the jframe echo device (embassy-net) on the host, reachable through a forwarded loopback port",
+    about = "Run the jframe device (embassy-net) on the host, reachable through a forwarded loopback port",
     after_help = "Examples:\n  host-sim --drop 5 --seed 42, then: jframe send 127.0.0.1:7000 hello\n  \
                   host-sim --forward :7001   (localhost:7001; a name is bound on its IPv4 address first)\n\n\
                   Ctrl-C, SIGTERM or SIGHUP prints a summary and exits 0."
@@ -82,12 +82,12 @@ struct Args {
 }
 
 static EXECUTOR: StaticCell<Executor> = StaticCell::new();
-static ECHO_CONFIG: StaticCell<EchoConfig> = StaticCell::new();
+static DEVICE_CONFIG: StaticCell<DeviceConfig> = StaticCell::new();
 static DISPATCH: Dispatch<FORWARDERS> = Dispatch::new();
-static POOL: Pool<ECHO_SOCKETS> = Pool::new();
+static POOL: Pool<DEVICE_SOCKETS> = Pool::new();
 static FWD_STATS: StaticCell<Arc<ForwardStats>> = StaticCell::new();
 static LISTENER: StaticCell<Async<TcpListener>> = StaticCell::new();
-static DEVICE_RESOURCES: StaticCell<StackResources<{ ECHO_SOCKETS + 2 }>> = StaticCell::new();
+static DEVICE_RESOURCES: StaticCell<StackResources<{ DEVICE_SOCKETS + 2 }>> = StaticCell::new();
 static HOST_RESOURCES: StaticCell<StackResources<{ FORWARDERS + 2 }>> = StaticCell::new();
 static PORT_A: StaticCell<PortState> = StaticCell::new();
 static PORT_B: StaticCell<PortState> = StaticCell::new();
@@ -181,12 +181,12 @@ fn open_tap(name: &str) -> Result<TunTapDevice, String> {
 fn run(args: Args, setup: Setup) -> ExitCode {
     let wire_stats = Arc::new(WireStats::default());
     let fwd_stats: &'static Arc<ForwardStats> = FWD_STATS.init(Arc::new(ForwardStats::default()));
-    let config: &'static EchoConfig = ECHO_CONFIG.init(EchoConfig {
+    let config: &'static DeviceConfig = DEVICE_CONFIG.init(DeviceConfig {
         timeouts: jframe::service::Timeouts {
             idle_ms: args.timeout.saturating_mul(1000),
             ..jframe::service::Timeouts::DEVICE
         },
-        ..EchoConfig::default()
+        ..DeviceConfig::default()
     });
     let local = setup
         .listener
@@ -196,14 +196,14 @@ fn run(args: Args, setup: Setup) -> ExitCode {
     let device = IpEndpoint::new(DEVICE_IP.into(), config.port);
     let how = match &args.tap {
         Some(name) => format!(
-            "host-sim: device {DEVICE_IP} (echo on port {}) on TAP interface {name}; give the kernel side \
+            "host-sim: device {DEVICE_IP} (jframe on port {}) on TAP interface {name}; give the kernel side \
              {HOST_IP}/{} (ip addr add {HOST_IP}/{} dev {name}; ip link set {name} up)",
             config.port,
             net::PREFIX_LEN,
             net::PREFIX_LEN
         ),
         None => format!(
-            "host-sim: device {DEVICE_IP} (echo on port {}) on a virtual Ethernet wire to host-side stack {HOST_IP} \
+            "host-sim: device {DEVICE_IP} (jframe on port {}) on a virtual Ethernet wire to host-side stack {HOST_IP} \
              [drop {}%, corrupt {}%, delay {} ms, mtu {}, seed {}]",
             config.port, args.drop, args.corrupt, args.delay, args.mtu, args.seed
         ),
@@ -241,7 +241,7 @@ fn run(args: Args, setup: Setup) -> ExitCode {
         eprintln!("host-sim: warning: no summary on Ctrl-C or SIGTERM: {e}");
     }
 
-    let faults = Faults {
+    let faults = WireFaults {
         drop_pct: args.drop,
         corrupt_pct: args.corrupt,
         delay: Duration::from_millis(args.delay),
@@ -281,9 +281,9 @@ fn run(args: Args, setup: Setup) -> ExitCode {
 /// Device and host-side stacks on the virtual wire, plus the forwarders.
 fn spawn_virtual(
     spawner: Spawner,
-    faults: Faults,
+    faults: WireFaults,
     stats: Arc<WireStats>,
-    config: &'static EchoConfig,
+    config: &'static DeviceConfig,
     fwd: (ForwardConfig, &'static Arc<ForwardStats>),
     listener: &'static Async<TcpListener>,
 ) -> Result<(), embassy_executor::SpawnError> {
@@ -322,7 +322,7 @@ fn spawn_tap(
     spawner: Spawner,
     tap: TunTapDevice,
     seed: u64,
-    config: &'static EchoConfig,
+    config: &'static DeviceConfig,
     fwd: (ForwardConfig, &'static Arc<ForwardStats>),
     listener: &'static Async<TcpListener>,
 ) -> Result<(), embassy_executor::SpawnError> {
@@ -341,10 +341,10 @@ fn spawn_tap(
 fn spawn_echo(
     spawner: Spawner,
     device: Stack<'static>,
-    config: &'static EchoConfig,
+    config: &'static DeviceConfig,
 ) -> Result<(), embassy_executor::SpawnError> {
-    for i in 0..ECHO_SOCKETS {
-        spawner.spawn(echo_task(device, config, POOL.slot(i))?);
+    for i in 0..DEVICE_SOCKETS {
+        spawner.spawn(device_task(device, config, POOL.slot(i))?);
     }
     Ok(())
 }
@@ -378,11 +378,15 @@ async fn tap_net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
 }
 
 /// One slot of the device's listening pool.
-#[embassy_executor::task(pool_size = ECHO_SOCKETS)]
-async fn echo_task(stack: Stack<'static>, config: &'static EchoConfig, slot: Slot<'static>) -> ! {
+#[embassy_executor::task(pool_size = DEVICE_SOCKETS)]
+async fn device_task(
+    stack: Stack<'static>,
+    config: &'static DeviceConfig,
+    slot: PoolSlot<'static>,
+) -> ! {
     let mut rx = [0u8; DEVICE_SOCKET_BUF];
     let mut tx = [0u8; DEVICE_SOCKET_BUF];
-    echo::serve_socket(stack, &mut rx, &mut tx, config, slot, stats::device_service).await
+    device::serve_socket(stack, &mut rx, &mut tx, config, slot, stats::device_service).await
 }
 
 #[embassy_executor::task(pool_size = FORWARDERS)]

@@ -8,7 +8,7 @@
 //! single receiver waker, over which the waiting tasks kept waking each
 //! other). Each forwarder opens a connection to the device, either
 //! with a `TcpSocket` on the host-side embassy-net stack (virtual wire) or
-//! with a kernel socket (TAP mode), and pumps bytes both ways until both
+//! with a kernel socket (TAP mode), and relays bytes both ways until both
 //! sides are done, or until nothing has moved either way for the idle limit
 //! (idle means idle: a session that keeps moving bytes is never cut). Half-closes are passed on, so a client that sends its
 //! requests, shuts down its write half and reads the replies works.
@@ -36,8 +36,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default idle limit of a forwarded connection: nothing moved either way
 /// for this long (the device's own idle timeout is shorter).
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(120);
-/// Size of each direction's pump buffer.
-const PUMP_BUF: usize = 8192;
+/// Size of each direction's relay buffer.
+const RELAY_BUF: usize = 8192;
 
 /// Hands accepted clients to free forwarders: `N` forwarders, each waiting
 /// on its own [`Signal`], and a queue of the free ones that only the accept
@@ -100,7 +100,7 @@ pub enum Target<'d> {
     Stack {
         /// The host-side stack.
         stack: Stack<'d>,
-        /// The device's echo endpoint.
+        /// The device's service endpoint (port 7).
         device: IpEndpoint,
     },
     /// Through the kernel (TAP mode: the device is on a TAP interface).
@@ -197,8 +197,8 @@ pub async fn forwarder<const N: usize>(
     config: ForwardConfig,
     stats: &ForwardStats,
 ) -> ! {
-    let mut up = Pump::new(&stats.bytes_up, &stats.requests);
-    let mut down = Pump::new(&stats.bytes_down, &stats.replies);
+    let mut up = Relay::new(&stats.bytes_up, &stats.requests);
+    let mut down = Relay::new(&stats.bytes_down, &stats.replies);
     loop {
         let client = dispatch.next_client(me).await;
         stats.connections.fetch_add(1, Relaxed);
@@ -231,7 +231,7 @@ struct Session<'c> {
 }
 
 impl Session<'_> {
-    /// Ends once nothing has moved for the idle limit; each pump moves
+    /// Ends once nothing has moved for the idle limit; each relay moves
     /// `last` forward, so a session that keeps moving is never cut.
     async fn idle_out(&self) {
         loop {
@@ -254,7 +254,7 @@ async fn via_stack(
     mut socket: TcpSocket<'_>,
     device: IpEndpoint,
     session: &Session<'_>,
-    (up, down): (&mut Pump<'_>, &mut Pump<'_>),
+    (up, down): (&mut Relay<'_>, &mut Relay<'_>),
 ) -> bool {
     let (client, last) = (session.client, &session.last);
     // smoltcp's own timeout: nothing heard from the device for this long
@@ -309,7 +309,7 @@ async fn via_stack(
 async fn via_kernel(
     addr: SocketAddr,
     session: &Session<'_>,
-    (up, down): (&mut Pump<'_>, &mut Pump<'_>),
+    (up, down): (&mut Relay<'_>, &mut Relay<'_>),
 ) -> bool {
     let (client, last) = (session.client, &session.last);
     let device = match with_timeout(CONNECT_TIMEOUT, Async::<TcpStream>::connect(addr)).await {
@@ -372,18 +372,18 @@ async fn reset(socket: &mut TcpSocket<'_>) {
     let _ = with_timeout(Duration::from_millis(200), socket.flush()).await;
 }
 
-/// Why a pump stopped.
+/// Why a relay stopped.
 #[derive(Debug)]
-enum PumpError {
+enum RelayError {
     Read,
     Write,
 }
 
-impl core::fmt::Display for PumpError {
+impl core::fmt::Display for RelayError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            PumpError::Read => "reading a side failed",
-            PumpError::Write => "writing a side failed",
+            RelayError::Read => "reading a side failed",
+            RelayError::Write => "writing a side failed",
         })
     }
 }
@@ -392,7 +392,7 @@ impl core::fmt::Display for PumpError {
 /// future, so a `run` cancelled by `select` loses no bytes: the next `run`
 /// first writes what the previous one read. Bytes written, and the jframe
 /// frames they complete, go to the counters as they move.
-struct Pump<'s> {
+struct Relay<'s> {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -400,10 +400,10 @@ struct Pump<'s> {
     frames: FrameCounter<'s>,
 }
 
-impl<'s> Pump<'s> {
+impl<'s> Relay<'s> {
     fn new(bytes: &'s AtomicU64, frames: &'s AtomicU64) -> Self {
-        Pump {
-            buf: vec![0; PUMP_BUF].into_boxed_slice(),
+        Relay {
+            buf: vec![0; RELAY_BUF].into_boxed_slice(),
             start: 0,
             end: 0,
             bytes,
@@ -423,7 +423,7 @@ impl<'s> Pump<'s> {
         from: &mut R,
         to: &mut W,
         last: &Cell<Instant>,
-    ) -> Result<(), PumpError> {
+    ) -> Result<(), RelayError> {
         loop {
             if self.start == self.end {
                 let n = from.read(&mut self.buf).await.map_err(|e| {
@@ -431,17 +431,17 @@ impl<'s> Pump<'s> {
                         "forward: read failed: {:?}",
                         embedded_io_async::Error::kind(&e)
                     );
-                    PumpError::Read
+                    RelayError::Read
                 })?;
                 last.set(Instant::now());
                 if n == 0 {
-                    return to.flush().await.map_err(|_| PumpError::Write);
+                    return to.flush().await.map_err(|_| RelayError::Write);
                 }
                 (self.start, self.end) = (0, n);
             }
             let pending = &self.buf[self.start..self.end];
             match to.write(pending).await {
-                Ok(0) | Err(_) => return Err(PumpError::Write),
+                Ok(0) | Err(_) => return Err(RelayError::Write),
                 Ok(n) => {
                     last.set(Instant::now());
                     self.frames.feed(&pending[..n]);
@@ -455,7 +455,7 @@ impl<'s> Pump<'s> {
 
 /// Counts the whole jframe frames passing one way through a forwarded
 /// connection, without changing or holding back a byte: it only watches
-/// what the pump has already written. Core's streaming [`jframe::Decoder`]
+/// what the relay has already written. Core's streaming [`jframe::Decoder`]
 /// does the framing, headers up to [`jframe::DEFAULT_MAX_HEADER_LEN`]
 /// bytes; no body is held (each passes as borrowed chunks), and a bad
 /// prefix or header leaves the decoder failed, which stops the count.

@@ -19,7 +19,7 @@ pub const DEVICE_MAC: [u8; 6] = [0x02, 0x4a, 0x46, 0x00, 0x00, 0x01];
 pub const HOST_MAC: [u8; 6] = [0x02, 0x4a, 0x46, 0x00, 0x00, 0x02];
 
 /// A static IPv4 configuration on the simulated subnet.
-pub fn static_config(ip: Ipv4Address) -> Config {
+fn static_config(ip: Ipv4Address) -> Config {
     Config::ipv4_static(StaticConfigV4 {
         address: Ipv4Cidr::new(ip, PREFIX_LEN),
         gateway: None,

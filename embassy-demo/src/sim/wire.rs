@@ -22,7 +22,7 @@ pub const MAX_MTU: usize = 1514;
 /// and some payload.
 pub const MIN_MTU: usize = 128;
 /// Frames each end buffers in each direction.
-pub const QUEUE: usize = 8;
+const QUEUE: usize = 8;
 /// Frames the delay line holds per direction before the wire stops taking
 /// more (backpressure rather than loss, which only the PRNG decides).
 const LINE_CAP: usize = 1024;
@@ -32,7 +32,7 @@ pub type PortState = channel::State<MAX_MTU, QUEUE, QUEUE>;
 
 /// Fault injection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Faults {
+pub struct WireFaults {
     /// Percentage of frames dropped (0-100).
     pub drop_pct: u8,
     /// Percentage of frames with one bit flipped (0-100).
@@ -45,9 +45,9 @@ pub struct Faults {
     pub seed: u64,
 }
 
-impl Default for Faults {
+impl Default for WireFaults {
     fn default() -> Self {
-        Faults {
+        WireFaults {
             drop_pct: 0,
             corrupt_pct: 0,
             delay: Duration::from_ticks(0),
@@ -141,7 +141,7 @@ impl<'d> Driver for Port<'d> {
 pub struct Wire<'d> {
     a: channel::Runner<'d, MAX_MTU>,
     b: channel::Runner<'d, MAX_MTU>,
-    faults: Faults,
+    faults: WireFaults,
     stats: Arc<WireStats>,
 }
 
@@ -155,10 +155,39 @@ impl core::fmt::Debug for Wire<'_> {
 
 /// Builds the two ports (MACs `mac_a`, `mac_b`) and the wire between them.
 /// `faults.mtu` is clamped to [`MIN_MTU`]..=[`MAX_MTU`].
+///
+/// Each port is an embassy-net driver: put a stack on each, and poll
+/// [`Wire::run`] beside the stacks' runners (host-sim spawns each as a
+/// task; the tests join them in one `block_on`).
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use embassy_net::StackResources;
+/// use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
+/// use jframe_embassy_demo::sim::wire::{self, PortState, WireFaults, WireStats};
+///
+/// let faults = WireFaults { drop_pct: 5, seed: 42, ..WireFaults::default() };
+/// let stats = Arc::new(WireStats::default());
+/// let (device_port, host_port, wire) = wire::wire(
+///     (Box::leak(Box::new(PortState::new())), DEVICE_MAC),
+///     (Box::leak(Box::new(PortState::new())), HOST_MAC),
+///     faults,
+///     Arc::clone(&stats),
+/// );
+/// let device_resources = Box::leak(Box::new(StackResources::<4>::new()));
+/// let host_resources = Box::leak(Box::new(StackResources::<4>::new()));
+/// let (device, device_runner) = net::stack(device_port, DEVICE_IP, device_resources, 1);
+/// let (host, host_runner) = net::stack(host_port, HOST_IP, host_resources, 2);
+/// // Poll `wire.run()`, `device_runner.run()` and `host_runner.run()`,
+/// // then serve on `device` and connect from `host`.
+/// # let _ = (device, host, device_runner, host_runner, wire);
+/// assert_eq!(stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
+/// ```
 pub fn wire<'d>(
     (state_a, mac_a): (&'d mut PortState, [u8; 6]),
     (state_b, mac_b): (&'d mut PortState, [u8; 6]),
-    mut faults: Faults,
+    mut faults: WireFaults,
     stats: Arc<WireStats>,
 ) -> (Port<'d>, Port<'d>, Wire<'d>) {
     faults.mtu = faults.mtu.clamp(MIN_MTU, MAX_MTU);
@@ -199,7 +228,7 @@ impl Wire<'_> {
 
 /// One direction of the wire.
 struct Direction<'s> {
-    faults: &'s Faults,
+    faults: &'s WireFaults,
     rng: fastrand::Rng,
     stats: &'s WireStats,
     /// Frames in flight with their delivery time.
@@ -207,7 +236,7 @@ struct Direction<'s> {
 }
 
 impl<'s> Direction<'s> {
-    fn new(faults: &'s Faults, seed: u64, stats: &'s WireStats) -> Self {
+    fn new(faults: &'s WireFaults, seed: u64, stats: &'s WireStats) -> Self {
         Direction {
             faults,
             rng: fastrand::Rng::with_seed(seed),

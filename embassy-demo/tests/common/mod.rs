@@ -1,7 +1,11 @@
-//! An in-process testbed: the device and a host-side stack on the virtual
-//! wire, the echo pool on the device, all driven by one `block_on`, and a
-//! jframe client over host-side sockets.
+//! The tests' shared helpers: the requests and the replies they must get
+//! ([`Case`]), an in-process testbed (the device and a host-side stack on
+//! the virtual wire, the device's pool, all driven by one
+//! `block_on`, and a jframe client over host-side sockets), and, in
+//! [`host_sim`], std clients of the built `host-sim` binary.
 #![allow(dead_code)]
+
+pub mod host_sim;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,12 +17,12 @@ use embassy_net::{IpEndpoint, Stack, StackResources};
 use embassy_time::{Duration, with_timeout};
 use jframe::io::asynch::{read_frame, write_all, write_frame};
 use jframe::{Decoder, Header, Op, Received, Status};
-use jframe_embassy_demo::echo::{self, EchoConfig};
+use jframe_embassy_demo::device::{self, DeviceConfig};
 use jframe_embassy_demo::sim::net::{self, DEVICE_IP, DEVICE_MAC, HOST_IP, HOST_MAC};
-use jframe_embassy_demo::sim::wire::{self, Faults, PortState, WireStats};
+use jframe_embassy_demo::sim::wire::{self, PortState, WireFaults, WireStats};
 
 /// Connections the device serves at once; its pool has one socket more
-/// (the spare through which a new client makes room, `echo::Pool`).
+/// (the spare through which a new client makes room, `device::Pool`).
 pub const POOL: usize = 4;
 const SOCKETS: usize = POOL + 1;
 const DEVICE_BUF: usize = 4096;
@@ -37,8 +41,8 @@ fn leak_buf(len: usize) -> &'static mut [u8] {
 /// Runs `client` against a fresh simulated device; panics if it does not
 /// finish by `deadline`. Returns the wire's counters.
 pub fn run<F, Fut>(
-    faults: Faults,
-    config: EchoConfig,
+    faults: WireFaults,
+    config: DeviceConfig,
     deadline: Duration,
     client: F,
 ) -> Arc<WireStats>
@@ -67,10 +71,10 @@ where
         leak(StackResources::<16>::new()),
         seed + 1,
     );
-    let config: &'static EchoConfig = leak(config);
-    let slots: &'static echo::Pool<SOCKETS> = leak(echo::Pool::new());
+    let config: &'static DeviceConfig = leak(config);
+    let slots: &'static device::Pool<SOCKETS> = leak(device::Pool::new());
     let pool: [_; SOCKETS] = core::array::from_fn(|i| {
-        echo::serve_socket(
+        device::serve_socket(
             device,
             leak_buf(DEVICE_BUF),
             leak_buf(DEVICE_BUF),
@@ -101,7 +105,7 @@ where
 }
 
 pub fn device_endpoint() -> IpEndpoint {
-    IpEndpoint::new(DEVICE_IP.into(), echo::ECHO_PORT)
+    IpEndpoint::new(DEVICE_IP.into(), device::PORT)
 }
 
 /// Opens a client connection to the device.
@@ -129,6 +133,24 @@ impl Case {
             Op::Greet => [b"Hello, ".as_slice(), &self.body, b"!"].concat(),
             _ => self.body.to_ascii_uppercase(),
         }
+    }
+
+    /// Checks reply `i` to this case: `ok`, and the expected body byte for
+    /// byte.
+    pub fn check(&self, i: usize, header: &Header, body: &[u8]) {
+        assert_eq!(header.status(), Some(Status::Ok), "reply {i}: {header:?}");
+        let expected = self.expected();
+        assert_eq!(
+            body.len(),
+            expected.len(),
+            "reply {i} ({:?}) length",
+            self.op
+        );
+        assert!(
+            body == expected.as_slice(),
+            "reply {i} ({:?}) differs",
+            self.op
+        );
     }
 }
 
@@ -184,20 +206,7 @@ pub async fn exchange(host: Stack<'_>, cases: &[Case]) {
                 let Ok(Some(Received::Frame(frame))) = reply else {
                     panic!("reply {i}: expected a frame, got {reply:?}");
                 };
-                let header = frame.header.clone();
-                assert_eq!(header.status(), Some(Status::Ok), "reply {i}: {header:?}");
-                let expected = case.expected();
-                assert_eq!(
-                    frame.body.len(),
-                    expected.len(),
-                    "reply {i} ({:?}) length",
-                    case.op
-                );
-                assert!(
-                    frame.body == expected.as_slice(),
-                    "reply {i} ({:?}) differs",
-                    case.op
-                );
+                case.check(i, frame.header, frame.body);
             }
         };
         join(send, receive).await;
@@ -231,14 +240,14 @@ pub fn raw_frame(header_json: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
-pub fn test_config() -> EchoConfig {
-    EchoConfig {
+pub fn test_config() -> DeviceConfig {
+    DeviceConfig {
         timeouts: jframe::service::Timeouts {
             idle_ms: 90_000,
             write_ms: 90_000,
             ..jframe::service::Timeouts::DEVICE
         },
-        ..EchoConfig::default()
+        ..DeviceConfig::default()
     }
 }
 

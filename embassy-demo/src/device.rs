@@ -1,4 +1,5 @@
-//! The device's echo service: jframe requests on TCP port 7.
+//! The device's service: jframe requests (SPEC.md's `upper`, `echo` and
+//! `greet`, and the device's own `stats`) on TCP port 7.
 //!
 //! A loop around core's sans-IO session ([`jframe::service::Session`]):
 //! everything SPEC says about requests (which op, which status, `greet` of
@@ -52,8 +53,8 @@ use jframe::service::{
     admit,
 };
 
-/// The TCP port of the echo service (RFC 862's echo port).
-pub const ECHO_PORT: u16 = 7;
+/// The TCP port the device serves on (RFC 862's echo port).
+pub const PORT: u16 = 7;
 /// Socket reads land here.
 pub const RX_BUF: usize = 256;
 /// A frame that arrives in pieces is gathered here: its header (so this is
@@ -78,7 +79,7 @@ const BUSY_MESSAGE: &str = "device busy: every connection is in a frame; try aga
 
 /// How the service behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EchoConfig {
+pub struct DeviceConfig {
     /// TCP port to listen on.
     pub port: u16,
     /// The session's deadlines (core's rules, the device's values:
@@ -91,10 +92,10 @@ pub struct EchoConfig {
     pub close_timeout: Duration,
 }
 
-impl Default for EchoConfig {
+impl Default for DeviceConfig {
     fn default() -> Self {
-        EchoConfig {
-            port: ECHO_PORT,
+        DeviceConfig {
+            port: PORT,
             timeouts: Timeouts::DEVICE,
             max_header: DEFAULT_MAX_HEADER,
             close_timeout: Duration::from_secs(2),
@@ -102,7 +103,7 @@ impl Default for EchoConfig {
     }
 }
 
-impl EchoConfig {
+impl DeviceConfig {
     /// The session settings.
     fn session(&self) -> Config<'static> {
         Config {
@@ -210,6 +211,16 @@ impl SlotCell {
 /// SYN (its SYN-ACK was lost), and reset the client when the ACK of the
 /// other's SYN-ACK reaches it. With the gate every listener was there
 /// before the SYN, so it sits behind the socket that took it.
+///
+/// ```
+/// use jframe_embassy_demo::device::Pool;
+///
+/// // 4 connections served at once, plus the spare; each slot goes to its
+/// // own `serve_socket` task.
+/// static POOL: Pool<5> = Pool::new();
+/// let slots: Vec<_> = (0..5).map(|i| POOL.slot(i)).collect();
+/// # assert_eq!(slots.len(), 5);
+/// ```
 #[derive(Debug)]
 pub struct Pool<const N: usize> {
     slots: [SlotCell; N],
@@ -234,9 +245,9 @@ impl<const N: usize> Pool<N> {
     /// # Panics
     ///
     /// If `index >= N`.
-    pub fn slot(&self, index: usize) -> Slot<'_> {
+    pub fn slot(&self, index: usize) -> PoolSlot<'_> {
         assert!(index < N, "slot {index} of a pool of {N}");
-        Slot {
+        PoolSlot {
             all: &self.slots,
             me: index,
         }
@@ -245,12 +256,12 @@ impl<const N: usize> Pool<N> {
 
 /// One slot of a [`Pool`].
 #[derive(Debug, Clone, Copy)]
-pub struct Slot<'p> {
+pub struct PoolSlot<'p> {
     all: &'p [SlotCell],
     me: usize,
 }
 
-impl Slot<'_> {
+impl PoolSlot<'_> {
     fn cell(&self) -> &SlotCell {
         &self.all[self.me]
     }
@@ -339,19 +350,39 @@ impl Slot<'_> {
     }
 }
 
-/// How a connection ended.
-pub type Ended<E> = End<E>;
-
 /// Serves one slot of `pool` forever: accept on `config.port` with a socket
 /// on these buffers, serve the connection, close it, repeat. Spawn one task
 /// per slot of the pool, each with its own buffers and its own
 /// [`Pool::slot`].
+///
+/// ```no_run
+/// use embassy_executor::Spawner;
+/// use embassy_net::Stack;
+/// use jframe_embassy_demo::device::{DeviceConfig, Pool, PoolSlot, serve_socket};
+/// use jframe_embassy_demo::stats::device_service;
+///
+/// const SOCKETS: usize = 5;
+/// static POOL: Pool<SOCKETS> = Pool::new();
+///
+/// #[embassy_executor::task(pool_size = SOCKETS)]
+/// async fn serve(stack: Stack<'static>, slot: PoolSlot<'static>, config: &'static DeviceConfig) -> ! {
+///     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+///     serve_socket(stack, &mut rx, &mut tx, config, slot, device_service).await
+/// }
+///
+/// /// Once the stack is up (its `StackResources` count all the sockets).
+/// fn start(spawner: Spawner, stack: Stack<'static>, config: &'static DeviceConfig) {
+///     for i in 0..SOCKETS {
+///         spawner.spawn(serve(stack, POOL.slot(i), config).unwrap());
+///     }
+/// }
+/// ```
 pub async fn serve_socket<S: Service>(
     stack: Stack<'_>,
     rx_buffer: &mut [u8],
     tx_buffer: &mut [u8],
-    config: &EchoConfig,
-    slot: Slot<'_>,
+    config: &DeviceConfig,
+    slot: PoolSlot<'_>,
     service: impl Fn() -> S,
 ) -> ! {
     loop {
@@ -370,7 +401,7 @@ pub async fn serve_socket<S: Service>(
         slot.set(SlotState::Listening);
         if let Err(e) = accept(&mut socket, config.port, slot).await {
             slot.set(SlotState::Down);
-            jlog!(warn, "echo: accept on port {} failed: {:?}", config.port, e);
+            warn!("device: accept on port {} failed: {:?}", config.port, e);
             drop(socket);
             Timer::after(ACCEPT_RETRY).await;
             continue;
@@ -382,16 +413,16 @@ pub async fn serve_socket<S: Service>(
         // next one by closing the connection idle longest, or, if every
         // connection is inside a frame, answer this one `busy`.
         if !slot.make_room() {
-            jlog!(debug, "echo: pool full, {:?} answered busy", peer);
+            debug!("device: pool full, {:?} answered busy", peer);
             stats::turned_away();
             slot.set(SlotState::Busy);
-            refuse(&mut socket, config).await;
+            answer_busy(&mut socket, config).await;
             continue;
         }
-        jlog!(debug, "echo: connection from {:?}", peer);
+        debug!("device: connection from {:?}", peer);
         stats::connection();
         let end = serve_connection(&mut socket, config, Some(slot), service()).await;
-        jlog!(debug, "echo: connection from {:?} ended: {:?}", peer, end);
+        debug!("device: connection from {:?} ended: {:?}", peer, end);
         slot.set(SlotState::Down);
         let limit = match end {
             End::Evicted | End::Stopped => config.close_timeout.min(EVICT_LINGER),
@@ -405,7 +436,11 @@ pub async fn serve_socket<S: Service>(
 /// `slot`'s state while it lasts, so that no other slot starts listening
 /// in front of it (see [`Pool`]). A handshake that fails (reset, or timed
 /// out) goes back to listening.
-async fn accept(socket: &mut TcpSocket<'_>, port: u16, slot: Slot<'_>) -> Result<(), AcceptError> {
+async fn accept(
+    socket: &mut TcpSocket<'_>,
+    port: u16,
+    slot: PoolSlot<'_>,
+) -> Result<(), AcceptError> {
     poll_fn(|cx| {
         let state = socket.state();
         if state == State::SynReceived {
@@ -429,7 +464,7 @@ async fn accept(socket: &mut TcpSocket<'_>, port: u16, slot: Slot<'_>) -> Result
 
 /// Answers a client the pool has no room for through core's [`Refused`]:
 /// a `busy` reply, then close.
-async fn refuse(socket: &mut TcpSocket<'_>, config: &EchoConfig) {
+async fn answer_busy(socket: &mut TcpSocket<'_>, config: &DeviceConfig) {
     let mut out = [0u8; 128];
     let busy = Refusal::text(Status::Busy, BUSY_MESSAGE);
     let write_ms = config.timeouts.write_ms;
@@ -457,7 +492,7 @@ async fn refuse(socket: &mut TcpSocket<'_>, config: &EchoConfig) {
 /// Whether a connection that ended this way is closed with a FIN (its
 /// last replies, such as `bad_frame` or `Bye!`, already flushed, must
 /// arrive) rather than reset.
-fn graceful<E>(end: &Ended<E>) -> bool {
+fn graceful<E>(end: &End<E>) -> bool {
     !matches!(end, End::Io(_) | End::WriteZero)
 }
 
@@ -494,12 +529,50 @@ async fn close(socket: &mut TcpSocket<'_>, graceful: bool, limit: Duration, writ
 /// transport, so it runs on an embassy-net socket or any other
 /// embedded-io-async stream. With a pool `slot`, the connection publishes
 /// its idle state and makes room when a newcomer to a full pool evicts it.
+///
+/// ```
+/// use jframe::service::End;
+/// use jframe_embassy_demo::device::{DeviceConfig, serve_connection};
+/// use jframe_embassy_demo::stats::device_service;
+///
+/// /// An in-memory transport: reads `input`, writes to `output`.
+/// struct Pipe { input: Vec<u8>, output: Vec<u8> }
+/// # impl embedded_io_async::ErrorType for Pipe { type Error = core::convert::Infallible; }
+/// # impl embedded_io_async::Read for Pipe {
+/// #     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+/// #         let n = buf.len().min(self.input.len());
+/// #         buf[..n].copy_from_slice(&self.input[..n]);
+/// #         self.input.drain(..n);
+/// #         Ok(n)
+/// #     }
+/// # }
+/// # impl embedded_io_async::Write for Pipe {
+/// #     async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+/// #         self.output.extend_from_slice(buf);
+/// #         Ok(buf.len())
+/// #     }
+/// #     async fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+/// # }
+///
+/// let header = br#"{"data_size":5,"op":"upper"}"#;
+/// let input = [&(header.len() as u32).to_le_bytes()[..], header, b"hello"].concat();
+/// let mut pipe = Pipe { input, output: Vec::new() };
+/// let config = DeviceConfig::default();
+/// let end = futures_lite::future::block_on(serve_connection(
+///     &mut pipe,
+///     &config,
+///     None,
+///     device_service(),
+/// ));
+/// assert_eq!(end, End::PeerClosed);
+/// assert!(pipe.output.ends_with(br#"{"data_size":5,"status":"ok"}HELLO"#));
+/// ```
 pub async fn serve_connection<T: Read + Write, S: Service>(
     io: &mut T,
-    config: &EchoConfig,
-    slot: Option<Slot<'_>>,
+    config: &DeviceConfig,
+    slot: Option<PoolSlot<'_>>,
     service: S,
-) -> Ended<T::Error> {
+) -> End<T::Error> {
     let mut rx = [0u8; RX_BUF];
     let mut frame = [0u8; FRAME_BUF];
     let mut tx = [0u8; TX_BUF];
