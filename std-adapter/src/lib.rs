@@ -1,8 +1,5 @@
 //! jframe over `std::net`.
 //!
-//! - [`stream`]: framed blocking streams: `embedded-io-adapters`' `FromStd`
-//!   around buffered `TcpStream` halves, driven by `jframe::io::blocking`
-//!   (no second codec);
 //! - [`services`]: what std adds to core's engine through its extension
 //!   point: Unicode `upper` and `get`;
 //! - [`budget`]: the server-wide budget for bodies held whole;
@@ -10,7 +7,10 @@
 //! - [`server`]: thin drivers around core's protocol engine: TCP with a
 //!   thread per connection or on tokio (feature `tokio`), and UDP, with
 //!   connection, size and time limits and graceful shutdown;
-//! - [`client`]: TCP and UDP clients;
+//! - [`client`]: TCP and UDP clients: `embedded-io-adapters`' `FromStd`
+//!   around buffered `TcpStream` halves, driven by `jframe::io::blocking`
+//!   (no second codec), and a verified download;
+//! - [`call`]: a typed client over the TCP one (and an async one on tokio);
 //! - [`conform`]: the SPEC conformance table and its TCP/UDP runners,
 //!   behind `jframe conform`;
 //! - `load` (feature `cli`): the load generator behind `jframe load`;
@@ -99,7 +99,6 @@ pub mod metrics;
 pub mod proxy;
 pub mod server;
 pub mod services;
-pub mod stream;
 
 /// Largest header accepted (SPEC: the std adapter defaults to 4096).
 pub const MAX_HEADER: u32 = jframe::DEFAULT_MAX_HEADER_LEN;

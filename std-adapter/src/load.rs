@@ -15,7 +15,7 @@ use std::cell::RefCell;
 
 use jframe::{Header, Op, Status};
 
-use crate::stream::FramedStream;
+use crate::client::TcpClient;
 use jframe::service::Answer;
 
 /// What to run.
@@ -408,7 +408,7 @@ fn push_expected(op: Op, body: &[u8], out: &mut Vec<u8>) {
 /// A framed connection plus the buffers its batches reuse, so that, like
 /// the raw-echo client, it allocates nothing per request.
 struct Framed {
-    s: FramedStream,
+    s: TcpClient,
     /// Prefix + header of every request (one op, one size): encoded once,
     /// by core.
     head: Vec<u8>,
@@ -420,7 +420,7 @@ struct Framed {
 }
 
 impl Framed {
-    fn new(s: FramedStream, cfg: &LoadConfig) -> io::Result<Self> {
+    fn new(s: TcpClient, cfg: &LoadConfig) -> io::Result<Self> {
         let mut scratch = vec![0u8; crate::SCRATCH];
         let header = Header::request(cfg.op, cfg.size as u64);
         let n = jframe::encode_head(&mut scratch, &header).map_err(invalid)?;
@@ -558,7 +558,7 @@ fn connect(cfg: &LoadConfig) -> io::Result<Conn> {
     } else {
         // A welcome frame, marked, is set aside by the client core as it
         // arrives; nothing is sent but the load's own requests.
-        let mut s = FramedStream::connect(cfg.addr, cfg.timeout).map_err(with_addr)?;
+        let mut s = TcpClient::connect(cfg.addr, cfg.timeout).map_err(with_addr)?;
         s.expect_welcome(cfg.welcome);
         Ok(Conn::Framed(Box::new(Framed::new(s, cfg)?)))
     }

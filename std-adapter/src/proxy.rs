@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use jframe::{Decoder, Event, PREFIX_LEN};
 
 use crate::MAX_HEADER;
-use crate::stream::identify;
+use crate::client::identify;
 
 /// Per-frame faults, decided by a PRNG seeded from [`Faults::seed`], the
 /// connection number and the direction: the same seed gives the same
