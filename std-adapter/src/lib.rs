@@ -25,7 +25,7 @@
 //! use jframe_std::client::TcpClient;
 //! use jframe_std::server::{Config, Server};
 //!
-//! // A server on a free loopback port (the threads engine; see Engine).
+//! // A server on a free loopback port (the threads driver; see `Driver`).
 //! let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
 //! let addr = server.local_addr()?;
 //! let stop = server.shutdown_handle()?;

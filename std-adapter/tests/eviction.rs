@@ -9,13 +9,13 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use jframe_std::server::{Config, Engine, Server, ShutdownHandle};
+use jframe_std::server::{Config, Driver, Server, ShutdownHandle};
 
 const T: Duration = Duration::from_secs(20);
 const MAX_CONNS: usize = 12;
 const PER_CLIENT: usize = 4;
 
-fn start(engine: Engine) -> (SocketAddr, ShutdownHandle) {
+fn start(driver: Driver) -> (SocketAddr, ShutdownHandle) {
     let config = Config {
         max_conns: MAX_CONNS,
         max_conns_per_client: PER_CLIENT,
@@ -23,7 +23,7 @@ fn start(engine: Engine) -> (SocketAddr, ShutdownHandle) {
     };
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), None, config)
         .unwrap()
-        .with_engine(engine);
+        .with_driver(driver);
     let addr = server.local_addr().unwrap();
     let handle = server.shutdown_handle().unwrap();
     std::thread::spawn(move || server.run());
@@ -96,8 +96,8 @@ fn fill(addr: SocketAddr) -> Vec<TcpStream> {
 
 #[test]
 fn silent_connections_make_room_for_a_newcomer_on_both_engines() {
-    for engine in [Engine::Threads, Engine::Tokio] {
-        let (addr, handle) = start(engine);
+    for driver in [Driver::Threads, Driver::Tokio] {
+        let (addr, handle) = start(driver);
         // Connections that never send a byte, accepted (FIFO) before the
         // newcomer: the first has been idle longest.
         let mut silent = fill(addr);
@@ -108,23 +108,23 @@ fn silent_connections_make_room_for_a_newcomer_on_both_engines() {
                 r#"{"data_size":5,"status":"ok"}"#.to_string(),
                 b"room?".to_vec()
             ),
-            "{engine:?}: the newcomer is served at once"
+            "{driver:?}: the newcomer is served at once"
         );
         // The connection idle longest made room: `busy` (the answer to a
         // request that might have crossed the close), then closed.
         let (header, _) = reply(&mut silent[0]).expect("busy before the close");
         assert!(
             header.contains(r#""status":"busy""#),
-            "{engine:?}: {header}"
+            "{driver:?}: {header}"
         );
         assert!(
             closed(&mut silent[0]),
-            "{engine:?}: the connection idle longest made room"
+            "{driver:?}: the connection idle longest made room"
         );
         // The others still serve.
         for (i, s) in silent.iter_mut().enumerate().skip(1) {
             let body = format!("still {i}");
-            assert_eq!(echo(s, body.as_bytes()).1, body.as_bytes(), "{engine:?}");
+            assert_eq!(echo(s, body.as_bytes()).1, body.as_bytes(), "{driver:?}");
         }
         handle.shutdown();
     }
@@ -132,8 +132,8 @@ fn silent_connections_make_room_for_a_newcomer_on_both_engines() {
 
 #[test]
 fn a_server_whose_connections_are_all_in_a_frame_answers_busy() {
-    for engine in [Engine::Threads, Engine::Tokio] {
-        let (addr, handle) = start(engine);
+    for driver in [Driver::Threads, Driver::Tokio] {
+        let (addr, handle) = start(driver);
         let mut busy = fill(addr);
         for s in &mut busy {
             // A whole request and, in the same write, a prefix and half a
@@ -142,19 +142,19 @@ fn a_server_whose_connections_are_all_in_a_frame_answers_busy() {
             let mut bytes = frame(r#"{"data_size":2,"op":"echo"}"#, b"go");
             bytes.extend_from_slice(&frame(r#"{"data_size":2,"op":"echo"}"#, b"hi")[..10]);
             s.write_all(&bytes).unwrap();
-            assert_eq!(reply(s).unwrap().1, b"go", "{engine:?}");
+            assert_eq!(reply(s).unwrap().1, b"go", "{driver:?}");
         }
         let mut newcomer = connect_from(20, addr);
         let (header, _) = reply(&mut newcomer).expect("a busy reply");
         assert!(
             header.contains(r#""status":"busy""#),
-            "{engine:?}: {header}"
+            "{driver:?}: {header}"
         );
-        assert!(closed(&mut newcomer), "{engine:?}");
+        assert!(closed(&mut newcomer), "{driver:?}");
         for s in &mut busy {
             s.write_all(&frame(r#"{"data_size":2,"op":"echo"}"#, b"hi")[10..])
                 .unwrap();
-            assert_eq!(reply(s).unwrap().1, b"hi", "{engine:?}");
+            assert_eq!(reply(s).unwrap().1, b"hi", "{driver:?}");
         }
         handle.shutdown();
     }

@@ -1,4 +1,4 @@
-//! The tokio engine (`Engine::Tokio`, feature `tokio`), in process on
+//! The tokio driver (`Driver::Tokio`, feature `tokio`), in process on
 //! 127.0.0.1: SPEC vectors, pipelining, bad frames, replies never
 //! answered, `busy` at the connection limit, deadlines, shutdown, and the
 //! whole conformance table. Every wait is bounded; no assert depends on
@@ -11,11 +11,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use jframe_std::conform::{self, Options};
-use jframe_std::server::{Config, Engine, Server, ShutdownHandle};
+use jframe_std::server::{Config, Driver, Server, ShutdownHandle};
 
 const T: Duration = Duration::from_secs(20);
 
-/// An in-process tokio-engine server; shut down (bounded) on drop.
+/// An in-process tokio-driver server; shut down (bounded) on drop.
 struct Srv {
     addr: SocketAddr,
     udp: Option<SocketAddr>,
@@ -32,7 +32,7 @@ impl Srv {
         let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let server = Server::bind(loopback, udp.then_some(loopback), config)
             .expect("bind")
-            .with_engine(Engine::Tokio);
+            .with_driver(Driver::Tokio);
         let addr = server.local_addr().unwrap();
         let udp = server.udp_addr();
         let handle = server.shutdown_handle().unwrap();
@@ -414,7 +414,7 @@ fn shutdown_closes_idle_connections_and_finishes_frames_in_flight() {
 }
 
 #[test]
-fn conformance_table_passes_on_the_tokio_engine() {
+fn conformance_table_passes_on_the_tokio_driver() {
     let srv = Srv::start_with_udp(config(), true);
     let opts = Options {
         jobs: 8,

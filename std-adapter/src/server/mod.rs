@@ -382,13 +382,13 @@ fn proxy_refusal(
 }
 
 /// A bound, not yet running server: SPEC's services ([`StdServices`]) by
-/// default, or yours ([`Server::with_service`]), on both TCP engines and
+/// default, or yours ([`Server::with_service`]), on both TCP drivers and
 /// UDP, with every SPEC rule the session keeps around them.
 pub struct Server<S = StdServices> {
     shared: Arc<Shared>,
     listener: TcpListener,
     udp: Option<UdpSocket>,
-    engine: Engine,
+    driver: Driver,
     make: Make<S>,
 }
 
@@ -397,15 +397,25 @@ impl<S> std::fmt::Debug for Server<S> {
         f.debug_struct("Server")
             .field("listener", &self.listener)
             .field("udp", &self.udp)
-            .field("engine", &self.engine)
+            .field("driver", &self.driver)
             .finish_non_exhaustive()
     }
 }
 
 /// Which driver serves TCP (UDP has its own thread either way). Both run
-/// the same engine, services and limits.
+/// core's protocol engine ([`jframe::service::Session`]) with the same
+/// services and limits.
+///
+/// ```
+/// use jframe_std::server::{Config, Driver, Server};
+///
+/// let driver: Driver = "threads".parse()?;
+/// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?.with_driver(driver);
+/// # drop(server);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Engine {
+pub enum Driver {
     /// A thread per connection.
     #[default]
     Threads,
@@ -413,14 +423,14 @@ pub enum Engine {
     Tokio,
 }
 
-impl std::str::FromStr for Engine {
+impl std::str::FromStr for Driver {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "threads" => Ok(Engine::Threads),
-            "tokio" => Ok(Engine::Tokio),
-            other => Err(format!("unknown engine {other:?} (threads or tokio)")),
+            "threads" => Ok(Driver::Threads),
+            "tokio" => Ok(Driver::Tokio),
+            other => Err(format!("unknown TCP driver {other:?} (threads or tokio)")),
         }
     }
 }
@@ -449,7 +459,7 @@ impl Server {
             }),
             listener,
             udp,
-            engine: Engine::Threads,
+            driver: Driver::Threads,
             make: Arc::new(move || {
                 StdServices::with_budget(root.clone(), max_body, budget.clone())
             }),
@@ -470,7 +480,7 @@ impl<S: Service + 'static> Server<S> {
             shared: self.shared,
             listener: self.listener,
             udp: self.udp,
-            engine: self.engine,
+            driver: self.driver,
             make: Arc::new(make),
         }
     }
@@ -485,9 +495,9 @@ impl<S: Service + 'static> Server<S> {
         self.udp.as_ref().and_then(|u| u.local_addr().ok())
     }
 
-    /// Serves TCP with `engine` (default [`Engine::Threads`]).
-    pub fn with_engine(mut self, engine: Engine) -> Self {
-        self.engine = engine;
+    /// Serves TCP with `driver` (default [`Driver::Threads`]).
+    pub fn with_driver(mut self, driver: Driver) -> Self {
+        self.driver = driver;
         self
     }
 
@@ -510,10 +520,10 @@ impl<S: Service + 'static> Server<S> {
     /// has finished, or the grace period has run out and the rest were
     /// closed.
     pub fn run(self) -> io::Result<()> {
-        if self.engine == Engine::Tokio && !cfg!(feature = "tokio") {
+        if self.driver == Driver::Tokio && !cfg!(feature = "tokio") {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "the tokio engine needs jframe-std's `tokio` feature",
+                "the tokio driver needs jframe-std's `tokio` feature",
             ));
         }
         let udp = match self.udp {
@@ -527,9 +537,9 @@ impl<S: Service + 'static> Server<S> {
             }
             None => None,
         };
-        let served = match self.engine {
+        let served = match self.driver {
             #[cfg(feature = "tokio")]
-            Engine::Tokio => self::tokio::serve(self.listener, &self.shared, &self.make),
+            Driver::Tokio => self::tokio::serve(self.listener, &self.shared, &self.make),
             _ => {
                 tcp::accept_loop(&self.listener, &self.shared, &self.make);
                 drop(self.listener);
