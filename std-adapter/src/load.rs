@@ -186,7 +186,7 @@ impl std::fmt::Display for LoadReport {
 
 /// Counters a run updates as it goes, for a live progress line.
 #[derive(Debug, Default)]
-pub struct Live {
+pub struct Progress {
     /// Requests answered and verified so far.
     pub requests: AtomicU64,
     /// Errors so far.
@@ -268,7 +268,7 @@ pub fn preflight(cfg: &LoadConfig) -> io::Result<()> {
 
 /// Runs the load and merges what every connection measured.
 pub fn run(cfg: &LoadConfig) -> io::Result<LoadReport> {
-    run_with(cfg, &Arc::new(Live::default()), |_| {})
+    run_with(cfg, &Arc::new(Progress::default()), |_| {})
 }
 
 /// [`run`], updating `live` as requests complete and calling `tick`
@@ -276,7 +276,7 @@ pub fn run(cfg: &LoadConfig) -> io::Result<LoadReport> {
 /// thread, until every connection has finished.
 pub fn run_with(
     cfg: &LoadConfig,
-    live: &Arc<Live>,
+    live: &Arc<Progress>,
     mut tick: impl FnMut(Duration),
 ) -> io::Result<LoadReport> {
     if cfg.conns == 0 || cfg.pipeline == 0 {
@@ -579,7 +579,7 @@ fn worker(
     index: usize,
     barrier: &Barrier,
     left: &AtomicU64,
-    live: &Live,
+    live: &Progress,
 ) -> Tally {
     let mut tally = Tally::new();
     let mut conn = connect(cfg);

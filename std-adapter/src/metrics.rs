@@ -30,7 +30,7 @@ use jframe::{Op, Status};
 pub const CONNECTIONS_OPEN: &str = "jframe_connections_open";
 /// Connections admitted since start.
 pub const CONNECTIONS_TOTAL: &str = "jframe_connections_total";
-/// Connections refused, by [`Refusal`].
+/// Connections refused, by [`RefusalReason`].
 pub const REFUSALS_TOTAL: &str = "jframe_refusals_total";
 /// Requests answered, by op and status.
 pub const REQUESTS_TOTAL: &str = "jframe_requests_total";
@@ -49,7 +49,7 @@ pub const GET_DIGEST_CACHE_TOTAL: &str = "jframe_get_digest_cache_total";
 
 /// Why a connection was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub enum RefusalReason {
     /// The server was at `max_conns`.
     Busy,
     /// The client was at `max_conns_per_client`.
@@ -58,13 +58,13 @@ pub enum Refusal {
     ProxyProtocol,
 }
 
-impl Refusal {
+impl RefusalReason {
     /// The `reason` label.
     pub fn as_str(self) -> &'static str {
         match self {
-            Refusal::Busy => "busy",
-            Refusal::PerClient => "per_client",
-            Refusal::ProxyProtocol => "proxy_protocol",
+            RefusalReason::Busy => "busy",
+            RefusalReason::PerClient => "per_client",
+            RefusalReason::ProxyProtocol => "proxy_protocol",
         }
     }
 }
@@ -158,7 +158,11 @@ mod on {
         // Present from the first scrape, at zero.
         gauge!(CONNECTIONS_OPEN).set(0.0);
         counter!(CONNECTIONS_TOTAL).absolute(0);
-        for r in [Refusal::Busy, Refusal::PerClient, Refusal::ProxyProtocol] {
+        for r in [
+            RefusalReason::Busy,
+            RefusalReason::PerClient,
+            RefusalReason::ProxyProtocol,
+        ] {
             counter!(REFUSALS_TOTAL, "reason" => r.as_str()).absolute(0);
         }
         for c in [Cut::Header, Cut::Body, Cut::Idle, Cut::Write] {
@@ -181,7 +185,7 @@ mod on {
         gauge!(CONNECTIONS_OPEN).decrement(1.0);
     }
 
-    pub(super) fn refused(why: Refusal) {
+    pub(super) fn refused(why: RefusalReason) {
         counter!(REFUSALS_TOTAL, "reason" => why.as_str()).increment(1);
     }
 
@@ -304,7 +308,7 @@ record! {
     /// An admitted connection ended (its registry slot was freed).
     pub fn connection_closed();
     /// A connection was refused.
-    pub fn refused(why: Refusal);
+    pub fn refused(why: RefusalReason);
     /// A request was answered: its op (`None`: not one of SPEC's), its
     /// status, its body's bytes in, its reply's body bytes out, and how
     /// long it took.

@@ -113,15 +113,15 @@ impl StdServices {
 
     fn get(&self, header: &Header) -> Answer<StdReply> {
         let Some(root) = &self.root else {
-            return refuse(Status::Forbidden, "get is disabled: the server has no root");
+            return refusal_answer(Status::Forbidden, "get is disabled: the server has no root");
         };
         let Some(name) = header.name.as_deref() else {
-            return refuse(Status::BadRequest, "get needs a name");
+            return refusal_answer(Status::BadRequest, "get needs a name");
         };
         match root.prepare(name) {
             Err(refusal) => {
                 log::info!("get {name:?}: {}", refusal.message);
-                refuse(refusal.status, &refusal.message)
+                refusal_answer(refusal.status, &refusal.message)
             }
             Ok(prepared) => {
                 log::info!("get {name:?}: sending {} bytes", prepared.size);
@@ -131,7 +131,7 @@ impl StdServices {
                         head,
                         body: StdBody::File(FileBody::new(prepared)),
                     }),
-                    Err(e) => refuse(Status::Error, &e.to_string()),
+                    Err(e) => refusal_answer(Status::Error, &e.to_string()),
                 }
             }
         }
@@ -143,7 +143,7 @@ impl StdServices {
         if size > self.max_collect {
             let max = self.max_collect;
             let why = format!("upper holds bodies whole: {size} bytes exceeds {max}");
-            return refuse(Status::TooLarge, &why);
+            return refusal_answer(Status::TooLarge, &why);
         }
         let need = size.saturating_mul(1 + UPPER_GROWTH);
         let hold = match self.budget.reserve(need) {
@@ -152,17 +152,18 @@ impl StdServices {
         };
         let mut body = Vec::new();
         let Ok(len) = usize::try_from(size) else {
-            return refuse(Status::TooLarge, "body too large for this machine");
+            return refusal_answer(Status::TooLarge, "body too large for this machine");
         };
         if body.try_reserve_exact(len).is_err() {
-            return refuse(Status::Busy, "out of memory; try again");
+            return refusal_answer(Status::Busy, "out of memory; try again");
         }
         self.collecting = Some(Collecting { body, hold });
         Answer::Collect
     }
 }
 
-fn refuse<S>(status: Status, message: &str) -> Answer<S> {
+/// The answer that refuses a request with `status` and `message`.
+fn refusal_answer<S>(status: Status, message: &str) -> Answer<S> {
     Answer::Refuse(Refusal::text(status, message))
 }
 
@@ -172,7 +173,7 @@ fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Answer<S> {
         Shortfall::Busy => Status::Busy,
     };
     let limit = budget.limit();
-    refuse(
+    refusal_answer(
         status,
         &format!("needs {need} bytes of memory: {short} ({limit} bytes)"),
     )
@@ -199,7 +200,7 @@ fn upper_whole(text: &str, budget: &Budget) -> Answer<StdReply> {
     };
     let mut out = Vec::new();
     if out.try_reserve_exact(len).is_err() {
-        return refuse(Status::Busy, "out of memory; try again");
+        return refusal_answer(Status::Busy, "out of memory; try again");
     }
     push_upper(text, &mut out);
     held_reply(out, hold)
@@ -223,7 +224,7 @@ fn upper_collected(c: Collecting) -> Answer<StdReply> {
         || out.try_reserve_exact(len).is_err()
     {
         // Not expected (UPPER_GROWTH bounds it), but never past the budget.
-        return refuse(Status::Busy, "out of memory; try again");
+        return refusal_answer(Status::Busy, "out of memory; try again");
     }
     if let Ok(text) = std::str::from_utf8(&body) {
         push_upper(text, &mut out);
@@ -266,7 +267,7 @@ impl Service for StdServices {
     fn finish(&mut self, _header: &Header) -> Answer<StdReply> {
         match self.collecting.take() {
             Some(c) => upper_collected(c),
-            None => refuse(Status::Error, "no body was collected"),
+            None => refusal_answer(Status::Error, "no body was collected"),
         }
     }
 

@@ -231,7 +231,7 @@ struct ConnEntry {
     state: connections::Published,
 }
 
-impl connections::Live for ConnEntry {
+impl connections::Tracked for ConnEntry {
     fn idle_since(&self) -> Option<Instant> {
         self.state.idle_since()
     }
@@ -334,11 +334,11 @@ enum Busy {
 /// Makes each connection's service (and the UDP socket's).
 type Make<S> = Arc<dyn Fn() -> S + Send + Sync>;
 
-impl From<Busy> for crate::metrics::Refusal {
+impl From<Busy> for crate::metrics::RefusalReason {
     fn from(why: Busy) -> Self {
         match why {
-            Busy::Server => crate::metrics::Refusal::Busy,
-            Busy::Client => crate::metrics::Refusal::PerClient,
+            Busy::Server => crate::metrics::RefusalReason::Busy,
+            Busy::Client => crate::metrics::RefusalReason::PerClient,
         }
     }
 }
@@ -374,7 +374,7 @@ fn proxy_refusal(
             } else {
                 log::warn!("{peer}: refused: {e}");
             }
-            crate::metrics::refused(crate::metrics::Refusal::ProxyProtocol);
+            crate::metrics::refused(crate::metrics::RefusalReason::ProxyProtocol);
             close(Shutdown::Both);
             None
         }

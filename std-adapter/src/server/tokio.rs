@@ -65,7 +65,7 @@ struct Conn {
     wake: Notify,
 }
 
-impl connections::Live for Conn {
+impl connections::Tracked for Conn {
     fn idle_since(&self) -> Option<Instant> {
         self.state.idle_since()
     }
@@ -96,11 +96,11 @@ struct State {
     busy_replies: AtomicUsize,
 }
 
-type Slot = connections::Slot<Conn>;
+type Registration = connections::Registration<Conn>;
 
 /// Work for a worker thread.
 enum Job<S> {
-    Serve(Arc<Conn>, Slot, SocketAddr, super::Make<S>),
+    Serve(Arc<Conn>, Registration, SocketAddr, super::Make<S>),
     Busy(TcpStream, Refusal),
     /// A connection to admit once its PROXY header has been read.
     Proxied(TcpStream, SocketAddr, super::Make<S>),
@@ -224,7 +224,7 @@ fn worker<S: Service + 'static>(
 async fn serve_admitted<S: Service>(
     shared: &Shared,
     conn: &Conn,
-    slot: Slot,
+    slot: Registration,
     client: SocketAddr,
     pool: &Pool,
     service: S,
