@@ -16,20 +16,6 @@ use crate::files::{Prepared, Root};
 /// longer in bytes (`ΐ`, 2 bytes, becomes `Ϊ́`, 6 bytes).
 pub const UPPER_GROWTH: u64 = 3;
 
-/// `upper` of a whole body: valid UTF-8 goes through Unicode upper-casing
-/// (which may change the length: `ß` becomes `SS`); anything else is
-/// upper-cased as ASCII, byte for byte, like Python's `bytes.upper`.
-pub fn upper(body: &[u8]) -> Vec<u8> {
-    match unicode_text(body) {
-        Some(text) => {
-            let mut out = Vec::with_capacity(upper_len(text));
-            push_upper(text, &mut out);
-            out
-        }
-        None => body.to_ascii_uppercase(),
-    }
-}
-
 /// The body as text when Unicode upper-casing applies to it: valid UTF-8
 /// and not all ASCII (ASCII is upper-cased byte for byte, in place).
 fn unicode_text(body: &[u8]) -> Option<&str> {
@@ -279,8 +265,6 @@ impl Service for StdServices {
 /// The body of a std reply.
 #[derive(Debug)]
 pub enum StdBody {
-    /// Bytes in memory.
-    Bytes(io::Cursor<Vec<u8>>),
     /// Bytes in memory that hold part of the server's budget until sent
     /// (or dropped).
     Held(Held),
@@ -318,7 +302,6 @@ impl Source for StdReply {
 impl StdBody {
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
         match self {
-            StdBody::Bytes(c) => c.read(buf).map_err(|_| SourceError),
             StdBody::Held(h) => h.bytes.read(buf).map_err(|_| SourceError),
             StdBody::File(f) => f.fill(buf),
         }
@@ -387,6 +370,21 @@ impl FileBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `upper` of a whole body: valid UTF-8 goes through Unicode
+    /// upper-casing (which may change the length: `ß` becomes `SS`);
+    /// anything else is upper-cased as ASCII, byte for byte, like Python's
+    /// `bytes.upper`.
+    fn upper(body: &[u8]) -> Vec<u8> {
+        match unicode_text(body) {
+            Some(text) => {
+                let mut out = Vec::with_capacity(upper_len(text));
+                push_upper(text, &mut out);
+                out
+            }
+            None => body.to_ascii_uppercase(),
+        }
+    }
 
     #[test]
     fn upper_rules() {

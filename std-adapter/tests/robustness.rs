@@ -8,6 +8,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use common::*;
+use jframe::service::datagram;
 use jframe::{Header, Op, Status};
 use jframe_std::client::{TcpClient, UdpClient, download};
 
@@ -315,14 +316,14 @@ fn udp_services_truncation_and_no_amplification() {
         status_of(std::str::from_utf8(&reply[4..4 + hlen]).unwrap()),
         "truncated"
     );
-    assert!(n <= short.len() + jframe_std::server::UDP_MAX_EXTRA);
+    assert!(n <= short.len() + datagram::MAX_EXTRA);
 
     // get over UDP is refused, within the size bound.
     let get = raw_frame(r#"{"data_size":0,"op":"get","name":"x"}"#, b"");
     sock.send(&get).unwrap();
     let n = sock.recv(&mut buf).unwrap();
     assert!(
-        n <= get.len() + jframe_std::server::UDP_MAX_EXTRA,
+        n <= get.len() + datagram::MAX_EXTRA,
         "reply of {n} bytes to {}",
         get.len()
     );
@@ -341,8 +342,14 @@ fn udp_services_truncation_and_no_amplification() {
 
 #[test]
 fn udp_replies_never_exceed_the_bound() {
-    // Every kind of request, through the server's reply function.
+    // Every kind of request, through core's datagram rules around the
+    // std server's services, as the UDP driver answers.
     let mut services = jframe_std::services::StdServices::new(None, 1 << 20);
+    let limits = jframe::service::Limits {
+        max_header: jframe_std::MAX_HEADER,
+        max_body: 1 << 20,
+    };
+    let mut reply = vec![0u8; datagram::MAX_DATAGRAM];
     let cases: Vec<Vec<u8>> = vec![
         vec![1],
         vec![0xfb, 0xff, 0xff, 0xff],
@@ -354,11 +361,9 @@ fn udp_replies_never_exceed_the_bound() {
         raw_frame(r#"{"data_size":2}"#, b"abc"),
     ];
     for d in cases {
-        if let Some(reply) = jframe_std::server::udp_reply(&d, &mut services, 1 << 20) {
+        if let Some(len) = datagram::answer(&d, &mut reply, &mut services, &limits) {
             assert!(
-                reply.len()
-                    <= (d.len() + jframe_std::server::UDP_MAX_EXTRA)
-                        .max(jframe::service::datagram::BARE_ERROR_MAX),
+                len <= (d.len() + datagram::MAX_EXTRA).max(datagram::BARE_ERROR_MAX),
                 "{d:?}"
             );
         }

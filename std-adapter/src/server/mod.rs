@@ -34,8 +34,6 @@ use jframe::service::{self, Instant, Limits, Refusal, Service, Timeouts};
 use crate::files::Root;
 use crate::services::StdServices;
 
-pub use udp::{UDP_MAX_EXTRA, udp_reply};
-
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct Config {
