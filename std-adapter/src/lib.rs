@@ -103,5 +103,30 @@ pub mod services;
 /// Largest header accepted (SPEC: the std adapter defaults to 4096).
 pub const MAX_HEADER: u32 = jframe::DEFAULT_MAX_HEADER_LEN;
 
-/// Room for one encoded header (SPEC core: 1024 bytes always hold one).
-pub const SCRATCH: usize = 1024;
+/// Room for one encoded prefix and header: the largest header the std
+/// adapter accepts (SPEC: "the std adapter defaults to 4096") behind its
+/// prefix. Any header core encodes fits, even with every field at its
+/// capacity and escaped: a 256-byte name of control characters alone takes
+/// 1,536 bytes as `\u00XX` escapes (the test below).
+pub const SCRATCH: usize = jframe::PREFIX_LEN + MAX_HEADER as usize;
+
+#[cfg(test)]
+mod tests {
+    use jframe::header::{ERROR_CAPACITY, NAME_CAPACITY, SHA256_CAPACITY};
+    use jframe::{Header, Op, Status};
+
+    #[test]
+    fn scratch_holds_the_longest_header_core_encodes() {
+        let escaped = |n: usize| "\u{1}".repeat(n);
+        let mut header = Header::error_reply(Status::NotFound, &escaped(ERROR_CAPACITY))
+            .with_name(&escaped(NAME_CAPACITY))
+            .unwrap()
+            .with_sha256(&escaped(SHA256_CAPACITY))
+            .unwrap();
+        header.op = Header::request(Op::Greet, 0).op;
+        header.data_size = u64::MAX;
+        let mut scratch = [0u8; super::SCRATCH];
+        let n = jframe::encode_head(&mut scratch, &header).unwrap();
+        assert!(n > 1024 + NAME_CAPACITY, "{n} bytes");
+    }
+}

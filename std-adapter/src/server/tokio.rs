@@ -10,7 +10,10 @@
 //!   and one worker thread per core, each a current-thread runtime with a
 //!   `LocalSet`; connections are dealt to the workers in turn. One runtime
 //!   per core is what a thread-per-core server does anyway, and keeps each
-//!   connection's buffers on the core that uses them.
+//!   connection's buffers on the core that uses them. It is a choice, not
+//!   a need: core's session and its async engine are `Send` (a
+//!   compile-time check in `core/tests/engine.rs`); staying on one thread
+//!   lets a worker's buffer pool be an `Rc` with no lock.
 //! - **Memory.** A connection holds its 16 KiB of buffers (one `Vec` split
 //!   into rx, tx and frame) only while it has work: when its session waits
 //!   between frames with nothing to send and the socket has nothing more,
