@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 16's figures (benchmarks, not tests), all on 127.0.0.0/8:
+# The operations figures of the README (benchmarks, not tests), all on 127.0.0.0/8:
 #   1. through HAProxy (deploy/haproxy.cfg: PROXY v2 to a tokio and a
 #      threads backend) versus the same load direct to one server, side by
 #      side: req/s, and server CPU per request (utime + stime from

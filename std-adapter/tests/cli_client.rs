@@ -1,4 +1,4 @@
-//! The `jframe` clients as a user drives them (issue 10): errors with their
+//! The `jframe` clients as a user drives them: errors with their
 //! cause, welcome servers, bodies from stdin and files, `-H`, `--json`,
 //! `-o -`, `raw` with stdin, `get`'s part file, bounded error bodies, and
 //! peers that are not jframe servers. Every server here binds 127.0.0.1.

@@ -1,4 +1,4 @@
-//! `jframe proxy` (issue 10): transparent (the conformance table gives the
+//! `jframe proxy`: transparent (the conformance table gives the
 //! same outcomes through it as direct), frames shown both ways, bad frames
 //! shown as such and still forwarded, `--json`, seeded faults. And `load`'s
 //! report. Everything on 127.0.0.1.

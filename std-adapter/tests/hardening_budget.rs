@@ -1,9 +1,11 @@
-//! Issue 9, defect 1: memory amplification. 64 connections each send a
+//! docs/SPEC.md: "a server bounds the memory of all the requests it holds
+//! at once, not only of each one: a service that needs a body whole
+//! (Unicode `upper`, `greet`) counts it against a server-wide budget and
+//! answers `busy` or `too_large` past it". 64 connections each send a
 //! 16 MiB `upper` body of "\u{390}" (3x longer upper-cased) and leave the
-//! reply unread. The server's bodies held whole, and their replies, draw
-//! on one server-wide budget: past it `busy`, so the peak memory stays
-//! near the budget however many connections do this. (Before: about
-//! 115 MiB of RSS per such connection, with no bound.)
+//! reply unread; the peak memory stays near the budget however many
+//! connections do this. (Without the budget: about 115 MiB of RSS per such
+//! connection, with no bound.)
 //!
 //! In-process server on 127.0.0.1 with a 128 MiB budget; the measure is
 //! this process's peak RSS (VmHWM), reset before the connections start.

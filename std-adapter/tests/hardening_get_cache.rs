@@ -1,4 +1,5 @@
-//! Issue 9, defect 8: `get` must not hash the whole file for every request.
+//! `get` (docs/SPEC.md: the file "with `status: ok` and `sha256`") must not
+//! hash the whole file for every request.
 //! Digests are cached by (device, inode, size, mtime, ctime); a second
 //! request for an unchanged 50 MiB file is not hashed again, and a changed
 //! file misses the cache and gets its new digest. Hashes are counted by

@@ -1,4 +1,5 @@
-//! Issue 9, defect 2: `get` must not escape the root by a race. One thread
+//! docs/SPEC.md: a `get` name that "resolves (through symlinks) outside the
+//! root is `forbidden`", and no race makes it otherwise. One thread
 //! keeps swapping a directory inside the root with a symlink to a directory
 //! outside it (atomically, with `renameat2(RENAME_EXCHANGE)`, as a client
 //! that can write in the root could); another fetches `dir/secret` through

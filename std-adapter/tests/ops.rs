@@ -1,4 +1,4 @@
-//! Operations (issue 16): `jframe serve --metrics` scraped, every metric
+//! Operations: `jframe serve --metrics` scraped, every metric
 //! present and moving; and the real thing: HAProxy (`deploy/haproxy.cfg`,
 //! TCP mode, PROXY v2, health checks) in front of two `jframe serve`
 //! processes, one per engine: the conformance table through it, both
