@@ -8,7 +8,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_jframe");
+/// The built `jframe` (a test that runs it needs the `cli` feature).
+pub const BIN: &str = match option_env!("CARGO_BIN_EXE_jframe") {
+    Some(bin) => bin,
+    None => "jframe (built only with the cli feature)",
+};
 
 /// A `jframe serve` child on 127.0.0.1 with ephemeral ports; killed on drop.
 pub struct ServerProc {
@@ -19,8 +23,13 @@ pub struct ServerProc {
 
 impl ServerProc {
     pub fn start(args: &[&str]) -> ServerProc {
+        Self::start_bin(BIN, args)
+    }
+
+    /// [`Self::start`] with another build of `jframe`.
+    pub fn start_bin(bin: &str, args: &[&str]) -> ServerProc {
         let udp_wanted = args.contains(&"--udp");
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
@@ -153,6 +162,83 @@ pub fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
             Err(_) => return false,
         }
     }
+}
+
+/// Writes a request (`header`, then `body`) and reads the reply's header,
+/// leaving its body unread.
+pub fn request_reply_head(
+    s: &mut TcpStream,
+    header: &jframe::Header,
+    body: &[u8],
+) -> jframe::Header {
+    let mut head = vec![0u8; jframe_std::SCRATCH];
+    let n = jframe::encode_head(&mut head, header).unwrap();
+    s.write_all(&head[..n]).unwrap();
+    s.write_all(body).unwrap();
+    let mut prefix = [0u8; 4];
+    s.read_exact(&mut prefix).unwrap();
+    let mut json = vec![0u8; u32::from_le_bytes(prefix) as usize];
+    s.read_exact(&mut json).unwrap();
+    jframe::Header::parse(&json).unwrap()
+}
+
+/// The status a reply header carries, `?` when it has none.
+pub fn status_or_unknown(reply: &jframe::Header) -> String {
+    reply.status.as_deref().unwrap_or("?").to_string()
+}
+
+/// Writes a `get` of `name` and reads the reply's header, leaving its body
+/// unread.
+pub fn send_get(s: &mut TcpStream, name: &str) -> jframe::Header {
+    let head = jframe::Header::request(jframe::Op::Get, 0)
+        .with_name(name)
+        .unwrap();
+    request_reply_head(s, &head, &[])
+}
+
+/// Sends one streamed `upper` request and reads only the reply's header:
+/// returns the connection and the reply's status. The reply's body is left
+/// unread (it holds the server's memory until the connection goes).
+pub fn send_upper(addr: SocketAddr, body: &[u8], timeout: Duration) -> (TcpStream, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    s.set_write_timeout(Some(timeout)).unwrap();
+    let head = jframe::Header::request(jframe::Op::Upper, body.len() as u64);
+    let reply = request_reply_head(&mut s, &head, body);
+    (s, status_or_unknown(&reply))
+}
+
+/// A library server (the threads driver) serving on 127.0.0.1 in a thread
+/// of this process: its address, what stops it, and the thread to join.
+pub fn spawn_server(
+    config: jframe_std::server::Config,
+) -> (
+    SocketAddr,
+    jframe_std::server::ShutdownHandle,
+    std::thread::JoinHandle<()>,
+) {
+    let any = "127.0.0.1:0".parse().unwrap();
+    let server = jframe_std::server::Server::bind(any, None, config).unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = server.shutdown_handle().unwrap();
+    let thread = std::thread::spawn(move || server.run().unwrap());
+    (addr, handle, thread)
+}
+
+/// A memory field (`VmRSS:`, `VmHWM:`) of `/proc/PID/status` (`pid`:
+/// a number or `self`), in bytes.
+pub fn proc_status_bytes(pid: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib * 1024
 }
 
 /// `python3`, or a clear failure: these tests must not pass silently.
