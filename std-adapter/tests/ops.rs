@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, raw_frame, read_raw_frame, status_of};
+use common::{BIN, assert_all_pass, raw_frame, read_raw_frame, status_of};
 use ppp::v2;
 
 /// A `jframe serve` child with its metrics endpoint; killed on drop.
@@ -556,18 +556,7 @@ fn behind_haproxy_with_proxy_v2_and_a_rolling_restart() {
         ..Default::default()
     };
     let outcomes = jframe_std::conform::run_tcp(lb.front, &opts);
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.result.is_err())
-        .map(|o| o.to_string())
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "through HAProxy, {} of {} cases failed:\n{}",
-        failed.len(),
-        outcomes.len(),
-        failed.join("\n")
-    );
+    assert_all_pass("through HAProxy", &outcomes, false);
     // Both backends served some of it.
     assert!(
         served(&a, "upper") > 0.0,

@@ -5,11 +5,14 @@
 //! how fast the machine is.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::{assert_all_pass, closed_within, connect, raw_frame, read_reply, roundtrip};
 use jframe_std::conform::{self, Options};
 use jframe_std::server::{Config, Driver, Server, ShutdownHandle};
 
@@ -68,54 +71,6 @@ fn config() -> Config {
     Config {
         grace: Duration::from_secs(2),
         ..Config::default()
-    }
-}
-
-fn raw_frame(header_json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (header_json.len() as i32).to_le_bytes().to_vec();
-    v.extend_from_slice(header_json.as_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, T).expect("connect");
-    s.set_read_timeout(Some(T)).unwrap();
-    s.set_write_timeout(Some(T)).unwrap();
-    s
-}
-
-/// One reply: (status, or "" when absent; body).
-fn read_reply(s: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
-    let mut prefix = [0u8; 4];
-    s.read_exact(&mut prefix)?;
-    let len = i32::from_le_bytes(prefix);
-    assert!((2..=4096).contains(&len), "server sent prefix {len}");
-    let mut json = vec![0u8; len as usize];
-    s.read_exact(&mut json)?;
-    let header = jframe::Header::parse(&json).expect("valid reply header");
-    let mut body = vec![0u8; header.data_size as usize];
-    s.read_exact(&mut body)?;
-    let status = header.status.map(|s| s.to_string()).unwrap_or_default();
-    Ok((status, body))
-}
-
-fn roundtrip(s: &mut TcpStream, frame: &[u8]) -> (String, Vec<u8>) {
-    s.write_all(frame).expect("write");
-    read_reply(s).expect("reply")
-}
-
-/// True once the peer has closed (EOF or reset) within `limit`.
-fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut buf = [0u8; 256];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
     }
 }
 
@@ -423,18 +378,7 @@ fn conformance_table_passes_on_the_tokio_driver() {
     let mut outcomes = conform::run_tcp(srv.addr, &opts);
     outcomes.extend(conform::run_udp(srv.udp.expect("udp"), &opts));
     assert_eq!(outcomes.len(), conform::cases().len());
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.result.is_err())
-        .map(|o| o.to_string())
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failed.len(),
-        outcomes.len(),
-        failed.join("\n")
-    );
+    assert_all_pass("the tokio driver", &outcomes, false);
     srv.stop(T).expect("clean shutdown");
 }
 

@@ -143,11 +143,16 @@ pub fn status_of(header_json: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Reads one reply: (status, or "" when absent; body).
+pub fn read_reply(s: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
+    let (h, b) = read_raw_frame(s)?;
+    Ok((status_of(&h), b))
+}
+
 /// Sends `frame` and returns the reply's (status, body).
 pub fn roundtrip(s: &mut TcpStream, frame: &[u8]) -> (String, Vec<u8>) {
     s.write_all(frame).expect("write");
-    let (h, b) = read_raw_frame(s).expect("reply");
-    (status_of(&h), b)
+    read_reply(s).expect("reply")
 }
 
 /// True once the peer has closed (EOF or reset) within `limit`.
@@ -239,6 +244,29 @@ pub fn proc_status_bytes(pid: &str, field: &str) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap();
     kib * 1024
+}
+
+/// Every case of the conformance table passes: strictly (`strict`: the
+/// server's replies also follow what SPEC asks of senders), or at least
+/// does what SPEC requires.
+pub fn assert_all_pass(what: &str, outcomes: &[jframe_std::conform::Outcome], strict: bool) {
+    use jframe_std::conform::Verdict;
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| match o.verdict() {
+            Verdict::Pass => false,
+            Verdict::NonStrict => strict,
+            Verdict::Fail => true,
+        })
+        .map(|o| o.to_string())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{what}: {} of {} cases failed:\n{}",
+        failed.len(),
+        outcomes.len(),
+        failed.join("\n")
+    );
 }
 
 /// `python3`, or a clear failure: these tests must not pass silently.
