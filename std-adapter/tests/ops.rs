@@ -9,18 +9,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, assert_all_pass, raw_frame, read_raw_frame, status_of};
+use common::{BIN, ServerProc, assert_all_pass, raw_frame, read_raw_frame, status_of};
 use ppp::v2;
 
 /// A `jframe serve` child with its metrics endpoint; killed on drop.
 struct Backend {
-    child: Child,
+    server: ServerProc,
     tcp: SocketAddr,
     metrics: SocketAddr,
     args: Vec<String>,
@@ -29,42 +29,17 @@ struct Backend {
 impl Backend {
     /// Starts `jframe serve --metrics 127.0.0.1:0 ARGS`.
     fn start(args: &[&str]) -> Backend {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(["--metrics", "127.0.0.1:0"])
-            .args(&args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn jframe serve");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let (mut tcp, mut metrics) = (None, None);
-        while tcp.is_none() || metrics.is_none() {
-            let mut line = String::new();
-            if out.read_line(&mut line).expect("read serve output") == 0 {
-                panic!("jframe serve {args:?} exited before listening");
-            }
-            let last = line.split_whitespace().last().unwrap_or("");
-            if line.contains("listening on tcp") {
-                tcp = Some(last.parse().expect("tcp address"));
-            } else if line.contains("metrics on http://") {
-                let addr = last
-                    .trim_start_matches("http://")
-                    .trim_end_matches("/metrics");
-                metrics = Some(addr.parse().expect("metrics address"));
-            }
-        }
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = out.read_to_end(&mut sink);
-        });
+        let all: Vec<&str> = ["--metrics", "127.0.0.1:0"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
+        let server = ServerProc::start(&all);
         Backend {
-            child,
-            tcp: tcp.unwrap(),
-            metrics: metrics.unwrap(),
-            args,
+            tcp: server.tcp,
+            metrics: server.metrics.expect("metrics address"),
+            server,
+            args: args.iter().map(|s| s.to_string()).collect(),
         }
     }
 
@@ -74,19 +49,8 @@ impl Backend {
 
     /// SIGTERM, then the exit within `limit`.
     fn stop(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        let until = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < until, "not stopped within {limit:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.server.terminate();
+        self.server.wait_exit(limit)
     }
 
     /// A new process with the same arguments (the same address).
@@ -95,13 +59,6 @@ impl Backend {
         assert!(status.success(), "drained backend exited with {status}");
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         *self = Backend::start(&args);
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

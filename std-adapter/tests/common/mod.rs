@@ -14,11 +14,14 @@ pub const BIN: &str = match option_env!("CARGO_BIN_EXE_jframe") {
     None => "jframe (built only with the cli feature)",
 };
 
-/// A `jframe serve` child on 127.0.0.1 with ephemeral ports; killed on drop.
+/// A `jframe serve` child on 127.0.0.1 (ephemeral ports unless `args`
+/// say `--listen`); killed on drop.
 pub struct ServerProc {
     pub child: Child,
     pub tcp: SocketAddr,
     pub udp: Option<SocketAddr>,
+    /// The metrics endpoint, with `--metrics`.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl ServerProc {
@@ -28,10 +31,12 @@ impl ServerProc {
 
     /// [`Self::start`] with another build of `jframe`.
     pub fn start_bin(bin: &str, args: &[&str]) -> ServerProc {
-        let udp_wanted = args.contains(&"--udp");
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve");
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        let mut child = cmd
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -39,20 +44,27 @@ impl ServerProc {
             .spawn()
             .expect("spawn jframe serve");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let (mut tcp, mut udp) = (None, None);
-        while tcp.is_none() || (udp_wanted && udp.is_none()) {
+        let (mut tcp, mut udp, mut metrics) = (None, None, None);
+        let udp_wanted = args.contains(&"--udp");
+        let metrics_wanted = args.contains(&"--metrics");
+        while tcp.is_none()
+            || (udp_wanted && udp.is_none())
+            || (metrics_wanted && metrics.is_none())
+        {
             let mut line = String::new();
             if out.read_line(&mut line).expect("read serve output") == 0 {
-                panic!("jframe serve exited before listening");
+                panic!("jframe serve {args:?} exited before listening");
             }
-            let addr = line
-                .split_whitespace()
-                .last()
-                .map(|a| a.parse::<SocketAddr>());
+            let last = line.split_whitespace().last().unwrap_or("");
             if line.contains("listening on tcp") {
-                tcp = Some(addr.unwrap().unwrap());
+                tcp = Some(last.parse().expect("tcp address"));
             } else if line.contains("listening on udp") {
-                udp = Some(addr.unwrap().unwrap());
+                udp = Some(last.parse().expect("udp address"));
+            } else if line.contains("metrics on http://") {
+                let addr = last
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/metrics");
+                metrics = Some(addr.parse().expect("metrics address"));
             }
         }
         // Keep draining stdout so the child never blocks on it.
@@ -64,6 +76,7 @@ impl ServerProc {
             child,
             tcp: tcp.unwrap(),
             udp,
+            metrics,
         }
     }
 
