@@ -220,60 +220,38 @@ fn sigterm_lets_a_download_in_flight_finish_and_exits_0() {
 }
 
 #[test]
+fn root_prepare_answers_what_get_must() {
+    let (_base, root, expect) = get_fixture();
+    let root = jframe_std::files::Root::new(&root).unwrap();
+    for (name, want) in expect {
+        let got = root.prepare(&name).map(|p| p.size).map_err(|e| e.status);
+        assert_eq!(got, want.map(|body| body.len() as u64), "{name:?}");
+    }
+}
+
+#[test]
 fn get_is_safe() {
-    let base = tempfile::tempdir().unwrap();
-    let root = base.path().join("root");
-    std::fs::create_dir_all(root.join("sub")).unwrap();
-    std::fs::write(root.join("ok.txt"), b"fine").unwrap();
-    std::fs::write(root.join("sub/inner.txt"), b"inner").unwrap();
-    std::fs::write(base.path().join("secret.txt"), b"secret").unwrap();
-    std::os::unix::fs::symlink(base.path().join("secret.txt"), root.join("out_link")).unwrap();
-    std::os::unix::fs::symlink(root.join("ok.txt"), root.join("in_link")).unwrap();
-    let mkfifo = std::process::Command::new("mkfifo")
-        .arg(root.join("fifo"))
-        .status()
-        .unwrap();
-    assert!(mkfifo.success(), "mkfifo failed");
+    let (_base, root, expect) = get_fixture();
     let server = ServerProc::start(&["--root", root.to_str().unwrap()]);
     let mut c = TcpClient::connect(server.tcp, T).unwrap();
 
-    for (name, want) in [
-        ("ok.txt", &b"fine"[..]),
-        ("sub/inner.txt", b"inner"),
-        ("in_link", b"fine"),
-    ] {
+    for (name, want) in expect {
         let mut out = Vec::new();
-        let got = download(&mut c, name, &mut out, |_, _| {}).unwrap();
-        assert_eq!(out, want, "{name}");
-        use sha2::Digest;
-        assert_eq!(
-            got.sha256,
-            jframe_std::files::hex(&sha2::Sha256::digest(want))
-        );
-    }
-    let secret_abs = base.path().join("secret.txt");
-    let refused = [
-        (secret_abs.to_str().unwrap(), Status::Forbidden),
-        ("/etc/passwd", Status::Forbidden),
-        ("../secret.txt", Status::Forbidden),
-        ("sub/../../secret.txt", Status::Forbidden),
-        ("ok.txt\0.png", Status::Forbidden),
-        ("", Status::Forbidden),
-        ("sub", Status::Forbidden),
-        (".", Status::Forbidden),
-        ("fifo", Status::Forbidden),
-        ("out_link", Status::Forbidden),
-        ("missing.txt", Status::NotFound),
-    ];
-    for (name, want) in refused {
-        let mut out = Vec::new();
-        match download(&mut c, name, &mut out, |_, _| {}) {
-            Err(jframe_std::client::DownloadError::Refused { status, .. }) => {
-                assert_eq!(status, want, "{name:?}")
+        match (download(&mut c, &name, &mut out, |_, _| {}), want) {
+            (Ok(got), Ok(body)) => {
+                assert_eq!(out, body, "{name:?}");
+                use sha2::Digest;
+                assert_eq!(
+                    got.sha256,
+                    jframe_std::files::hex(&sha2::Sha256::digest(body))
+                );
             }
-            other => panic!("{name:?}: expected {want}, got {other:?}"),
+            (Err(jframe_std::client::DownloadError::Refused { status, .. }), Err(want)) => {
+                assert_eq!(status, want, "{name:?}");
+                assert!(out.is_empty(), "{name:?}: bytes were sent");
+            }
+            (other, want) => panic!("{name:?}: expected {want:?}, got {other:?}"),
         }
-        assert!(out.is_empty(), "{name:?}: bytes were sent");
     }
     // The connection survived every refusal.
     check_bystander(&mut c, 0);
