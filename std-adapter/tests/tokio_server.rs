@@ -12,7 +12,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{assert_all_pass, closed_within, connect, raw_frame, read_reply, roundtrip};
+use common::{
+    assert_all_pass, closed_within, connect, fatal_frames, raw_frame, read_reply,
+    recoverable_frames, roundtrip,
+};
 use jframe_std::conform::{self, Options};
 use jframe_std::server::{Config, Driver, Server, ShutdownHandle};
 
@@ -163,33 +166,7 @@ fn recoverable_errors_are_answered_and_the_connection_goes_on() {
         ..config()
     });
     let good = raw_frame(r#"{"data_size": 2}"#, b"ok");
-    let cases: [(&str, Vec<u8>, &str); 5] = [
-        (
-            "unknown op",
-            raw_frame(r#"{"data_size": 2, "op": "shout"}"#, b"hi"),
-            "bad_request",
-        ),
-        (
-            "op of the wrong type",
-            raw_frame(r#"{"data_size":2,"op":5}"#, b"hi"),
-            "bad_request",
-        ),
-        (
-            "name of the wrong type",
-            raw_frame(r#"{"data_size":2,"op":"get","name":7}"#, b"hi"),
-            "bad_request",
-        ),
-        (
-            "too large",
-            raw_frame(r#"{"data_size": 5000}"#, &[b'x'; 5000]),
-            "too_large",
-        ),
-        (
-            "too large, body in pieces",
-            raw_frame(r#"{"data_size": 70000}"#, &[b'y'; 70000]),
-            "too_large",
-        ),
-    ];
+    let cases = recoverable_frames();
     let mut s = connect(srv.addr);
     for (what, frame, want) in &cases {
         assert_eq!(&roundtrip(&mut s, frame).0, want, "{what}");
@@ -201,18 +178,7 @@ fn recoverable_errors_are_answered_and_the_connection_goes_on() {
 fn fatal_errors_get_bad_frame_and_close() {
     let srv = Srv::start(config());
     let mut bystander = connect(srv.addr);
-    let fatal: [(&str, Vec<u8>); 7] = [
-        ("H = 1", 1i32.to_le_bytes().to_vec()),
-        ("H = 0", 0i32.to_le_bytes().to_vec()),
-        ("negative H", (-5i32).to_le_bytes().to_vec()),
-        ("huge H", i32::MAX.to_le_bytes().to_vec()),
-        ("bad JSON", raw_frame(r#"{"data_size": 2,"#, b"hi")),
-        ("missing data_size", raw_frame(r#"{"op": "upper"}"#, b"")),
-        (
-            "duplicate key",
-            raw_frame(r#"{"data_size":1,"data_size":1}"#, b"x"),
-        ),
-    ];
+    let fatal = fatal_frames();
     for (i, (what, frame)) in fatal.iter().enumerate() {
         let mut s = connect(srv.addr);
         assert_eq!(roundtrip(&mut s, frame).0, "bad_frame", "{what}");

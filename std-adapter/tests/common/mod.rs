@@ -259,6 +259,57 @@ pub fn proc_status_bytes(pid: &str, field: &str) -> u64 {
     kib * 1024
 }
 
+/// Frames whose errors are recoverable (docs/SPEC.md: the receiver knows
+/// where they end), for a server with `--max-body 1024`: (what, the frame,
+/// the status it gets). The connection goes on after each.
+pub fn recoverable_frames() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    vec![
+        (
+            "unknown op",
+            raw_frame(r#"{"data_size": 2, "op": "shout"}"#, b"hi"),
+            "bad_request",
+        ),
+        (
+            "op of the wrong type",
+            raw_frame(r#"{"data_size":2,"op":5}"#, b"hi"),
+            "bad_request",
+        ),
+        (
+            "name of the wrong type",
+            raw_frame(r#"{"data_size":2,"op":"get","name":7}"#, b"hi"),
+            "bad_request",
+        ),
+        (
+            "too large",
+            raw_frame(r#"{"data_size": 5000}"#, &[b'x'; 5000]),
+            "too_large",
+        ),
+        (
+            "too large, body in pieces",
+            raw_frame(r#"{"data_size": 70000}"#, &[b'y'; 70000]),
+            "too_large",
+        ),
+    ]
+}
+
+/// Frames whose end is in doubt (docs/SPEC.md: a bad prefix or a
+/// malformed header): each gets `bad_frame`, then the connection closes.
+pub fn fatal_frames() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("H = 1", 1i32.to_le_bytes().to_vec()),
+        ("H = 0", 0i32.to_le_bytes().to_vec()),
+        ("negative H", (-5i32).to_le_bytes().to_vec()),
+        ("huge H", i32::MAX.to_le_bytes().to_vec()),
+        ("bad JSON", raw_frame(r#"{"data_size": 2,"#, b"hi")),
+        ("not JSON", raw_frame("nope", b"")),
+        ("missing data_size", raw_frame(r#"{"op": "upper"}"#, b"")),
+        (
+            "duplicate key",
+            raw_frame(r#"{"data_size":1,"data_size":1}"#, b"x"),
+        ),
+    ]
+}
+
 /// What `get` must answer for one name: the body, or the refusal's status.
 pub type GetExpect = (String, Result<&'static [u8], jframe::Status>);
 
