@@ -110,6 +110,16 @@ pub const MAX_HEADER: u32 = jframe::DEFAULT_MAX_HEADER_LEN;
 /// 1,536 bytes as `\u00XX` escapes (the test below).
 pub const SCRATCH: usize = jframe::PREFIX_LEN + MAX_HEADER as usize;
 
+/// Whether `e` says the peer closed or reset the connection: end of
+/// stream where more was due, a reset, an abort, a broken pipe.
+pub(crate) fn peer_closed(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    matches!(
+        e.kind(),
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use jframe::header::{ERROR_CAPACITY, NAME_CAPACITY, SHA256_CAPACITY};

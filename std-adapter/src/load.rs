@@ -15,7 +15,7 @@ use std::cell::RefCell;
 
 use jframe::{Header, Op, Status};
 
-use crate::client::TcpClient;
+use crate::client::{TcpClient, invalid};
 use jframe::service::Answer;
 
 /// What to run.
@@ -536,10 +536,6 @@ fn check_head(header: &Header, data_size: u64, len: usize) -> Result<(), String>
     Ok(())
 }
 
-fn invalid<E: ToString>(e: E) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
-}
-
 enum Conn {
     Framed(Box<Framed>),
     Raw(TcpStream),
@@ -707,13 +703,7 @@ const MAX_CLOSES_IN_A_ROW: u32 = 200;
 /// A connection accepted and then closed before it could be used (its
 /// probe saw the close): with `reconnect`, retried rather than an error.
 fn closed_while_connecting(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-    )
+    crate::peer_closed(e)
 }
 
 /// The raw-echo batch: the same bodies back to back, one write, read back

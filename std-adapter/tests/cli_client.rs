@@ -16,19 +16,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-fn jframe(args: &[&str]) -> Output {
-    jframe_in(args, None)
-}
-
-/// Runs `jframe ARGS` with `stdin` (or none), killed past 60 s.
-fn jframe_in(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    run_jframe(args, stdin)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn json_lines(o: &Output) -> Vec<Value> {
     text(&o.stdout)
         .lines()
@@ -92,11 +79,7 @@ fn errors_name_their_cause() {
         "the resolver's reason is missing: {err}"
     );
     let o = jframe(&["send", "127.0.0.1", "hi"]);
-    assert!(
-        text(&o.stderr).contains("has no port"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_stderr_has(&o, "has no port");
 }
 
 #[test]
@@ -108,9 +91,7 @@ fn localhost_and_port_only_addresses_work_everywhere() {
         .unwrap()
         .port();
     let listen = format!("localhost:{port}");
-    let mut child = Command::new(BIN)
-        .args(["serve", "-l", &listen])
-        .env("RUST_LOG", "warn")
+    let mut child = jframe_command(&["serve", "-l", &listen])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -191,7 +172,7 @@ fn stdin_file_and_binary_bodies_round_trip_byte_for_byte() {
     let all_bytes: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
 
     // Stdin.
-    let o = jframe_in(
+    let o = run_jframe(
         &["send", &addr, "--op", "echo", "-d", "@-", "-N"],
         Some(&all_bytes),
     );
@@ -239,16 +220,8 @@ fn stdin_file_and_binary_bodies_round_trip_byte_for_byte() {
 
     // A missing file names itself.
     let o = jframe(&["send", &addr, "-d", "@/nonexistent/body"]);
-    assert!(
-        text(&o.stderr).contains("/nonexistent/body"),
-        "{}",
-        text(&o.stderr)
-    );
-    assert!(
-        text(&o.stderr).contains("No such file"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_stderr_has(&o, "/nonexistent/body");
+    assert_stderr_has(&o, "No such file");
 }
 
 #[test]
@@ -322,7 +295,7 @@ fn raw_sends_stdin_like_nc_and_exits_0_when_data_arrived() {
         got
     });
     let input: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
-    let o = jframe_in(&["raw", &addr], Some(&input));
+    let o = run_jframe(&["raw", &addr], Some(&input));
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(o.stdout == input);
     assert!(peer.join().unwrap() == input);
@@ -533,9 +506,7 @@ fn get_keeps_its_part_file_in_the_target_directory_and_removes_it_on_ctrl_c() {
     let target = parent.path().join("into");
     std::fs::create_dir(&target).unwrap();
     let dir_arg = format!("{}/", target.display());
-    let mut child = Command::new(BIN)
-        .args(["get", &addr, "big.bin", "-o", &dir_arg])
-        .env("RUST_LOG", "warn")
+    let mut child = jframe_command(&["get", &addr, "big.bin", "-o", &dir_arg])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,17 +25,13 @@ struct ProxyProc {
 
 impl ProxyProc {
     fn start(upstream: &str, extra: &[&str]) -> ProxyProc {
-        let mut child = Command::new(BIN)
-            .args(["proxy", "127.0.0.1:0", upstream])
-            .args(extra)
-            .env("RUST_LOG", "warn")
+        let mut child = jframe_command(&[&["proxy", "127.0.0.1:0", upstream], extra].concat())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn jframe proxy");
         let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).expect("proxy stderr");
+        let line = first_line(&mut err, "proxy stderr");
         // "jframe: proxy listening on ADDR, forwarding to ..."
         let addr = line
             .split_whitespace()
@@ -80,15 +76,6 @@ impl Drop for ProxyProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn jframe(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 fn parse(lines: &[String]) -> Vec<Value> {

@@ -22,9 +22,7 @@ fn opts() -> Options {
 
 /// Runs `jframe ARGS`, killing it past `limit`: (exit status, stdout).
 fn run_bounded(args: &[&str], limit: Duration) -> (ExitStatus, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
+    let mut child = jframe_command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, ServerProc, assert_all_pass, raw_frame, read_raw_frame, status_of};
+use common::{ServerProc, assert_all_pass, jframe_command, raw_frame, read_raw_frame, status_of};
 use ppp::v2;
 
 /// A `jframe serve` child with its metrics endpoint; killed on drop.
@@ -553,10 +553,9 @@ fn behind_haproxy_with_proxy_v2_and_a_rolling_restart() {
 
     // A rolling restart under load: each backend in turn gets SIGTERM,
     // drains, exits, and comes back on the same address.
-    let mut load = Command::new(BIN)
-        .args(["load", &lb.front.to_string(), "--reconnect"])
+    let front = lb.front.to_string();
+    let mut load = jframe_command(&["load", &front, "--reconnect"])
         .args(["-c", "4", "-p", "4", "--duration", "25s", "-s", "256"])
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -165,13 +165,7 @@ fn ended(client: SocketAddr, end: io::Result<service::End>) {
 
 /// A peer that resets or vanishes is routine.
 fn routine(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::NotConnected
-    )
+    crate::peer_closed(e) || e.kind() == io::ErrorKind::NotConnected
 }
 
 /// How long a refused connection may take to close after its `busy`.

@@ -14,6 +14,42 @@ pub const BIN: &str = match option_env!("CARGO_BIN_EXE_jframe") {
     None => "jframe (built only with the cli feature)",
 };
 
+/// `bin ARGS`, logging only warnings.
+pub fn command(bin: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(args).env("RUST_LOG", "warn");
+    cmd
+}
+
+/// `jframe ARGS`, logging only warnings.
+pub fn jframe_command(args: &[&str]) -> Command {
+    command(BIN, args)
+}
+
+/// The first line a child prints on `from` (its stdout or stderr).
+pub fn first_line(from: &mut impl BufRead, what: &str) -> String {
+    let mut line = String::new();
+    from.read_line(&mut line)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    line
+}
+
+/// Bytes as text, for messages and comparisons.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs `jframe ARGS` without stdin, killed past 60 s.
+pub fn jframe(args: &[&str]) -> Output {
+    run_jframe(args, None)
+}
+
+/// `o`'s stderr says `needle`.
+pub fn assert_stderr_has(o: &Output, needle: &str) {
+    let err = text(&o.stderr);
+    assert!(err.contains(needle), "{needle:?} not in: {err}");
+}
+
 /// A `jframe serve` child on 127.0.0.1 (ephemeral ports unless `args`
 /// say `--listen`); killed on drop.
 pub struct ServerProc {
@@ -31,14 +67,12 @@ impl ServerProc {
 
     /// [`Self::start`] with another build of `jframe`.
     pub fn start_bin(bin: &str, args: &[&str]) -> ServerProc {
-        let mut cmd = Command::new(bin);
-        cmd.arg("serve");
-        if !args.contains(&"--listen") {
-            cmd.args(["--listen", "127.0.0.1:0"]);
-        }
-        let mut child = cmd
-            .args(args)
-            .env("RUST_LOG", "warn")
+        let listen: &[&str] = if args.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
+        let mut child = command(bin, &[&["serve"], listen, args].concat())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -420,9 +454,7 @@ pub fn py_script(name: &str) -> PathBuf {
 
 /// Runs `jframe ARGS` with `stdin` (or none), killed past 60 s.
 pub fn run_jframe(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
+    let mut child = jframe_command(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -470,10 +502,8 @@ impl PyServer {
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn the python server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the python server's address");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let line = first_line(&mut out, "read the python server's address");
         let addr = line
             .split_whitespace()
             .last()
