@@ -27,7 +27,8 @@ struct Backend {
 }
 
 impl Backend {
-    /// Starts `jframe serve --metrics 127.0.0.1:0 ARGS`.
+    /// Starts `jframe serve --metrics 127.0.0.1:0 ARGS` (on an ephemeral
+    /// port unless `ARGS` say `--listen`).
     fn start(args: &[&str]) -> Backend {
         let all: Vec<&str> = ["--metrics", "127.0.0.1:0"]
             .iter()
@@ -164,8 +165,6 @@ fn metrics_move(engine: &str) {
     // Requests, refusals, the budget and the digest cache, with the
     // default (long) timeouts: nothing here races a deadline.
     let s1 = Backend::start(&[
-        "--listen",
-        "127.0.0.1:0",
         "--engine",
         engine,
         "--root",
@@ -272,8 +271,6 @@ fn metrics_move(engine: &str) {
     // Cuts, on a server with short deadlines (each waits for its cut, so
     // no assertion depends on how long one takes).
     let s2 = Backend::start(&[
-        "--listen",
-        "127.0.0.1:0",
         "--engine",
         engine,
         "--root",

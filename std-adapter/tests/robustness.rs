@@ -96,13 +96,13 @@ fn slowloris_is_closed_at_its_header_deadline() {
     check_bystander(&mut bystander, 0);
     // Keep trickling a byte at a time; the deadline counts from the first
     // byte, so the trickle does not extend it.
-    let mut closed = false;
-    while started.elapsed() < Duration::from_secs(15) {
-        if slow.write_all(b"t").is_err() || closed_within(&mut slow, Duration::from_millis(300)) {
-            closed = true;
-            break;
-        }
-    }
+    let closed = trickle_until_closed(
+        &mut slow,
+        b't',
+        Duration::from_millis(300),
+        started,
+        Duration::from_secs(15),
+    );
     assert!(closed, "slowloris connection still open after 15 s");
     check_bystander(&mut bystander, 1);
 }

@@ -429,6 +429,24 @@ pub fn assert_all_pass(what: &str, outcomes: &[jframe_std::conform::Outcome], st
     );
 }
 
+/// Trickles `byte` into `s`, one at a time with `pause` to notice a close
+/// between them, until the server closes the connection (`true`) or
+/// `since + limit` passes (`false`).
+pub fn trickle_until_closed(
+    s: &mut TcpStream,
+    byte: u8,
+    pause: Duration,
+    since: Instant,
+    limit: Duration,
+) -> bool {
+    while since.elapsed() < limit {
+        if s.write_all(&[byte]).is_err() || closed_within(s, pause) {
+            return true;
+        }
+    }
+    false
+}
+
 /// `python3`, or a clear failure: these tests must not pass silently.
 pub fn python3() -> PathBuf {
     let ok = Command::new("python3")
