@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::MAX_HEADER;
 use crate::files::hex;
 
+#[cfg(feature = "cli")]
 pub(crate) use diagnose::identify;
 pub use tcp::TcpClient;
 pub use udp::UdpClient;
