@@ -18,7 +18,7 @@ pub struct LoadReport {
     /// The errors by cause (a reply status or what failed), most frequent first.
     pub causes: Vec<(String, u64)>,
     /// Connections the server closed between frames that were opened
-    /// again (with [`LoadConfig::reconnect`]; not errors).
+    /// again (with [`super::LoadConfig::reconnect`]; not errors).
     pub reconnects: u64,
     /// Measured wall-clock time.
     pub elapsed: Duration,
