@@ -2,45 +2,21 @@
 //! [`Service`]: Unicode `upper` and `get` here, `echo` and `greet` from
 //! core's [`jframe::service::demo`]. The statuses, the unknown-op rule and
 //! the chunk-wise transforms stay in core.
+//!
+//! - `upper`: Unicode upper-casing and how much it can grow;
+//! - `reply`: the replies (held in memory, or a file).
 
-use std::fs::File;
-use std::io::{self, Read};
+mod reply;
+mod upper;
 
-use jframe::service::{Answer, Refusal, Request, Service, Source, SourceError};
-use jframe::{EncodeError, Header, Status};
+use jframe::service::{Answer, Refusal, Request, Service};
+use jframe::{Header, Status};
 
 use crate::budget::{Budget, Reservation, Shortfall};
-use crate::files::{Prepared, Root};
-
-/// Unicode upper-casing makes a valid UTF-8 text at most this many times
-/// longer in bytes (`ΐ`, 2 bytes, becomes `Ϊ́`, 6 bytes).
-pub const UPPER_GROWTH: u64 = 3;
-
-/// The body as text when Unicode upper-casing applies to it: valid UTF-8
-/// and not all ASCII (ASCII is upper-cased byte for byte, in place).
-fn unicode_text(body: &[u8]) -> Option<&str> {
-    if body.is_ascii() {
-        return None;
-    }
-    std::str::from_utf8(body).ok()
-}
-
-/// The length in bytes of `text` upper-cased, without building it.
-fn upper_len(text: &str) -> usize {
-    text.chars()
-        .flat_map(char::to_uppercase)
-        .map(char::len_utf8)
-        .sum()
-}
-
-/// Appends `text` upper-cased to `out`, char by char (no intermediate
-/// `String`: `out` was sized with [`upper_len`], so it never reallocates).
-fn push_upper(text: &str, out: &mut Vec<u8>) {
-    let mut utf8 = [0u8; 4];
-    for c in text.chars().flat_map(char::to_uppercase) {
-        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-    }
-}
+use crate::files::Root;
+pub use reply::{FileBody, Held, StdBody, StdReply};
+pub use upper::UPPER_GROWTH;
+use upper::{push_upper, unicode_text, upper_len};
 
 /// A body being collected whole, with the budget it holds: its own size
 /// plus room for the largest reply it can make ([`UPPER_GROWTH`] times as
@@ -62,6 +38,18 @@ struct Collecting {
 /// `busy`; one that alone exceeds it, `too_large`. Reservations are given
 /// back on drop, however the request ends. `echo`, `greet` and ASCII
 /// `upper` of whole frames stream and hold nothing.
+///
+/// ```
+/// use jframe_std::server::{Config, Server};
+/// use jframe_std::services::StdServices;
+///
+/// // What a server serves by default, made by hand: no root (every `get`
+/// // is `forbidden`), bodies collected whole up to 1 MiB.
+/// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?
+///     .with_service(|| StdServices::new(None, 1 << 20));
+/// # drop(server);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct StdServices {
     /// Where `get` serves from; `None`: every `get` is `forbidden`.
@@ -169,10 +157,7 @@ fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Answer<S> {
 fn held_reply(out: Vec<u8>, hold: Reservation) -> Answer<StdReply> {
     Answer::Reply(StdReply {
         head: Header::reply(Status::Ok, out.len() as u64),
-        body: StdBody::Held(Held {
-            bytes: io::Cursor::new(out),
-            _hold: hold,
-        }),
+        body: StdBody::Held(Held::new(out, hold)),
     })
 }
 
@@ -259,111 +244,6 @@ impl Service for StdServices {
 
     fn abandon(&mut self) {
         self.collecting = None;
-    }
-}
-
-/// The body of a std reply.
-#[derive(Debug)]
-pub enum StdBody {
-    /// Bytes in memory that hold part of the server's budget until sent
-    /// (or dropped).
-    Held(Held),
-    /// A file being sent.
-    File(FileBody),
-}
-
-/// A std reply: its header, and its body.
-#[derive(Debug)]
-pub struct StdReply {
-    /// The reply header (`data_size` = the body's length).
-    pub head: Header,
-    /// The body.
-    pub body: StdBody,
-}
-
-impl Source for StdReply {
-    fn status(&self) -> Status {
-        self.head.status().unwrap_or(Status::Ok)
-    }
-
-    fn data_size(&self) -> u64 {
-        self.head.data_size
-    }
-
-    fn encode_head(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        jframe::encode_head(out, &self.head)
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
-        self.body.fill(buf)
-    }
-}
-
-impl StdBody {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
-        match self {
-            StdBody::Held(h) => h.bytes.read(buf).map_err(|_| SourceError),
-            StdBody::File(f) => f.fill(buf),
-        }
-    }
-}
-
-/// A reply body held in memory, and the budget it holds.
-#[derive(Debug)]
-pub struct Held {
-    bytes: io::Cursor<Vec<u8>>,
-    _hold: Reservation,
-}
-
-/// A file sent as a reply body. A file that changes size while being sent
-/// fails the reply: the announced size can no longer be honoured.
-#[derive(Debug)]
-pub struct FileBody {
-    file: File,
-    size: u64,
-    left: u64,
-}
-
-impl FileBody {
-    fn new(p: Prepared) -> Self {
-        FileBody {
-            file: p.file,
-            size: p.size,
-            left: p.size,
-        }
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
-        let want = usize::try_from(self.left)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        let into = buf.get_mut(..want).unwrap_or_default();
-        let n = loop {
-            match self.file.read(into) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    log::warn!("get: read failed: {e}");
-                    return Err(SourceError);
-                }
-            }
-        };
-        if n == 0 {
-            log::warn!("get: file shrank while being sent; aborting");
-            return Err(SourceError);
-        }
-        self.left -= n as u64;
-        if self.left == 0 {
-            // The last bytes go out only once the size is confirmed, so a
-            // file that grew or shrank never completes a reply.
-            let grew = matches!(self.file.read(&mut [0u8; 1]), Ok(1..));
-            let len = self.file.metadata().map(|m| m.len()).ok();
-            if grew || len != Some(self.size) {
-                log::warn!("get: file changed size while being sent; aborting");
-                return Err(SourceError);
-            }
-        }
-        Ok(n)
     }
 }
 
