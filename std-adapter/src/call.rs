@@ -113,6 +113,35 @@ fn typed<H: serde::de::DeserializeOwned>(
 }
 
 /// A blocking typed client over one connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use jframe_std::call::{CallError, Client};
+/// use jframe_std::server::{Config, Server};
+///
+/// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
+/// let addr = server.local_addr()?;
+/// let stop = server.shutdown_handle()?;
+/// let running = std::thread::spawn(move || server.run());
+///
+/// #[derive(serde::Serialize)]
+/// struct NoKeys {}
+/// #[derive(serde::Deserialize)]
+/// struct Head { data_size: u64 }
+///
+/// let mut client = Client::connect(addr, Duration::from_secs(5))?;
+/// let reply = client.call::<_, Head>("echo", &NoKeys {}, b"hello")?;
+/// assert_eq!((reply.head.data_size, reply.body.as_slice()), (5, &b"hello"[..]));
+/// match client.call::<_, Head>("dance", &NoKeys {}, b"") {
+///     Err(CallError::Refused { status, .. }) => assert_eq!(status, jframe::Status::BadRequest),
+///     other => panic!("{:?}", other.map(|r| r.body)),
+/// }
+///
+/// drop(client);
+/// stop.shutdown();
+/// running.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Client {
     stream: TcpClient,
@@ -192,6 +221,32 @@ mod asynch {
 
     /// An async (tokio) typed client over one connection: the same calls
     /// as [`super::Client`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use jframe_std::call::AsyncClient;
+    /// use jframe_std::server::{Config, Server};
+    ///
+    /// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
+    /// let addr = server.local_addr()?;
+    /// let stop = server.shutdown_handle()?;
+    /// let running = std::thread::spawn(move || server.run());
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct NoKeys {}
+    ///
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// let body = runtime.block_on(async {
+    ///     let mut client = AsyncClient::connect(addr, Duration::from_secs(5), 1 << 20).await?;
+    ///     let reply = client.call::<_, serde_json::Value>("upper", &NoKeys {}, b"quiet").await?;
+    ///     Ok::<_, Box<dyn std::error::Error>>(reply.body)
+    /// })?;
+    /// assert_eq!(body, b"QUIET");
+    ///
+    /// stop.shutdown();
+    /// running.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug)]
     pub struct AsyncClient {
         framed: Framed<TcpStream, JframeCodec>,

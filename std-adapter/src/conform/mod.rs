@@ -348,6 +348,24 @@ impl fmt::Display for Outcome {
 
 /// Runs every TCP case of [`cases`] (matching [`Options::only`]) against
 /// `addr`.
+///
+/// ```
+/// use jframe_std::conform::{self, Options, Verdict};
+/// use jframe_std::server::{Config, Server};
+///
+/// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
+/// let addr = server.local_addr()?;
+/// let stop = server.shutdown_handle()?;
+/// let running = std::thread::spawn(move || server.run());
+///
+/// let opts = Options { jobs: 4, ..Options::default() };
+/// let outcomes = conform::run_tcp(addr, &opts);
+/// assert!(outcomes.iter().all(|o| o.verdict() == Verdict::Pass));
+///
+/// stop.shutdown();
+/// running.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run_tcp(addr: SocketAddr, opts: &Options) -> Vec<Outcome> {
     run(&cases(), Some(addr), None, opts, &|_| {})
 }
