@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -276,10 +276,7 @@ fn output_dash_is_stdout_for_get_and_raw() {
 #[test]
 fn raw_sends_stdin_like_nc_and_exits_0_when_data_arrived() {
     // A peer that echoes what it reads until the client half-closes.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let peer = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, peer) = one_peer(move |mut s| {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
@@ -301,10 +298,7 @@ fn raw_sends_stdin_like_nc_and_exits_0_when_data_arrived() {
     assert!(peer.join().unwrap() == input);
 
     // A peer that sends, then stays silent without closing: exit 0.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let peer = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, peer) = one_peer(move |mut s| {
         s.write_all(b"banner\r\n").unwrap();
         thread::sleep(Duration::from_secs(3));
     });
@@ -319,10 +313,7 @@ fn raw_sends_stdin_like_nc_and_exits_0_when_data_arrived() {
 #[test]
 fn header_keys_reach_the_server() {
     // A tiny server that answers each frame with its own header JSON as the body.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let peer = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, peer) = one_peer(move |mut s| {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         for _ in 0..2 {
             let Ok((header, _body)) = read_raw_frame(&mut s) else {
@@ -381,10 +372,7 @@ fn peers_that_are_not_jframe_are_named() {
         (b"\x15\x03\x03\x00\x02\x02\x46", "TLS server"),
     ];
     for (bytes, word) in answers {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let peer = thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
+        let (addr, peer) = one_peer(move |mut s| {
             let mut buf = [0u8; 256];
             let _ = s.read(&mut buf);
             let _ = s.write_all(bytes);
@@ -415,10 +403,7 @@ fn peers_that_are_not_jframe_are_named() {
 /// a 400 MiB body, then streams junk until the client stops reading
 /// (bounded: 10 s, 400 MiB). Returns the address and the bytes it got out.
 fn huge_refusal_server() -> (String, thread::JoinHandle<u64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, handle) = one_peer(move |mut s| {
         s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
         let mut prefix = [0u8; 4];
         s.read_exact(&mut prefix).unwrap();
@@ -465,10 +450,7 @@ fn a_refusal_with_a_huge_body_is_not_read() {
 /// A fake `get` server: a header for `size` bytes, then the body slowly
 /// (1 KiB every 20 ms) until the client goes away or `stop` is set.
 fn slow_get_server(size: u64, stop: Arc<AtomicBool>) -> (String, thread::JoinHandle<u64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = thread::spawn(move || {
-        let (mut s, _): (TcpStream, _) = listener.accept().unwrap();
+    let (addr, handle) = one_peer(move |mut s| {
         let _ = read_raw_frame(&mut s);
         let head = format!(
             r#"{{"data_size":{size},"status":"ok","sha256":"{}"}}"#,

@@ -269,10 +269,7 @@ fn load_reports_percentiles_histogram_and_errors_by_cause() {
 /// 4 KiB pieces, one every 50 ms, and then waits for the client to close.
 /// Returns its address and the bytes it sent.
 fn trickling_upstream(pieces: usize) -> (String, thread::JoinHandle<usize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, handle) = one_peer(move |mut s| {
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         read_raw_frame(&mut s).expect("the request");
         let body = vec![b'x'; 4096];

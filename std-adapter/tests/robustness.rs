@@ -96,13 +96,8 @@ fn slowloris_is_closed_at_its_header_deadline() {
     check_bystander(&mut bystander, 0);
     // Keep trickling a byte at a time; the deadline counts from the first
     // byte, so the trickle does not extend it.
-    let closed = trickle_until_closed(
-        &mut slow,
-        b't',
-        Duration::from_millis(300),
-        started,
-        Duration::from_secs(15),
-    );
+    let (pause, limit) = (Duration::from_millis(300), Duration::from_secs(15));
+    let closed = trickle_until_closed(&mut slow, b't', pause, started, limit);
     assert!(closed, "slowloris connection still open after 15 s");
     check_bystander(&mut bystander, 1);
 }

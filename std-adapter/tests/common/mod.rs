@@ -447,6 +447,18 @@ pub fn trickle_until_closed(
     false
 }
 
+/// A peer on an ephemeral 127.0.0.1 port: the first connection to it is
+/// handed to `serve` on a thread of its own. Returns the address and the
+/// thread.
+pub fn one_peer<T: Send + 'static>(
+    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (String, std::thread::JoinHandle<T>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let peer = std::thread::spawn(move || serve(listener.accept().unwrap().0));
+    (addr, peer)
+}
+
 /// `python3`, or a clear failure: these tests must not pass silently.
 pub fn python3() -> PathBuf {
     let ok = Command::new("python3")
