@@ -27,40 +27,24 @@ bin="$CARGO_TARGET_DIR/release"
 # 10,000 connections need that many descriptors on both sides.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 tck="$(getconf CLK_TCK)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-# start CMD...: runs CMD, waits for its "listening on tcp ADDR" line; sets
-# $addr and $last_pid.
-start() {
-  local log; log="$(mktemp)"
-  "$@" >"$log" 2>/dev/null &
-  pids+=($!)
-  last_pid=$!
-  for _ in $(seq 100); do
-    addr="$(grep -m1 'listening on tcp' "$log" | awk '{print $NF}' || true)"
-    [ -n "$addr" ] && return 0
-    sleep 0.05
-  done
-  echo "server did not start: $*" >&2; exit 1
-}
+# shellcheck source=common.sh
+source "$here/common.sh"
 
 # The tokio driver: `jframe serve --engine tokio`.
 tokio_server() { # [max_conns]
   local max="${1:-1024}"
-  start "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --max-conns "$max" --max-conns-per-client "$max"
+  start "tokio-$max" "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --max-conns "$max" --max-conns-per-client "$max"
 }
 
 cpu_ticks() { # pid: utime + stime of the whole process, in clock ticks
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 
-start "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads; jf="$addr"; jf_pid=$last_pid
+start threads "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads; jf="$addr"; jf_pid=$last_pid
 tokio_server; tj="$addr"; tj_pid=$last_pid
-start "$bin/examples/tokio_reference" 127.0.0.1:0; tk="$addr"; tk_pid=$last_pid
-start "$bin/examples/plain_echo" 127.0.0.1:0; pe="$addr"; pe_pid=$last_pid
-if [ "$PYTHON" = 1 ]; then start python3 "$here/py_server.py" 0; py="$addr"; py_pid=$last_pid; fi
+start tokio_reference "$bin/examples/tokio_reference" 127.0.0.1:0; tk="$addr"; tk_pid=$last_pid
+start plain_echo "$bin/examples/plain_echo" 127.0.0.1:0; pe="$addr"; pe_pid=$last_pid
+if [ "$PYTHON" = 1 ]; then start python python3 "$here/py_server.py" 0; py="$addr"; py_pid=$last_pid; fi
 
 run() { # key name addr pid pipeline [extra]
   local key="$1" name="$2" addr="$3" pid="$4" pl="$5"; shift 5
@@ -122,7 +106,7 @@ echo "  server peak RSS (VmHWM) = $((hwm / 1024)) MiB ($hwm kB), $threads thread
 kill "$big_pid" 2>/dev/null || true
 
 # 1,000 concurrent connections: peak RSS of a fresh threads engine.
-start "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads --max-conns 1100 --max-conns-per-client 1100; big="$addr"; big_pid=$last_pid
+start threads-1100 "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads --max-conns 1100 --max-conns-per-client 1100; big="$addr"; big_pid=$last_pid
 outf="$(mktemp)"
 "$bin/jframe" load "$big" --conns 1000 --duration "$DUR" --size "$SIZE" --pipeline 1 >"$outf" 2>/dev/null &
 load_pid=$!

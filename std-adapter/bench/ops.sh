@@ -32,25 +32,8 @@ bin="$CARGO_TARGET_DIR/release"
 tck="$(getconf CLK_TCK)"
 if [ "$(id -u)" = 0 ]; then ulimit -Hn 1048576 2>/dev/null || true; fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-tmp="$(mktemp -d)"
-
-# start NAME CMD...: runs CMD, waits for "listening on tcp ADDR"; sets
-# $addr and $last_pid.
-start() {
-  local log="$tmp/$1.log"; shift
-  "$@" >"$log" 2>&1 &
-  pids+=($!)
-  last_pid=$!
-  for _ in $(seq 200); do
-    addr="$(grep -m1 'listening on tcp' "$log" | awk '{print $NF}' || true)"
-    [ -n "$addr" ] && return 0
-    sleep 0.05
-  done
-  echo "did not start: $*" >&2; cat "$log" >&2; exit 1
-}
+# shellcheck source=common.sh
+source "$here/common.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat"))); done; echo "$t"; }
 per_req() { awk -v t="$1" -v hz="$tck" -v n="$2" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }'; }
