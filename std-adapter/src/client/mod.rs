@@ -12,10 +12,13 @@
 //! - `tcp`: [`TcpClient`];
 //! - `udp`: [`UdpClient`] and the reading of a reply datagram;
 //! - `diagnose`: naming a peer that is not a jframe server from its first
-//!   bytes, and read errors that say so.
+//!   bytes, and read errors that say so;
+//! - `timed`: the socket reader with the idle timeout, keeping those first
+//!   bytes.
 
 mod diagnose;
 mod tcp;
+mod timed;
 mod udp;
 
 use std::io::{self, Write};

@@ -4,9 +4,9 @@
 //!
 //! The framing itself is `jframe::io::blocking` driving `jframe::Decoder`;
 //! this module only supplies the std side: `embedded-io-adapters`' `FromStd`
-//! around a `BufReader`/`BufWriter` pair of `TcpStream` halves, plus a reader
-//! ([`TimedStream`]) that turns the socket read timeout into the client's
-//! idle timeout.
+//! around a `BufReader`/`BufWriter` pair of `TcpStream` halves, over a
+//! reader (`super::timed`) that turns the socket read timeout into the
+//! client's idle timeout.
 //!
 //! `read_frame` reads at most to the end of the current frame, in small
 //! reads (prefix, header, body); the `BufReader` turns those into one socket
@@ -14,7 +14,7 @@
 //! requests until [`TcpClient::flush`], so a pipelined batch leaves in
 //! one write.
 
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -23,66 +23,9 @@ use jframe::io::blocking::{read_body, read_frame, write_all, write_frame, write_
 use jframe::{Decoder, Header, Op, Received, Status, WriteError};
 
 use super::diagnose::{self, Peer};
+use super::timed::TimedStream;
 use super::{MAX_ERROR_BODY, OwnedFrame, encode_request_head, invalid};
 use crate::{MAX_HEADER, SCRATCH};
-
-/// A client's `TcpStream` reader: a socket read that waits longer than the
-/// idle timeout fails with `TimedOut`, and the peer's first bytes are kept
-/// to name what answered when it is not a jframe server. (The servers read
-/// through their own drivers, which also enforce the header deadline.)
-#[derive(Debug)]
-struct TimedStream {
-    stream: TcpStream,
-    /// The first bytes the peer sent, at most [`FIRST_BYTES`].
-    first: Vec<u8>,
-    /// Bytes received so far.
-    received: u64,
-}
-
-/// How many of a peer's first bytes a client keeps, to name what answered
-/// when it is not a jframe server.
-const FIRST_BYTES: usize = 128;
-
-impl TimedStream {
-    /// Wraps `stream`, setting its read timeout to `idle_timeout` (`None`
-    /// waits forever).
-    fn new(stream: TcpStream, idle_timeout: Option<Duration>) -> io::Result<Self> {
-        stream.set_read_timeout(idle_timeout)?;
-        Ok(TimedStream {
-            stream,
-            first: Vec::new(),
-            received: 0,
-        })
-    }
-}
-
-impl Read for TimedStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.stream.read(buf) {
-                Ok(n) => {
-                    self.received += n as u64;
-                    if self.first.len() < FIRST_BYTES {
-                        let room = (FIRST_BYTES - self.first.len()).min(n);
-                        self.first
-                            .extend_from_slice(buf.get(..room).unwrap_or_default());
-                    }
-                    return Ok(n);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
 
 /// Buffered, framed read half.
 type FrameReader = FromStd<BufReader<TimedStream>>;
