@@ -1,20 +1,24 @@
 //! Shared helpers: spawn the built `jframe` binary and Python peers (here),
-//! raw frames (`frames`), in-process servers and fixtures (`fixtures`).
+//! raw frames (`frames`), in-process servers and fixtures (`fixtures`),
+//! checks of `jframe conform`'s reports (`report`).
 #![allow(dead_code)]
 
 mod fixtures;
 mod frames;
+mod report;
 
 // Each test uses some of the helpers, not all.
 #[allow(unused_imports)]
 pub use fixtures::*;
 #[allow(unused_imports)]
 pub use frames::*;
+#[allow(unused_imports)]
+pub use report::*;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -229,6 +233,41 @@ pub fn run_jframe(args: &[&str], stdin: Option<&[u8]>) -> Output {
     out
 }
 
+/// Runs `jframe ARGS`, killing it past `limit`: (exit status, stdout).
+pub fn run_bounded(args: &[&str], limit: Duration) -> (ExitStatus, String) {
+    let mut child = jframe_command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn jframe");
+    let mut out = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let until = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("jframe {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, reader.join().expect("stdout reader"))
+}
+
+/// Runs `jframe ARGS` with stderr discarded: (exit status, stdout).
+pub fn conform_quietly(args: &[&str]) -> (ExitStatus, String) {
+    let mut all = vec!["-q", "conform"];
+    all.extend_from_slice(args);
+    run_bounded(&all, Duration::from_secs(120))
+}
+
 /// A Python server script from tests/py, started with `args`, on the
 /// 127.0.0.1 address it prints first ("listening on tcp HOST:PORT");
 /// killed on drop.
@@ -239,10 +278,16 @@ pub struct PyServer {
 
 impl PyServer {
     pub fn start(script: &str, args: &[&str]) -> PyServer {
+        Self::start_with(script, args, Stdio::inherit())
+    }
+
+    /// [`Self::start`] with the script's stderr going to `stderr`.
+    pub fn start_with(script: &str, args: &[&str], stderr: Stdio) -> PyServer {
         let mut child = Command::new(python3())
             .arg(py_script(script))
             .args(args)
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("spawn the python server");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
