@@ -45,6 +45,26 @@ pub fn status_of(header_json: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A connection to `to` from the local address `from` (127.0.0.2, say).
+pub fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let local: SocketAddr = format!("{from}:0").parse().unwrap();
+    sock.bind(&local.into()).unwrap();
+    sock.connect_timeout(&to.into(), Duration::from_secs(5))
+        .unwrap();
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Sends an `echo` of `body`; returns the reply's status.
+pub fn echo_status(s: &mut TcpStream, body: &[u8]) -> String {
+    let header = format!(r#"{{"op":"echo","data_size":{}}}"#, body.len());
+    s.write_all(&raw_frame(&header, body)).unwrap();
+    let (header, _) = read_raw_frame(s).expect("reply");
+    status_of(&header)
+}
+
 /// Reads one reply: (status, or "" when absent; body).
 pub fn read_reply(s: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
     let (h, b) = read_raw_frame(s)?;

@@ -1,10 +1,12 @@
 //! Shared helpers: spawn the built `jframe` binary and Python peers (here),
 //! raw frames (`frames`), in-process servers and fixtures (`fixtures`),
-//! checks of `jframe conform`'s reports (`report`).
+//! `--metrics` servers and their scrapes (`metrics`), checks of `jframe
+//! conform`'s reports (`report`).
 #![allow(dead_code)]
 
 mod fixtures;
 mod frames;
+mod metrics;
 mod report;
 
 // Each test uses some of the helpers, not all.
@@ -12,6 +14,8 @@ mod report;
 pub use fixtures::*;
 #[allow(unused_imports)]
 pub use frames::*;
+#[allow(unused_imports)]
+pub use metrics::*;
 #[allow(unused_imports)]
 pub use report::*;
 
