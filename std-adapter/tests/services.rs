@@ -79,13 +79,6 @@ fn start(driver: Driver) -> (SocketAddr, SocketAddr) {
     (tcp, udp)
 }
 
-fn frame(json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (json.len() as u32).to_le_bytes().to_vec();
-    v.extend_from_slice(json.as_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
 fn read_reply(s: &mut TcpStream) -> (serde_json::Value, Vec<u8>) {
     let mut prefix = [0u8; 4];
     s.read_exact(&mut prefix).unwrap();
@@ -107,13 +100,13 @@ fn a_custom_op_beside_the_demo_ops_on_every_std_transport() {
         // nobody claims, and a request whose header does not fit the type.
         s.write_all(
             &[
-                frame(r#"{"data_size":0,"op":"read_sensor","channel":2}"#, b""),
-                frame(r#"{"data_size":0,"op":"read_sensor","channel":9}"#, b""),
-                frame(r#"{"data_size":3,"op":"set_config"}"#, b"a=1"),
-                frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
-                frame(r#"{"data_size":1,"op":"dance"}"#, b"x"),
-                frame(r#"{"data_size":0,"op":"read_sensor","channel":"two"}"#, b""),
-                frame(r#"{"data_size":2}"#, b"ok"),
+                common::raw_frame(r#"{"data_size":0,"op":"read_sensor","channel":2}"#, b""),
+                common::raw_frame(r#"{"data_size":0,"op":"read_sensor","channel":9}"#, b""),
+                common::raw_frame(r#"{"data_size":3,"op":"set_config"}"#, b"a=1"),
+                common::raw_frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
+                common::raw_frame(r#"{"data_size":1,"op":"dance"}"#, b"x"),
+                common::raw_frame(r#"{"data_size":0,"op":"read_sensor","channel":"two"}"#, b""),
+                common::raw_frame(r#"{"data_size":2}"#, b"ok"),
             ]
             .concat(),
         )
@@ -138,7 +131,7 @@ fn a_custom_op_beside_the_demo_ops_on_every_std_transport() {
         let u = UdpSocket::bind("127.0.0.1:0").unwrap();
         u.set_read_timeout(Some(T)).unwrap();
         u.send_to(
-            &frame(r#"{"data_size":0,"op":"read_sensor","channel":1}"#, b""),
+            &common::raw_frame(r#"{"data_size":0,"op":"read_sensor","channel":1}"#, b""),
             udp,
         )
         .unwrap();
