@@ -11,26 +11,21 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{connect_from, raw_frame, read_raw_frame};
-use jframe_std::server::{Config, Driver, Server, ShutdownHandle};
+use common::{InProcess, connect_from, raw_frame, read_raw_frame};
+use jframe_std::server::{Config, Driver, Server};
 
 const T: Duration = Duration::from_secs(20);
 const MAX_CONNS: usize = 12;
 const PER_CLIENT: usize = 4;
 
-fn start(driver: Driver) -> (SocketAddr, ShutdownHandle) {
+fn start(driver: Driver) -> InProcess {
     let config = Config {
         max_conns: MAX_CONNS,
         max_conns_per_client: PER_CLIENT,
         ..Config::default()
     };
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), None, config)
-        .unwrap()
-        .with_driver(driver);
-    let addr = server.local_addr().unwrap();
-    let handle = server.shutdown_handle().unwrap();
-    std::thread::spawn(move || server.run());
-    (addr, handle)
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), None, config).unwrap();
+    InProcess::start(server.with_driver(driver))
 }
 
 /// A connection from `127.0.0.<host>`.
@@ -71,7 +66,8 @@ fn fill(addr: SocketAddr) -> Vec<TcpStream> {
 #[test]
 fn silent_connections_make_room_for_a_newcomer_on_both_drivers() {
     for driver in [Driver::Threads, Driver::Tokio] {
-        let (addr, handle) = start(driver);
+        let server = start(driver);
+        let addr = server.tcp;
         // Connections that never send a byte, accepted (FIFO) before the
         // newcomer: the first has been idle longest.
         let mut silent = fill(addr);
@@ -100,14 +96,15 @@ fn silent_connections_make_room_for_a_newcomer_on_both_drivers() {
             let body = format!("still {i}");
             assert_eq!(echo(s, body.as_bytes()).1, body.as_bytes(), "{driver:?}");
         }
-        handle.shutdown();
+        server.handle.shutdown();
     }
 }
 
 #[test]
 fn a_server_whose_connections_are_all_in_a_frame_answers_busy() {
     for driver in [Driver::Threads, Driver::Tokio] {
-        let (addr, handle) = start(driver);
+        let server = start(driver);
+        let addr = server.tcp;
         let mut busy = fill(addr);
         for s in &mut busy {
             // A whole request and, in the same write, a prefix and half a
@@ -130,6 +127,6 @@ fn a_server_whose_connections_are_all_in_a_frame_answers_busy() {
                 .unwrap();
             assert_eq!(read_raw_frame(s).unwrap().1, b"hi", "{driver:?}");
         }
-        handle.shutdown();
+        server.handle.shutdown();
     }
 }

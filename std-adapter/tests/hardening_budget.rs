@@ -34,7 +34,8 @@ fn sixty_four_unread_unicode_uppers_stay_within_the_budget() {
         grace: Duration::from_secs(1),
         ..Config::default()
     };
-    let (addr, handle, thread) = spawn_server(config);
+    let server = spawn_server(config);
+    let addr = server.tcp;
 
     // One shared body for every client, touched before the baseline.
     let body: Arc<Vec<u8>> = Arc::new("\u{390}".repeat(BODY / 2).into_bytes());
@@ -66,8 +67,7 @@ fn sixty_four_unread_unicode_uppers_stay_within_the_budget() {
     let statuses: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     let ok = statuses.iter().filter(|s| *s == "ok").count();
     let busy = statuses.iter().filter(|s| *s == "busy").count();
-    handle.shutdown();
-    thread.join().unwrap();
+    server.stop(Duration::from_secs(60)).unwrap();
 
     // The bound: the budget, plus per connection its buffers (28 KiB) and
     // the stack it touches (at most CONN_STACK), plus the 64 client

@@ -68,7 +68,8 @@ fn an_unchanged_file_is_hashed_once_and_a_changed_one_again() {
         grace: Duration::from_secs(1),
         ..Config::default()
     };
-    let (addr, handle, thread) = spawn_server(config);
+    let server = spawn_server(config);
+    let addr = server.tcp;
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
 
@@ -96,6 +97,5 @@ fn an_unchanged_file_is_hashed_once_and_a_changed_one_again() {
     assert_served(&mut s, &changed, true);
     assert_eq!(root.hashes(), 2, "the changed file was not hashed again");
 
-    handle.shutdown();
-    thread.join().unwrap();
+    server.stop(Duration::from_secs(60)).unwrap();
 }

@@ -51,7 +51,8 @@ fn a_symlink_swapped_in_mid_request_never_leaks_the_outside() {
         grace: Duration::from_secs(1),
         ..Config::default()
     };
-    let (addr, handle, server) = spawn_server(config);
+    let server = spawn_server(config);
+    let addr = server.tcp;
 
     let stop = Arc::new(AtomicBool::new(false));
     let swaps = Arc::new(AtomicU64::new(0));
@@ -92,8 +93,7 @@ fn a_symlink_swapped_in_mid_request_never_leaks_the_outside() {
     }
     stop.store(true, Ordering::Relaxed);
     swapper.join().unwrap();
-    handle.shutdown();
-    server.join().unwrap();
+    server.stop(Duration::from_secs(60)).unwrap();
     let swaps = swaps.load(Ordering::Relaxed);
     eprintln!(
         "{tries} tries in {:?} with {swaps} swaps: {inside} inside, {refused} refused \

@@ -68,15 +68,14 @@ impl Service for Sensors {
     }
 }
 
-fn start(driver: Driver) -> (SocketAddr, SocketAddr) {
+/// The sensor service beside the demo ops, on `driver` and UDP.
+fn start(driver: Driver) -> common::InProcess {
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(loopback, Some(loopback), Config::default())
         .unwrap()
         .with_driver(driver)
         .with_service(|| Fallback::new(Sensors, Demo::<Header>::with_header()));
-    let (tcp, udp) = (server.local_addr().unwrap(), server.udp_addr().unwrap());
-    std::thread::spawn(move || server.run());
-    (tcp, udp)
+    common::InProcess::start(server)
 }
 
 fn read_reply(s: &mut TcpStream) -> (serde_json::Value, Vec<u8>) {
@@ -93,7 +92,8 @@ fn read_reply(s: &mut TcpStream) -> (serde_json::Value, Vec<u8>) {
 #[test]
 fn a_custom_op_beside_the_demo_ops_on_every_std_transport() {
     for driver in [Driver::Threads, Driver::Tokio] {
-        let (tcp, udp) = start(driver);
+        let server = start(driver);
+        let (tcp, udp) = (server.tcp, server.udp.expect("udp"));
         let mut s = TcpStream::connect(tcp).unwrap();
         s.set_read_timeout(Some(T)).unwrap();
         // Pipelined: the custom op, a refusal of it, the demo's echo, an op
@@ -160,7 +160,8 @@ fn python_client() -> String {
 
 #[test]
 fn the_guide_s_stdlib_python_client_calls_the_custom_op() {
-    let (tcp, _) = start(Driver::Tokio);
+    let server = start(Driver::Tokio);
+    let tcp = server.tcp;
     let client = python_client();
     assert!(client.lines().count() <= 15, "{client}");
     let out = Command::new(common::python3())
@@ -191,7 +192,8 @@ struct Got {
 fn the_typed_client_calls_pipelines_and_types_refusals() {
     use jframe_std::call::{CallError, Client};
     for driver in [Driver::Threads, Driver::Tokio] {
-        let (tcp, _) = start(driver);
+        let server = start(driver);
+        let tcp = server.tcp;
         let mut c = Client::connect(tcp, T).unwrap();
         let r = c
             .call::<_, Got>("read_sensor", &Ask { channel: 2 }, b"")
@@ -240,7 +242,8 @@ fn the_typed_client_calls_pipelines_and_types_refusals() {
 #[test]
 fn the_async_typed_client_calls_and_pipelines() {
     use jframe_std::call::{AsyncClient, CallError};
-    let (tcp, _) = start(Driver::Tokio);
+    let server = start(Driver::Tokio);
+    let tcp = server.tcp;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -9,65 +9,22 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{
-    assert_all_pass, closed_within, connect, fatal_frames, raw_frame, read_reply,
+    InProcess, assert_all_pass, closed_within, connect, fatal_frames, raw_frame, read_reply,
     recoverable_frames, roundtrip,
 };
 use jframe_std::conform::{self, Options};
-use jframe_std::server::{Config, Driver, Server, ShutdownHandle};
+use jframe_std::server::{Config, Driver, Server};
 
 const T: Duration = Duration::from_secs(20);
 
-/// An in-process tokio-driver server; shut down (bounded) on drop.
-struct Srv {
-    addr: SocketAddr,
-    udp: Option<SocketAddr>,
-    handle: ShutdownHandle,
-    done: mpsc::Receiver<std::io::Result<()>>,
-}
-
-impl Srv {
-    fn start(config: Config) -> Srv {
-        Self::start_with_udp(config, false)
-    }
-
-    fn start_with_udp(config: Config, udp: bool) -> Srv {
-        let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let server = Server::bind(loopback, udp.then_some(loopback), config)
-            .expect("bind")
-            .with_driver(Driver::Tokio);
-        let addr = server.local_addr().unwrap();
-        let udp = server.udp_addr();
-        let handle = server.shutdown_handle().unwrap();
-        let (tx, done) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(server.run());
-        });
-        Srv {
-            addr,
-            udp,
-            handle,
-            done,
-        }
-    }
-
-    /// Shuts down and waits for `run` to return, at most `limit`.
-    fn stop(&self, limit: Duration) -> std::io::Result<()> {
-        self.handle.shutdown();
-        self.done
-            .recv_timeout(limit)
-            .expect("server stopped within the limit")
-    }
-}
-
-impl Drop for Srv {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-        let _ = self.done.recv_timeout(T);
-    }
+/// An in-process server on the tokio driver (UDP too with `udp`).
+fn tokio_server(config: Config, udp: bool) -> InProcess {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let server = Server::bind(loopback, udp.then_some(loopback), config).expect("bind");
+    InProcess::start(server.with_driver(Driver::Tokio))
 }
 
 fn config() -> Config {
@@ -83,8 +40,8 @@ fn ok(body: &[u8]) -> (String, Vec<u8>) {
 
 #[test]
 fn spec_vectors_and_services() {
-    let srv = Srv::start(config());
-    let mut s = connect(srv.addr);
+    let srv = tokio_server(config(), false);
+    let mut s = connect(srv.tcp);
     let vectors: [&[u8]; 3] = [
         b"\x10\x00\x00\x00{\"data_size\": 2}hi",
         b"\x0f\x00\x00\x00{\"data_size\":2}hi",
@@ -106,18 +63,21 @@ fn spec_vectors_and_services() {
     assert_eq!(roundtrip(&mut s, &exit), ok(b"Bye!"));
     assert!(closed_within(&mut s, T));
     // H = -5: bad_frame, closed.
-    let mut s = connect(srv.addr);
+    let mut s = connect(srv.tcp);
     assert_eq!(roundtrip(&mut s, &(-5i32).to_le_bytes()).0, "bad_frame");
     assert!(closed_within(&mut s, T));
 }
 
 #[test]
 fn welcome_comes_first() {
-    let srv = Srv::start(Config {
-        welcome: Some("Welcome!".into()),
-        ..config()
-    });
-    let mut s = connect(srv.addr);
+    let srv = tokio_server(
+        Config {
+            welcome: Some("Welcome!".into()),
+            ..config()
+        },
+        false,
+    );
+    let mut s = connect(srv.tcp);
     assert_eq!(read_reply(&mut s).unwrap(), ok(b"Welcome!"));
     assert_eq!(
         roundtrip(&mut s, &raw_frame(r#"{"data_size":1}"#, b"a")),
@@ -127,8 +87,8 @@ fn welcome_comes_first() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
-    let srv = Srv::start(config());
-    let mut s = connect(srv.addr);
+    let srv = tokio_server(config(), false);
+    let mut s = connect(srv.tcp);
     let mut wire = Vec::new();
     let mut want = Vec::new();
     for i in 0..200 {
@@ -161,13 +121,16 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn recoverable_errors_are_answered_and_the_connection_goes_on() {
-    let srv = Srv::start(Config {
-        max_body: 1024,
-        ..config()
-    });
+    let srv = tokio_server(
+        Config {
+            max_body: 1024,
+            ..config()
+        },
+        false,
+    );
     let good = raw_frame(r#"{"data_size": 2}"#, b"ok");
     let cases = recoverable_frames();
-    let mut s = connect(srv.addr);
+    let mut s = connect(srv.tcp);
     for (what, frame, want) in &cases {
         assert_eq!(&roundtrip(&mut s, frame).0, want, "{what}");
         assert_eq!(roundtrip(&mut s, &good), ok(b"OK"), "after {what}");
@@ -176,11 +139,11 @@ fn recoverable_errors_are_answered_and_the_connection_goes_on() {
 
 #[test]
 fn fatal_errors_get_bad_frame_and_close() {
-    let srv = Srv::start(config());
-    let mut bystander = connect(srv.addr);
+    let srv = tokio_server(config(), false);
+    let mut bystander = connect(srv.tcp);
     let fatal = fatal_frames();
     for (i, (what, frame)) in fatal.iter().enumerate() {
-        let mut s = connect(srv.addr);
+        let mut s = connect(srv.tcp);
         assert_eq!(roundtrip(&mut s, frame).0, "bad_frame", "{what}");
         assert!(closed_within(&mut s, T), "{what}: connection not closed");
         let msg = format!("bystander {i}");
@@ -197,8 +160,8 @@ fn fatal_errors_get_bad_frame_and_close() {
 
 #[test]
 fn replies_are_never_answered() {
-    let srv = Srv::start(config());
-    let mut s = connect(srv.addr);
+    let srv = tokio_server(config(), false);
+    let mut s = connect(srv.tcp);
     assert_eq!(
         roundtrip(&mut s, &raw_frame(r#"{"data_size":1}"#, b"a")),
         ok(b"A")
@@ -214,16 +177,19 @@ fn replies_are_never_answered() {
 
 #[test]
 fn busy_at_max_conns_and_the_slot_comes_back() {
-    let srv = Srv::start(Config {
-        max_conns: 2,
-        ..config()
-    });
+    let srv = tokio_server(
+        Config {
+            max_conns: 2,
+            ..config()
+        },
+        false,
+    );
     let ping = raw_frame(r#"{"data_size":1}"#, b"p");
     // Both connections inside a frame (an idle one would make room: see
     // tests/eviction.rs): a ping and, in the same write, half of the next,
     // so that once the ping is answered the server has read the half.
     let pinged_with_half = || {
-        let mut s = connect(srv.addr);
+        let mut s = connect(srv.tcp);
         assert_eq!(
             roundtrip(&mut s, &[&ping[..], &ping[..6]].concat()),
             ok(b"P")
@@ -232,7 +198,7 @@ fn busy_at_max_conns_and_the_slot_comes_back() {
     };
     let mut a = pinged_with_half();
     let b = pinged_with_half();
-    let mut c = connect(srv.addr);
+    let mut c = connect(srv.tcp);
     let (status, _) = read_reply(&mut c).expect("busy reply");
     assert_eq!(status, "busy");
     assert!(closed_within(&mut c, T));
@@ -241,7 +207,7 @@ fn busy_at_max_conns_and_the_slot_comes_back() {
     drop(b);
     let mut served = false;
     for _ in 0..200 {
-        let mut d = connect(srv.addr);
+        let mut d = connect(srv.tcp);
         d.write_all(&ping).unwrap();
         match read_reply(&mut d) {
             Ok(reply) if reply == ok(b"P") => {
@@ -256,48 +222,60 @@ fn busy_at_max_conns_and_the_slot_comes_back() {
 
 #[test]
 fn per_client_limit_answers_busy() {
-    let srv = Srv::start(Config {
-        max_conns_per_client: 1,
-        ..config()
-    });
+    let srv = tokio_server(
+        Config {
+            max_conns_per_client: 1,
+            ..config()
+        },
+        false,
+    );
     let ping = raw_frame(r#"{"data_size":1}"#, b"p");
-    let mut a = connect(srv.addr);
+    let mut a = connect(srv.tcp);
     assert_eq!(roundtrip(&mut a, &ping), ok(b"P"));
-    let mut b = connect(srv.addr);
+    let mut b = connect(srv.tcp);
     assert_eq!(read_reply(&mut b).unwrap().0, "busy");
 }
 
 #[test]
 fn slowloris_is_closed_at_its_header_deadline() {
-    let srv = Srv::start(Config {
-        header_timeout: Duration::from_secs(1),
-        idle_timeout: Duration::from_secs(60),
-        ..config()
-    });
-    let mut slow = connect(srv.addr);
+    let srv = tokio_server(
+        Config {
+            header_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(60),
+            ..config()
+        },
+        false,
+    );
+    let mut slow = connect(srv.tcp);
     slow.write_all(b"\x10\x00\x00\x00{\"data").unwrap();
     assert!(closed_within(&mut slow, T), "slowloris not closed");
     // A connection that says nothing at all is closed at the idle timeout.
-    let srv = Srv::start(Config {
-        idle_timeout: Duration::from_secs(1),
-        ..config()
-    });
-    let mut quiet = connect(srv.addr);
+    let srv = tokio_server(
+        Config {
+            idle_timeout: Duration::from_secs(1),
+            ..config()
+        },
+        false,
+    );
+    let mut quiet = connect(srv.tcp);
     assert!(closed_within(&mut quiet, T), "idle connection not closed");
 }
 
 #[test]
 fn shutdown_closes_idle_connections_and_finishes_frames_in_flight() {
-    let srv = Srv::start(Config {
-        grace: Duration::from_secs(15),
-        ..config()
-    });
-    let mut idle = connect(srv.addr);
+    let srv = tokio_server(
+        Config {
+            grace: Duration::from_secs(15),
+            ..config()
+        },
+        false,
+    );
+    let mut idle = connect(srv.tcp);
     assert_eq!(
         roundtrip(&mut idle, &raw_frame(r#"{"data_size":1}"#, b"i")),
         ok(b"I")
     );
-    let mut busy = connect(srv.addr);
+    let mut busy = connect(srv.tcp);
     let body: Vec<u8> = vec![b'q'; 200_000];
     let frame = raw_frame(r#"{"data_size":200000,"op":"echo"}"#, &body);
     let (first, rest) = frame.split_at(50_000);
@@ -328,20 +306,17 @@ fn shutdown_closes_idle_connections_and_finishes_frames_in_flight() {
     assert_eq!(header.data_size, 200_000);
     assert_eq!(&got[len..], &body[..], "echo completed, then closed");
     // And the server returns.
-    srv.done
-        .recv_timeout(T)
-        .expect("run returned")
-        .expect("clean");
+    srv.stop(T).expect("clean");
 }
 
 #[test]
 fn conformance_table_passes_on_the_tokio_driver() {
-    let srv = Srv::start_with_udp(config(), true);
+    let srv = tokio_server(config(), true);
     let opts = Options {
         jobs: 8,
         ..Options::default()
     };
-    let mut outcomes = conform::run_tcp(srv.addr, &opts);
+    let mut outcomes = conform::run_tcp(srv.tcp, &opts);
     outcomes.extend(conform::run_udp(srv.udp.expect("udp"), &opts));
     assert_eq!(outcomes.len(), conform::cases().len());
     assert_all_pass("the tokio driver", &outcomes, false);
@@ -352,12 +327,15 @@ fn conformance_table_passes_on_the_tokio_driver() {
 fn many_open_connections_are_each_served_while_all_are_open() {
     // 300 on each side stays under a default 1024-descriptor limit.
     const N: usize = 300;
-    let srv = Srv::start(Config {
-        max_conns: N,
-        max_conns_per_client: N,
-        ..config()
-    });
-    let mut conns: Vec<TcpStream> = (0..N).map(|_| connect(srv.addr)).collect();
+    let srv = tokio_server(
+        Config {
+            max_conns: N,
+            max_conns_per_client: N,
+            ..config()
+        },
+        false,
+    );
+    let mut conns: Vec<TcpStream> = (0..N).map(|_| connect(srv.tcp)).collect();
     for (i, s) in conns.iter_mut().enumerate() {
         let body = format!("conn {i}");
         let json = format!(r#"{{"data_size":{}}}"#, body.len());

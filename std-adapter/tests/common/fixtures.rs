@@ -4,22 +4,57 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
-/// A library server (the threads driver) serving on 127.0.0.1 in a thread
-/// of this process: its address, what stops it, and the thread to join.
-pub fn spawn_server(
-    config: jframe_std::server::Config,
-) -> (
-    SocketAddr,
-    jframe_std::server::ShutdownHandle,
-    std::thread::JoinHandle<()>,
-) {
+/// A library server serving in a thread of this process: where it
+/// listens, and what stops it; shut down (bounded) on drop.
+pub struct InProcess {
+    pub tcp: SocketAddr,
+    pub udp: Option<SocketAddr>,
+    pub handle: jframe_std::server::ShutdownHandle,
+    done: std::sync::mpsc::Receiver<std::io::Result<()>>,
+}
+
+impl InProcess {
+    /// Runs `server` in a thread of its own.
+    pub fn start<S: jframe::service::Service + 'static>(
+        server: jframe_std::server::Server<S>,
+    ) -> InProcess {
+        let tcp = server.local_addr().unwrap();
+        let udp = server.udp_addr();
+        let handle = server.shutdown_handle().unwrap();
+        let (tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(server.run());
+        });
+        InProcess {
+            tcp,
+            udp,
+            handle,
+            done,
+        }
+    }
+
+    /// Shuts down and waits for `run` to return, at most `limit`.
+    pub fn stop(&self, limit: Duration) -> std::io::Result<()> {
+        self.handle.shutdown();
+        self.done
+            .recv_timeout(limit)
+            .expect("server stopped within the limit")
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        let _ = self.done.recv_timeout(Duration::from_secs(20));
+    }
+}
+
+/// [`InProcess`] with `config` on 127.0.0.1 (the threads driver, no UDP).
+pub fn spawn_server(config: jframe_std::server::Config) -> InProcess {
     let any = "127.0.0.1:0".parse().unwrap();
-    let server = jframe_std::server::Server::bind(any, None, config).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = server.shutdown_handle().unwrap();
-    let thread = std::thread::spawn(move || server.run().unwrap());
-    (addr, handle, thread)
+    InProcess::start(jframe_std::server::Server::bind(any, None, config).unwrap())
 }
 
 /// A memory field (`VmRSS:`, `VmHWM:`) of `/proc/PID/status` (`pid`:
