@@ -13,6 +13,8 @@
 //! - [`call`]: a typed client over the TCP one (and an async one on tokio);
 //! - [`conform`]: the SPEC conformance table and its TCP/UDP runners,
 //!   behind `jframe conform`;
+//! - [`metrics`]: what a server reports to Prometheus (recorded with the
+//!   feature `metrics`);
 //! - `load` (feature `cli`): the load generator behind `jframe load`;
 //! - `proxy` (feature `cli`): the frame-aware proxy behind `jframe proxy`;
 //! - `codec` (feature `tokio`): a tokio-util codec over jframe's decoder.
