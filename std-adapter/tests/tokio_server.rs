@@ -20,8 +20,13 @@ use jframe_std::server::{Config, Driver, Server};
 
 const T: Duration = Duration::from_secs(20);
 
-/// An in-process server on the tokio driver (UDP too with `udp`).
-fn tokio_server(config: Config, udp: bool) -> InProcess {
+/// An in-process server on the tokio driver.
+fn tokio_server(config: Config) -> InProcess {
+    tokio_server_with_udp(config, false)
+}
+
+/// [`tokio_server`], with UDP too when `udp`.
+fn tokio_server_with_udp(config: Config, udp: bool) -> InProcess {
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(loopback, udp.then_some(loopback), config).expect("bind");
     InProcess::start(server.with_driver(Driver::Tokio))
@@ -40,7 +45,7 @@ fn ok(body: &[u8]) -> (String, Vec<u8>) {
 
 #[test]
 fn spec_vectors_and_services() {
-    let srv = tokio_server(config(), false);
+    let srv = tokio_server(config());
     let mut s = connect(srv.tcp);
     let vectors: [&[u8]; 3] = [
         b"\x10\x00\x00\x00{\"data_size\": 2}hi",
@@ -70,13 +75,10 @@ fn spec_vectors_and_services() {
 
 #[test]
 fn welcome_comes_first() {
-    let srv = tokio_server(
-        Config {
-            welcome: Some("Welcome!".into()),
-            ..config()
-        },
-        false,
-    );
+    let srv = tokio_server(Config {
+        welcome: Some("Welcome!".into()),
+        ..config()
+    });
     let mut s = connect(srv.tcp);
     assert_eq!(read_reply(&mut s).unwrap(), ok(b"Welcome!"));
     assert_eq!(
@@ -87,7 +89,7 @@ fn welcome_comes_first() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
-    let srv = tokio_server(config(), false);
+    let srv = tokio_server(config());
     let mut s = connect(srv.tcp);
     let mut wire = Vec::new();
     let mut want = Vec::new();
@@ -121,13 +123,10 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn recoverable_errors_are_answered_and_the_connection_goes_on() {
-    let srv = tokio_server(
-        Config {
-            max_body: 1024,
-            ..config()
-        },
-        false,
-    );
+    let srv = tokio_server(Config {
+        max_body: 1024,
+        ..config()
+    });
     let good = raw_frame(r#"{"data_size": 2}"#, b"ok");
     let cases = recoverable_frames();
     let mut s = connect(srv.tcp);
@@ -139,7 +138,7 @@ fn recoverable_errors_are_answered_and_the_connection_goes_on() {
 
 #[test]
 fn fatal_errors_get_bad_frame_and_close() {
-    let srv = tokio_server(config(), false);
+    let srv = tokio_server(config());
     let mut bystander = connect(srv.tcp);
     let fatal = fatal_frames();
     for (i, (what, frame)) in fatal.iter().enumerate() {
@@ -160,7 +159,7 @@ fn fatal_errors_get_bad_frame_and_close() {
 
 #[test]
 fn replies_are_never_answered() {
-    let srv = tokio_server(config(), false);
+    let srv = tokio_server(config());
     let mut s = connect(srv.tcp);
     assert_eq!(
         roundtrip(&mut s, &raw_frame(r#"{"data_size":1}"#, b"a")),
@@ -177,13 +176,10 @@ fn replies_are_never_answered() {
 
 #[test]
 fn busy_at_max_conns_and_the_slot_comes_back() {
-    let srv = tokio_server(
-        Config {
-            max_conns: 2,
-            ..config()
-        },
-        false,
-    );
+    let srv = tokio_server(Config {
+        max_conns: 2,
+        ..config()
+    });
     let ping = raw_frame(r#"{"data_size":1}"#, b"p");
     // Both connections inside a frame (an idle one would make room: see
     // tests/eviction.rs): a ping and, in the same write, half of the next,
@@ -222,13 +218,10 @@ fn busy_at_max_conns_and_the_slot_comes_back() {
 
 #[test]
 fn per_client_limit_answers_busy() {
-    let srv = tokio_server(
-        Config {
-            max_conns_per_client: 1,
-            ..config()
-        },
-        false,
-    );
+    let srv = tokio_server(Config {
+        max_conns_per_client: 1,
+        ..config()
+    });
     let ping = raw_frame(r#"{"data_size":1}"#, b"p");
     let mut a = connect(srv.tcp);
     assert_eq!(roundtrip(&mut a, &ping), ok(b"P"));
@@ -238,38 +231,29 @@ fn per_client_limit_answers_busy() {
 
 #[test]
 fn slowloris_is_closed_at_its_header_deadline() {
-    let srv = tokio_server(
-        Config {
-            header_timeout: Duration::from_secs(1),
-            idle_timeout: Duration::from_secs(60),
-            ..config()
-        },
-        false,
-    );
+    let srv = tokio_server(Config {
+        header_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(60),
+        ..config()
+    });
     let mut slow = connect(srv.tcp);
     slow.write_all(b"\x10\x00\x00\x00{\"data").unwrap();
     assert!(closed_within(&mut slow, T), "slowloris not closed");
     // A connection that says nothing at all is closed at the idle timeout.
-    let srv = tokio_server(
-        Config {
-            idle_timeout: Duration::from_secs(1),
-            ..config()
-        },
-        false,
-    );
+    let srv = tokio_server(Config {
+        idle_timeout: Duration::from_secs(1),
+        ..config()
+    });
     let mut quiet = connect(srv.tcp);
     assert!(closed_within(&mut quiet, T), "idle connection not closed");
 }
 
 #[test]
 fn shutdown_closes_idle_connections_and_finishes_frames_in_flight() {
-    let srv = tokio_server(
-        Config {
-            grace: Duration::from_secs(15),
-            ..config()
-        },
-        false,
-    );
+    let srv = tokio_server(Config {
+        grace: Duration::from_secs(15),
+        ..config()
+    });
     let mut idle = connect(srv.tcp);
     assert_eq!(
         roundtrip(&mut idle, &raw_frame(r#"{"data_size":1}"#, b"i")),
@@ -311,7 +295,7 @@ fn shutdown_closes_idle_connections_and_finishes_frames_in_flight() {
 
 #[test]
 fn conformance_table_passes_on_the_tokio_driver() {
-    let srv = tokio_server(config(), true);
+    let srv = tokio_server_with_udp(config(), true);
     let opts = Options {
         jobs: 8,
         ..Options::default()
@@ -327,14 +311,11 @@ fn conformance_table_passes_on_the_tokio_driver() {
 fn many_open_connections_are_each_served_while_all_are_open() {
     // 300 on each side stays under a default 1024-descriptor limit.
     const N: usize = 300;
-    let srv = tokio_server(
-        Config {
-            max_conns: N,
-            max_conns_per_client: N,
-            ..config()
-        },
-        false,
-    );
+    let srv = tokio_server(Config {
+        max_conns: N,
+        max_conns_per_client: N,
+        ..config()
+    });
     let mut conns: Vec<TcpStream> = (0..N).map(|_| connect(srv.tcp)).collect();
     for (i, s) in conns.iter_mut().enumerate() {
         let body = format!("conn {i}");
