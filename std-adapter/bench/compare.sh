@@ -22,21 +22,16 @@ BIG="${BIG:-10000}"
 PYTHON="${PYTHON:-1}"
 cd "$here/.."
 [ "${NOBUILD:-0}" = 1 ] || cargo build --release --quiet --features tokio --bin jframe \
-  --example tokio_reference --example plain_echo --example serve_engine --example c10k
+  --example tokio_reference --example plain_echo --example c10k
 bin="$CARGO_TARGET_DIR/release"
 # 10,000 connections need that many descriptors on both sides.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 . "$here/common.sh"
 
-# The tokio engine: `jframe serve --engine tokio` once the command has it,
-# else the library server through examples/serve_engine.rs.
+# The tokio driver: `jframe serve --engine tokio`.
 tokio_server() { # [max_conns]
   local max="${1:-1024}"
-  if "$bin/jframe" serve --help 2>/dev/null | grep -q -- '--engine'; then
-    start tokio "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --max-conns "$max" --max-conns-per-client "$max"
-  else
-    start tokio "$bin/examples/serve_engine" tokio 127.0.0.1:0 "$max"
-  fi
+  start tokio "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --max-conns "$max" --max-conns-per-client "$max"
 }
 
 start jf "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads; jf="$addr"; jf_pid=$last_pid

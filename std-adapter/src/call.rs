@@ -4,12 +4,13 @@
 //! server's message. Calls pipeline: [`Client::send`] several, then
 //! [`Client::receive`] their replies, in order.
 //!
-//! Blocking ([`Client`], over the client core [`FramedStream`]) and async
+//! Blocking ([`Client`], over the client core [`TcpClient`]) and async
 //! ([`AsyncClient`], tokio, over the [`JframeCodec`](crate::codec::JframeCodec);
 //! feature `tokio`). Both encode requests with core's encoder
-//! ([`encode_request_head`]), read replies with core's decoder, bound the
-//! reply size and time out; "no `status` means `ok`" is
-//! [`jframe::Header::reply_status`]'s rule, written once.
+//! ([`encode_request_head`](crate::client::encode_request_head)), read
+//! replies with core's decoder, bound the reply size and time out; "no
+//! `status` means `ok`" is [`jframe::Header::reply_status`]'s rule,
+//! written once.
 //!
 //! ```no_run
 //! use jframe_std::call::{CallError, Client};
@@ -37,7 +38,7 @@ use std::time::Duration;
 
 use jframe::Status;
 
-use crate::stream::{FramedStream, encode_request_head};
+use crate::client::TcpClient;
 
 /// A reply: its header parsed into your type, and its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,16 +113,45 @@ fn typed<H: serde::de::DeserializeOwned>(
 }
 
 /// A blocking typed client over one connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use jframe_std::call::{CallError, Client};
+/// use jframe_std::server::{Config, Server};
+///
+/// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
+/// let addr = server.local_addr()?;
+/// let stop = server.shutdown_handle()?;
+/// let running = std::thread::spawn(move || server.run());
+///
+/// #[derive(serde::Serialize)]
+/// struct NoKeys {}
+/// #[derive(serde::Deserialize)]
+/// struct Head { data_size: u64 }
+///
+/// let mut client = Client::connect(addr, Duration::from_secs(5))?;
+/// let reply = client.call::<_, Head>("echo", &NoKeys {}, b"hello")?;
+/// assert_eq!((reply.head.data_size, reply.body.as_slice()), (5, &b"hello"[..]));
+/// match client.call::<_, Head>("dance", &NoKeys {}, b"") {
+///     Err(CallError::Refused { status, .. }) => assert_eq!(status, jframe::Status::BadRequest),
+///     other => panic!("{:?}", other.map(|r| r.body)),
+/// }
+///
+/// drop(client);
+/// stop.shutdown();
+/// running.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Client {
-    stream: FramedStream,
+    stream: TcpClient,
 }
 
 impl Client {
     /// Connects; `timeout` bounds the connect and every read and write.
     pub fn connect<A: ToSocketAddrs>(addr: A, timeout: Duration) -> io::Result<Client> {
         Ok(Client {
-            stream: FramedStream::connect(addr, timeout)?,
+            stream: TcpClient::connect(addr, timeout)?,
         })
     }
 
@@ -138,9 +168,7 @@ impl Client {
         head: &Q,
         body: &[u8],
     ) -> io::Result<()> {
-        let head = encode_request_head(op, head, body.len())?;
-        self.stream.send_bytes(&head)?;
-        self.stream.send_bytes(body)
+        self.stream.send_request_with(op, head, body)
     }
 
     /// Sends what is queued.
@@ -188,11 +216,37 @@ mod asynch {
     use tokio_util::codec::{Framed, FramedParts};
 
     use super::{CallError, Reply, typed};
+    use crate::client::encode_request_head;
     use crate::codec::{Incoming, JframeCodec};
-    use crate::stream::encode_request_head;
 
     /// An async (tokio) typed client over one connection: the same calls
     /// as [`super::Client`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use jframe_std::call::AsyncClient;
+    /// use jframe_std::server::{Config, Server};
+    ///
+    /// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
+    /// let addr = server.local_addr()?;
+    /// let stop = server.shutdown_handle()?;
+    /// let running = std::thread::spawn(move || server.run());
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct NoKeys {}
+    ///
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// let body = runtime.block_on(async {
+    ///     let mut client = AsyncClient::connect(addr, Duration::from_secs(5), 1 << 20).await?;
+    ///     let reply = client.call::<_, serde_json::Value>("upper", &NoKeys {}, b"quiet").await?;
+    ///     Ok::<_, Box<dyn std::error::Error>>(reply.body)
+    /// })?;
+    /// assert_eq!(body, b"QUIET");
+    ///
+    /// stop.shutdown();
+    /// running.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug)]
     pub struct AsyncClient {
         framed: Framed<TcpStream, JframeCodec>,

@@ -17,15 +17,17 @@ use sha2::{Digest, Sha256};
 
 /// Why a `get` is refused: the reply status and a message for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// `forbidden`, `not_found` or `error`.
+pub struct GetError {
+    /// `forbidden`, `not_found`, `busy` (every hashing slot taken for
+    /// [`HASH_WAIT`]) or `error`.
     pub status: Status,
     /// Human-readable reason.
     pub message: String,
 }
 
-fn refuse(status: Status, message: impl Into<String>) -> Refusal {
-    Refusal {
+/// A [`GetError`] with `status` and `message`.
+fn get_error(status: Status, message: impl Into<String>) -> GetError {
+    GetError {
         status,
         message: message.into(),
     }
@@ -179,6 +181,20 @@ struct Shared {
 /// symlink or `..` swapped in while a name is resolved can lead outside.
 /// Clones share the directory handle, the digest cache and the hashing
 /// limit.
+///
+/// ```
+/// use jframe::Status;
+/// use jframe_std::files::Root;
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a.txt"), b"abc")?;
+/// let root = Root::new(dir.path())?;
+/// let file = root.prepare("a.txt").expect("a regular file beneath the root");
+/// assert_eq!(file.size, 3);
+/// assert_eq!(root.prepare("../a.txt").unwrap_err().status, Status::Forbidden);
+/// assert_eq!(root.prepare("b.txt").unwrap_err().status, Status::NotFound);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Root {
     dir: PathBuf,
@@ -218,7 +234,8 @@ impl Root {
     }
 
     /// How many files have been hashed (digest cache misses) through this
-    /// root and its clones.
+    /// root and its clones (for the digest cache's tests).
+    #[doc(hidden)]
     pub fn hashes(&self) -> u64 {
         self.shared.hashes.load(Ordering::SeqCst)
     }
@@ -234,24 +251,25 @@ impl Root {
     ///
     /// The open is non-blocking (a FIFO must not stall the server); the
     /// type is checked on the opened handle, never on the path.
-    pub fn open(&self, name: &str) -> Result<File, Refusal> {
+    pub fn open(&self, name: &str) -> Result<File, GetError> {
         let path = check_name(name)?;
         let file = match self.open_beneath(path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
                 let rel = self.inside(name, path)?;
-                self.open_beneath(&rel).map_err(|e| io_refusal(name, &e))?
+                self.open_beneath(&rel)
+                    .map_err(|e| io_get_error(name, &e))?
             }
-            Err(e) => return Err(io_refusal(name, &e)),
+            Err(e) => return Err(io_get_error(name, &e)),
         };
-        let meta = file.metadata().map_err(|e| io_refusal(name, &e))?;
+        let meta = file.metadata().map_err(|e| io_get_error(name, &e))?;
         if !meta.is_file() {
-            return Err(refuse(
+            return Err(get_error(
                 Status::Forbidden,
                 format!("{name} is not a regular file"),
             ));
         }
-        clear_nonblocking(&file).map_err(|e| io_refusal(name, &e))?;
+        clear_nonblocking(&file).map_err(|e| io_get_error(name, &e))?;
         Ok(file)
     }
 
@@ -264,14 +282,14 @@ impl Root {
     }
 
     /// Where `path` leads, relative to the root, if that is inside it.
-    fn inside(&self, name: &str, path: &Path) -> Result<PathBuf, Refusal> {
+    fn inside(&self, name: &str, path: &Path) -> Result<PathBuf, GetError> {
         let real = match self.dir.join(path).canonicalize() {
             Ok(real) => real,
-            Err(e) => return Err(io_refusal(name, &e)),
+            Err(e) => return Err(io_get_error(name, &e)),
         };
         match real.strip_prefix(&self.dir) {
             Ok(rel) if !rel.as_os_str().is_empty() => Ok(rel.to_path_buf()),
-            _ => Err(refuse(
+            _ => Err(get_error(
                 Status::Forbidden,
                 format!("{name} is outside the root"),
             )),
@@ -285,38 +303,40 @@ impl Root {
     /// line, `busy`), and cached if the file did not change meanwhile. The
     /// reply body is read from the same handle, and a size that changed by
     /// then fails the reply.
-    pub fn prepare(&self, name: &str) -> Result<Prepared, Refusal> {
+    pub fn prepare(&self, name: &str) -> Result<Prepared, GetError> {
         let mut file = self.open(name)?;
-        let meta = file.metadata().map_err(|e| io_refusal(name, &e))?;
+        let meta = file.metadata().map_err(|e| io_get_error(name, &e))?;
         let key = FileKey::of(&meta);
-        if let Some(sha256) = self.cached(&key) {
-            crate::metrics::digest_cache(true);
-            return Ok(Prepared {
-                file,
-                size: key.size,
-                sha256,
-            });
-        }
-        let Some(_permit) = self.shared.gate.acquire(HASH_WAIT) else {
-            return Err(refuse(
-                Status::Busy,
-                "too many files are being hashed; try again",
-            ));
+        // The cache is asked again once a hashing slot is ours: another
+        // request may have hashed the file while this one waited.
+        let mut permit = None;
+        let _permit = loop {
+            if let Some(sha256) = self.cached(&key) {
+                crate::metrics::digest_cache(true);
+                return Ok(Prepared {
+                    file,
+                    size: key.size,
+                    sha256,
+                });
+            }
+            match permit {
+                Some(held) => break held,
+                None => match self.shared.gate.acquire(HASH_WAIT) {
+                    Some(got) => permit = Some(got),
+                    None => {
+                        return Err(get_error(
+                            Status::Busy,
+                            "too many files are being hashed; try again",
+                        ));
+                    }
+                },
+            }
         };
-        // Another request may have hashed it while this one waited.
-        if let Some(sha256) = self.cached(&key) {
-            crate::metrics::digest_cache(true);
-            return Ok(Prepared {
-                file,
-                size: key.size,
-                sha256,
-            });
-        }
         self.shared.hashes.fetch_add(1, Ordering::SeqCst);
         crate::metrics::digest_cache(false);
         let started = SystemTime::now();
-        let (size, sha256) = hash(&mut file).map_err(|e| io_refusal(name, &e))?;
-        file.rewind().map_err(|e| io_refusal(name, &e))?;
+        let (size, sha256) = hash(&mut file).map_err(|e| io_get_error(name, &e))?;
+        file.rewind().map_err(|e| io_get_error(name, &e))?;
         let unchanged = file
             .metadata()
             .map(|after| FileKey::of(&after) == key && size == key.size)
@@ -339,16 +359,19 @@ impl Root {
 }
 
 /// The name checks that need no file system: empty, NUL, absolute, `..`.
-fn check_name(name: &str) -> Result<&Path, Refusal> {
+fn check_name(name: &str) -> Result<&Path, GetError> {
     if name.is_empty() {
-        return Err(refuse(Status::Forbidden, "empty name"));
+        return Err(get_error(Status::Forbidden, "empty name"));
     }
     if name.contains('\0') {
-        return Err(refuse(Status::Forbidden, "name contains NUL"));
+        return Err(get_error(Status::Forbidden, "name contains NUL"));
     }
     let path = Path::new(name);
     if path.is_absolute() {
-        return Err(refuse(Status::Forbidden, "absolute names are not allowed"));
+        return Err(get_error(
+            Status::Forbidden,
+            "absolute names are not allowed",
+        ));
     }
     if path.components().any(|c| {
         matches!(
@@ -356,7 +379,7 @@ fn check_name(name: &str) -> Result<&Path, Refusal> {
             Component::ParentDir | Component::RootDir | Component::Prefix(_)
         )
     }) {
-        return Err(refuse(Status::Forbidden, "'..' is not allowed in names"));
+        return Err(get_error(Status::Forbidden, "'..' is not allowed in names"));
     }
     Ok(path)
 }
@@ -369,19 +392,19 @@ fn clear_nonblocking(file: &File) -> io::Result<()> {
     Ok(())
 }
 
-fn io_refusal(name: &str, e: &io::Error) -> Refusal {
+fn io_get_error(name: &str, e: &io::Error) -> GetError {
     match e.kind() {
         // `a.txt/` (a file where a directory was named) is not found too.
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => {
-            refuse(Status::NotFound, format!("{name}: no such file"))
+            get_error(Status::NotFound, format!("{name}: no such file"))
         }
         io::ErrorKind::PermissionDenied => {
-            refuse(Status::Forbidden, format!("{name}: permission denied"))
+            get_error(Status::Forbidden, format!("{name}: permission denied"))
         }
         _ if e.raw_os_error() == Some(libc::ELOOP) => {
-            refuse(Status::Forbidden, format!("{name}: too many symlinks"))
+            get_error(Status::Forbidden, format!("{name}: too many symlinks"))
         }
-        _ => refuse(Status::Error, format!("{name}: {e}")),
+        _ => get_error(Status::Error, format!("{name}: {e}")),
     }
 }
 
@@ -466,31 +489,5 @@ mod tests {
         assert!(cache.get(&key(0)).is_some());
         assert!(cache.get(&key(1)).is_none(), "the least recently used went");
         assert!(cache.get(&key(9999)).is_some());
-    }
-
-    #[test]
-    fn names_and_types() {
-        let base = tempfile::tempdir().unwrap();
-        let root_dir = base.path().join("root");
-        std::fs::create_dir_all(root_dir.join("sub")).unwrap();
-        std::fs::write(root_dir.join("a.txt"), b"a").unwrap();
-        std::fs::write(base.path().join("secret"), b"s").unwrap();
-        std::os::unix::fs::symlink("../secret", root_dir.join("rel_out")).unwrap();
-        std::os::unix::fs::symlink("sub/../a.txt", root_dir.join("rel_in")).unwrap();
-        std::os::unix::fs::symlink(root_dir.join("sub"), root_dir.join("abs_dir")).unwrap();
-        std::os::unix::fs::symlink("nowhere", root_dir.join("dangling")).unwrap();
-        let root = Root::new(&root_dir).unwrap();
-        let status = |name: &str| root.prepare(name).map(|p| p.size).map_err(|r| r.status);
-        assert_eq!(status("a.txt"), Ok(1));
-        assert_eq!(status("./a.txt"), Ok(1));
-        assert_eq!(status("rel_in"), Ok(1));
-        assert_eq!(status("rel_out"), Err(Status::Forbidden));
-        assert_eq!(status("abs_dir"), Err(Status::Forbidden));
-        assert_eq!(status("sub"), Err(Status::Forbidden));
-        assert_eq!(status("."), Err(Status::Forbidden));
-        assert_eq!(status("dangling"), Err(Status::NotFound));
-        assert_eq!(status("a.txt/"), Err(Status::NotFound));
-        assert_eq!(status("%2e%2e/x"), Err(Status::NotFound));
-        assert_eq!(status("sub/missing"), Err(Status::NotFound));
     }
 }

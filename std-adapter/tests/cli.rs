@@ -3,18 +3,8 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::process::Command;
 
 use common::*;
-
-fn jframe(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
 
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -93,10 +83,7 @@ fn get_verifies_and_renames_only_on_success() {
 #[test]
 fn raw_reads_until_the_peer_closes() {
     // Seed 001's HTTP-ish exchange with a tiny one-shot server.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let peer = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, peer) = one_peer(move |mut s| {
         let mut req = Vec::new();
         let mut buf = [0u8; 256];
         while !req.ends_with(b"\r\n\r\n") {

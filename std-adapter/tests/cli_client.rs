@@ -1,33 +1,19 @@
-//! The `jframe` clients as a user drives them (issue 10): errors with their
+//! The `jframe` clients as a user drives them: errors with their
 //! cause, welcome servers, bodies from stdin and files, `-H`, `--json`,
-//! `-o -`, `raw` with stdin, `get`'s part file, bounded error bodies, and
-//! peers that are not jframe servers. Every server here binds 127.0.0.1.
+//! `-o -`, `raw` with stdin, and peers that are not jframe servers. (Bounded
+//! error bodies and `get`'s part file: tests/cli_get.rs.) Every server here
+//! binds 127.0.0.1.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-
-fn jframe(args: &[&str]) -> Output {
-    jframe_in(args, None)
-}
-
-/// Runs `jframe ARGS` with `stdin` (or none), killed past 60 s.
-fn jframe_in(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    run_jframe(args, stdin)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn json_lines(o: &Output) -> Vec<Value> {
     text(&o.stdout)
@@ -92,11 +78,7 @@ fn errors_name_their_cause() {
         "the resolver's reason is missing: {err}"
     );
     let o = jframe(&["send", "127.0.0.1", "hi"]);
-    assert!(
-        text(&o.stderr).contains("has no port"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_stderr_has(&o, "has no port");
 }
 
 #[test]
@@ -108,9 +90,7 @@ fn localhost_and_port_only_addresses_work_everywhere() {
         .unwrap()
         .port();
     let listen = format!("localhost:{port}");
-    let mut child = Command::new(BIN)
-        .args(["serve", "-l", &listen])
-        .env("RUST_LOG", "warn")
+    let mut child = jframe_command(&["serve", "-l", &listen])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -191,7 +171,7 @@ fn stdin_file_and_binary_bodies_round_trip_byte_for_byte() {
     let all_bytes: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
 
     // Stdin.
-    let o = jframe_in(
+    let o = run_jframe(
         &["send", &addr, "--op", "echo", "-d", "@-", "-N"],
         Some(&all_bytes),
     );
@@ -239,16 +219,8 @@ fn stdin_file_and_binary_bodies_round_trip_byte_for_byte() {
 
     // A missing file names itself.
     let o = jframe(&["send", &addr, "-d", "@/nonexistent/body"]);
-    assert!(
-        text(&o.stderr).contains("/nonexistent/body"),
-        "{}",
-        text(&o.stderr)
-    );
-    assert!(
-        text(&o.stderr).contains("No such file"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_stderr_has(&o, "/nonexistent/body");
+    assert_stderr_has(&o, "No such file");
 }
 
 #[test]
@@ -303,10 +275,7 @@ fn output_dash_is_stdout_for_get_and_raw() {
 #[test]
 fn raw_sends_stdin_like_nc_and_exits_0_when_data_arrived() {
     // A peer that echoes what it reads until the client half-closes.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let peer = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, peer) = one_peer(move |mut s| {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
@@ -322,16 +291,13 @@ fn raw_sends_stdin_like_nc_and_exits_0_when_data_arrived() {
         got
     });
     let input: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
-    let o = jframe_in(&["raw", &addr], Some(&input));
+    let o = run_jframe(&["raw", &addr], Some(&input));
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(o.stdout == input);
     assert!(peer.join().unwrap() == input);
 
     // A peer that sends, then stays silent without closing: exit 0.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let peer = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, peer) = one_peer(move |mut s| {
         s.write_all(b"banner\r\n").unwrap();
         thread::sleep(Duration::from_secs(3));
     });
@@ -346,10 +312,7 @@ fn raw_sends_stdin_like_nc_and_exits_0_when_data_arrived() {
 #[test]
 fn header_keys_reach_the_server() {
     // A tiny server that answers each frame with its own header JSON as the body.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let peer = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, peer) = one_peer(move |mut s| {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         for _ in 0..2 {
             let Ok((header, _body)) = read_raw_frame(&mut s) else {
@@ -408,10 +371,7 @@ fn peers_that_are_not_jframe_are_named() {
         (b"\x15\x03\x03\x00\x02\x02\x46", "TLS server"),
     ];
     for (bytes, word) in answers {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let peer = thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
+        let (addr, peer) = one_peer(move |mut s| {
             let mut buf = [0u8; 256];
             let _ = s.read(&mut buf);
             let _ = s.write_all(bytes);
@@ -434,166 +394,6 @@ fn peers_that_are_not_jframe_are_named() {
         "{err}"
     );
     drop(listener);
-}
-
-// ------------------------------------------------------------- bounds
-
-/// A fake server: answers the first request with an error header declaring
-/// a 400 MiB body, then streams junk until the client stops reading
-/// (bounded: 10 s, 400 MiB). Returns the address and the bytes it got out.
-fn huge_refusal_server() -> (String, thread::JoinHandle<u64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
-        let mut prefix = [0u8; 4];
-        s.read_exact(&mut prefix).unwrap();
-        let total: u64 = 400 << 20;
-        let head = format!(r#"{{"data_size":{total},"status":"too_large","error":"huge"}}"#);
-        s.write_all(&raw_frame(&head, b"")).unwrap();
-        let junk = vec![b'j'; 64 * 1024];
-        let mut sent = 0u64;
-        let until = Instant::now() + Duration::from_secs(10);
-        while sent < total && Instant::now() < until {
-            match s.write(&junk) {
-                Ok(n) => sent += n as u64,
-                Err(_) => break,
-            }
-        }
-        sent
-    });
-    (addr, handle)
-}
-
-#[test]
-fn a_refusal_with_a_huge_body_is_not_read() {
-    let (addr, server) = huge_refusal_server();
-    let started = Instant::now();
-    let o = jframe(&["send", addr.as_str(), "hi"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("too_large"), "{}", text(&o.stderr));
-    let sent = server.join().unwrap();
-    // What the kernel's socket buffers take, not 400 MiB.
-    assert!(sent < 32 << 20, "the client read {sent} bytes of junk");
-    assert!(started.elapsed() < Duration::from_secs(9));
-    let (addr, server) = huge_refusal_server();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("x");
-    let o = jframe(&["get", &addr, "x", "-o", out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("too_large"), "{}", text(&o.stderr));
-    assert!(server.join().unwrap() < 32 << 20);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-}
-
-// ------------------------------------------------------------- get
-
-/// A fake `get` server: a header for `size` bytes, then the body slowly
-/// (1 KiB every 20 ms) until the client goes away or `stop` is set.
-fn slow_get_server(size: u64, stop: Arc<AtomicBool>) -> (String, thread::JoinHandle<u64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = thread::spawn(move || {
-        let (mut s, _): (TcpStream, _) = listener.accept().unwrap();
-        let _ = read_raw_frame(&mut s);
-        let head = format!(
-            r#"{{"data_size":{size},"status":"ok","sha256":"{}"}}"#,
-            "0".repeat(64)
-        );
-        s.write_all(&raw_frame(&head, b"")).unwrap();
-        let sent = AtomicU64::new(0);
-        let until = Instant::now() + Duration::from_secs(30);
-        while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-            if s.write_all(&[b'x'; 1024]).is_err() {
-                break;
-            }
-            sent.fetch_add(1024, Ordering::Relaxed);
-            thread::sleep(Duration::from_millis(20));
-        }
-        sent.load(Ordering::Relaxed)
-    });
-    (addr, handle)
-}
-
-fn part_files(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".part-"))
-        .collect()
-}
-
-#[test]
-fn get_keeps_its_part_file_in_the_target_directory_and_removes_it_on_ctrl_c() {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (addr, server) = slow_get_server(10 << 20, stop.clone());
-    let parent = tempfile::tempdir().unwrap();
-    let target = parent.path().join("into");
-    std::fs::create_dir(&target).unwrap();
-    let dir_arg = format!("{}/", target.display());
-    let mut child = Command::new(BIN)
-        .args(["get", &addr, "big.bin", "-o", &dir_arg])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The part file appears in the target directory, not its parent.
-    let until = Instant::now() + Duration::from_secs(20);
-    while part_files(&target).is_empty() && Instant::now() < until {
-        thread::sleep(Duration::from_millis(20));
-    }
-    let parts = part_files(&target);
-    assert_eq!(parts, [format!(".big.bin.part-{}", child.id())]);
-    assert!(part_files(parent.path()).is_empty());
-    // Ctrl-C: removed, exit 130.
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < until, "get did not exit on SIGINT");
-        thread::sleep(Duration::from_millis(20));
-    };
-    stop.store(true, Ordering::Relaxed);
-    server.join().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
-    assert!(part_files(&target).is_empty(), "part file left behind");
-    assert!(!target.join("big.bin").exists());
-}
-
-#[test]
-fn get_removes_its_part_file_when_the_server_goes_away() {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (addr, server) = slow_get_server(10 << 20, stop.clone());
-    let dir = tempfile::tempdir().unwrap();
-    let stopper = {
-        let stop = stop.clone();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(500));
-            stop.store(true, Ordering::Relaxed);
-        })
-    };
-    let out = dir.path().join("f.bin");
-    let o = jframe(&["get", &addr, "f.bin", "-o", out.to_str().unwrap()]);
-    stopper.join().unwrap();
-    server.join().unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("closed"), "{}", text(&o.stderr));
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 // ------------------------------------------------------------- help

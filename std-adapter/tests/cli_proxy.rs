@@ -1,4 +1,4 @@
-//! `jframe proxy` (issue 10): transparent (the conformance table gives the
+//! `jframe proxy`: transparent (the conformance table gives the
 //! same outcomes through it as direct), frames shown both ways, bad frames
 //! shown as such and still forwarded, `--json`, seeded faults. And `load`'s
 //! report. Everything on 127.0.0.1.
@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,17 +25,13 @@ struct ProxyProc {
 
 impl ProxyProc {
     fn start(upstream: &str, extra: &[&str]) -> ProxyProc {
-        let mut child = Command::new(BIN)
-            .args(["proxy", "127.0.0.1:0", upstream])
-            .args(extra)
-            .env("RUST_LOG", "warn")
+        let mut child = jframe_command(&[&["proxy", "127.0.0.1:0", upstream], extra].concat())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn jframe proxy");
         let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).expect("proxy stderr");
+        let line = first_line(&mut err, "proxy stderr");
         // "jframe: proxy listening on ADDR, forwarding to ..."
         let addr = line
             .split_whitespace()
@@ -80,15 +76,6 @@ impl Drop for ProxyProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn jframe(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 fn parse(lines: &[String]) -> Vec<Value> {
@@ -282,10 +269,7 @@ fn load_reports_percentiles_histogram_and_errors_by_cause() {
 /// 4 KiB pieces, one every 50 ms, and then waits for the client to close.
 /// Returns its address and the bytes it sent.
 fn trickling_upstream(pieces: usize) -> (String, thread::JoinHandle<usize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, handle) = one_peer(move |mut s| {
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         read_raw_frame(&mut s).expect("the request");
         let body = vec![b'x'; 4096];

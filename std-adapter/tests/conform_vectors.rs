@@ -14,14 +14,14 @@
 //! ```
 //!
 //! How a case becomes a vector:
-//! - `End::Open`: the request, then the probe; the client half-closes; the
-//!   replies must be the expected ones then the probe's `ok`/`OK`, and the
-//!   session must end because the client closed;
-//! - `End::Closed`: the request (which carries a probe after the offence);
-//!   the client stays connected and silent; the server must close on its own,
-//!   after exactly the expected replies;
-//! - `End::Stop`: the request; the client stays silent; the expected replies
-//!   must come first (what follows is recorded, not judged).
+//! - `Afterwards::Open`: the request, then the probe; the client
+//!   half-closes; the replies must be the expected ones then the probe's
+//!   `ok`/`OK`, and the session must end because the client closed;
+//! - `Afterwards::Closed`: the request (which carries a probe after the
+//!   offence); the client stays connected and silent; the server must
+//!   close on its own, after exactly the expected replies;
+//! - `Afterwards::Stop`: the request; the client stays silent; the expected
+//!   replies must come first (what follows is recorded, not judged).
 //!
 //! Every case is also served with the request cut into reads of 1 and of 5
 //! bytes: the replies and the close must not depend on it.
@@ -32,7 +32,7 @@ mod serve;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use jframe_std::conform::{self, End, Exchange, Expect};
+use jframe_std::conform::{self, Afterwards, Exchange, Expect};
 use serve::{OUT, serve_in_memory};
 
 /// Read sizes each case is served with (the first one is the golden run).
@@ -93,8 +93,8 @@ fn vector(case: &conform::Case) -> Option<Result<Vector, String>> {
         return None;
     }
     let (input, close) = match end {
-        End::Open => ([request.clone(), conform::probe()].concat(), true),
-        End::Closed | End::Stop => (request.clone(), false),
+        Afterwards::Open => ([request.clone(), conform::probe()].concat(), true),
+        Afterwards::Closed | Afterwards::Stop => (request.clone(), false),
     };
     let mut runs = Vec::new();
     for chunk in CHUNKS {
@@ -116,10 +116,10 @@ fn vector(case: &conform::Case) -> Option<Result<Vector, String>> {
         }
         let got = frames(&reply)?;
         let mut want: Vec<Expect> = replies.clone();
-        if *end == End::Open {
+        if *end == Afterwards::Open {
             want.push(Expect::ok(b"OK"));
         }
-        let exact = *end != End::Stop;
+        let exact = *end != Afterwards::Stop;
         let count_ok = if exact {
             got.len() == want.len()
         } else {
@@ -129,8 +129,8 @@ fn vector(case: &conform::Case) -> Option<Result<Vector, String>> {
             return Err(format!("expected replies {want:?}, got {got:?}"));
         }
         match end {
-            End::Open if closed => return Err("the server closed an open connection".into()),
-            End::Closed if !closed => return Err("the server did not close".into()),
+            Afterwards::Open if closed => return Err("the server closed an open connection".into()),
+            Afterwards::Closed if !closed => return Err("the server did not close".into()),
             _ => {}
         }
         Ok(Vector {

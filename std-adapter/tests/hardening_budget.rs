@@ -1,61 +1,28 @@
-//! Issue 9, defect 1: memory amplification. 64 connections each send a
+//! docs/SPEC.md: "a server bounds the memory of all the requests it holds
+//! at once, not only of each one: a service that needs a body whole
+//! (Unicode `upper`, `greet`) counts it against a server-wide budget and
+//! answers `busy` or `too_large` past it". 64 connections each send a
 //! 16 MiB `upper` body of "\u{390}" (3x longer upper-cased) and leave the
-//! reply unread. The server's bodies held whole, and their replies, draw
-//! on one server-wide budget: past it `busy`, so the peak memory stays
-//! near the budget however many connections do this. (Before: about
-//! 115 MiB of RSS per such connection, with no bound.)
+//! reply unread; the peak memory stays near the budget however many
+//! connections do this. (Without the budget: about 115 MiB of RSS per such
+//! connection, with no bound.)
 //!
 //! In-process server on 127.0.0.1 with a 128 MiB budget; the measure is
 //! this process's peak RSS (VmHWM), reset before the connections start.
 //! Bounded: 64 connections, each socket with timeouts.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use jframe::{Header, Op};
-use jframe_std::server::{Config, Server};
+use common::{proc_status_bytes, send_upper, spawn_server};
+use jframe_std::server::Config;
 
 const CONNS: usize = 64;
 const BODY: usize = 16 << 20;
 const BUDGET: u64 = 128 << 20;
 const MIB: u64 = 1 << 20;
-
-/// A field of /proc/self/status, in bytes.
-fn status_bytes(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
-/// Sends one streamed `upper` request and reads only the reply's header:
-/// returns its status. The reply's body is left unread.
-fn send_upper(addr: SocketAddr, body: &[u8]) -> (TcpStream, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
-    let head = Header::request(Op::Upper, body.len() as u64);
-    let mut frame = vec![0u8; 1024];
-    let n = jframe::encode_head(&mut frame, &head).unwrap();
-    s.write_all(&frame[..n]).unwrap();
-    s.write_all(body).unwrap();
-    let mut prefix = [0u8; 4];
-    s.read_exact(&mut prefix).unwrap();
-    let mut json = vec![0u8; u32::from_le_bytes(prefix) as usize];
-    s.read_exact(&mut json).unwrap();
-    let reply = Header::parse(&json).unwrap();
-    let status = reply.status.as_deref().unwrap_or("?").to_string();
-    (s, status)
-}
 
 #[test]
 fn sixty_four_unread_unicode_uppers_stay_within_the_budget() {
@@ -67,10 +34,8 @@ fn sixty_four_unread_unicode_uppers_stay_within_the_budget() {
         grace: Duration::from_secs(1),
         ..Config::default()
     };
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), None, config).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = server.shutdown_handle().unwrap();
-    let thread = std::thread::spawn(move || server.run().unwrap());
+    let server = spawn_server(config);
+    let addr = server.tcp;
 
     // One shared body for every client, touched before the baseline.
     let body: Arc<Vec<u8>> = Arc::new("\u{390}".repeat(BODY / 2).into_bytes());
@@ -78,7 +43,7 @@ fn sixty_four_unread_unicode_uppers_stay_within_the_budget() {
     // Reset the peak to the current RSS (Linux >= 4.0); else measure from
     // the current RSS anyway.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let base = status_bytes("VmRSS:");
+    let base = proc_status_bytes("self", "VmRSS:");
     let started = Instant::now();
 
     let barrier = Arc::new(Barrier::new(CONNS + 1));
@@ -88,7 +53,7 @@ fn sixty_four_unread_unicode_uppers_stay_within_the_budget() {
             std::thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn(move || {
-                    let (stream, status) = send_upper(addr, &body);
+                    let (stream, status) = send_upper(addr, &body, Duration::from_secs(60));
                     // Hold the connection, reply unread, until measured.
                     barrier.wait();
                     drop(stream);
@@ -98,12 +63,11 @@ fn sixty_four_unread_unicode_uppers_stay_within_the_budget() {
         })
         .collect();
     barrier.wait();
-    let peak = status_bytes("VmHWM:").saturating_sub(base);
+    let peak = proc_status_bytes("self", "VmHWM:").saturating_sub(base);
     let statuses: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     let ok = statuses.iter().filter(|s| *s == "ok").count();
     let busy = statuses.iter().filter(|s| *s == "busy").count();
-    handle.shutdown();
-    thread.join().unwrap();
+    server.stop(Duration::from_secs(60)).unwrap();
 
     // The bound: the budget, plus per connection its buffers (28 KiB) and
     // the stack it touches (at most CONN_STACK), plus the 64 client

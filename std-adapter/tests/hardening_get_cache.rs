@@ -1,16 +1,19 @@
-//! Issue 9, defect 8: `get` must not hash the whole file for every request.
+//! `get` (docs/SPEC.md: the file "with `status: ok` and `sha256`") must not
+//! hash the whole file for every request.
 //! Digests are cached by (device, inode, size, mtime, ctime); a second
 //! request for an unchanged 50 MiB file is not hashed again, and a changed
 //! file misses the cache and gets its new digest. Hashes are counted by
 //! the root's counter, not by timing. Through a real server on 127.0.0.1.
 
+mod common;
+
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use jframe::{Header, Op};
+use common::{send_get, spawn_server, status_or_unknown};
 use jframe_std::files::{Root, SETTLED, hex};
-use jframe_std::server::{Config, Server};
+use jframe_std::server::Config;
 use sha2::{Digest, Sha256};
 
 const SIZE: usize = 50 << 20;
@@ -18,15 +21,7 @@ const SIZE: usize = 50 << 20;
 /// Sends a `get` of `name`; returns (status, announced sha256, SHA-256 of
 /// the body received, if `verify`), streaming the body through the hasher.
 fn get_checked(s: &mut TcpStream, name: &str, verify: bool) -> (String, Option<String>, String) {
-    let head = Header::request(Op::Get, 0).with_name(name).unwrap();
-    let mut frame = vec![0u8; 1024];
-    let n = jframe::encode_frame(&mut frame, &head, &[]).unwrap();
-    s.write_all(&frame[..n]).unwrap();
-    let mut prefix = [0u8; 4];
-    s.read_exact(&mut prefix).unwrap();
-    let mut json = vec![0u8; u32::from_le_bytes(prefix) as usize];
-    s.read_exact(&mut json).unwrap();
-    let reply = Header::parse(&json).unwrap();
+    let reply = send_get(s, name);
     let mut hasher = Sha256::new();
     let mut left = reply.data_size;
     let mut buf = vec![0u8; 1 << 16];
@@ -39,14 +34,20 @@ fn get_checked(s: &mut TcpStream, name: &str, verify: bool) -> (String, Option<S
         left -= want as u64;
     }
     (
-        reply.status.as_deref().unwrap_or("?").to_string(),
+        status_or_unknown(&reply),
         reply.sha256.as_deref().map(str::to_string),
         hex(&hasher.finalize()),
     )
 }
 
-fn get(s: &mut TcpStream, name: &str) -> (String, Option<String>, String) {
-    get_checked(s, name, true)
+/// A `get` of `big.bin` must be `ok` and announce `want`; with `verify`,
+/// the body received must hash to it too.
+fn assert_served(s: &mut TcpStream, want: &str, verify: bool) {
+    let (status, sha, got) = get_checked(s, "big.bin", verify);
+    assert_eq!((status.as_str(), sha.as_deref()), ("ok", Some(want)));
+    if verify {
+        assert_eq!(got, want);
+    }
 }
 
 #[test]
@@ -67,37 +68,22 @@ fn an_unchanged_file_is_hashed_once_and_a_changed_one_again() {
         grace: Duration::from_secs(1),
         ..Config::default()
     };
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), None, config).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = server.shutdown_handle().unwrap();
-    let thread = std::thread::spawn(move || server.run().unwrap());
+    let server = spawn_server(config);
+    let addr = server.tcp;
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
 
     assert_eq!(root.hashes(), 0);
-    let (status, sha, got) = get(&mut s, "big.bin");
-    assert_eq!(
-        (status.as_str(), sha.as_deref()),
-        ("ok", Some(want.as_str()))
-    );
-    assert_eq!(got, want);
+    assert_served(&mut s, &want, true);
     assert_eq!(root.hashes(), 1, "the first request hashes");
 
     // Again, on this connection and on another: served from the cache.
-    let (status, sha, _) = get_checked(&mut s, "big.bin", false);
-    assert_eq!(
-        (status.as_str(), sha.as_deref()),
-        ("ok", Some(want.as_str()))
-    );
+    assert_served(&mut s, &want, false);
     let mut other = TcpStream::connect(addr).unwrap();
     other
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    let (status, sha, _) = get_checked(&mut other, "big.bin", false);
-    assert_eq!(
-        (status.as_str(), sha.as_deref()),
-        ("ok", Some(want.as_str()))
-    );
+    assert_served(&mut other, &want, false);
     assert_eq!(root.hashes(), 1, "a cached digest was hashed again");
 
     // Changed in place, same size: a new mtime/ctime, so a cache miss and
@@ -108,14 +94,8 @@ fn an_unchanged_file_is_hashed_once_and_a_changed_one_again() {
     drop(f);
     let changed = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
     assert_ne!(changed, want);
-    let (status, sha, got) = get(&mut s, "big.bin");
-    assert_eq!(
-        (status.as_str(), sha.as_deref()),
-        ("ok", Some(changed.as_str()))
-    );
-    assert_eq!(got, changed);
+    assert_served(&mut s, &changed, true);
     assert_eq!(root.hashes(), 2, "the changed file was not hashed again");
 
-    handle.shutdown();
-    thread.join().unwrap();
+    server.stop(Duration::from_secs(60)).unwrap();
 }

@@ -1,4 +1,5 @@
-//! Issue 9, defect 2: `get` must not escape the root by a race. One thread
+//! docs/SPEC.md: a `get` name that "resolves (through symlinks) outside the
+//! root is `forbidden`", and no race makes it otherwise. One thread
 //! keeps swapping a directory inside the root with a symlink to a directory
 //! outside it (atomically, with `renameat2(RENAME_EXCHANGE)`, as a client
 //! that can write in the root could); another fetches `dir/secret` through
@@ -7,15 +8,17 @@
 //!
 //! Bounded: at most `TRIES` fetches and `LIMIT` of wall time.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use jframe::{Header, Op};
+use common::{send_get, spawn_server, status_or_unknown};
 use jframe_std::files::Root;
-use jframe_std::server::{Config, Server};
+use jframe_std::server::Config;
 
 const TRIES: usize = 5_000;
 const LIMIT: Duration = Duration::from_secs(30);
@@ -24,33 +27,11 @@ const OUTSIDE: &[u8] = b"OUTSIDE THE ROOT: must never be served";
 
 /// Sends a `get` of `name` and reads the reply: (status, body).
 fn get(s: &mut TcpStream, name: &str) -> (String, Vec<u8>) {
-    let head = Header::request(Op::Get, 0).with_name(name).unwrap();
-    let mut frame = vec![0u8; 1024];
-    let n = jframe::encode_frame(&mut frame, &head, &[]).unwrap();
-    s.write_all(&frame[..n]).unwrap();
-    let mut prefix = [0u8; 4];
-    s.read_exact(&mut prefix).unwrap();
-    let mut json = vec![0u8; u32::from_le_bytes(prefix) as usize];
-    s.read_exact(&mut json).unwrap();
-    let reply = Header::parse(&json).unwrap();
+    let reply = send_get(s, name);
     assert!(reply.data_size < 1 << 20, "unexpected reply size");
     let mut body = vec![0u8; reply.data_size as usize];
     s.read_exact(&mut body).unwrap();
-    (reply.status.as_deref().unwrap_or("?").to_string(), body)
-}
-
-fn start(
-    config: Config,
-) -> (
-    SocketAddr,
-    jframe_std::server::ShutdownHandle,
-    std::thread::JoinHandle<()>,
-) {
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), None, config).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = server.shutdown_handle().unwrap();
-    let thread = std::thread::spawn(move || server.run().unwrap());
-    (addr, handle, thread)
+    (status_or_unknown(&reply), body)
 }
 
 #[test]
@@ -70,7 +51,8 @@ fn a_symlink_swapped_in_mid_request_never_leaks_the_outside() {
         grace: Duration::from_secs(1),
         ..Config::default()
     };
-    let (addr, handle, server) = start(config);
+    let server = spawn_server(config);
+    let addr = server.tcp;
 
     let stop = Arc::new(AtomicBool::new(false));
     let swaps = Arc::new(AtomicU64::new(0));
@@ -111,8 +93,7 @@ fn a_symlink_swapped_in_mid_request_never_leaks_the_outside() {
     }
     stop.store(true, Ordering::Relaxed);
     swapper.join().unwrap();
-    handle.shutdown();
-    server.join().unwrap();
+    server.stop(Duration::from_secs(60)).unwrap();
     let swaps = swaps.load(Ordering::Relaxed);
     eprintln!(
         "{tries} tries in {:?} with {swaps} swaps: {inside} inside, {refused} refused \

@@ -29,13 +29,8 @@ fn a_trickled_body_is_cut_and_a_steady_one_is_not() {
     slow.write_all(&raw_frame(r#"{"data_size":1000,"op":"echo"}"#, b""))
         .unwrap();
     let started = Instant::now();
-    let mut closed = false;
-    while started.elapsed() < Duration::from_secs(20) {
-        if slow.write_all(b"x").is_err() || closed_within(&mut slow, Duration::from_millis(250)) {
-            closed = true;
-            break;
-        }
-    }
+    let (pause, limit) = (Duration::from_millis(250), Duration::from_secs(20));
+    let closed = trickle_until_closed(&mut slow, b'x', pause, started, limit);
     assert!(closed, "trickling body still accepted after 20 s");
 
     // A body sent at a steady pace above the rate completes.

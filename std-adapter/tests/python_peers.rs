@@ -6,14 +6,13 @@ use std::process::Command;
 
 use common::*;
 
-#[test]
-fn seed002_python_client_against_our_server() {
-    let py = python3();
-    let server = ServerProc::start(&[]);
-    let out = Command::new(py)
-        .arg(py_script("seed002_client.py"))
+/// Runs the Python peer `script` against `server` (its host and port, then
+/// `args`); it must succeed. Returns what it printed.
+fn run_peer(script: &str, server: &ServerProc, args: &[&str]) -> String {
+    let out = Command::new(python3())
+        .arg(py_script(script))
         .args(["127.0.0.1", &server.tcp.port().to_string()])
-        .args(["hello world!", "straße", "sticky", "packets"])
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -21,30 +20,28 @@ fn seed002_python_client_against_our_server() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "HELLO WORLD!\nSTRASSE\nSTICKY\nPACKETS\n"
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn seed002_python_client_against_our_server() {
+    let server = ServerProc::start(&[]);
+    let out = run_peer(
+        "seed002_client.py",
+        &server,
+        &["hello world!", "straße", "sticky", "packets"],
     );
+    assert_eq!(out, "HELLO WORLD!\nSTRASSE\nSTICKY\nPACKETS\n");
 }
 
 // `jframe` against seed 002's Python server: tests/seed_servers.rs.
 
 #[test]
 fn seed001_greet_session_ends_with_exit() {
-    let py = python3();
     let server = ServerProc::start(&["--welcome", "Welcome!"]);
-    let out = Command::new(py)
-        .arg(py_script("seed001_greet.py"))
-        .args(["127.0.0.1", &server.tcp.port().to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_peer("seed001_greet.py", &server, &[]);
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
+        out,
         "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\nBye!\nclosed\n"
     );
 }

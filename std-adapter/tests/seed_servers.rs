@@ -8,14 +8,6 @@ mod common;
 
 use common::*;
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn jframe(args: &[&str]) -> std::process::Output {
-    run_jframe(args, None)
-}
-
 #[test]
 fn send_to_a_server_that_answers_one_request_per_connection() {
     let server = PyServer::start("seed_servers.py", &["oneshot"]);
@@ -29,11 +21,7 @@ fn send_to_a_server_that_answers_one_request_per_connection() {
     // reply is read). Either way the error names the server, exit 1.
     let o = jframe(&["send", &server.addr, "a", "b"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains(&server.addr),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_stderr_has(&o, &server.addr);
 }
 
 #[test]
@@ -83,11 +71,7 @@ fn recv_reads_a_push_server_in_the_size_dialect() {
     // Asked for two frames, the server sends one and closes.
     let o = jframe(&["recv", &server.addr, "-n", "2"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("after 1 frame of 2"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_stderr_has(&o, "after 1 frame of 2");
 }
 
 /// `jframe send ADDR one two`: the replies on stdout, the welcome on stderr.
@@ -98,11 +82,7 @@ fn send_past_the_welcome(addr: &str, flags: &[&str]) {
     let o = jframe(&args);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "ONE\nTWO\n");
-    assert!(
-        text(&o.stderr).contains("welcome from the server: Welcome!"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_stderr_has(&o, "welcome from the server: Welcome!");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use jframe::Status;
 use jframe::header::Typed;
 use jframe::service::{Answer, Demo, Fallback, NoKeys, Refusal, Reply, Request, Service};
 use jframe_std::conform::{self, Options};
-use jframe_std::server::{Config, Engine, Server};
+use jframe_std::server::{Config, Driver, Server};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -68,22 +68,14 @@ impl Service for Sensors {
     }
 }
 
-fn start(engine: Engine) -> (SocketAddr, SocketAddr) {
+/// The sensor service beside the demo ops, on `driver` and UDP.
+fn start(driver: Driver) -> common::InProcess {
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(loopback, Some(loopback), Config::default())
         .unwrap()
-        .with_engine(engine)
+        .with_driver(driver)
         .with_service(|| Fallback::new(Sensors, Demo::<Header>::with_header()));
-    let (tcp, udp) = (server.local_addr().unwrap(), server.udp_addr().unwrap());
-    std::thread::spawn(move || server.run());
-    (tcp, udp)
-}
-
-fn frame(json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (json.len() as u32).to_le_bytes().to_vec();
-    v.extend_from_slice(json.as_bytes());
-    v.extend_from_slice(body);
-    v
+    common::InProcess::start(server)
 }
 
 fn read_reply(s: &mut TcpStream) -> (serde_json::Value, Vec<u8>) {
@@ -99,21 +91,22 @@ fn read_reply(s: &mut TcpStream) -> (serde_json::Value, Vec<u8>) {
 
 #[test]
 fn a_custom_op_beside_the_demo_ops_on_every_std_transport() {
-    for engine in [Engine::Threads, Engine::Tokio] {
-        let (tcp, udp) = start(engine);
+    for driver in [Driver::Threads, Driver::Tokio] {
+        let server = start(driver);
+        let (tcp, udp) = (server.tcp, server.udp.expect("udp"));
         let mut s = TcpStream::connect(tcp).unwrap();
         s.set_read_timeout(Some(T)).unwrap();
         // Pipelined: the custom op, a refusal of it, the demo's echo, an op
         // nobody claims, and a request whose header does not fit the type.
         s.write_all(
             &[
-                frame(r#"{"data_size":0,"op":"read_sensor","channel":2}"#, b""),
-                frame(r#"{"data_size":0,"op":"read_sensor","channel":9}"#, b""),
-                frame(r#"{"data_size":3,"op":"set_config"}"#, b"a=1"),
-                frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
-                frame(r#"{"data_size":1,"op":"dance"}"#, b"x"),
-                frame(r#"{"data_size":0,"op":"read_sensor","channel":"two"}"#, b""),
-                frame(r#"{"data_size":2}"#, b"ok"),
+                common::raw_frame(r#"{"data_size":0,"op":"read_sensor","channel":2}"#, b""),
+                common::raw_frame(r#"{"data_size":0,"op":"read_sensor","channel":9}"#, b""),
+                common::raw_frame(r#"{"data_size":3,"op":"set_config"}"#, b"a=1"),
+                common::raw_frame(r#"{"data_size":2,"op":"echo"}"#, b"hi"),
+                common::raw_frame(r#"{"data_size":1,"op":"dance"}"#, b"x"),
+                common::raw_frame(r#"{"data_size":0,"op":"read_sensor","channel":"two"}"#, b""),
+                common::raw_frame(r#"{"data_size":2}"#, b"ok"),
             ]
             .concat(),
         )
@@ -122,38 +115,34 @@ fn a_custom_op_beside_the_demo_ops_on_every_std_transport() {
         assert_eq!(
             head,
             serde_json::json!({"data_size":0,"status":"ok","channel":2,"millicelsius":22000}),
-            "{engine:?}"
+            "{driver:?}"
         );
         assert!(body.is_empty());
-        assert_eq!(read_reply(&mut s).0["status"], "not_found", "{engine:?}");
-        assert_eq!(read_reply(&mut s).1, b"applied 3 bytes", "{engine:?}");
-        assert_eq!(read_reply(&mut s).1, b"hi", "{engine:?}");
+        assert_eq!(read_reply(&mut s).0["status"], "not_found", "{driver:?}");
+        assert_eq!(read_reply(&mut s).1, b"applied 3 bytes", "{driver:?}");
+        assert_eq!(read_reply(&mut s).1, b"hi", "{driver:?}");
         let (head, _) = read_reply(&mut s);
-        assert_eq!(head["status"], "bad_request", "{engine:?}");
-        assert_eq!(head["error"], r#"unknown op "dance""#, "{engine:?}");
-        assert_eq!(read_reply(&mut s).0["status"], "bad_request", "{engine:?}");
-        assert_eq!(read_reply(&mut s).1, b"OK", "{engine:?}");
+        assert_eq!(head["status"], "bad_request", "{driver:?}");
+        assert_eq!(head["error"], r#"unknown op "dance""#, "{driver:?}");
+        assert_eq!(read_reply(&mut s).0["status"], "bad_request", "{driver:?}");
+        assert_eq!(read_reply(&mut s).1, b"OK", "{driver:?}");
 
         // UDP: the same service.
         let u = UdpSocket::bind("127.0.0.1:0").unwrap();
         u.set_read_timeout(Some(T)).unwrap();
         u.send_to(
-            &frame(r#"{"data_size":0,"op":"read_sensor","channel":1}"#, b""),
+            &common::raw_frame(r#"{"data_size":0,"op":"read_sensor","channel":1}"#, b""),
             udp,
         )
         .unwrap();
         let mut buf = [0u8; 512];
         let n = u.recv(&mut buf).unwrap();
         let head: serde_json::Value = serde_json::from_slice(&buf[4..n]).unwrap();
-        assert_eq!(head["millicelsius"], 21500, "{engine:?}");
+        assert_eq!(head["millicelsius"], 21500, "{driver:?}");
 
         // The demo ops through the fallback: the whole conformance table.
-        let failed: Vec<_> = conform::run_tcp(tcp, &Options::default())
-            .into_iter()
-            .filter(|o| o.result.is_err())
-            .map(|o| format!("{}: {:?}", o.name, o.result))
-            .collect();
-        assert!(failed.is_empty(), "{engine:?}: {failed:#?}");
+        let outcomes = conform::run_tcp(tcp, &Options::default());
+        common::assert_all_pass(&format!("{driver:?}"), &outcomes, false);
     }
 }
 
@@ -171,7 +160,8 @@ fn python_client() -> String {
 
 #[test]
 fn the_guide_s_stdlib_python_client_calls_the_custom_op() {
-    let (tcp, _) = start(Engine::Tokio);
+    let server = start(Driver::Tokio);
+    let tcp = server.tcp;
     let client = python_client();
     assert!(client.lines().count() <= 15, "{client}");
     let out = Command::new(common::python3())
@@ -201,8 +191,9 @@ struct Got {
 #[test]
 fn the_typed_client_calls_pipelines_and_types_refusals() {
     use jframe_std::call::{CallError, Client};
-    for engine in [Engine::Threads, Engine::Tokio] {
-        let (tcp, _) = start(engine);
+    for driver in [Driver::Threads, Driver::Tokio] {
+        let server = start(driver);
+        let tcp = server.tcp;
         let mut c = Client::connect(tcp, T).unwrap();
         let r = c
             .call::<_, Got>("read_sensor", &Ask { channel: 2 }, b"")
@@ -213,7 +204,7 @@ fn the_typed_client_calls_pipelines_and_types_refusals() {
                 channel: 2,
                 millicelsius: 22_000
             },
-            "{engine:?}"
+            "{driver:?}"
         );
         // Pipelined: three requests in one write, the replies in order.
         for channel in [0, 9, 1] {
@@ -227,13 +218,13 @@ fn the_typed_client_calls_pipelines_and_types_refusals() {
                     (Status::NotFound, "no such channel")
                 );
             }
-            other => panic!("{engine:?}: {other:?}"),
+            other => panic!("{driver:?}: {other:?}"),
         }
         assert_eq!(c.receive::<Got>().unwrap().head.channel, 1);
         // An op nobody serves, and a demo op with a body.
         match c.call::<_, Got>("dance", &Ask { channel: 0 }, b"") {
             Err(CallError::Refused { status, .. }) => assert_eq!(status, Status::BadRequest),
-            other => panic!("{engine:?}: {other:?}"),
+            other => panic!("{driver:?}: {other:?}"),
         }
         let echo = c
             .call::<_, serde_json::Value>("echo", &NoKeys {}, b"typed")
@@ -251,7 +242,8 @@ fn the_typed_client_calls_pipelines_and_types_refusals() {
 #[test]
 fn the_async_typed_client_calls_and_pipelines() {
     use jframe_std::call::{AsyncClient, CallError};
-    let (tcp, _) = start(Engine::Tokio);
+    let server = start(Driver::Tokio);
+    let tcp = server.tcp;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

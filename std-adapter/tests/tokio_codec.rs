@@ -2,20 +2,16 @@
 //! Python-style frames, and driven directly for chunking and skipping.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use bytes::{Bytes, BytesMut};
+use common::raw_frame;
 use futures::{SinkExt, StreamExt};
 use jframe::{Header, Op};
 use jframe_std::codec::{Incoming, JframeCodec};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
-
-fn raw_frame(header_json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (header_json.len() as i32).to_le_bytes().to_vec();
-    v.extend_from_slice(header_json.as_bytes());
-    v.extend_from_slice(body);
-    v
-}
 
 /// One line per item: what a test compares.
 fn describe(item: Result<Incoming, std::io::Error>) -> String {

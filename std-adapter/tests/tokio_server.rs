@@ -1,67 +1,35 @@
-//! The tokio engine (`Engine::Tokio`, feature `tokio`), in process on
+//! The tokio driver (`Driver::Tokio`, feature `tokio`), in process on
 //! 127.0.0.1: SPEC vectors, pipelining, bad frames, replies never
 //! answered, `busy` at the connection limit, deadlines, shutdown, and the
 //! whole conformance table. Every wait is bounded; no assert depends on
 //! how fast the machine is.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
 use std::time::Duration;
 
+use common::{
+    InProcess, assert_all_pass, closed_within, connect, fatal_frames, raw_frame, read_reply,
+    recoverable_frames, roundtrip,
+};
 use jframe_std::conform::{self, Options};
-use jframe_std::server::{Config, Engine, Server, ShutdownHandle};
+use jframe_std::server::{Config, Driver, Server};
 
 const T: Duration = Duration::from_secs(20);
 
-/// An in-process tokio-engine server; shut down (bounded) on drop.
-struct Srv {
-    addr: SocketAddr,
-    udp: Option<SocketAddr>,
-    handle: ShutdownHandle,
-    done: mpsc::Receiver<std::io::Result<()>>,
+/// An in-process server on the tokio driver.
+fn tokio_server(config: Config) -> InProcess {
+    tokio_server_with_udp(config, false)
 }
 
-impl Srv {
-    fn start(config: Config) -> Srv {
-        Self::start_with_udp(config, false)
-    }
-
-    fn start_with_udp(config: Config, udp: bool) -> Srv {
-        let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let server = Server::bind(loopback, udp.then_some(loopback), config)
-            .expect("bind")
-            .with_engine(Engine::Tokio);
-        let addr = server.local_addr().unwrap();
-        let udp = server.udp_addr();
-        let handle = server.shutdown_handle().unwrap();
-        let (tx, done) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(server.run());
-        });
-        Srv {
-            addr,
-            udp,
-            handle,
-            done,
-        }
-    }
-
-    /// Shuts down and waits for `run` to return, at most `limit`.
-    fn stop(&self, limit: Duration) -> std::io::Result<()> {
-        self.handle.shutdown();
-        self.done
-            .recv_timeout(limit)
-            .expect("server stopped within the limit")
-    }
-}
-
-impl Drop for Srv {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-        let _ = self.done.recv_timeout(T);
-    }
+/// [`tokio_server`], with UDP too when `udp`.
+fn tokio_server_with_udp(config: Config, udp: bool) -> InProcess {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let server = Server::bind(loopback, udp.then_some(loopback), config).expect("bind");
+    InProcess::start(server.with_driver(Driver::Tokio))
 }
 
 fn config() -> Config {
@@ -71,62 +39,14 @@ fn config() -> Config {
     }
 }
 
-fn raw_frame(header_json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (header_json.len() as i32).to_le_bytes().to_vec();
-    v.extend_from_slice(header_json.as_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, T).expect("connect");
-    s.set_read_timeout(Some(T)).unwrap();
-    s.set_write_timeout(Some(T)).unwrap();
-    s
-}
-
-/// One reply: (status, or "" when absent; body).
-fn read_reply(s: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
-    let mut prefix = [0u8; 4];
-    s.read_exact(&mut prefix)?;
-    let len = i32::from_le_bytes(prefix);
-    assert!((2..=4096).contains(&len), "server sent prefix {len}");
-    let mut json = vec![0u8; len as usize];
-    s.read_exact(&mut json)?;
-    let header = jframe::Header::parse(&json).expect("valid reply header");
-    let mut body = vec![0u8; header.data_size as usize];
-    s.read_exact(&mut body)?;
-    let status = header.status.map(|s| s.to_string()).unwrap_or_default();
-    Ok((status, body))
-}
-
-fn roundtrip(s: &mut TcpStream, frame: &[u8]) -> (String, Vec<u8>) {
-    s.write_all(frame).expect("write");
-    read_reply(s).expect("reply")
-}
-
-/// True once the peer has closed (EOF or reset) within `limit`.
-fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut buf = [0u8; 256];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
-}
-
 fn ok(body: &[u8]) -> (String, Vec<u8>) {
     ("ok".to_string(), body.to_vec())
 }
 
 #[test]
 fn spec_vectors_and_services() {
-    let srv = Srv::start(config());
-    let mut s = connect(srv.addr);
+    let srv = tokio_server(config());
+    let mut s = connect(srv.tcp);
     let vectors: [&[u8]; 3] = [
         b"\x10\x00\x00\x00{\"data_size\": 2}hi",
         b"\x0f\x00\x00\x00{\"data_size\":2}hi",
@@ -148,18 +68,18 @@ fn spec_vectors_and_services() {
     assert_eq!(roundtrip(&mut s, &exit), ok(b"Bye!"));
     assert!(closed_within(&mut s, T));
     // H = -5: bad_frame, closed.
-    let mut s = connect(srv.addr);
+    let mut s = connect(srv.tcp);
     assert_eq!(roundtrip(&mut s, &(-5i32).to_le_bytes()).0, "bad_frame");
     assert!(closed_within(&mut s, T));
 }
 
 #[test]
 fn welcome_comes_first() {
-    let srv = Srv::start(Config {
+    let srv = tokio_server(Config {
         welcome: Some("Welcome!".into()),
         ..config()
     });
-    let mut s = connect(srv.addr);
+    let mut s = connect(srv.tcp);
     assert_eq!(read_reply(&mut s).unwrap(), ok(b"Welcome!"));
     assert_eq!(
         roundtrip(&mut s, &raw_frame(r#"{"data_size":1}"#, b"a")),
@@ -169,8 +89,8 @@ fn welcome_comes_first() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
-    let srv = Srv::start(config());
-    let mut s = connect(srv.addr);
+    let srv = tokio_server(config());
+    let mut s = connect(srv.tcp);
     let mut wire = Vec::new();
     let mut want = Vec::new();
     for i in 0..200 {
@@ -203,39 +123,13 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn recoverable_errors_are_answered_and_the_connection_goes_on() {
-    let srv = Srv::start(Config {
+    let srv = tokio_server(Config {
         max_body: 1024,
         ..config()
     });
     let good = raw_frame(r#"{"data_size": 2}"#, b"ok");
-    let cases: [(&str, Vec<u8>, &str); 5] = [
-        (
-            "unknown op",
-            raw_frame(r#"{"data_size": 2, "op": "shout"}"#, b"hi"),
-            "bad_request",
-        ),
-        (
-            "op of the wrong type",
-            raw_frame(r#"{"data_size":2,"op":5}"#, b"hi"),
-            "bad_request",
-        ),
-        (
-            "name of the wrong type",
-            raw_frame(r#"{"data_size":2,"op":"get","name":7}"#, b"hi"),
-            "bad_request",
-        ),
-        (
-            "too large",
-            raw_frame(r#"{"data_size": 5000}"#, &[b'x'; 5000]),
-            "too_large",
-        ),
-        (
-            "too large, body in pieces",
-            raw_frame(r#"{"data_size": 70000}"#, &[b'y'; 70000]),
-            "too_large",
-        ),
-    ];
-    let mut s = connect(srv.addr);
+    let cases = recoverable_frames();
+    let mut s = connect(srv.tcp);
     for (what, frame, want) in &cases {
         assert_eq!(&roundtrip(&mut s, frame).0, want, "{what}");
         assert_eq!(roundtrip(&mut s, &good), ok(b"OK"), "after {what}");
@@ -244,22 +138,11 @@ fn recoverable_errors_are_answered_and_the_connection_goes_on() {
 
 #[test]
 fn fatal_errors_get_bad_frame_and_close() {
-    let srv = Srv::start(config());
-    let mut bystander = connect(srv.addr);
-    let fatal: [(&str, Vec<u8>); 7] = [
-        ("H = 1", 1i32.to_le_bytes().to_vec()),
-        ("H = 0", 0i32.to_le_bytes().to_vec()),
-        ("negative H", (-5i32).to_le_bytes().to_vec()),
-        ("huge H", i32::MAX.to_le_bytes().to_vec()),
-        ("bad JSON", raw_frame(r#"{"data_size": 2,"#, b"hi")),
-        ("missing data_size", raw_frame(r#"{"op": "upper"}"#, b"")),
-        (
-            "duplicate key",
-            raw_frame(r#"{"data_size":1,"data_size":1}"#, b"x"),
-        ),
-    ];
+    let srv = tokio_server(config());
+    let mut bystander = connect(srv.tcp);
+    let fatal = fatal_frames();
     for (i, (what, frame)) in fatal.iter().enumerate() {
-        let mut s = connect(srv.addr);
+        let mut s = connect(srv.tcp);
         assert_eq!(roundtrip(&mut s, frame).0, "bad_frame", "{what}");
         assert!(closed_within(&mut s, T), "{what}: connection not closed");
         let msg = format!("bystander {i}");
@@ -276,8 +159,8 @@ fn fatal_errors_get_bad_frame_and_close() {
 
 #[test]
 fn replies_are_never_answered() {
-    let srv = Srv::start(config());
-    let mut s = connect(srv.addr);
+    let srv = tokio_server(config());
+    let mut s = connect(srv.tcp);
     assert_eq!(
         roundtrip(&mut s, &raw_frame(r#"{"data_size":1}"#, b"a")),
         ok(b"A")
@@ -293,7 +176,7 @@ fn replies_are_never_answered() {
 
 #[test]
 fn busy_at_max_conns_and_the_slot_comes_back() {
-    let srv = Srv::start(Config {
+    let srv = tokio_server(Config {
         max_conns: 2,
         ..config()
     });
@@ -302,7 +185,7 @@ fn busy_at_max_conns_and_the_slot_comes_back() {
     // tests/eviction.rs): a ping and, in the same write, half of the next,
     // so that once the ping is answered the server has read the half.
     let pinged_with_half = || {
-        let mut s = connect(srv.addr);
+        let mut s = connect(srv.tcp);
         assert_eq!(
             roundtrip(&mut s, &[&ping[..], &ping[..6]].concat()),
             ok(b"P")
@@ -311,7 +194,7 @@ fn busy_at_max_conns_and_the_slot_comes_back() {
     };
     let mut a = pinged_with_half();
     let b = pinged_with_half();
-    let mut c = connect(srv.addr);
+    let mut c = connect(srv.tcp);
     let (status, _) = read_reply(&mut c).expect("busy reply");
     assert_eq!(status, "busy");
     assert!(closed_within(&mut c, T));
@@ -320,7 +203,7 @@ fn busy_at_max_conns_and_the_slot_comes_back() {
     drop(b);
     let mut served = false;
     for _ in 0..200 {
-        let mut d = connect(srv.addr);
+        let mut d = connect(srv.tcp);
         d.write_all(&ping).unwrap();
         match read_reply(&mut d) {
             Ok(reply) if reply == ok(b"P") => {
@@ -335,48 +218,48 @@ fn busy_at_max_conns_and_the_slot_comes_back() {
 
 #[test]
 fn per_client_limit_answers_busy() {
-    let srv = Srv::start(Config {
+    let srv = tokio_server(Config {
         max_conns_per_client: 1,
         ..config()
     });
     let ping = raw_frame(r#"{"data_size":1}"#, b"p");
-    let mut a = connect(srv.addr);
+    let mut a = connect(srv.tcp);
     assert_eq!(roundtrip(&mut a, &ping), ok(b"P"));
-    let mut b = connect(srv.addr);
+    let mut b = connect(srv.tcp);
     assert_eq!(read_reply(&mut b).unwrap().0, "busy");
 }
 
 #[test]
 fn slowloris_is_closed_at_its_header_deadline() {
-    let srv = Srv::start(Config {
+    let srv = tokio_server(Config {
         header_timeout: Duration::from_secs(1),
         idle_timeout: Duration::from_secs(60),
         ..config()
     });
-    let mut slow = connect(srv.addr);
+    let mut slow = connect(srv.tcp);
     slow.write_all(b"\x10\x00\x00\x00{\"data").unwrap();
     assert!(closed_within(&mut slow, T), "slowloris not closed");
     // A connection that says nothing at all is closed at the idle timeout.
-    let srv = Srv::start(Config {
+    let srv = tokio_server(Config {
         idle_timeout: Duration::from_secs(1),
         ..config()
     });
-    let mut quiet = connect(srv.addr);
+    let mut quiet = connect(srv.tcp);
     assert!(closed_within(&mut quiet, T), "idle connection not closed");
 }
 
 #[test]
 fn shutdown_closes_idle_connections_and_finishes_frames_in_flight() {
-    let srv = Srv::start(Config {
+    let srv = tokio_server(Config {
         grace: Duration::from_secs(15),
         ..config()
     });
-    let mut idle = connect(srv.addr);
+    let mut idle = connect(srv.tcp);
     assert_eq!(
         roundtrip(&mut idle, &raw_frame(r#"{"data_size":1}"#, b"i")),
         ok(b"I")
     );
-    let mut busy = connect(srv.addr);
+    let mut busy = connect(srv.tcp);
     let body: Vec<u8> = vec![b'q'; 200_000];
     let frame = raw_frame(r#"{"data_size":200000,"op":"echo"}"#, &body);
     let (first, rest) = frame.split_at(50_000);
@@ -407,34 +290,20 @@ fn shutdown_closes_idle_connections_and_finishes_frames_in_flight() {
     assert_eq!(header.data_size, 200_000);
     assert_eq!(&got[len..], &body[..], "echo completed, then closed");
     // And the server returns.
-    srv.done
-        .recv_timeout(T)
-        .expect("run returned")
-        .expect("clean");
+    srv.stop(T).expect("clean");
 }
 
 #[test]
-fn conformance_table_passes_on_the_tokio_engine() {
-    let srv = Srv::start_with_udp(config(), true);
+fn conformance_table_passes_on_the_tokio_driver() {
+    let srv = tokio_server_with_udp(config(), true);
     let opts = Options {
         jobs: 8,
         ..Options::default()
     };
-    let mut outcomes = conform::run_tcp(srv.addr, &opts);
+    let mut outcomes = conform::run_tcp(srv.tcp, &opts);
     outcomes.extend(conform::run_udp(srv.udp.expect("udp"), &opts));
     assert_eq!(outcomes.len(), conform::cases().len());
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.result.is_err())
-        .map(|o| o.to_string())
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failed.len(),
-        outcomes.len(),
-        failed.join("\n")
-    );
+    assert_all_pass("the tokio driver", &outcomes, false);
     srv.stop(T).expect("clean shutdown");
 }
 
@@ -442,12 +311,12 @@ fn conformance_table_passes_on_the_tokio_engine() {
 fn many_open_connections_are_each_served_while_all_are_open() {
     // 300 on each side stays under a default 1024-descriptor limit.
     const N: usize = 300;
-    let srv = Srv::start(Config {
+    let srv = tokio_server(Config {
         max_conns: N,
         max_conns_per_client: N,
         ..config()
     });
-    let mut conns: Vec<TcpStream> = (0..N).map(|_| connect(srv.addr)).collect();
+    let mut conns: Vec<TcpStream> = (0..N).map(|_| connect(srv.tcp)).collect();
     for (i, s) in conns.iter_mut().enumerate() {
         let body = format!("conn {i}");
         let json = format!(r#"{{"data_size":{}}}"#, body.len());

@@ -1,6 +1,6 @@
 //! Differential conformance: the same request streams, fed with random
 //! chunking and random pauses, to the core session directly, the std
-//! threads engine, the tokio engine and the simulated device (host-sim),
+//! threads driver, the tokio driver and the simulated device (host-sim),
 //! must get byte-identical replies.
 //!
 //! Streams mix every op, bodies and headers at and around each driver's
@@ -17,7 +17,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use jframe::service::{Buffers, Config, Demo, Instant, Limits, Session, Timeouts};
-use jframe_std::server::{Config as ServerConfig, Engine, Server};
+use jframe_std::server::{Config as ServerConfig, Driver, Server};
 use jframe_tests::HostSim;
 use proptest::prelude::*;
 
@@ -215,14 +215,14 @@ fn is_busy_refusal(bytes: &[u8]) -> bool {
     ) && header.status() == Some(jframe::Status::Busy)
 }
 
-fn std_server(engine: Engine) -> SocketAddr {
+fn std_server(driver: Driver) -> SocketAddr {
     let server = Server::bind(
         "127.0.0.1:0".parse().unwrap(),
         None,
         ServerConfig::default(),
     )
     .unwrap()
-    .with_engine(engine);
+    .with_driver(driver);
     let addr = server.local_addr().unwrap();
     std::thread::spawn(move || server.run());
     addr
@@ -240,8 +240,8 @@ fn stream(reqs: &[Req], last: &Option<Req>) -> Vec<u8> {
 
 #[test]
 fn every_driver_gives_the_same_bytes() {
-    let threads = std_server(Engine::Threads);
-    let tokio = std_server(Engine::Tokio);
+    let threads = std_server(Driver::Threads);
+    let tokio = std_server(Driver::Tokio);
     let sim = HostSim::start(&[]);
     let device = sim.addr;
     let started = std::time::Instant::now();

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use jframe::{Op, Status};
-use jframe_std::stream::FramedStream;
+use jframe_std::client::TcpClient;
 use jframe_tests::{HostSim, retry, workspace_bin};
 
 fn jframe(args: &[&str]) -> std::process::Output {
@@ -57,7 +57,7 @@ fn std_client_is_byte_exact_through_a_faulty_wire() {
     let sizes = [0usize, 1, 12, 100, 1000, 1460, 4096, 10_000, 65_536];
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut conn = retry(Duration::from_secs(10), || {
-        let mut c = FramedStream::connect(sim.addr, Duration::from_secs(60))?;
+        let mut c = TcpClient::connect(&sim.addr, Duration::from_secs(60))?;
         c.send_request(Op::Echo, b"probe")?;
         c.flush()?;
         match c.recv()? {
@@ -136,7 +136,7 @@ fn four_clients_50_round_trips_each_through_a_10_percent_lossy_wire() {
                 let addr = sim.addr;
                 scope.spawn(move || {
                     let mut conn = retry(Duration::from_secs(10), || {
-                        FramedStream::connect(addr, Duration::from_secs(60))
+                        TcpClient::connect(&addr, Duration::from_secs(60))
                     });
                     for i in 0..50u32 {
                         let body: Vec<u8> = (0..512u32)

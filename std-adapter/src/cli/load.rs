@@ -160,7 +160,7 @@ pub fn run(a: LoadArgs, ctx: &Ctx) -> Result<ExitCode> {
     if let Some(e) = last {
         return Err(anyhow!(e));
     }
-    let live = Arc::new(load::Live::default());
+    let live = Arc::new(load::Progress::default());
     let show = ctx.live();
     let started = Instant::now();
     let mut last_line = Instant::now();

@@ -85,7 +85,7 @@ fn base64(data: &[u8]) -> String {
 }
 
 /// One frame as a JSON line.
-fn reply_json(n: usize, m: &client::Message) -> String {
+fn reply_json(n: usize, m: &client::OwnedFrame) -> String {
     let header: Value = serde_json::from_slice(&m.header_json).unwrap_or(Value::Null);
     let (key, body) = match std::str::from_utf8(&m.body) {
         Ok(text) => ("body", Value::from(text)),
@@ -121,7 +121,7 @@ impl Show {
     }
 
     /// A welcome frame: a JSON line (numbered 0) with --json, else a note.
-    pub fn welcome(&mut self, ctx: &Ctx, m: &client::Message) -> Result<()> {
+    pub fn welcome(&mut self, ctx: &Ctx, m: &client::OwnedFrame) -> Result<()> {
         if self.json {
             writeln!(self.out, "{}", reply_json(0, m))?;
             self.out.flush()?;
@@ -135,7 +135,7 @@ impl Show {
     }
 
     /// A reply (or, for `recv`, any frame): its body, or a JSON line.
-    pub fn reply(&mut self, m: &client::Message) -> Result<()> {
+    pub fn reply(&mut self, m: &client::OwnedFrame) -> Result<()> {
         self.n += 1;
         if self.json {
             writeln!(self.out, "{}", reply_json(self.n, m))?;

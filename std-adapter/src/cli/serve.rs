@@ -39,7 +39,7 @@ pub struct ServeArgs {
     /// `threads` (a thread per connection, as the Python seeds do). Both
     /// run the same protocol engine with the same limits.
     #[arg(long, default_value = "tokio")]
-    engine: jframe_std::server::Engine,
+    engine: jframe_std::server::Driver,
     /// Most simultaneous connections; the next one gets `busy`. Lowered
     /// to what the descriptor limit allows (raised to its hard limit at start).
     #[arg(long, default_value_t = DEFAULTS.config.max_conns)]
@@ -159,7 +159,7 @@ pub fn run(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
     };
     let server = Server::bind(listen, udp, config)
         .context(what)?
-        .with_engine(a.engine);
+        .with_driver(a.engine);
     let handle = server.shutdown_handle()?;
     on_signal(move |sig| {
         log::info!("signal {sig}: shutting down");

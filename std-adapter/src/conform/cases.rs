@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 
-use super::{Case, End, Exchange, Expect, Group, Probe, Writes};
+use super::{Afterwards, Case, Exchange, Expect, Group, Probe, Writes};
 
 /// A request of the user's own that the server answers `ok`: what the
 /// framing cases send where they need a request that succeeds.
@@ -291,7 +291,7 @@ impl<'a> T<'a> {
         why: &'static str,
         request: Vec<u8>,
         replies: Vec<Expect>,
-        end: End,
+        end: Afterwards,
     ) -> Case {
         self.case(
             format!("tcp/{name}"),
@@ -351,7 +351,7 @@ impl<'a> T<'a> {
             why,
             cat(&[&frame(&self.with_op(header), b"hi"), &self.probe.request]),
             vec![Expect::status("bad_frame")],
-            End::Closed,
+            Afterwards::Closed,
         )
     }
 
@@ -376,7 +376,7 @@ impl<'a> T<'a> {
             why,
             frame(&header, &decoy),
             vec![Expect::status(status)],
-            End::Open,
+            Afterwards::Open,
         )
     }
 }
@@ -497,7 +497,7 @@ fn boundary_cases(t: &T) -> Vec<Case> {
                 WHY_BOUNDARY,
                 cat(&[&exit, &t.probe.request]),
                 vec![Expect::ok(b"Bye!")],
-                End::Closed,
+                Afterwards::Closed,
             );
             v.push(chunked(case, writes));
         }
@@ -508,7 +508,7 @@ fn boundary_cases(t: &T) -> Vec<Case> {
             WHY_BOUNDARY,
             frame(&t.padded_header(256, "greet", 4), b"exot"),
             vec![Expect::ok(b"Hello, exot!")],
-            End::Open,
+            Afterwards::Open,
         ));
     }
     // Frames that end exactly at a read buffer's end, and the next one
@@ -538,7 +538,7 @@ fn boundary_cases(t: &T) -> Vec<Case> {
             WHY_BOUNDARY,
             first.clone(),
             replies.clone(),
-            End::Open,
+            Afterwards::Open,
         ));
         let mut both = replies;
         both.push(next_reply);
@@ -548,7 +548,7 @@ fn boundary_cases(t: &T) -> Vec<Case> {
             WHY_BOUNDARY,
             cat(&[&first, &next]),
             both,
-            End::Open,
+            Afterwards::Open,
         ));
     }
     // A header and body that exactly fill a 256-byte frame buffer (echo
@@ -562,7 +562,7 @@ fn boundary_cases(t: &T) -> Vec<Case> {
                 WHY_BOUNDARY,
                 frame(&t.padded_header(header_len, "echo", body_len), &body),
                 vec![Expect::ok(&body)],
-                End::Open,
+                Afterwards::Open,
             ));
         }
     }
@@ -587,7 +587,7 @@ fn boundary_cases(t: &T) -> Vec<Case> {
             WHY_BOUNDARY,
             request,
             replies,
-            End::Open,
+            Afterwards::Open,
         );
         v.push(chunked(case, Writes::Chunks(by)));
     }
@@ -625,7 +625,7 @@ fn table(t: &T) -> Vec<Case> {
                 WHY_VECTOR,
                 hi(header),
                 vec![Expect::ok(b"HI")],
-                End::Open,
+                Afterwards::Open,
             ),
             Some(o) => t.tcp(
                 name,
@@ -633,7 +633,7 @@ fn table(t: &T) -> Vec<Case> {
                 WHY_VECTOR_OWN,
                 o.frame(own),
                 vec![Expect::any_ok()],
-                End::Open,
+                Afterwards::Open,
             ),
         });
     }
@@ -643,7 +643,7 @@ fn table(t: &T) -> Vec<Case> {
         WHY_PREFIX,
         (-5i32).to_le_bytes().to_vec(),
         vec![Expect::status("bad_frame")],
-        End::Closed,
+        Afterwards::Closed,
     ));
     // Prefixes (only the prefix is sent: it must be judged alone).
     for (name, prefix) in [
@@ -657,7 +657,7 @@ fn table(t: &T) -> Vec<Case> {
             WHY_PREFIX,
             prefix.to_le_bytes().to_vec(),
             vec![Expect::status("bad_frame")],
-            End::Closed,
+            Afterwards::Closed,
         ));
     }
     // Services.
@@ -669,7 +669,7 @@ fn table(t: &T) -> Vec<Case> {
                 WHY_ECHO,
                 frame(br#"{"data_size":9,"op":"echo"}"#, b"MiXeD 1!x"),
                 vec![Expect::ok(b"MiXeD 1!x")],
-                End::Open,
+                Afterwards::Open,
             ),
             t.tcp(
                 "service/upper-ascii",
@@ -677,7 +677,7 @@ fn table(t: &T) -> Vec<Case> {
                 WHY_UPPER,
                 frame(br#"{"data_size":16,"op":"upper"}"#, b"hello, World 09!"),
                 vec![Expect::ok(b"HELLO, WORLD 09!")],
-                End::Open,
+                Afterwards::Open,
             ),
             t.tcp(
                 "service/greet",
@@ -685,7 +685,7 @@ fn table(t: &T) -> Vec<Case> {
                 WHY_GREET,
                 frame(br#"{"data_size":7,"op":"greet"}"#, b"Michael"),
                 vec![Expect::ok(b"Hello, Michael!")],
-                End::Open,
+                Afterwards::Open,
             ),
             t.tcp(
                 "service/greet-exit",
@@ -696,7 +696,7 @@ fn table(t: &T) -> Vec<Case> {
                     &t.probe.request,
                 ]),
                 vec![Expect::ok(b"Bye!")],
-                End::Closed,
+                Afterwards::Closed,
             ),
             t.tcp(
                 "service/echo-empty",
@@ -704,7 +704,7 @@ fn table(t: &T) -> Vec<Case> {
                 WHY_EMPTY,
                 frame(br#"{"data_size":0,"op":"echo"}"#, b""),
                 vec![Expect::ok(b"")],
-                End::Open,
+                Afterwards::Open,
             ),
         ]);
     }
@@ -731,7 +731,7 @@ fn table(t: &T) -> Vec<Case> {
         WHY_PIPELINE,
         three.clone(),
         three_replies.clone(),
-        End::Open,
+        Afterwards::Open,
     ));
     let mut bytewise = t.tcp(
         "pipeline/byte-at-a-time",
@@ -739,7 +739,7 @@ fn table(t: &T) -> Vec<Case> {
         WHY_PIPELINE,
         three,
         three_replies,
-        End::Open,
+        Afterwards::Open,
     );
     if let Exchange::Tcp { writes, .. } = &mut bytewise.exchange {
         *writes = Writes::Chunks(1);
@@ -760,7 +760,7 @@ fn table(t: &T) -> Vec<Case> {
         WHY_PIPELINE,
         cat(&[&a, &frame(unknown.as_bytes(), &decoy), &b]),
         vec![a_reply, Expect::status("bad_request"), b_reply],
-        End::Open,
+        Afterwards::Open,
     ));
 
     // Header forms that must be accepted.
@@ -798,7 +798,7 @@ fn table(t: &T) -> Vec<Case> {
             why,
             request,
             vec![reply],
-            End::Open,
+            Afterwards::Open,
         ));
     }
     let (nest_body, nest_reply) = t.ok_body(b"hi", b"HI");
@@ -818,7 +818,7 @@ fn table(t: &T) -> Vec<Case> {
         WHY_NEST_OK,
         frame(&nest_header, &nest_body),
         vec![nest_reply],
-        End::Open,
+        Afterwards::Open,
     ));
 
     // Recoverable: error reply, body (a decoy frame) skipped, connection open.
@@ -838,7 +838,7 @@ fn table(t: &T) -> Vec<Case> {
             WHY_UNREPRESENTABLE,
             frame(br#"{"data_size":18446744073709551615,"op":"greet"}"#, b""),
             vec![Expect::status("too_large")],
-            End::Stop,
+            Afterwards::Stop,
         ));
     }
 
@@ -1044,7 +1044,7 @@ fn table(t: &T) -> Vec<Case> {
         WHY_SMUGGLE,
         frame(&carrier, &smuggled),
         vec![Expect::status("bad_frame")],
-        End::Closed,
+        Afterwards::Closed,
     ));
     // Replies sent to a server: never answered, connection closed.
     v.push(t.tcp(
@@ -1053,7 +1053,7 @@ fn table(t: &T) -> Vec<Case> {
         WHY_REPLY,
         cat(&[&hi(r#"{"data_size":2,"status":"ok"}"#), &t.probe.request]),
         vec![],
-        End::Closed,
+        Afterwards::Closed,
     ));
     v.push(t.tcp(
         "reply/error",
@@ -1064,7 +1064,7 @@ fn table(t: &T) -> Vec<Case> {
             &t.probe.request,
         ]),
         vec![],
-        End::Closed,
+        Afterwards::Closed,
     ));
 
     v.extend(boundary_cases(t));

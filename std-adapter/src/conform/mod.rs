@@ -39,15 +39,16 @@
 //! write, or in chunks), reads the replies it expects, in order, and then
 //! checks what SPEC says happens next:
 //!
-//! - [`End::Open`]: the connection still serves. The runner proves it by
-//!   appending the case's [`Probe`] to the request and expecting its reply
-//!   last.
-//! - [`End::Closed`]: the server closes: after the expected replies, a read
-//!   gives EOF or a reset within the timeout, and no further frame arrives.
-//!   Fatal cases put a body and a probe after the bad header, so a server
-//!   that wrongly goes on answers something and fails with a concrete reason.
-//! - [`End::Stop`]: nothing is checked after the replies (the client ends
-//!   the case, e.g. after `too_large` for a body it never sends).
+//! - [`Afterwards::Open`]: the connection still serves. The runner proves
+//!   it by appending the case's [`Probe`] to the request and expecting its
+//!   reply last.
+//! - [`Afterwards::Closed`]: the server closes: after the expected replies,
+//!   a read gives EOF or a reset within the timeout, and no further frame
+//!   arrives. Fatal cases put a body and a probe after the bad header, so a
+//!   server that wrongly goes on answers something and fails with a
+//!   concrete reason.
+//! - [`Afterwards::Stop`]: nothing is checked after the replies (the client
+//!   ends the case, e.g. after `too_large` for a body it never sends).
 //!
 //! A UDP case sends one datagram and expects one reply datagram, or none
 //! ([`Exchange::Udp`] with `reply: None`): nothing may arrive within
@@ -115,7 +116,7 @@ pub enum Writes {
 
 /// What must happen on a TCP connection after the expected replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+pub enum Afterwards {
     /// It still serves: the case's [`Probe`] is appended and its reply
     /// expected last.
     Open,
@@ -130,14 +131,14 @@ pub enum End {
 pub enum Exchange {
     /// A fresh TCP connection.
     Tcp {
-        /// Everything the client writes (before the probe of [`End::Open`]).
+        /// Everything the client writes (before the probe of [`Afterwards::Open`]).
         request: Vec<u8>,
         /// In one write or in chunks.
         writes: Writes,
         /// The replies, in order.
         replies: Vec<Expect>,
         /// What happens next.
-        end: End,
+        end: Afterwards,
     },
     /// One request datagram.
     Udp {
@@ -347,6 +348,24 @@ impl fmt::Display for Outcome {
 
 /// Runs every TCP case of [`cases`] (matching [`Options::only`]) against
 /// `addr`.
+///
+/// ```
+/// use jframe_std::conform::{self, Options, Verdict};
+/// use jframe_std::server::{Config, Server};
+///
+/// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
+/// let addr = server.local_addr()?;
+/// let stop = server.shutdown_handle()?;
+/// let running = std::thread::spawn(move || server.run());
+///
+/// let opts = Options { jobs: 4, ..Options::default() };
+/// let outcomes = conform::run_tcp(addr, &opts);
+/// assert!(outcomes.iter().all(|o| o.verdict() == Verdict::Pass));
+///
+/// stop.shutdown();
+/// running.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run_tcp(addr: SocketAddr, opts: &Options) -> Vec<Outcome> {
     run(&cases(), Some(addr), None, opts, &|_| {})
 }

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::check::{Departures, Reply, check, parse_frame};
-use super::{Case, End, Exchange, Options, Writes};
+use super::{Afterwards, Case, Exchange, Options, Writes};
 
 /// How a wait for a frame ended, other than with a frame.
 enum Stop {
@@ -130,7 +130,7 @@ pub(super) fn run_case(
     }
     let mut bytes = request.clone();
     let mut want = replies.clone();
-    if *end == End::Open {
+    if *end == Afterwards::Open {
         bytes.extend_from_slice(&case.probe.request);
         want.push(case.probe.reply.clone());
     }
@@ -148,7 +148,7 @@ pub(super) fn run_case(
             Ok(reply) => departures.merge(check(expect, &reply).map_err(|m| {
                 note(if n == 1 {
                     m
-                } else if *end == End::Open && i == n - 1 {
+                } else if *end == Afterwards::Open && i == n - 1 {
                     format!("probe reply: {m}")
                 } else {
                     format!("reply {} of {n}: {m}", i + 1)
@@ -163,7 +163,7 @@ pub(super) fn run_case(
             }
         }
     }
-    if *end != End::Closed {
+    if *end != Afterwards::Closed {
         return Ok(departures);
     }
     match c.next(t) {

@@ -12,7 +12,7 @@ use jframe::{DecodeError, Decoder, Event, PREFIX_LEN};
 use super::Dir;
 use super::report::Frame;
 use crate::MAX_HEADER;
-use crate::stream::identify;
+use crate::client::identify;
 
 /// Requests not yet answered, in order: when the proxy saw each end.
 /// Shared by a connection's two directions.

@@ -14,8 +14,8 @@ use jframe::service::{Admission, Instant, admit};
 
 use super::{Busy, Config};
 
-/// A live connection as the registry sees it.
-pub(super) trait Live {
+/// A connection as the registry tracks it.
+pub(super) trait Tracked {
     /// Since when its session has waited between frames with nothing to
     /// send ([`jframe::service::Session::idle_since`]), if it does.
     fn idle_since(&self) -> Option<Instant>;
@@ -47,7 +47,7 @@ pub(super) struct Connections<C> {
     drained: Condvar,
 }
 
-impl<C: Live> Connections<C> {
+impl<C: Tracked> Connections<C> {
     pub(super) fn new() -> Self {
         Connections {
             registry: Mutex::new(Registry {
@@ -75,7 +75,7 @@ impl<C: Live> Connections<C> {
         client: IpAddr,
         config: &Config,
         conn: impl FnOnce() -> Arc<C>,
-    ) -> Result<Slot<C>, Busy> {
+    ) -> Result<Registration<C>, Busy> {
         let mut reg = self.registry();
         let key = client_key(client);
         let from_client = reg.per_client.get(&key).copied().unwrap_or(0);
@@ -96,7 +96,7 @@ impl<C: Live> Connections<C> {
         reg.next_id += 1;
         reg.conns.insert(id, conn());
         *reg.per_client.entry(key).or_insert(0) += 1;
-        Ok(Slot {
+        Ok(Registration {
             conns: self.clone(),
             id,
             client: key,
@@ -170,13 +170,13 @@ pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
 
 /// Frees a connection's slot when it ends, however it ends.
 #[derive(Debug)]
-pub(super) struct Slot<C: Live> {
+pub(super) struct Registration<C: Tracked> {
     conns: Arc<Connections<C>>,
     id: u64,
     client: IpAddr,
 }
 
-impl<C: Live> Drop for Slot<C> {
+impl<C: Tracked> Drop for Registration<C> {
     fn drop(&mut self) {
         crate::metrics::connection_closed();
         let mut reg = self.conns.registry();

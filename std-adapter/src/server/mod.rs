@@ -1,5 +1,5 @@
 //! The jframe servers: TCP with a thread per connection (as seeds 001 and
-//! 002 do it), UDP with one frame per datagram.
+//! 002 do it) or on tokio ([`Driver`]), UDP with one frame per datagram.
 //!
 //! Each TCP driver is a loop around core's sans-IO
 //! [`Session`](jframe::service::Session): it reads into the session, writes
@@ -14,8 +14,18 @@
 //! answered `too_large` and skipped unbuffered. Shutdown stops accepting,
 //! ends idle connections, lets in-flight frames finish within a grace
 //! period, then closes the rest.
+//!
+//! - `config`: [`Config`], the session settings it gives, the `busy`
+//!   refusal;
+//! - `connections`: the registry of live connections both TCP drivers
+//!   share (admission, eviction, shutdown, drain);
+//! - `tcp` and `tokio`: the two TCP drivers; `udp`: the UDP loop;
+//! - `fd_limit`: the descriptor limit and the connections it carries;
+//! - [`proxy_header`]: the PROXY protocol header.
 
+mod config;
 mod connections;
+mod fd_limit;
 pub mod proxy_header;
 mod tcp;
 #[cfg(feature = "tokio")]
@@ -29,112 +39,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use jframe::service::{self, Instant, Limits, Refusal, Service, Timeouts};
+use jframe::service::{self, Instant, Service};
 
-use crate::files::Root;
 use crate::services::StdServices;
-
-pub use udp::{UDP_MAX_EXTRA, udp_reply};
-
-/// Server settings.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Directory `get` serves; `None`: every `get` is `forbidden`.
-    pub root: Option<Root>,
-    /// Sent as a frame on every new TCP connection (seed 001's `Welcome!`).
-    pub welcome: Option<String>,
-    /// Most simultaneous TCP connections (see [`max_conns_for_fd_limit`]).
-    pub max_conns: usize,
-    /// Most simultaneous TCP connections from one client address.
-    pub max_conns_per_client: usize,
-    /// Largest request body accepted.
-    pub max_body: u64,
-    /// Bytes that bodies held whole (Unicode `upper`) and their replies may
-    /// take at once, server-wide: past it `busy`, and `too_large` for a
-    /// request that alone needs more (see [`crate::services::StdServices`]).
-    pub body_budget: u64,
-    /// From a frame's first byte to the end of its header.
-    pub header_timeout: Duration,
-    /// Longest wait for the next frame.
-    pub idle_timeout: Duration,
-    /// A body must keep arriving at this many bytes per second on average,
-    /// after a first `header_timeout` of grace, or the connection is closed
-    /// (so a trickling peer cannot hold a slot for ever).
-    pub body_min_rate: u64,
-    /// Longest a single socket write may block.
-    pub write_timeout: Duration,
-    /// How long shutdown waits for in-flight frames.
-    pub grace: Duration,
-    /// Every TCP connection must begin with a PROXY protocol header (v1 or
-    /// v2, see [`proxy_header`]) from a peer in [`Self::trusted_proxies`];
-    /// the client it names is the connection's address from then on.
-    /// Connections from elsewhere, or without a valid header, are closed.
-    pub proxy_protocol: bool,
-    /// Who may send a PROXY header (with `proxy_protocol`; empty: nobody).
-    pub trusted_proxies: Vec<proxy_header::Cidr>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            root: None,
-            welcome: None,
-            max_conns: 1024,
-            max_conns_per_client: 256,
-            max_body: 16 << 20,
-            body_budget: crate::budget::DEFAULT_BODY_BUDGET,
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(300),
-            body_min_rate: 1024,
-            write_timeout: Duration::from_secs(30),
-            grace: Duration::from_secs(10),
-            proxy_protocol: false,
-            trusted_proxies: Vec::new(),
-        }
-    }
-}
-
-impl Config {
-    /// The session deadlines these settings give (a body's grace is the
-    /// header timeout).
-    pub fn timeouts(&self) -> Timeouts {
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        Timeouts {
-            idle_ms: ms(self.idle_timeout),
-            header_ms: ms(self.header_timeout),
-            body_grace_ms: ms(self.header_timeout),
-            body_min_rate: u32::try_from(self.body_min_rate).unwrap_or(u32::MAX),
-            write_ms: ms(self.write_timeout),
-        }
-    }
-
-    /// A session's settings: these limits and deadlines, and the welcome.
-    fn session(&self) -> service::Config<'_> {
-        service::Config {
-            limits: Limits {
-                max_header: crate::MAX_HEADER,
-                max_body: self.max_body,
-            },
-            timeouts: self.timeouts(),
-            welcome: self.welcome.as_deref().map(str::as_bytes),
-        }
-    }
-
-    /// The `busy` refusal for a connection over a limit.
-    fn busy(&self, why: Busy) -> Refusal {
-        let mut r = Refusal::text(jframe::Status::Busy, "");
-        match why {
-            Busy::Server => r.push("server is at its limit of "),
-            Busy::Client => r.push("this address is at its limit of "),
-        };
-        let limit = match why {
-            Busy::Server => self.max_conns,
-            Busy::Client => self.max_conns_per_client,
-        };
-        r.push_number(limit as u64).push(" connections");
-        r
-    }
-}
+use config::Busy;
+pub use config::Config;
+pub use fd_limit::{RESERVED_FDS, max_conns_for_fd_limit, raise_fd_limit};
 
 /// The session clock: milliseconds since the process first asked.
 fn now() -> Instant {
@@ -167,52 +77,11 @@ fn ended(client: SocketAddr, end: io::Result<service::End>) {
 
 /// A peer that resets or vanishes is routine.
 fn routine(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::NotConnected
-    )
+    crate::peer_closed(e) || e.kind() == io::ErrorKind::NotConnected
 }
 
 /// How long a refused connection may take to close after its `busy`.
 const BUSY_LINGER_MS: u64 = 200;
-
-/// Descriptors kept back from connections: the listener, the UDP socket,
-/// the busy replier's sockets, files `get` opens, logging.
-pub const RESERVED_FDS: u64 = 64;
-
-/// Raises the soft `nofile` limit to the hard one (as Go's runtime and many
-/// servers do at start) and returns the new soft limit; `None` where it
-/// cannot be read.
-pub fn raise_fd_limit() -> Option<u64> {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
-    if limit.current != limit.maximum {
-        let raised = rustix::process::Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        };
-        match setrlimit(Resource::Nofile, raised) {
-            Ok(()) => limit = raised,
-            Err(e) => log::debug!("cannot raise the nofile limit: {e}"),
-        }
-    }
-    limit.current
-}
-
-/// The most connections `fds` descriptors can carry: one per connection
-/// (plus [`RESERVED_FDS`]), and never more than `wanted`.
-pub fn max_conns_for_fd_limit(wanted: usize, fds: Option<u64>) -> usize {
-    match fds {
-        Some(fds) => {
-            let room = usize::try_from(fds.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
-            wanted.min(room.max(1))
-        }
-        None => wanted,
-    }
-}
 
 /// Thread stack for connection threads: small, so 1,000 connections stay
 /// within 64 MiB (only touched pages count, but keep the reserve modest).
@@ -231,7 +100,7 @@ struct ConnEntry {
     state: connections::Published,
 }
 
-impl connections::Live for ConnEntry {
+impl connections::Tracked for ConnEntry {
     fn idle_since(&self) -> Option<Instant> {
         self.state.idle_since()
     }
@@ -322,26 +191,8 @@ impl ShutdownHandle {
     }
 }
 
-/// Why a connection is answered `busy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Busy {
-    /// The server holds `max_conns` connections.
-    Server,
-    /// This client address holds `max_conns_per_client`.
-    Client,
-}
-
 /// Makes each connection's service (and the UDP socket's).
 type Make<S> = Arc<dyn Fn() -> S + Send + Sync>;
-
-impl From<Busy> for crate::metrics::Refusal {
-    fn from(why: Busy) -> Self {
-        match why {
-            Busy::Server => crate::metrics::Refusal::Busy,
-            Busy::Client => crate::metrics::Refusal::PerClient,
-        }
-    }
-}
 
 /// With [`Config::proxy_protocol`]: the client a freshly accepted
 /// connection's PROXY header names, or `None` after logging and counting
@@ -374,7 +225,7 @@ fn proxy_refusal(
             } else {
                 log::warn!("{peer}: refused: {e}");
             }
-            crate::metrics::refused(crate::metrics::Refusal::ProxyProtocol);
+            crate::metrics::refused(crate::metrics::RefusalReason::ProxyProtocol);
             close(Shutdown::Both);
             None
         }
@@ -382,13 +233,27 @@ fn proxy_refusal(
 }
 
 /// A bound, not yet running server: SPEC's services ([`StdServices`]) by
-/// default, or yours ([`Server::with_service`]), on both TCP engines and
+/// default, or yours ([`Server::with_service`]), on both TCP drivers and
 /// UDP, with every SPEC rule the session keeps around them.
+///
+/// ```
+/// use jframe_std::server::{Config, Driver, Server};
+///
+/// let any = "127.0.0.1:0".parse()?;
+/// let server = Server::bind(any, Some(any), Config::default())?.with_driver(Driver::Threads);
+/// println!("tcp {}, udp {:?}", server.local_addr()?, server.udp_addr());
+/// let stop = server.shutdown_handle()?;
+/// let running = std::thread::spawn(move || server.run());
+/// // ... serve until told to stop (a signal handler would call this):
+/// stop.shutdown();
+/// running.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Server<S = StdServices> {
     shared: Arc<Shared>,
     listener: TcpListener,
     udp: Option<UdpSocket>,
-    engine: Engine,
+    driver: Driver,
     make: Make<S>,
 }
 
@@ -397,15 +262,25 @@ impl<S> std::fmt::Debug for Server<S> {
         f.debug_struct("Server")
             .field("listener", &self.listener)
             .field("udp", &self.udp)
-            .field("engine", &self.engine)
+            .field("driver", &self.driver)
             .finish_non_exhaustive()
     }
 }
 
 /// Which driver serves TCP (UDP has its own thread either way). Both run
-/// the same engine, services and limits.
+/// core's protocol engine ([`jframe::service::Session`]) with the same
+/// services and limits.
+///
+/// ```
+/// use jframe_std::server::{Config, Driver, Server};
+///
+/// let driver: Driver = "threads".parse()?;
+/// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?.with_driver(driver);
+/// # drop(server);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Engine {
+pub enum Driver {
     /// A thread per connection.
     #[default]
     Threads,
@@ -413,14 +288,14 @@ pub enum Engine {
     Tokio,
 }
 
-impl std::str::FromStr for Engine {
+impl std::str::FromStr for Driver {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "threads" => Ok(Engine::Threads),
-            "tokio" => Ok(Engine::Tokio),
-            other => Err(format!("unknown engine {other:?} (threads or tokio)")),
+            "threads" => Ok(Driver::Threads),
+            "tokio" => Ok(Driver::Tokio),
+            other => Err(format!("unknown TCP driver {other:?} (threads or tokio)")),
         }
     }
 }
@@ -449,7 +324,7 @@ impl Server {
             }),
             listener,
             udp,
-            engine: Engine::Threads,
+            driver: Driver::Threads,
             make: Arc::new(move || {
                 StdServices::with_budget(root.clone(), max_body, budget.clone())
             }),
@@ -470,7 +345,7 @@ impl<S: Service + 'static> Server<S> {
             shared: self.shared,
             listener: self.listener,
             udp: self.udp,
-            engine: self.engine,
+            driver: self.driver,
             make: Arc::new(make),
         }
     }
@@ -485,9 +360,9 @@ impl<S: Service + 'static> Server<S> {
         self.udp.as_ref().and_then(|u| u.local_addr().ok())
     }
 
-    /// Serves TCP with `engine` (default [`Engine::Threads`]).
-    pub fn with_engine(mut self, engine: Engine) -> Self {
-        self.engine = engine;
+    /// Serves TCP with `driver` (default [`Driver::Threads`]).
+    pub fn with_driver(mut self, driver: Driver) -> Self {
+        self.driver = driver;
         self
     }
 
@@ -510,10 +385,10 @@ impl<S: Service + 'static> Server<S> {
     /// has finished, or the grace period has run out and the rest were
     /// closed.
     pub fn run(self) -> io::Result<()> {
-        if self.engine == Engine::Tokio && !cfg!(feature = "tokio") {
+        if self.driver == Driver::Tokio && !cfg!(feature = "tokio") {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "the tokio engine needs jframe-std's `tokio` feature",
+                "the tokio driver needs jframe-std's `tokio` feature",
             ));
         }
         let udp = match self.udp {
@@ -527,9 +402,9 @@ impl<S: Service + 'static> Server<S> {
             }
             None => None,
         };
-        let served = match self.engine {
+        let served = match self.driver {
             #[cfg(feature = "tokio")]
-            Engine::Tokio => self::tokio::serve(self.listener, &self.shared, &self.make),
+            Driver::Tokio => self::tokio::serve(self.listener, &self.shared, &self.make),
             _ => {
                 tcp::accept_loop(&self.listener, &self.shared, &self.make);
                 drop(self.listener);

@@ -8,7 +8,7 @@
 //! A driver calls [`read_blocking`] or [`read_async`] before admitting a
 //! connection, and from then on uses the address it returns (logs, the
 //! per-client limit, `busy`, metrics). Any error means: log it, count it
-//! ([`crate::metrics::refused`]), close the connection.
+//! ([`crate::metrics::REFUSALS_TOTAL`]), close the connection.
 //!
 //! A `LOCAL` v2 header (HAProxy's health checks) and a v1 `UNKNOWN` one
 //! carry no client: the connection is the proxy's own, and keeps the

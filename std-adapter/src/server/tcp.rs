@@ -26,7 +26,7 @@ pub(super) fn accept_loop<S: Service + 'static>(
     shared: &Arc<Shared>,
     make: &super::Make<S>,
 ) {
-    let (reject_tx, reject_rx) = sync_channel::<(Arc<TcpStream>, Refusal)>(64);
+    let (reject_tx, reject_rx) = sync_channel::<Rejected>(64);
     let write_ms = shared.config.timeouts().write_ms.min(1000);
     let rejector = thread::Builder::new()
         .name("busy".into())
@@ -35,46 +35,110 @@ pub(super) fn accept_loop<S: Service + 'static>(
     if let Err(e) = &rejector {
         log::warn!("no thread for busy replies ({e}); over-limit connections are just closed");
     }
+    let admitter = Admitter {
+        shared: shared.clone(),
+        reject: reject_tx,
+        make: make.clone(),
+    };
     accept_until_stopped(listener, shared, |stream, peer| {
-        admit(shared, stream, peer, &reject_tx, make);
+        admitter.admit(stream, peer);
     });
-    drop(reject_tx);
+    // The busy replier ends once the last sender (the admitter's) is gone.
+    drop(admitter);
     if let Ok(t) = rejector {
         let _ = t.join();
     }
 }
 
-/// Registers and starts a connection, or hands it to the busy replier.
-/// Behind a PROXY header, the connection's own thread reads the header
-/// first and admits it by the client the header names.
-fn admit<S: Service + 'static>(
-    shared: &Arc<Shared>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    reject: &SyncSender<(Arc<TcpStream>, Refusal)>,
-    make: &super::Make<S>,
-) {
-    if shared.config.proxy_protocol {
-        // An untrusted peer is refused here, before it costs a thread.
-        if !super::proxy_header::trusted(peer.ip(), &shared.config.trusted_proxies) {
-            let untrusted = Err(super::proxy_header::ProxyHeaderError::Untrusted);
-            let _ = super::proxy_refusal(untrusted, peer, |how| {
-                let _ = stream.shutdown(how);
+/// A connection waiting for `busy`, and the refusal it gets.
+type Rejected = (Arc<TcpStream>, Refusal);
+
+/// What each accepted connection is handed to: the server's state, the
+/// busy replier's queue, and what makes each connection's service.
+struct Admitter<S> {
+    shared: Arc<Shared>,
+    reject: SyncSender<Rejected>,
+    make: super::Make<S>,
+}
+
+impl<S> Clone for Admitter<S> {
+    fn clone(&self) -> Self {
+        Admitter {
+            shared: self.shared.clone(),
+            reject: self.reject.clone(),
+            make: self.make.clone(),
+        }
+    }
+}
+
+impl<S: Service + 'static> Admitter<S> {
+    /// Registers and starts a connection, or hands it to the busy replier.
+    /// Behind a PROXY header, the connection's own thread reads the header
+    /// first and admits it by the client the header names.
+    fn admit(&self, stream: TcpStream, peer: SocketAddr) {
+        let config = &self.shared.config;
+        if config.proxy_protocol {
+            // An untrusted peer is refused here, before it costs a thread.
+            if !super::proxy_header::trusted(peer.ip(), &config.trusted_proxies) {
+                let untrusted = Err(super::proxy_header::ProxyHeaderError::Untrusted);
+                let _ = super::proxy_refusal(untrusted, peer, |how| {
+                    let _ = stream.shutdown(how);
+                });
+                return;
+            }
+            let admitter = self.clone();
+            spawn(peer, move || {
+                if let Some(client) = super::proxied_client(&stream, peer, &admitter.shared.config)
+                    && let Some(run) = admitter.register(stream, client)
+                {
+                    run();
+                }
             });
             return;
         }
-        let (shared, reject, make) = (shared.clone(), reject.clone(), make.clone());
-        spawn(peer, move || {
-            if let Some(client) = super::proxied_client(&stream, peer, &shared.config)
-                && let Some(run) = register(&shared, stream, client, &reject, &make)
-            {
-                run();
-            }
-        });
-        return;
+        if let Some(run) = self.register(stream, peer) {
+            spawn(peer, run);
+        }
     }
-    if let Some(run) = register(shared, stream, peer, reject, make) {
-        spawn(peer, run);
+
+    /// Registers the connection of `client` (making room by core's rule)
+    /// and returns what serves it, or hands it to the busy replier.
+    fn register(
+        &self,
+        stream: TcpStream,
+        client: SocketAddr,
+    ) -> Option<impl FnOnce() + Send + 'static> {
+        let shared = &self.shared;
+        // One descriptor per connection: the registry (for shutdown and
+        // eviction) and the connection's thread share the same socket.
+        let entry = Arc::new(ConnEntry {
+            stream: Arc::new(stream),
+            state: connections::Published::accepted(now()),
+        });
+        let slot = match shared
+            .conns
+            .admit(client.ip(), &shared.config, || entry.clone())
+        {
+            Ok(slot) => slot,
+            Err(why) => {
+                log::debug!("{client}: {why:?} connection limit reached, replying busy");
+                crate::metrics::refused(why.into());
+                let stream = entry.stream.clone();
+                if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
+                    self.reject.try_send((stream, shared.config.busy(why)))
+                {
+                    let _ = s.shutdown(Shutdown::Both);
+                }
+                return None;
+            }
+        };
+        let conn_shared = shared.clone();
+        let make = self.make.clone();
+        Some(move || {
+            let _slot = slot;
+            log::debug!("{client}: connected");
+            super::ended(client, serve(&conn_shared, &entry, Metered::new(make())));
+        })
     }
 }
 
@@ -91,52 +155,11 @@ fn spawn(peer: SocketAddr, run: impl FnOnce() + Send + 'static) {
     }
 }
 
-/// Registers the connection of `client` (making room by core's rule) and
-/// returns what serves it, or hands it to the busy replier.
-fn register<S: Service + 'static>(
-    shared: &Arc<Shared>,
-    stream: TcpStream,
-    client: SocketAddr,
-    reject: &SyncSender<(Arc<TcpStream>, Refusal)>,
-    make: &super::Make<S>,
-) -> Option<impl FnOnce() + Send + 'static> {
-    // One descriptor per connection: the registry (for shutdown and
-    // eviction) and the connection's thread share the same socket.
-    let entry = Arc::new(ConnEntry {
-        stream: Arc::new(stream),
-        state: connections::Published::accepted(now()),
-    });
-    let slot = match shared
-        .conns
-        .admit(client.ip(), &shared.config, || entry.clone())
-    {
-        Ok(slot) => slot,
-        Err(why) => {
-            log::debug!("{client}: {why:?} connection limit reached, replying busy");
-            crate::metrics::refused(why.into());
-            let stream = entry.stream.clone();
-            if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
-                reject.try_send((stream, shared.config.busy(why)))
-            {
-                let _ = s.shutdown(Shutdown::Both);
-            }
-            return None;
-        }
-    };
-    let conn_shared = shared.clone();
-    let make = make.clone();
-    Some(move || {
-        let _slot = slot;
-        log::debug!("{client}: connected");
-        super::ended(client, serve(&conn_shared, &entry, Metered::new(make())));
-    })
-}
-
 /// Answers over-limit connections with `busy`, one at a time, through
 /// core's [`Refused`]: the reply, then what the peer sends is read until it
 /// closes or the linger passes, so that closing does not reset the
 /// connection before the reply is read.
-fn reject_loop(rx: &Receiver<(Arc<TcpStream>, Refusal)>, write_ms: u64) {
+fn reject_loop(rx: &Receiver<Rejected>, write_ms: u64) {
     let mut buf = [0u8; 256];
     let mut sink = [0u8; 4096];
     for (stream, busy) in rx {

@@ -10,7 +10,10 @@
 //!   and one worker thread per core, each a current-thread runtime with a
 //!   `LocalSet`; connections are dealt to the workers in turn. One runtime
 //!   per core is what a thread-per-core server does anyway, and keeps each
-//!   connection's buffers on the core that uses them.
+//!   connection's buffers on the core that uses them. It is a choice, not
+//!   a need: core's session and its async engine are `Send` (a
+//!   compile-time check in `core/tests/engine.rs`); staying on one thread
+//!   lets a worker's buffer pool be an `Rc` with no lock.
 //! - **Memory.** A connection holds its 16 KiB of buffers (one `Vec` split
 //!   into rx, tx and frame) only while it has work: when its session waits
 //!   between frames with nothing to send and the socket has nothing more,
@@ -65,7 +68,7 @@ struct Conn {
     wake: Notify,
 }
 
-impl connections::Live for Conn {
+impl connections::Tracked for Conn {
     fn idle_since(&self) -> Option<Instant> {
         self.state.idle_since()
     }
@@ -96,11 +99,11 @@ struct State {
     busy_replies: AtomicUsize,
 }
 
-type Slot = connections::Slot<Conn>;
+type Registration = connections::Registration<Conn>;
 
 /// Work for a worker thread.
 enum Job<S> {
-    Serve(Arc<Conn>, Slot, SocketAddr, super::Make<S>),
+    Serve(Arc<Conn>, Registration, SocketAddr, super::Make<S>),
     Busy(TcpStream, Refusal),
     /// A connection to admit once its PROXY header has been read.
     Proxied(TcpStream, SocketAddr, super::Make<S>),
@@ -224,7 +227,7 @@ fn worker<S: Service + 'static>(
 async fn serve_admitted<S: Service>(
     shared: &Shared,
     conn: &Conn,
-    slot: Slot,
+    slot: Registration,
     client: SocketAddr,
     pool: &Pool,
     service: S,

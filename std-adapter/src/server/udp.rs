@@ -1,5 +1,5 @@
 //! UDP: one frame per datagram, one reply per request, never much larger
-//! than the request (no amplification).
+//! than the request (no amplification: core's [`datagram::answer`]).
 
 use std::io;
 use std::net::UdpSocket;
@@ -9,10 +9,6 @@ use std::time::Duration;
 use jframe::service::{Limits, Service, datagram};
 
 use super::Shared;
-use crate::services::StdServices;
-
-/// A reply may exceed its request by at most this many bytes (core's rule).
-pub const UDP_MAX_EXTRA: usize = datagram::MAX_EXTRA;
 
 /// Largest datagram received (the UDP maximum rounds up to this).
 const DATAGRAM: usize = 65_536;
@@ -66,18 +62,4 @@ pub(super) fn serve<S: Service>(sock: &UdpSocket, shared: &Shared, make: &dyn Fn
             log::debug!("udp: reply to {src} failed: {e}");
         }
     }
-}
-
-/// The reply to one request datagram, or `None` when none is due (it is a
-/// reply itself) or not even a bare status fits within the request's size
-/// plus [`UDP_MAX_EXTRA`]. The rules are core's ([`datagram::answer`]).
-pub fn udp_reply(datagram: &[u8], services: &mut StdServices, max_body: u64) -> Option<Vec<u8>> {
-    let mut out = vec![0u8; datagram::MAX_DATAGRAM];
-    let limits = Limits {
-        max_header: crate::MAX_HEADER,
-        max_body,
-    };
-    let n = datagram::answer(datagram, &mut out, services, &limits)?;
-    out.truncate(n);
-    Some(out)
 }

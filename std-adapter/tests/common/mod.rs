@@ -1,49 +1,122 @@
-//! Shared helpers: spawn the built `jframe` binary, raw frames, Python.
+//! Shared helpers: spawn the built `jframe` binary and Python peers (here),
+//! raw frames (`frames`), in-process servers and fixtures (`fixtures`),
+//! `--metrics` servers and their scrapes (`metrics`), checks of `jframe
+//! conform`'s reports (`report`).
 #![allow(dead_code)]
+
+mod fixtures;
+mod frames;
+mod metrics;
+mod report;
+
+// Each test uses some of the helpers, not all.
+#[allow(unused_imports)]
+pub use fixtures::*;
+#[allow(unused_imports)]
+pub use frames::*;
+#[allow(unused_imports)]
+pub use metrics::*;
+#[allow(unused_imports)]
+pub use report::*;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_jframe");
+/// The built `jframe` (a test that runs it needs the `cli` feature).
+pub const BIN: &str = match option_env!("CARGO_BIN_EXE_jframe") {
+    Some(bin) => bin,
+    None => "jframe (built only with the cli feature)",
+};
 
-/// A `jframe serve` child on 127.0.0.1 with ephemeral ports; killed on drop.
+/// `bin ARGS`, logging only warnings.
+pub fn command(bin: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(args).env("RUST_LOG", "warn");
+    cmd
+}
+
+/// `jframe ARGS`, logging only warnings.
+pub fn jframe_command(args: &[&str]) -> Command {
+    command(BIN, args)
+}
+
+/// The first line a child prints on `from` (its stdout or stderr).
+pub fn first_line(from: &mut impl BufRead, what: &str) -> String {
+    let mut line = String::new();
+    from.read_line(&mut line)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    line
+}
+
+/// Bytes as text, for messages and comparisons.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs `jframe ARGS` without stdin, killed past 60 s.
+pub fn jframe(args: &[&str]) -> Output {
+    run_jframe(args, None)
+}
+
+/// `o`'s stderr says `needle`.
+pub fn assert_stderr_has(o: &Output, needle: &str) {
+    let err = text(&o.stderr);
+    assert!(err.contains(needle), "{needle:?} not in: {err}");
+}
+
+/// A `jframe serve` child on 127.0.0.1 (ephemeral ports unless `args`
+/// say `--listen`); killed on drop.
 pub struct ServerProc {
     pub child: Child,
     pub tcp: SocketAddr,
     pub udp: Option<SocketAddr>,
+    /// The metrics endpoint, with `--metrics`.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl ServerProc {
     pub fn start(args: &[&str]) -> ServerProc {
-        let udp_wanted = args.contains(&"--udp");
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "warn")
+        Self::start_bin(BIN, args)
+    }
+
+    /// [`Self::start`] with another build of `jframe`.
+    pub fn start_bin(bin: &str, args: &[&str]) -> ServerProc {
+        let listen: &[&str] = if args.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
+        let mut child = command(bin, &[&["serve"], listen, args].concat())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn jframe serve");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let (mut tcp, mut udp) = (None, None);
-        while tcp.is_none() || (udp_wanted && udp.is_none()) {
+        let (mut tcp, mut udp, mut metrics) = (None, None, None);
+        let udp_wanted = args.contains(&"--udp");
+        let metrics_wanted = args.contains(&"--metrics");
+        while tcp.is_none()
+            || (udp_wanted && udp.is_none())
+            || (metrics_wanted && metrics.is_none())
+        {
             let mut line = String::new();
             if out.read_line(&mut line).expect("read serve output") == 0 {
-                panic!("jframe serve exited before listening");
+                panic!("jframe serve {args:?} exited before listening");
             }
-            let addr = line
-                .split_whitespace()
-                .last()
-                .map(|a| a.parse::<SocketAddr>());
+            let last = line.split_whitespace().last().unwrap_or("");
             if line.contains("listening on tcp") {
-                tcp = Some(addr.unwrap().unwrap());
+                tcp = Some(last.parse().expect("tcp address"));
             } else if line.contains("listening on udp") {
-                udp = Some(addr.unwrap().unwrap());
+                udp = Some(last.parse().expect("udp address"));
+            } else if line.contains("metrics on http://") {
+                let addr = last
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/metrics");
+                metrics = Some(addr.parse().expect("metrics address"));
             }
         }
         // Keep draining stdout so the child never blocks on it.
@@ -55,6 +128,7 @@ impl ServerProc {
             child,
             tcp: tcp.unwrap(),
             udp,
+            metrics,
         }
     }
 
@@ -94,65 +168,16 @@ impl Drop for ServerProc {
     }
 }
 
-/// A raw frame: prefix + header JSON + body, built by hand.
-pub fn raw_frame(header_json: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = (header_json.len() as i32).to_le_bytes().to_vec();
-    v.extend_from_slice(header_json.as_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-/// A connected stream with generous timeouts.
-pub fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
-    s
-}
-
-/// Reads one frame by hand: (header JSON as serde_json::Value-free string, body).
-pub fn read_raw_frame(s: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
-    let mut prefix = [0u8; 4];
-    s.read_exact(&mut prefix)?;
-    let len = i32::from_le_bytes(prefix);
-    assert!((2..=4096).contains(&len), "server sent prefix {len}");
-    let mut header = vec![0u8; len as usize];
-    s.read_exact(&mut header)?;
-    let header = String::from_utf8(header).expect("utf-8 header");
-    let parsed = jframe::Header::parse(header.as_bytes()).expect("valid header");
-    let mut body = vec![0u8; parsed.data_size as usize];
-    s.read_exact(&mut body)?;
-    Ok((header, body))
-}
-
-/// The `status` of a reply header.
-pub fn status_of(header_json: &str) -> String {
-    jframe::Header::parse(header_json.as_bytes())
-        .expect("valid header")
-        .status
-        .map(|s| s.to_string())
-        .unwrap_or_default()
-}
-
-/// Sends `frame` and returns the reply's (status, body).
-pub fn roundtrip(s: &mut TcpStream, frame: &[u8]) -> (String, Vec<u8>) {
-    s.write_all(frame).expect("write");
-    let (h, b) = read_raw_frame(s).expect("reply");
-    (status_of(&h), b)
-}
-
-/// True once the peer has closed (EOF or reset) within `limit`.
-pub fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut buf = [0u8; 256];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
+/// A peer on an ephemeral 127.0.0.1 port: the first connection to it is
+/// handed to `serve` on a thread of its own. Returns the address and the
+/// thread.
+pub fn one_peer<T: Send + 'static>(
+    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (String, std::thread::JoinHandle<T>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let peer = std::thread::spawn(move || serve(listener.accept().unwrap().0));
+    (addr, peer)
 }
 
 /// `python3`, or a clear failure: these tests must not pass silently.
@@ -180,9 +205,7 @@ pub fn py_script(name: &str) -> PathBuf {
 
 /// Runs `jframe ARGS` with `stdin` (or none), killed past 60 s.
 pub fn run_jframe(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
+    let mut child = jframe_command(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -214,6 +237,41 @@ pub fn run_jframe(args: &[&str], stdin: Option<&[u8]>) -> Output {
     out
 }
 
+/// Runs `jframe ARGS`, killing it past `limit`: (exit status, stdout).
+pub fn run_bounded(args: &[&str], limit: Duration) -> (ExitStatus, String) {
+    let mut child = jframe_command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn jframe");
+    let mut out = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let until = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("jframe {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, reader.join().expect("stdout reader"))
+}
+
+/// Runs `jframe ARGS` with stderr discarded: (exit status, stdout).
+pub fn conform_quietly(args: &[&str]) -> (ExitStatus, String) {
+    let mut all = vec!["-q", "conform"];
+    all.extend_from_slice(args);
+    run_bounded(&all, Duration::from_secs(120))
+}
+
 /// A Python server script from tests/py, started with `args`, on the
 /// 127.0.0.1 address it prints first ("listening on tcp HOST:PORT");
 /// killed on drop.
@@ -224,16 +282,20 @@ pub struct PyServer {
 
 impl PyServer {
     pub fn start(script: &str, args: &[&str]) -> PyServer {
+        Self::start_with(script, args, Stdio::inherit())
+    }
+
+    /// [`Self::start`] with the script's stderr going to `stderr`.
+    pub fn start_with(script: &str, args: &[&str], stderr: Stdio) -> PyServer {
         let mut child = Command::new(python3())
             .arg(py_script(script))
             .args(args)
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("spawn the python server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the python server's address");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let line = first_line(&mut out, "read the python server's address");
         let addr = line
             .split_whitespace()
             .last()

@@ -2,59 +2,21 @@
 //! [`Service`]: Unicode `upper` and `get` here, `echo` and `greet` from
 //! core's [`jframe::service::demo`]. The statuses, the unknown-op rule and
 //! the chunk-wise transforms stay in core.
+//!
+//! - `upper`: Unicode upper-casing and how much it can grow;
+//! - `reply`: the replies (held in memory, or a file).
 
-use std::fs::File;
-use std::io::{self, Read};
+mod reply;
+mod upper;
 
-use jframe::service::{Answer, Refusal, Request, Service, Source, SourceError};
-use jframe::{EncodeError, Header, Status};
+use jframe::service::{Answer, Refusal, Request, Service};
+use jframe::{Header, Status};
 
 use crate::budget::{Budget, Reservation, Shortfall};
-use crate::files::{Prepared, Root};
-
-/// Unicode upper-casing makes a valid UTF-8 text at most this many times
-/// longer in bytes (`ΐ`, 2 bytes, becomes `Ϊ́`, 6 bytes).
-pub const UPPER_GROWTH: u64 = 3;
-
-/// `upper` of a whole body: valid UTF-8 goes through Unicode upper-casing
-/// (which may change the length: `ß` becomes `SS`); anything else is
-/// upper-cased as ASCII, byte for byte, like Python's `bytes.upper`.
-pub fn upper(body: &[u8]) -> Vec<u8> {
-    match unicode_text(body) {
-        Some(text) => {
-            let mut out = Vec::with_capacity(upper_len(text));
-            push_upper(text, &mut out);
-            out
-        }
-        None => body.to_ascii_uppercase(),
-    }
-}
-
-/// The body as text when Unicode upper-casing applies to it: valid UTF-8
-/// and not all ASCII (ASCII is upper-cased byte for byte, in place).
-fn unicode_text(body: &[u8]) -> Option<&str> {
-    if body.is_ascii() {
-        return None;
-    }
-    std::str::from_utf8(body).ok()
-}
-
-/// The length in bytes of `text` upper-cased, without building it.
-fn upper_len(text: &str) -> usize {
-    text.chars()
-        .flat_map(char::to_uppercase)
-        .map(char::len_utf8)
-        .sum()
-}
-
-/// Appends `text` upper-cased to `out`, char by char (no intermediate
-/// `String`: `out` was sized with [`upper_len`], so it never reallocates).
-fn push_upper(text: &str, out: &mut Vec<u8>) {
-    let mut utf8 = [0u8; 4];
-    for c in text.chars().flat_map(char::to_uppercase) {
-        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-    }
-}
+use crate::files::Root;
+pub use reply::{FileBody, Held, StdBody, StdReply};
+pub use upper::UPPER_GROWTH;
+use upper::{push_upper, unicode_text, upper_len};
 
 /// A body being collected whole, with the budget it holds: its own size
 /// plus room for the largest reply it can make ([`UPPER_GROWTH`] times as
@@ -76,6 +38,18 @@ struct Collecting {
 /// `busy`; one that alone exceeds it, `too_large`. Reservations are given
 /// back on drop, however the request ends. `echo`, `greet` and ASCII
 /// `upper` of whole frames stream and hold nothing.
+///
+/// ```
+/// use jframe_std::server::{Config, Server};
+/// use jframe_std::services::StdServices;
+///
+/// // What a server serves by default, made by hand: no root (every `get`
+/// // is `forbidden`), bodies collected whole up to 1 MiB.
+/// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?
+///     .with_service(|| StdServices::new(None, 1 << 20));
+/// # drop(server);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct StdServices {
     /// Where `get` serves from; `None`: every `get` is `forbidden`.
@@ -113,15 +87,15 @@ impl StdServices {
 
     fn get(&self, header: &Header) -> Answer<StdReply> {
         let Some(root) = &self.root else {
-            return refuse(Status::Forbidden, "get is disabled: the server has no root");
+            return refusal_answer(Status::Forbidden, "get is disabled: the server has no root");
         };
         let Some(name) = header.name.as_deref() else {
-            return refuse(Status::BadRequest, "get needs a name");
+            return refusal_answer(Status::BadRequest, "get needs a name");
         };
         match root.prepare(name) {
             Err(refusal) => {
                 log::info!("get {name:?}: {}", refusal.message);
-                refuse(refusal.status, &refusal.message)
+                refusal_answer(refusal.status, &refusal.message)
             }
             Ok(prepared) => {
                 log::info!("get {name:?}: sending {} bytes", prepared.size);
@@ -131,7 +105,7 @@ impl StdServices {
                         head,
                         body: StdBody::File(FileBody::new(prepared)),
                     }),
-                    Err(e) => refuse(Status::Error, &e.to_string()),
+                    Err(e) => refusal_answer(Status::Error, &e.to_string()),
                 }
             }
         }
@@ -143,7 +117,7 @@ impl StdServices {
         if size > self.max_collect {
             let max = self.max_collect;
             let why = format!("upper holds bodies whole: {size} bytes exceeds {max}");
-            return refuse(Status::TooLarge, &why);
+            return refusal_answer(Status::TooLarge, &why);
         }
         let need = size.saturating_mul(1 + UPPER_GROWTH);
         let hold = match self.budget.reserve(need) {
@@ -152,17 +126,18 @@ impl StdServices {
         };
         let mut body = Vec::new();
         let Ok(len) = usize::try_from(size) else {
-            return refuse(Status::TooLarge, "body too large for this machine");
+            return refusal_answer(Status::TooLarge, "body too large for this machine");
         };
         if body.try_reserve_exact(len).is_err() {
-            return refuse(Status::Busy, "out of memory; try again");
+            return refusal_answer(Status::Busy, "out of memory; try again");
         }
         self.collecting = Some(Collecting { body, hold });
         Answer::Collect
     }
 }
 
-fn refuse<S>(status: Status, message: &str) -> Answer<S> {
+/// The answer that refuses a request with `status` and `message`.
+fn refusal_answer<S>(status: Status, message: &str) -> Answer<S> {
     Answer::Refuse(Refusal::text(status, message))
 }
 
@@ -172,7 +147,7 @@ fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Answer<S> {
         Shortfall::Busy => Status::Busy,
     };
     let limit = budget.limit();
-    refuse(
+    refusal_answer(
         status,
         &format!("needs {need} bytes of memory: {short} ({limit} bytes)"),
     )
@@ -182,10 +157,7 @@ fn shortfall<S>(short: Shortfall, need: u64, budget: &Budget) -> Answer<S> {
 fn held_reply(out: Vec<u8>, hold: Reservation) -> Answer<StdReply> {
     Answer::Reply(StdReply {
         head: Header::reply(Status::Ok, out.len() as u64),
-        body: StdBody::Held(Held {
-            bytes: io::Cursor::new(out),
-            _hold: hold,
-        }),
+        body: StdBody::Held(Held::new(out, hold)),
     })
 }
 
@@ -199,7 +171,7 @@ fn upper_whole(text: &str, budget: &Budget) -> Answer<StdReply> {
     };
     let mut out = Vec::new();
     if out.try_reserve_exact(len).is_err() {
-        return refuse(Status::Busy, "out of memory; try again");
+        return refusal_answer(Status::Busy, "out of memory; try again");
     }
     push_upper(text, &mut out);
     held_reply(out, hold)
@@ -223,7 +195,7 @@ fn upper_collected(c: Collecting) -> Answer<StdReply> {
         || out.try_reserve_exact(len).is_err()
     {
         // Not expected (UPPER_GROWTH bounds it), but never past the budget.
-        return refuse(Status::Busy, "out of memory; try again");
+        return refusal_answer(Status::Busy, "out of memory; try again");
     }
     if let Ok(text) = std::str::from_utf8(&body) {
         push_upper(text, &mut out);
@@ -266,7 +238,7 @@ impl Service for StdServices {
     fn finish(&mut self, _header: &Header) -> Answer<StdReply> {
         match self.collecting.take() {
             Some(c) => upper_collected(c),
-            None => refuse(Status::Error, "no body was collected"),
+            None => refusal_answer(Status::Error, "no body was collected"),
         }
     }
 
@@ -275,117 +247,24 @@ impl Service for StdServices {
     }
 }
 
-/// The body of a std reply.
-#[derive(Debug)]
-pub enum StdBody {
-    /// Bytes in memory.
-    Bytes(io::Cursor<Vec<u8>>),
-    /// Bytes in memory that hold part of the server's budget until sent
-    /// (or dropped).
-    Held(Held),
-    /// A file being sent.
-    File(FileBody),
-}
-
-/// A std reply: its header, and its body.
-#[derive(Debug)]
-pub struct StdReply {
-    /// The reply header (`data_size` = the body's length).
-    pub head: Header,
-    /// The body.
-    pub body: StdBody,
-}
-
-impl Source for StdReply {
-    fn status(&self) -> Status {
-        self.head.status().unwrap_or(Status::Ok)
-    }
-
-    fn data_size(&self) -> u64 {
-        self.head.data_size
-    }
-
-    fn encode_head(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        jframe::encode_head(out, &self.head)
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
-        self.body.fill(buf)
-    }
-}
-
-impl StdBody {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
-        match self {
-            StdBody::Bytes(c) => c.read(buf).map_err(|_| SourceError),
-            StdBody::Held(h) => h.bytes.read(buf).map_err(|_| SourceError),
-            StdBody::File(f) => f.fill(buf),
-        }
-    }
-}
-
-/// A reply body held in memory, and the budget it holds.
-#[derive(Debug)]
-pub struct Held {
-    bytes: io::Cursor<Vec<u8>>,
-    _hold: Reservation,
-}
-
-/// A file sent as a reply body. A file that changes size while being sent
-/// fails the reply: the announced size can no longer be honoured.
-#[derive(Debug)]
-pub struct FileBody {
-    file: File,
-    size: u64,
-    left: u64,
-}
-
-impl FileBody {
-    fn new(p: Prepared) -> Self {
-        FileBody {
-            file: p.file,
-            size: p.size,
-            left: p.size,
-        }
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
-        let want = usize::try_from(self.left)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        let into = buf.get_mut(..want).unwrap_or_default();
-        let n = loop {
-            match self.file.read(into) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    log::warn!("get: read failed: {e}");
-                    return Err(SourceError);
-                }
-            }
-        };
-        if n == 0 {
-            log::warn!("get: file shrank while being sent; aborting");
-            return Err(SourceError);
-        }
-        self.left -= n as u64;
-        if self.left == 0 {
-            // The last bytes go out only once the size is confirmed, so a
-            // file that grew or shrank never completes a reply.
-            let grew = matches!(self.file.read(&mut [0u8; 1]), Ok(1..));
-            let len = self.file.metadata().map(|m| m.len()).ok();
-            if grew || len != Some(self.size) {
-                log::warn!("get: file changed size while being sent; aborting");
-                return Err(SourceError);
-            }
-        }
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `upper` of a whole body: valid UTF-8 goes through Unicode
+    /// upper-casing (which may change the length: `ß` becomes `SS`);
+    /// anything else is upper-cased as ASCII, byte for byte, like Python's
+    /// `bytes.upper`.
+    fn upper(body: &[u8]) -> Vec<u8> {
+        match unicode_text(body) {
+            Some(text) => {
+                let mut out = Vec::with_capacity(upper_len(text));
+                push_upper(text, &mut out);
+                out
+            }
+            None => body.to_ascii_uppercase(),
+        }
+    }
 
     #[test]
     fn upper_rules() {

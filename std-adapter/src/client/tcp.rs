@@ -1,115 +1,31 @@
-//! Framed blocking streams over `std::net::TcpStream`.
+//! The framed TCP client: buffered halves of one `TcpStream`, core's
+//! streaming decoder, a limit on the bodies it will hold in memory, and
+//! errors that say who the peer is, how long was waited and what answered.
 //!
 //! The framing itself is `jframe::io::blocking` driving `jframe::Decoder`;
 //! this module only supplies the std side: `embedded-io-adapters`' `FromStd`
-//! around a `BufReader`/`BufWriter` pair of `TcpStream` halves, plus a reader
-//! ([`TimedStream`]) that turns the socket read timeout into the client's
-//! idle timeout.
+//! around a `BufReader`/`BufWriter` pair of `TcpStream` halves, over a
+//! reader (`super::timed`) that turns the socket read timeout into the
+//! client's idle timeout.
 //!
 //! `read_frame` reads at most to the end of the current frame, in small
 //! reads (prefix, header, body); the `BufReader` turns those into one socket
 //! read per batch of pipelined frames, and the `BufWriter` holds queued
-//! requests until [`FramedStream::flush`], so a pipelined batch leaves in
+//! requests until [`TcpClient::flush`], so a pipelined batch leaves in
 //! one write.
-//!
-//! This is the one client core: `jframe send`, `get`, `load` and `recv`
-//! frame through it, and it frames only through core (`read_frame` /
-//! `read_body` over core's `Decoder`, `encode_head` / `encode_head_with`).
-//! SPEC's client rules live here once: a reply without `status` is `ok`
-//! ([`jframe::Header::reply_status`]), a frame marked `"welcome": true` is
-//! the server's welcome, not a reply, and no request goes out that the
-//! caller did not ask for.
 
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use embedded_io_adapters::std::FromStd;
 use jframe::io::blocking::{read_body, read_frame, write_all, write_frame, write_head};
-use jframe::{Decoder, Header, Op, PREFIX_LEN, ReadError, Received, Status, WriteError};
+use jframe::{Decoder, Header, Op, Received, Status, WriteError};
 
+use super::diagnose::{self, Peer};
+use super::timed::TimedStream;
+use super::{MAX_ERROR_BODY, OwnedFrame, encode_request_head, invalid};
 use crate::{MAX_HEADER, SCRATCH};
-
-/// A client's `TcpStream` reader: a socket read that waits longer than the
-/// idle timeout fails with `TimedOut`, and the peer's first bytes can be
-/// kept to name what answered when it is not a jframe server. (The servers
-/// read through `server::link`, which also enforces the header deadline.)
-#[derive(Debug)]
-pub struct TimedStream {
-    stream: TcpStream,
-    /// The first bytes the peer sent (clients: to tell what a peer that is
-    /// not a jframe server is), at most [`FIRST_BYTES`].
-    first: Option<Vec<u8>>,
-    /// Bytes received so far.
-    received: u64,
-}
-
-/// How many of a peer's first bytes a client keeps, to name what answered
-/// when it is not a jframe server.
-pub const FIRST_BYTES: usize = 128;
-
-impl TimedStream {
-    /// Wraps `stream`, setting its read timeout to `idle_timeout` (`None`
-    /// waits forever).
-    pub fn new(stream: TcpStream, idle_timeout: Option<Duration>) -> io::Result<Self> {
-        stream.set_read_timeout(idle_timeout)?;
-        Ok(TimedStream {
-            stream,
-            first: None,
-            received: 0,
-        })
-    }
-
-    /// Keeps the first [`FIRST_BYTES`] the peer sends (see [`Self::first_bytes`]).
-    pub fn keep_first_bytes(mut self) -> Self {
-        self.first = Some(Vec::new());
-        self
-    }
-
-    /// The first bytes the peer sent, when kept.
-    pub fn first_bytes(&self) -> &[u8] {
-        self.first.as_deref().unwrap_or_default()
-    }
-
-    /// Bytes received so far.
-    pub fn received(&self) -> u64 {
-        self.received
-    }
-
-    /// The underlying stream.
-    pub fn get_ref(&self) -> &TcpStream {
-        &self.stream
-    }
-}
-
-impl Read for TimedStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.stream.read(buf) {
-                Ok(n) => {
-                    self.received += n as u64;
-                    if let Some(first) = &mut self.first
-                        && first.len() < FIRST_BYTES
-                    {
-                        let room = (FIRST_BYTES - first.len()).min(n);
-                        first.extend_from_slice(buf.get(..room).unwrap_or_default());
-                    }
-                    return Ok(n);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
 
 /// Buffered, framed read half.
 type FrameReader = FromStd<BufReader<TimedStream>>;
@@ -124,97 +40,15 @@ const WRITE_BUF: usize = 4096;
 /// bodies are streamed.
 const DECODE_BUF: usize = 8192;
 
+/// The most body bytes a client reads in one go (a streamed body is read
+/// in chunks of this size).
+const CHUNK: usize = 64 * 1024;
+
 /// Converts a jframe write error into an `io::Error`.
 fn write_err(e: WriteError<io::Error>) -> io::Error {
     match e {
         WriteError::Io(e) => e,
         other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
-    }
-}
-
-/// One received frame, owned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// The parsed header.
-    pub header: Header,
-    /// The whole body (for an error reply: at most [`MAX_ERROR_BODY`] bytes).
-    pub body: Vec<u8>,
-    /// The header's JSON as it arrived (unknown keys included).
-    pub header_json: Vec<u8>,
-    /// Whether this is the server's welcome frame (marked
-    /// `"welcome": true`, or the first frame of a connection told to
-    /// expect an unmarked one), not a reply.
-    pub welcome: bool,
-}
-
-impl Message {
-    /// The reply status ([`Header::reply_status`]: absent means `ok`).
-    pub fn status(&self) -> Status {
-        self.header.reply_status()
-    }
-}
-
-/// The most body bytes a client reads in one go (a streamed body is read
-/// in chunks of this size).
-const CHUNK: usize = 64 * 1024;
-
-/// The most a client keeps of an error reply's body (the message is in the
-/// header; SPEC error replies have empty bodies). A larger one is not read:
-/// the client keeps this much and closes the connection, so a peer cannot
-/// make it read or buffer a body it declared as 400 MiB.
-pub const MAX_ERROR_BODY: u64 = 4096;
-
-/// What a peer that is not a jframe server looks like from its first bytes:
-/// an HTTP, TLS or SSH server, or a line-based text protocol.
-pub fn identify(first: &[u8]) -> Option<String> {
-    let line_end = first
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(first.len());
-    let line: String =
-        String::from_utf8_lossy(first.get(..line_end.min(72)).unwrap_or_default()).into_owned();
-    let starts = |p: &[u8]| {
-        first.len() >= p.len()
-            && first
-                .get(..p.len())
-                .is_some_and(|s| s.eq_ignore_ascii_case(p))
-    };
-    if starts(b"HTTP/") {
-        return Some(format!("an HTTP server (it sent {line:?})"));
-    }
-    if starts(b"<!doctype") || starts(b"<html") || starts(b"<!DO") || starts(b"<?xml") {
-        return Some(format!("an HTTP server or a web page (it sent {line:?})"));
-    }
-    if let [kind @ (0x14..=0x17), 3, minor, ..] = first
-        && *minor <= 4
-    {
-        let what = match kind {
-            0x15 => "an alert",
-            0x16 => "a handshake",
-            _ => "a record",
-        };
-        return Some(format!(
-            "a TLS server (it sent {what}; try the plain-text port)"
-        ));
-    }
-    if starts(b"SSH-") {
-        return Some(format!("an SSH server (it sent {line:?})"));
-    }
-    let text = first.get(..line_end).unwrap_or_default();
-    if line_end >= 3
-        && std::str::from_utf8(text).is_ok_and(|t| t.chars().all(|c| !c.is_control() || c == '\t'))
-    {
-        return Some(format!("a text protocol (its first line: {line:?})"));
-    }
-    None
-}
-
-/// A duration for messages: `3.0s`, `250ms`.
-fn human(d: Duration) -> String {
-    if d >= Duration::from_secs(1) {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        format!("{}ms", d.as_millis())
     }
 }
 
@@ -227,7 +61,7 @@ fn is_welcome(header: &Header, unmarked: bool) -> bool {
 
 /// A frame read up to its body: held whole, or a head whose body follows.
 enum Next {
-    Whole(Message),
+    Whole(OwnedFrame),
     Head(HeadOnly),
 }
 
@@ -243,11 +77,36 @@ struct HeadOnly {
 /// decoder, a limit on the bodies it will hold in memory, and errors that
 /// say who the peer is, how long was waited and what answered.
 ///
-/// A server's welcome frame is set aside as it arrives ([`Self::recv`],
-/// [`Self::recv_stream`]) and handed out by [`Self::take_welcome`]; it is
-/// recognised by its `"welcome": true` alone, or, after
-/// [`Self::expect_welcome`], as the connection's first frame.
-pub struct FramedStream {
+/// Requests queue until [`Self::flush`], so several pipeline; replies come
+/// back in order. A server's welcome frame is set aside as it arrives
+/// ([`Self::recv`], [`Self::recv_stream`]) and handed out by
+/// [`Self::take_welcome`]; it is recognised by its `"welcome": true` alone,
+/// or, after [`Self::expect_welcome`], as the connection's first frame.
+///
+/// ```
+/// use std::time::Duration;
+/// use jframe::{Op, Status};
+/// use jframe_std::client::TcpClient;
+/// use jframe_std::server::{Config, Server};
+///
+/// let server = Server::bind("127.0.0.1:0".parse()?, None, Config::default())?;
+/// let addr = server.local_addr()?;
+/// let stop = server.shutdown_handle()?;
+/// let running = std::thread::spawn(move || server.run());
+///
+/// let mut client = TcpClient::connect(addr, Duration::from_secs(5))?;
+/// client.send_request(Op::Echo, b"ping")?;
+/// client.flush()?;
+/// let reply = client.recv()?.expect("a reply");
+/// assert_eq!(reply.status(), Status::Ok);
+/// assert_eq!(reply.body, b"ping");
+///
+/// drop(client);
+/// stop.shutdown();
+/// running.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TcpClient {
     reader: FrameReader,
     writer: FrameWriter,
     decoder: Decoder<Vec<u8>>,
@@ -262,12 +121,12 @@ pub struct FramedStream {
     /// Frames received so far.
     frames: u64,
     /// The welcome frame, set aside until taken.
-    welcome: Option<Message>,
+    welcome: Option<OwnedFrame>,
 }
 
-impl std::fmt::Debug for FramedStream {
+impl std::fmt::Debug for TcpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FramedStream")
+        f.debug_struct("TcpClient")
             .field("peer", &self.peer)
             .field("decoder", &self.decoder)
             .field("max_body", &self.max_body)
@@ -275,7 +134,7 @@ impl std::fmt::Debug for FramedStream {
     }
 }
 
-impl FramedStream {
+impl TcpClient {
     /// Connects, with `timeout` for the connection and for every read/write.
     /// Each address `addr` resolves to is tried in turn (`localhost` may be
     /// `::1` and `127.0.0.1`); the error names the address and the cause.
@@ -307,8 +166,8 @@ impl FramedStream {
         stream.set_write_timeout(timeout)?;
         let peer = stream.peer_addr().ok();
         let write = stream.try_clone()?;
-        let timed = TimedStream::new(stream, timeout)?.keep_first_bytes();
-        Ok(FramedStream {
+        let timed = TimedStream::new(stream, timeout)?;
+        Ok(TcpClient {
             reader: FromStd::new(BufReader::with_capacity(READ_BUF, timed)),
             writer: FromStd::new(BufWriter::with_capacity(WRITE_BUF, write)),
             decoder: Decoder::new(vec![0u8; DECODE_BUF])
@@ -343,7 +202,7 @@ impl FramedStream {
 
     /// The server's welcome frame, once it has been received (it comes
     /// first, so after the first [`Self::recv`]).
-    pub fn take_welcome(&mut self) -> Option<Message> {
+    pub fn take_welcome(&mut self) -> Option<OwnedFrame> {
         self.welcome.take()
     }
 
@@ -390,55 +249,17 @@ impl FramedStream {
         })
     }
 
-    /// Turns a read error into one that names the peer, what it looks like
-    /// when it is not a jframe server, and how long was waited.
-    fn explain(&self, e: ReadError<io::Error>, since: Instant) -> io::Error {
-        let peer = self
-            .peer
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "the server".into());
+    /// Turns a read error into one that names the peer and what it looks
+    /// like ([`diagnose::explain`]).
+    fn explain(&self, e: jframe::ReadError<io::Error>, since: Instant) -> io::Error {
         let timed = self.reader.inner().get_ref();
-        let first = timed.first_bytes();
-        let waited = human(since.elapsed());
-        let what = identify(first);
-        match e {
-            ReadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
-                let limit = self.timeout.map(human).unwrap_or(waited);
-                let hint = match (&what, timed.received()) {
-                    (Some(what), _) => format!(": it is not a jframe server but {what}"),
-                    (None, 0) => ": it accepted the connection but has sent nothing at all \
-                        (is it a jframe server? an HTTP or TLS server, for one, waits \
-                        silently for a request of its own kind)"
-                        .to_string(),
-                    (None, _) => String::new(),
-                };
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no reply from {peer} within {limit}{hint}"),
-                )
-            }
-            ReadError::Io(e) => io::Error::new(e.kind(), format!("reading from {peer}: {e}")),
-            ReadError::UnexpectedEof => io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                match what {
-                    Some(what) => {
-                        format!("{peer} is not a jframe server: it looks like {what}, and closed")
-                    }
-                    None => format!("{peer} closed the connection in the middle of a frame"),
-                },
-            ),
-            ReadError::Decode(d) => io::Error::new(
-                io::ErrorKind::InvalidData,
-                match what {
-                    Some(what) if !d.is_recoverable() => format!(
-                        "{peer} is not a jframe server: it looks like {what} \
-                         (as a frame: {d}; after {waited})"
-                    ),
-                    _ => format!("bad frame from {peer}: {d}"),
-                },
-            ),
-            other => io::Error::other(format!("reading from {peer}: {other}")),
-        }
+        let peer = Peer {
+            addr: self.peer,
+            timeout: self.timeout,
+            first: &timed.first,
+            received: timed.received,
+        };
+        diagnose::explain(&peer, e, since)
     }
 
     fn check_open(&self) -> io::Result<()> {
@@ -468,7 +289,7 @@ impl FramedStream {
                 if f.header.reply_status() != Status::Ok {
                     body.truncate(MAX_ERROR_BODY as usize);
                 }
-                Next::Whole(Message {
+                Next::Whole(OwnedFrame {
                     welcome: is_welcome(f.header, first && expect),
                     header: f.header.clone(),
                     body,
@@ -490,19 +311,13 @@ impl FramedStream {
         if welcome && !first {
             let why = format!(
                 "{} sent a welcome frame after {} other frames (SPEC: a welcome comes first)",
-                self.peer_name(),
+                diagnose::peer_name(self.peer),
                 self.frames - 1
             );
             self.abandon(why.clone());
             return Err(invalid(why));
         }
         Ok(Some(next))
-    }
-
-    fn peer_name(&self) -> String {
-        self.peer
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "the server".into())
     }
 
     /// The body bytes to read of a frame that declared `data_size`: all of
@@ -559,13 +374,13 @@ impl FramedStream {
         Ok(())
     }
 
-    /// Receives the next frame whole, welcome or not (`Message::welcome`
-    /// says which). `Ok(None)`: the peer closed cleanly. An error reply
-    /// keeps at most [`MAX_ERROR_BODY`] bytes of its body; if it declared
-    /// more, the rest is not read and the connection is closed (later calls
-    /// fail). An `ok` body above the limit ([`Self::set_max_body`]) is an
-    /// error, before any of it is read.
-    pub fn recv_frame(&mut self) -> io::Result<Option<Message>> {
+    /// Receives the next frame whole, welcome or not
+    /// ([`OwnedFrame::welcome`] says which). `Ok(None)`: the peer closed
+    /// cleanly. An error reply keeps at most [`MAX_ERROR_BODY`] bytes of
+    /// its body; if it declared more, the rest is not read and the
+    /// connection is closed (later calls fail). An `ok` body above the
+    /// limit ([`Self::set_max_body`]) is an error, before any of it is read.
+    pub fn recv_frame(&mut self) -> io::Result<Option<OwnedFrame>> {
         let since = Instant::now();
         match self.next(since)? {
             None => Ok(None),
@@ -580,7 +395,7 @@ impl FramedStream {
 
     /// The rest of a frame whose head was read, held whole (bounded as in
     /// [`Self::recv_frame`]).
-    fn read_whole(&mut self, h: HeadOnly, since: Instant) -> io::Result<Message> {
+    fn read_whole(&mut self, h: HeadOnly, since: Instant) -> io::Result<OwnedFrame> {
         let keep = self.keep(&h.header, h.data_size, self.max_body)?;
         // Filled as it arrives: a declared size is not trusted for one allocation.
         let mut body = Vec::new();
@@ -588,7 +403,7 @@ impl FramedStream {
             body.extend_from_slice(data);
             Ok(())
         })?;
-        Ok(Message {
+        Ok(OwnedFrame {
             header: h.header,
             body,
             header_json: h.header_json,
@@ -599,7 +414,7 @@ impl FramedStream {
     /// Receives the next reply whole, setting a welcome frame aside
     /// ([`Self::take_welcome`]). `Ok(None)`: the peer closed cleanly. Bodies
     /// are bounded as in [`Self::recv_frame`].
-    pub fn recv(&mut self) -> io::Result<Option<Message>> {
+    pub fn recv(&mut self) -> io::Result<Option<OwnedFrame>> {
         // A welcome comes first, so at most one is passed over.
         for _ in 0..2 {
             match self.recv_frame()? {
@@ -663,7 +478,7 @@ impl FramedStream {
 
     /// Bytes received on this connection so far.
     pub fn received(&self) -> u64 {
-        self.reader.inner().get_ref().received()
+        self.reader.inner().get_ref().received
     }
 
     /// Whether no reply is partly read: a close now falls between frames.
@@ -676,93 +491,4 @@ impl FramedStream {
         self.flush()?;
         self.writer.inner().get_ref().shutdown(Shutdown::Write)
     }
-}
-
-/// A request header: `data_size` first (SPEC: senders write it first),
-/// `op`, then the caller's own keys.
-#[derive(serde::Serialize)]
-struct RequestHead<'a, T: ?Sized> {
-    data_size: u64,
-    op: &'a str,
-    #[serde(flatten)]
-    extra: &'a T,
-}
-
-/// Prefix + header of a request for `op` with the caller's extra keys
-/// (a serde map or struct) and a body of `body_len` bytes, encoded by core
-/// (`encode_head_with`: compact JSON, the prefix, the wire's limits). The
-/// header is checked with core's parser before it goes out: a key given
-/// twice, or a `data_size`/`size` among the extras, is an error here
-/// rather than a `bad_frame` from the server.
-pub fn encode_request_head<T: serde::Serialize + ?Sized>(
-    op: &str,
-    extra: &T,
-    body_len: usize,
-) -> io::Result<Vec<u8>> {
-    let header = RequestHead {
-        data_size: body_len as u64,
-        op,
-        extra,
-    };
-    let mut head = vec![0u8; PREFIX_LEN + MAX_HEADER as usize];
-    let n = jframe::encode_head_with(&mut head, &header).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("cannot encode the request header: {e} (the limit is {MAX_HEADER} bytes)"),
-        )
-    })?;
-    head.truncate(n);
-    let json = head.get(PREFIX_LEN..).unwrap_or_default();
-    match jframe::header::validate(json) {
-        Ok(size) if size == body_len as u64 => Ok(head),
-        Ok(size) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("the header says data_size {size}, the body has {body_len} bytes"),
-        )),
-        Err(e) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("the request header would be malformed: {e}"),
-        )),
-    }
-}
-
-fn invalid<E: ToString>(e: E) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
-}
-
-/// Reads one UDP datagram as exactly one reply frame, with core's
-/// [`jframe::parse_frame`]; the error says what is wrong with it, and what
-/// the peer looks like when it is not a jframe server.
-pub fn reply_datagram(datagram: &[u8]) -> io::Result<Message> {
-    let mut header = Header::default();
-    let why = match jframe::parse_frame(datagram, MAX_HEADER, &mut header) {
-        Ok(jframe::Parse::Complete {
-            header_json,
-            body,
-            len,
-        }) if len == datagram.len() => {
-            let keep = if header.reply_status() == Status::Ok {
-                body
-            } else {
-                body.get(..MAX_ERROR_BODY as usize).unwrap_or(body)
-            };
-            return Ok(Message {
-                welcome: header.welcome,
-                header,
-                body: keep.to_vec(),
-                header_json: header_json.to_vec(),
-            });
-        }
-        Ok(jframe::Parse::Complete { len, .. }) => {
-            format!("{} bytes follow its frame", datagram.len() - len)
-        }
-        Ok(jframe::Parse::Partial { .. }) => {
-            format!("it ends after {} bytes, inside its frame", datagram.len())
-        }
-        Err(e) => e.to_string(),
-    };
-    let what = identify(datagram)
-        .map(|w| format!(" (the peer looks like {w})"))
-        .unwrap_or_default();
-    Err(invalid(format!("bad reply datagram: {why}{what}")))
 }
