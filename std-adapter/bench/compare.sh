@@ -28,13 +28,13 @@ bin="$CARGO_TARGET_DIR/release"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 . "$here/common.sh"
 
-# The tokio driver: `jframe serve --engine tokio`.
+# The tokio driver: `jframe serve --driver tokio`.
 tokio_server() { # [max_conns]
   local max="${1:-1024}"
-  start tokio "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --max-conns "$max" --max-conns-per-client "$max"
+  start tokio "$bin/jframe" serve --listen 127.0.0.1:0 --driver tokio --max-conns "$max" --max-conns-per-client "$max"
 }
 
-start jf "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads; jf="$addr"; jf_pid=$last_pid
+start jf "$bin/jframe" serve --listen 127.0.0.1:0 --driver threads; jf="$addr"; jf_pid=$last_pid
 tokio_server; tj="$addr"; tj_pid=$last_pid
 start tk "$bin/examples/tokio_reference" 127.0.0.1:0; tk="$addr"; tk_pid=$last_pid
 start pe "$bin/examples/plain_echo" 127.0.0.1:0; pe="$addr"; pe_pid=$last_pid
@@ -100,7 +100,7 @@ echo "  server peak RSS (VmHWM) = $((hwm / 1024)) MiB ($hwm kB), $threads thread
 kill "$big_pid" 2>/dev/null || true
 
 # 1,000 concurrent connections: peak RSS of a fresh threads engine.
-start big "$bin/jframe" serve --listen 127.0.0.1:0 --engine threads --max-conns 1100 --max-conns-per-client 1100; big="$addr"; big_pid=$last_pid
+start big "$bin/jframe" serve --listen 127.0.0.1:0 --driver threads --max-conns 1100 --max-conns-per-client 1100; big="$addr"; big_pid=$last_pid
 outf="$(mktemp)"
 "$bin/jframe" load "$big" --conns 1000 --duration "$DUR" --size "$SIZE" --pipeline 1 >"$outf" 2>/dev/null &
 load_pid=$!

@@ -52,9 +52,9 @@ if [[ "$SKIP" != *" 1 "* ]]; then
   [ -x "$haproxy_bin" ] || { echo "haproxy is not installed (apt-get install haproxy)" >&2; exit 1; }
   front=$(free_port); pa=$(free_port); pb=$(free_port)
   pp=(--proxy-protocol --trusted-proxy 127.0.0.1/32 --max-conns 4096 --max-conns-per-client 4096)
-  start a "$bin/jframe" serve --listen "127.0.0.1:$pa" --engine tokio "${pp[@]}"; a_pid=$last_pid
-  start b "$bin/jframe" serve --listen "127.0.0.1:$pb" --engine threads "${pp[@]}"; b_pid=$last_pid
-  start direct "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --max-conns 4096 --max-conns-per-client 4096
+  start a "$bin/jframe" serve --listen "127.0.0.1:$pa" --driver tokio "${pp[@]}"; a_pid=$last_pid
+  start b "$bin/jframe" serve --listen "127.0.0.1:$pb" --driver threads "${pp[@]}"; b_pid=$last_pid
+  start direct "$bin/jframe" serve --listen 127.0.0.1:0 --driver tokio --max-conns 4096 --max-conns-per-client 4096
   direct="$addr"; d_pid=$last_pid
   sed -e "s/127.0.0.1:9000/127.0.0.1:$front/" -e "s/127.0.0.1:9001/127.0.0.1:$pa/" \
       -e "s/127.0.0.1:9002/127.0.0.1:$pb/" "$root/deploy/haproxy.cfg" >"$tmp/haproxy.cfg"
@@ -78,8 +78,8 @@ if [[ "$SKIP" != *" 1 "* ]]; then
 fi
 
 if [[ "$SKIP" != *" 2 "* ]]; then
-  start off "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio; off="$addr"; off_pid=$last_pid
-  start on "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio --metrics 127.0.0.1:0; on="$addr"; on_pid=$last_pid
+  start off "$bin/jframe" serve --listen 127.0.0.1:0 --driver tokio; off="$addr"; off_pid=$last_pid
+  start on "$bin/jframe" serve --listen 127.0.0.1:0 --driver tokio --metrics 127.0.0.1:0; on="$addr"; on_pid=$last_pid
   echo
   echo "## 2. --metrics off vs on, tokio engine, pipeline 16 ($ROUNDS rounds each, alternated)"
   echo
@@ -108,7 +108,7 @@ if [[ "$SKIP" != *" 3 "* ]]; then
     echo "nofile caps this run at $cap connections (not $C100K): raising the hard limit needs CAP_SYS_RESOURCE"
     C100K=$cap
   fi
-  start big "$bin/jframe" serve --listen 127.0.0.1:0 --engine tokio \
+  start big "$bin/jframe" serve --listen 127.0.0.1:0 --driver tokio \
     --max-conns $((C100K + 100)) --max-conns-per-client $((C100K + 100))
   big="$addr"; big_pid=$last_pid
   base=$(awk '/VmRSS/ {print $2}' "/proc/$big_pid/status")

@@ -63,7 +63,7 @@ fn jframe_conform_against_jframe_serve() {
 }
 
 fn conform_against_serve(engine: &str) {
-    let server = ServerProc::start(&["--udp", "127.0.0.1:0", "--engine", engine]);
+    let server = ServerProc::start(&["--udp", "127.0.0.1:0", "--driver", engine]);
     let udp = server.udp.unwrap().to_string();
     let (status, text) = run_bounded(
         &[

@@ -118,7 +118,7 @@ fn behind_haproxy_with_proxy_v2_and_a_rolling_restart() {
         Backend::start(&[
             "--listen",
             &format!("127.0.0.1:{port}"),
-            "--engine",
+            "--driver",
             engine,
             "--proxy-protocol",
             "--trusted-proxy",

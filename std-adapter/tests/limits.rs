@@ -85,7 +85,7 @@ fn one_descriptor_per_connection(engine: &str) {
         "200",
         "--max-conns-per-client",
         "200",
-        "--engine",
+        "--driver",
         engine,
     ]);
     let fds = || {

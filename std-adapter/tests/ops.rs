@@ -69,7 +69,7 @@ fn metrics_move(engine: &str) {
     // Requests, refusals, the budget and the digest cache, with the
     // default (long) timeouts: nothing here races a deadline.
     let s1 = Backend::start(&[
-        "--engine",
+        "--driver",
         engine,
         "--root",
         root,
@@ -175,7 +175,7 @@ fn metrics_move(engine: &str) {
     // Cuts, on a server with short deadlines (each waits for its cut, so
     // no assertion depends on how long one takes).
     let s2 = Backend::start(&[
-        "--engine",
+        "--driver",
         engine,
         "--root",
         root,
@@ -227,7 +227,7 @@ fn proxy_headers_v1_v2_untrusted_malformed_and_late() {
         let s = Backend::start(&[
             "--listen",
             "127.0.0.1:0",
-            "--engine",
+            "--driver",
             engine,
             "--proxy-protocol",
             "--trusted-proxy",

@@ -37,9 +37,10 @@ pub struct ServeArgs {
     /// How TCP connections are served: `tokio` (async tasks on one
     /// runtime per core; the faster, and cheap per idle connection) or
     /// `threads` (a thread per connection, as the Python seeds do). Both
-    /// run the same protocol engine with the same limits.
-    #[arg(long, default_value = "tokio")]
-    engine: jframe_std::server::Driver,
+    /// drive core's same session with the same limits. (`--engine` is
+    /// the old name, still taken.)
+    #[arg(long, alias = "engine", default_value = "tokio")]
+    driver: jframe_std::server::Driver,
     /// Most simultaneous connections; the next one gets `busy`. Lowered
     /// to what the descriptor limit allows (raised to its hard limit at start).
     #[arg(long, default_value_t = DEFAULTS.config.max_conns)]
@@ -159,13 +160,13 @@ pub fn run(a: ServeArgs, _ctx: &Ctx) -> Result<ExitCode> {
     };
     let server = Server::bind(listen, udp, config)
         .context(what)?
-        .with_driver(a.engine);
+        .with_driver(a.driver);
     let handle = server.shutdown_handle()?;
     on_signal(move |sig| {
         log::info!("signal {sig}: shutting down");
         handle.shutdown();
     })?;
-    log::info!("serving TCP with the {:?} engine", a.engine);
+    log::info!("serving TCP with the {:?} driver", a.driver);
     let mut out = io::stdout().lock();
     writeln!(out, "jframe: listening on tcp {}", server.local_addr()?)?;
     if let Some(udp) = server.udp_addr() {
