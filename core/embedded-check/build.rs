@@ -5,8 +5,5 @@ include!("../link/cortex_m.rs");
 
 fn main() {
     println!("cargo:rerun-if-changed=../link/cortex_m.rs");
-    link_cortex_m(
-        include_bytes!("memory.x"),
-        std::env::var_os("CARGO_FEATURE_DEFMT").is_some(),
-    );
+    link_cortex_m(include_bytes!("memory.x"), false);
 }

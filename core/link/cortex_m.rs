@@ -4,9 +4,9 @@
 // linker scripts into host builds.
 
 /// Puts `memory_x` where cortex-m-rt's link.x finds it and passes the linker
-/// scripts on a thumb target (defmt's too, when the binary logs through
-/// defmt: `defmt`).
-fn link_cortex_m(memory_x: &[u8], defmt: bool) {
+/// scripts on a thumb target (defmt's too, when the binary always logs
+/// through defmt, `defmt_always`, or has the feature `defmt`).
+fn link_cortex_m(memory_x: &[u8], defmt_always: bool) {
     use std::{env, fs, path::PathBuf};
 
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -17,7 +17,7 @@ fn link_cortex_m(memory_x: &[u8], defmt: bool) {
     if env::var("TARGET").is_ok_and(|t| t.starts_with("thumb")) {
         println!("cargo:rustc-link-arg-bins=--nmagic");
         println!("cargo:rustc-link-arg-bins=-Tlink.x");
-        if defmt {
+        if defmt_always || env::var_os("CARGO_FEATURE_DEFMT").is_some() {
             println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
         }
     }

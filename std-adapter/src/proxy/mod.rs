@@ -124,16 +124,7 @@ pub struct Proxy {
 impl Proxy {
     /// Binds `listen`.
     pub fn bind(listen: SocketAddr, cfg: ProxyConfig) -> io::Result<Proxy> {
-        // SO_REUSEADDR, so a restarted proxy binds despite TIME_WAIT.
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(listen),
-            socket2::Type::STREAM,
-            Some(socket2::Protocol::TCP),
-        )?;
-        socket.set_reuse_address(true)?;
-        socket.bind(&listen.into())?;
-        socket.listen(1024)?;
-        let listener: TcpListener = socket.into();
+        let listener = crate::server::tcp_listener(listen)?;
         Ok(Proxy {
             listener,
             cfg: Arc::new(cfg),

@@ -300,19 +300,26 @@ impl std::str::FromStr for Driver {
     }
 }
 
+/// A TCP listener on `addr` with `SO_REUSEADDR` (a restarted server binds
+/// despite connections in TIME_WAIT) and a backlog of 1024 (bursts of
+/// connects wait in the kernel, not refused): the server's and the proxy's.
+pub(crate) fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
 impl Server {
     /// Binds the TCP listener (backlog 1024, `SO_REUSEADDR`) and, if given,
     /// the UDP socket, to serve SPEC's services.
     pub fn bind(tcp: SocketAddr, udp: Option<SocketAddr>, config: Config) -> io::Result<Server> {
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(tcp),
-            socket2::Type::STREAM,
-            Some(socket2::Protocol::TCP),
-        )?;
-        socket.set_reuse_address(true)?;
-        socket.bind(&tcp.into())?;
-        socket.listen(1024)?;
-        let listener: TcpListener = socket.into();
+        let listener = tcp_listener(tcp)?;
         let udp = udp.map(UdpSocket::bind).transpose()?;
         let budget = crate::budget::Budget::new(config.body_budget);
         let (root, max_body) = (config.root.clone(), config.max_body);
