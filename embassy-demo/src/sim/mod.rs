@@ -5,4 +5,5 @@
 
 pub mod forward;
 pub mod net;
+mod relay;
 pub mod wire;
