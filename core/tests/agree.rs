@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Ev, Outcome, by_feed, by_parse, by_reader, frame};
+use common::{DecodeEnd, Ev, by_feed, by_parse, by_reader, frame};
 use jframe::{
     DecodeError, Decoder, Event, Header, HeaderError, Parse, Serde, encode_frame, parse_frame,
 };
@@ -127,7 +127,7 @@ proptest! {
             prop_assert!(!dec.is_idle() || cut == 0);
             let (got, end) = by_reader(&mut decoder(mode), part, &[7]);
             prop_assert!(got.is_empty());
-            prop_assert_eq!(end, if cut == 0 { Outcome::Idle } else { Outcome::MidFrame });
+            prop_assert_eq!(end, if cut == 0 { DecodeEnd::Idle } else { DecodeEnd::MidFrame });
         }
     }
 }
@@ -307,7 +307,7 @@ fn user_serde_types_through_the_decoder() {
         let mut dec = Decoder::with_header(vec![0u8; 256], Serde(Mine::default()));
         assert_eq!(
             by_feed(&mut dec, &wire, &cuts),
-            (expect.clone(), Outcome::Idle)
+            (expect.clone(), DecodeEnd::Idle)
         );
         assert_eq!(
             dec.header().0,
@@ -320,7 +320,7 @@ fn user_serde_types_through_the_decoder() {
         let mut dec = Decoder::with_header(vec![0u8; 256], Serde(Mine::default()));
         assert_eq!(
             by_reader(&mut dec, &wire, &cuts),
-            (expect.clone(), Outcome::Idle)
+            (expect.clone(), DecodeEnd::Idle)
         );
     }
     let mut dec = Decoder::with_header(vec![0u8; 256], Serde(Mine::default()));
@@ -345,7 +345,7 @@ fn user_serde_types_through_the_decoder() {
         let wire = [frame(json, b"!"), frame(br#"{"data_size":0,"tag":0}"#, b"")].concat();
         let mut dec = Decoder::with_header(vec![0u8; 256], Serde(Mine::default()));
         let (got, end) = by_feed(&mut dec, &wire, &[3]);
-        assert_eq!(end, Outcome::Failed, "{}", String::from_utf8_lossy(json));
+        assert_eq!(end, DecodeEnd::Failed, "{}", String::from_utf8_lossy(json));
         assert!(
             matches!(got[..], [Ev::Err(DecodeError::Header(_))]),
             "{got:?}"

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Ev, Outcome, by_feed, by_parse, by_reader, frame};
+use common::{DecodeEnd, Ev, by_feed, by_parse, by_reader, frame};
 use jframe::{DecodeError, Decoder, HeaderError, Status};
 use proptest::prelude::*;
 
@@ -321,7 +321,7 @@ fn check_fatal(name: &str, json: &[u8], want: HeaderError, cuts: &[usize]) {
         let (got, end) = by_feed(&mut dec, &wire, cuts);
         assert_eq!(
             (&got, end),
-            (&expect, Outcome::Failed),
+            (&expect, DecodeEnd::Failed),
             "{name}: feed, cuts {cuts:?}"
         );
     }
@@ -329,13 +329,13 @@ fn check_fatal(name: &str, json: &[u8], want: HeaderError, cuts: &[usize]) {
         let (got, end) = by_reader(&mut dec, &wire, cuts);
         assert_eq!(
             (&got, end),
-            (&expect, Outcome::Failed),
+            (&expect, DecodeEnd::Failed),
             "{name}: reader, sizes {cuts:?}"
         );
     }
     assert_eq!(
         by_parse(&wire, 4096),
-        (expect, Outcome::Failed),
+        (expect, DecodeEnd::Failed),
         "{name}: parse_frame"
     );
 }
@@ -354,7 +354,7 @@ fn check_recoverable(name: &str, json: &[u8], want: HeaderError, cuts: &[usize])
         let (got, end) = by_feed(&mut dec, &wire, cuts);
         assert_eq!(
             (&got, end),
-            (&expect, Outcome::Idle),
+            (&expect, DecodeEnd::Idle),
             "{name}: feed, cuts {cuts:?}"
         );
     }
@@ -362,13 +362,13 @@ fn check_recoverable(name: &str, json: &[u8], want: HeaderError, cuts: &[usize])
         let (got, end) = by_reader(&mut dec, &wire, cuts);
         assert_eq!(
             (&got, end),
-            (&expect, Outcome::Idle),
+            (&expect, DecodeEnd::Idle),
             "{name}: reader, sizes {cuts:?}"
         );
     }
     assert_eq!(
         by_parse(&wire, 4096),
-        (expect, Outcome::Idle),
+        (expect, DecodeEnd::Idle),
         "{name}: parse_frame"
     );
 }
@@ -423,13 +423,13 @@ fn unknown_keys_are_fine() {
                 let (got, end) = by_feed(&mut dec, &wire, &cuts);
                 assert_eq!(
                     (&got, end),
-                    (&expect, Outcome::Idle),
+                    (&expect, DecodeEnd::Idle),
                     "{}",
                     String::from_utf8_lossy(&json)
                 );
             }
         }
-        assert_eq!(by_parse(&wire, 4096), (expect, Outcome::Idle));
+        assert_eq!(by_parse(&wire, 4096), (expect, DecodeEnd::Idle));
         let mut dec = Decoder::new(vec![0u8; 2048]);
         let (_, ev) = dec.feed(&wire);
         match ev.unwrap() {
@@ -444,7 +444,7 @@ fn body_too_large_skips_exactly_and_goes_on() {
     let wire = [frame(br#"{"data_size":42}"#, &smuggled()[..42]), follower()].concat();
     let mut dec = Decoder::new(vec![0u8; 2048]).with_max_body(41);
     let (got, end) = by_feed(&mut dec, &wire, &[7, 19, 30]);
-    assert_eq!(end, Outcome::Idle);
+    assert_eq!(end, DecodeEnd::Idle);
     assert_eq!(
         got[0],
         Ev::Err(DecodeError::BodyTooLarge {
@@ -483,17 +483,17 @@ fn prefix_out_of_range_is_fatal() {
             let mut dec = Decoder::new(vec![0u8; 2048]);
             assert_eq!(
                 by_feed(&mut dec, &wire, &cuts),
-                (vec![Ev::Err(want)], Outcome::Failed)
+                (vec![Ev::Err(want)], DecodeEnd::Failed)
             );
             let mut dec = Decoder::new(vec![0u8; 2048]);
             assert_eq!(
                 by_reader(&mut dec, &wire, &cuts),
-                (vec![Ev::Err(want)], Outcome::Failed)
+                (vec![Ev::Err(want)], DecodeEnd::Failed)
             );
         }
         assert_eq!(
             by_parse(&wire, 2048),
-            (vec![Ev::Err(want)], Outcome::Failed)
+            (vec![Ev::Err(want)], DecodeEnd::Failed)
         );
     }
 }

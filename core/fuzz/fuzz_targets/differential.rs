@@ -14,11 +14,11 @@
 #![no_main]
 
 use jframe::{DecodeError, Header, PREFIX_LEN, Parse, parse_frame};
-use jframe_fuzz::{Config, Ev, Outcome, feed_all};
+use jframe_fuzz::{Config, Ev, DecodeEnd, feed_all};
 use libfuzzer_sys::fuzz_target;
 
 /// The events and end state `parse_frame` implies for `stream`.
-fn reference(cfg: &Config, max_header: u32, stream: &[u8]) -> (Vec<Ev>, Outcome) {
+fn reference(cfg: &Config, max_header: u32, stream: &[u8]) -> (Vec<Ev>, DecodeEnd) {
     let mut events = Vec::new();
     let max_body = cfg.max_body.unwrap_or(u64::MAX);
     let fits = |header_len: usize, size: u64| {
@@ -28,7 +28,7 @@ fn reference(cfg: &Config, max_header: u32, stream: &[u8]) -> (Vec<Ev>, Outcome)
     let mut rest = stream;
     loop {
         if rest.is_empty() {
-            return (events, Outcome::Idle);
+            return (events, DecodeEnd::Idle);
         }
         // Where the header JSON is, once the prefix is known (parse_frame
         // checked the prefix before it looked at the header).
@@ -71,7 +71,7 @@ fn reference(cfg: &Config, max_header: u32, stream: &[u8]) -> (Vec<Ev>, Outcome)
             }
             Ok(Parse::Partial {
                 data_size: None, ..
-            }) => return (events, Outcome::MidFrame),
+            }) => return (events, DecodeEnd::MidFrame),
             Ok(Parse::Partial {
                 data_size: Some(size),
                 ..
@@ -99,20 +99,20 @@ fn reference(cfg: &Config, max_header: u32, stream: &[u8]) -> (Vec<Ev>, Outcome)
                         max: max_body.min(room),
                     }));
                 }
-                return (events, Outcome::MidFrame);
+                return (events, DecodeEnd::MidFrame);
             }
             Err(e @ DecodeError::Request { data_size, .. }) => {
                 events.push(Ev::Err(e));
                 let end = ((PREFIX_LEN + json_len()) as u64).saturating_add(data_size);
                 match usize::try_from(end).ok().and_then(|end| rest.get(end..)) {
                     Some(after) => rest = after,
-                    None => return (events, Outcome::MidFrame),
+                    None => return (events, DecodeEnd::MidFrame),
                 }
             }
             Err(e) => {
                 assert!(!e.is_recoverable(), "{e:?} from parse_frame");
                 events.push(Ev::Err(e));
-                return (events, Outcome::Failed);
+                return (events, DecodeEnd::Failed);
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use jframe::io::blocking::{read_body, read_frame};
 use jframe::{ReadError, Received};
-use jframe_fuzz::{Chunked, Config, Ev, Outcome, feed_all};
+use jframe_fuzz::{Chunked, Config, Ev, DecodeEnd, feed_all};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     for _ in 0..=stream.len() + 1 {
         match read_frame(&mut reader, &mut decoder) {
             Ok(None) => {
-                assert_eq!(end, Outcome::Idle, "clean close reported mid-frame");
+                assert_eq!(end, DecodeEnd::Idle, "clean close reported mid-frame");
                 assert!(reader.data.is_empty());
                 assert_eq!(got, expected);
                 return;
@@ -54,13 +54,13 @@ fuzz_target!(|data: &[u8]| {
             Err(ReadError::Decode(e)) => {
                 got.push(Ev::Err(e));
                 if !e.is_recoverable() {
-                    assert_eq!(end, Outcome::Failed);
+                    assert_eq!(end, DecodeEnd::Failed);
                     assert_eq!(got, expected);
                     return;
                 }
             }
             Err(ReadError::UnexpectedEof) => {
-                assert_eq!(end, Outcome::MidFrame, "EOF error between frames");
+                assert_eq!(end, DecodeEnd::MidFrame, "EOF error between frames");
                 assert!(reader.data.is_empty());
                 // A streamed body cut short: feed saw the same partial chunks.
                 assert_eq!(got, expected);

@@ -7,7 +7,7 @@ mod shared;
 
 use jframe::{DecodeError, Decoder, Event, Header, encode_frame, encode_head};
 
-pub use shared::{Chunked, Outcome, block_on};
+pub use shared::{Chunked, DecodeEnd, block_on};
 
 /// Decoder settings and read/feed chunk sizes, from the first bytes of the input.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ pub enum Ev {
 
 /// Decodes `stream` with `Decoder::feed`, in chunks of the given sizes
 /// (cycled), checking the feed contract on every call.
-pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, Outcome) {
+pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, DecodeEnd) {
     let mut d = cfg.decoder();
     let mut events = Vec::new();
     let mut offset = 0;
@@ -150,7 +150,7 @@ pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, Outc
                         // The failure is sticky and consumes nothing.
                         let (again, second) = d.feed(input);
                         assert_eq!((again, second), (0, Err(e)));
-                        return (events, Outcome::Failed);
+                        return (events, DecodeEnd::Failed);
                     }
                     assert!(!d.is_failed(), "recoverable {e:?} but decoder failed");
                 }
@@ -161,7 +161,7 @@ pub fn feed_all(cfg: &Config, stream: &[u8], chunks: &[usize]) -> (Vec<Ev>, Outc
         }
         offset = end;
     }
-    (events, Outcome::of(&d))
+    (events, DecodeEnd::of(&d))
 }
 
 /// Everything a delivered frame promises.

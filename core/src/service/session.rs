@@ -84,7 +84,7 @@ use super::api::{Service, Source, SourceError};
 use super::out::Out;
 use super::request::{Limits, Refusal, finished_reply};
 use super::respond::{After, Responder, Work};
-use super::time::{Clock, Deadline, Instant, Phase, Timeouts};
+use super::time::{Deadline, Instant, Phase, Phases, Timeouts};
 
 pub use super::end::End;
 
@@ -162,7 +162,7 @@ pub struct Session<'b, X: Service> {
     work: Work<'b, X::Source>,
     /// The one refusal of the session, reused for every error reply.
     refusal: Refusal,
-    clock: Clock,
+    clock: Phases,
     /// Headers completed so far (frames begun and decided), for the clocks.
     heads: u32,
     peer_closed: bool,
@@ -176,7 +176,7 @@ pub struct Session<'b, X: Service> {
 impl<'b, X: Service> Session<'b, X> {
     /// A session starting `now`, writing the welcome (if any) at once.
     pub fn new(buffers: Buffers<'b>, service: X, config: &Config<'b>, now: Instant) -> Self {
-        let clock = Clock::new(config.timeouts, now);
+        let clock = Phases::new(config.timeouts, now);
         let mut session = Session::with(buffers, service, config.limits, clock, 0);
         // (No let chain: the core builds with Rust 1.87.)
         if let (None, Some(welcome)) = (session.end, config.welcome) {
@@ -190,7 +190,7 @@ impl<'b, X: Service> Session<'b, X> {
     }
 
     /// A session on these buffers, in these clocks (new, or resumed).
-    fn with(buffers: Buffers<'b>, service: X, limits: Limits, clock: Clock, heads: u32) -> Self {
+    fn with(buffers: Buffers<'b>, service: X, limits: Limits, clock: Phases, heads: u32) -> Self {
         let Buffers { rx, frame, tx } = buffers;
         let too_small = tx.len() < HEAD_RESERVE;
         Session {
@@ -626,7 +626,7 @@ impl<'b, X: Service> Session<'b, X> {
 pub struct Parked<X> {
     service: X,
     limits: Limits,
-    clock: Clock,
+    clock: Phases,
     heads: u32,
 }
 

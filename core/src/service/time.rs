@@ -189,7 +189,7 @@ pub(crate) enum Phase {
 /// The session's clocks: when each phase began, and what the body has
 /// brought so far.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Clock {
+pub(crate) struct Phases {
     pub(crate) timeouts: Timeouts,
     pub(crate) phase: Phase,
     /// When the session last became idle between frames (or was created).
@@ -208,9 +208,9 @@ pub(crate) struct Clock {
     squeezed: bool,
 }
 
-impl Clock {
+impl Phases {
     pub(crate) fn new(timeouts: Timeouts, now: Instant) -> Self {
-        Clock {
+        Phases {
             timeouts,
             phase: Phase::Idle,
             idle_since: now,

@@ -11,7 +11,7 @@ use jframe::{DecodeError, Decoder, Event, Header, Parse, ParseHeader, parse_fram
 
 // Each test crate uses some of them.
 #[allow(unused_imports)]
-pub use shared::{Chunked, Outcome, block_on};
+pub use shared::{Chunked, DecodeEnd, block_on};
 
 /// `prefix + json + body`, with the prefix taken from `json`'s length.
 pub fn frame(json: impl AsRef<[u8]>, body: &[u8]) -> Vec<u8> {
@@ -71,7 +71,7 @@ pub fn by_feed<H: ParseHeader + core::fmt::Debug + PartialEq>(
     dec: &mut Decoder<Vec<u8>, H>,
     wire: &[u8],
     cuts: &[usize],
-) -> (Vec<Ev>, Outcome) {
+) -> (Vec<Ev>, DecodeEnd) {
     let mut out = Vec::new();
     let mut streamed: Option<(Vec<u8>, Vec<u8>)> = None;
     for pair in points(wire.len(), cuts).windows(2) {
@@ -97,7 +97,7 @@ pub fn by_feed<H: ParseHeader + core::fmt::Debug + PartialEq>(
                     if !e.is_recoverable() {
                         assert!(dec.is_failed() && dec.failure() == Some(e));
                         assert_eq!(dec.feed(b"\x0f\0\0\0{\"data_size\":0}"), (0, Err(e)));
-                        return (out, Outcome::Failed);
+                        return (out, DecodeEnd::Failed);
                     }
                     assert!(!dec.is_failed());
                 }
@@ -106,7 +106,7 @@ pub fn by_feed<H: ParseHeader + core::fmt::Debug + PartialEq>(
             input = &input[used..];
         }
     }
-    (out, Outcome::of(dec))
+    (out, DecodeEnd::of(dec))
 }
 
 /// Decodes `wire` the way a reader that reads straight into the decoder
@@ -117,7 +117,7 @@ pub fn by_reader<H: ParseHeader + core::fmt::Debug + PartialEq>(
     dec: &mut Decoder<Vec<u8>, H>,
     wire: &[u8],
     sizes: &[usize],
-) -> (Vec<Ev>, Outcome) {
+) -> (Vec<Ev>, DecodeEnd) {
     let mut out = Vec::new();
     let mut streamed: Option<(Vec<u8>, Vec<u8>)> = None;
     let mut rest = wire;
@@ -165,17 +165,17 @@ pub fn by_reader<H: ParseHeader + core::fmt::Debug + PartialEq>(
                 if !e.is_recoverable() {
                     assert!(dec.is_failed());
                     assert!(dec.unfilled().is_empty());
-                    return (out, Outcome::Failed);
+                    return (out, DecodeEnd::Failed);
                 }
             }
         }
     }
-    (out, Outcome::of(dec))
+    (out, DecodeEnd::of(dec))
 }
 
 /// Decodes `wire` with the stateless `parse_frame`, frame after frame
 /// (a rejected frame is skipped by the prefix and its `data_size`).
-pub fn by_parse(wire: &[u8], max_header: u32) -> (Vec<Ev>, Outcome) {
+pub fn by_parse(wire: &[u8], max_header: u32) -> (Vec<Ev>, DecodeEnd) {
     let mut out = Vec::new();
     let mut rest = wire;
     let mut header = Header::default();
@@ -194,21 +194,21 @@ pub fn by_parse(wire: &[u8], max_header: u32) -> (Vec<Ev>, Outcome) {
                 });
                 rest = &rest[len..];
             }
-            Ok(Parse::Partial { .. }) => return (out, Outcome::MidFrame),
+            Ok(Parse::Partial { .. }) => return (out, DecodeEnd::MidFrame),
             Err(e @ DecodeError::Request { data_size, .. }) => {
                 out.push(Ev::Err(e));
                 let hlen = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
                 let end = (4 + hlen) as u64 + data_size;
                 if end > rest.len() as u64 {
-                    return (out, Outcome::MidFrame);
+                    return (out, DecodeEnd::MidFrame);
                 }
                 rest = &rest[end as usize..];
             }
             Err(e) => {
                 out.push(Ev::Err(e));
-                return (out, Outcome::Failed);
+                return (out, DecodeEnd::Failed);
             }
         }
     }
-    (out, Outcome::Idle)
+    (out, DecodeEnd::Idle)
 }

@@ -7,7 +7,7 @@ use jframe::{Decoder, ParseHeader};
 
 /// How a decoding run ended (not a session's `jframe::service::End`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum DecodeEnd {
     /// Every byte consumed, between frames.
     Idle,
     /// Every byte consumed, inside a frame.
@@ -16,13 +16,13 @@ pub enum Outcome {
     Failed,
 }
 
-impl Outcome {
+impl DecodeEnd {
     /// Where a decoder that consumed every byte without a fatal error stopped.
-    pub fn of<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader>(dec: &Decoder<B, H>) -> Outcome {
+    pub fn of<B: AsRef<[u8]> + AsMut<[u8]>, H: ParseHeader>(dec: &Decoder<B, H>) -> DecodeEnd {
         if dec.is_idle() {
-            Outcome::Idle
+            DecodeEnd::Idle
         } else {
-            Outcome::MidFrame
+            DecodeEnd::MidFrame
         }
     }
 }

@@ -17,7 +17,7 @@ use core::cell::Cell;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use super::relay::Relay;
+use super::relay::OneWay;
 use async_io::Async;
 use embassy_futures::select::{Either, select};
 use embassy_net::tcp::{State, TcpSocket};
@@ -193,14 +193,14 @@ pub async fn forwarder<const N: usize>(
     config: ForwardConfig,
     stats: &ForwardStats,
 ) -> ! {
-    let mut up = Relay::new(&stats.bytes_up, &stats.requests);
-    let mut down = Relay::new(&stats.bytes_down, &stats.replies);
+    let mut up = OneWay::new(&stats.bytes_up, &stats.requests);
+    let mut down = OneWay::new(&stats.bytes_down, &stats.replies);
     loop {
         let client = dispatch.next_client(me).await;
         stats.connections.fetch_add(1, Relaxed);
         up.reset();
         down.reset();
-        let session = Session {
+        let session = Forwarded {
             client: &client,
             idle: config.idle,
             last: Cell::new(Instant::now()),
@@ -220,13 +220,13 @@ pub async fn forwarder<const N: usize>(
 }
 
 /// One forwarded client, and when bytes last moved either way.
-struct Session<'c> {
+struct Forwarded<'c> {
     client: &'c Async<TcpStream>,
     idle: Duration,
     last: Cell<Instant>,
 }
 
-impl Session<'_> {
+impl Forwarded<'_> {
     /// Ends once nothing has moved for the idle limit; each relay moves
     /// `last` forward, so a session that keeps moving is never cut.
     async fn idle_out(&self) {
@@ -249,8 +249,8 @@ impl Session<'_> {
 async fn via_stack(
     mut socket: TcpSocket<'_>,
     device: IpEndpoint,
-    session: &Session<'_>,
-    (up, down): (&mut Relay<'_>, &mut Relay<'_>),
+    session: &Forwarded<'_>,
+    (up, down): (&mut OneWay<'_>, &mut OneWay<'_>),
 ) -> bool {
     let (client, last) = (session.client, &session.last);
     // smoltcp's own timeout: nothing heard from the device for this long
@@ -304,8 +304,8 @@ async fn via_stack(
 /// Forwards one client through a kernel socket (TAP mode).
 async fn via_kernel(
     addr: SocketAddr,
-    session: &Session<'_>,
-    (up, down): (&mut Relay<'_>, &mut Relay<'_>),
+    session: &Forwarded<'_>,
+    (up, down): (&mut OneWay<'_>, &mut OneWay<'_>),
 ) -> bool {
     let (client, last) = (session.client, &session.last);
     let device = match with_timeout(CONNECT_TIMEOUT, Async::<TcpStream>::connect(addr)).await {
@@ -340,7 +340,7 @@ async fn via_kernel(
 /// Runs `work` until it ends (`Some`) or the session has been idle for its
 /// limit (`None`).
 async fn idle_or<T>(
-    session: &Session<'_>,
+    session: &Forwarded<'_>,
     work: impl core::future::Future<Output = T>,
 ) -> Option<T> {
     match select(work, session.idle_out()).await {

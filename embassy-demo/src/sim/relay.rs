@@ -1,4 +1,4 @@
-//! One direction of a forwarded connection ([`Relay`]): it moves bytes from
+//! One direction of a forwarded connection ([`OneWay`]): it moves bytes from
 //! one side to the other without changing or holding back a byte, and
 //! counts them and the jframe frames they complete.
 
@@ -16,16 +16,16 @@ const RELAY_BUF: usize = 8192;
 
 /// Why a relay stopped.
 #[derive(Debug)]
-pub(super) enum RelayError {
+pub(super) enum OneWayError {
     Read,
     Write,
 }
 
-impl core::fmt::Display for RelayError {
+impl core::fmt::Display for OneWayError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            RelayError::Read => "reading a side failed",
-            RelayError::Write => "writing a side failed",
+            OneWayError::Read => "reading a side failed",
+            OneWayError::Write => "writing a side failed",
         })
     }
 }
@@ -34,7 +34,7 @@ impl core::fmt::Display for RelayError {
 /// future, so a `run` cancelled by `select` loses no bytes: the next `run`
 /// first writes what the previous one read. Bytes written, and the jframe
 /// frames they complete, go to the counters as they move.
-pub(super) struct Relay<'s> {
+pub(super) struct OneWay<'s> {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -42,9 +42,9 @@ pub(super) struct Relay<'s> {
     frames: FrameCounter<'s>,
 }
 
-impl<'s> Relay<'s> {
+impl<'s> OneWay<'s> {
     pub(super) fn new(bytes: &'s AtomicU64, frames: &'s AtomicU64) -> Self {
-        Relay {
+        OneWay {
             buf: vec![0; RELAY_BUF].into_boxed_slice(),
             start: 0,
             end: 0,
@@ -65,7 +65,7 @@ impl<'s> Relay<'s> {
         from: &mut R,
         to: &mut W,
         last: &Cell<Instant>,
-    ) -> Result<(), RelayError> {
+    ) -> Result<(), OneWayError> {
         loop {
             if self.start == self.end {
                 let n = from.read(&mut self.buf).await.map_err(|e| {
@@ -73,17 +73,17 @@ impl<'s> Relay<'s> {
                         "forward: read failed: {:?}",
                         embedded_io_async::Error::kind(&e)
                     );
-                    RelayError::Read
+                    OneWayError::Read
                 })?;
                 last.set(Instant::now());
                 if n == 0 {
-                    return to.flush().await.map_err(|_| RelayError::Write);
+                    return to.flush().await.map_err(|_| OneWayError::Write);
                 }
                 (self.start, self.end) = (0, n);
             }
             let pending = &self.buf[self.start..self.end];
             match to.write(pending).await {
-                Ok(0) | Err(_) => return Err(RelayError::Write),
+                Ok(0) | Err(_) => return Err(OneWayError::Write),
                 Ok(n) => {
                     last.set(Instant::now());
                     self.frames.feed(&pending[..n]);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::faults::FrameFaults;
 use super::report::{Report, ReportOut};
-use super::track::{Pending, Step, Track};
+use super::track::{Pending, Seen, Track};
 use super::{Activity, Dir, ProxyConfig};
 
 /// One direction of one connection: reads, has its frames tracked and
@@ -145,7 +145,7 @@ impl<'a> Relay<'a> {
                 self.begin_frame(&mut to);
             }
             match self.track.next(&mut input) {
-                Step::Raw(bytes) => {
+                Seen::Raw(bytes) => {
                     self.report(&Report::Raw {
                         conn: self.conn,
                         dir: self.dir,
@@ -157,8 +157,8 @@ impl<'a> Relay<'a> {
                         self.outbuf.extend_from_slice(bytes);
                     }
                 }
-                Step::HeadPart => {}
-                Step::Head { len, data_size } => {
+                Seen::HeadPart => {}
+                Seen::Head { len, data_size } => {
                     // The head is held until now: its faults are known.
                     self.faults.frame_len(len, data_size);
                     let head = std::mem::take(&mut self.track.head);
@@ -168,13 +168,13 @@ impl<'a> Relay<'a> {
                         self.frame_done();
                     }
                 }
-                Step::Body(bytes) => {
+                Seen::Body(bytes) => {
                     self.pass(bytes);
                     if self.track.body_done() {
                         self.frame_done();
                     }
                 }
-                Step::Bad(why) => {
+                Seen::Bad(why) => {
                     self.report(&Report::Bad {
                         conn: self.conn,
                         dir: self.dir,

@@ -38,7 +38,7 @@ pub(super) enum Report<'a> {
         back: u64,
     },
     /// A whole frame.
-    Frame(Frame<'a>),
+    Frame(FrameReport<'a>),
     /// A frame that makes the rest of the direction unreadable as frames.
     Bad {
         conn: u64,
@@ -63,7 +63,7 @@ pub(super) enum Report<'a> {
 
 /// A whole frame, as reported.
 #[derive(Debug)]
-pub(super) struct Frame<'a> {
+pub(super) struct FrameReport<'a> {
     pub conn: u64,
     pub dir: Dir,
     /// Its number in its direction.

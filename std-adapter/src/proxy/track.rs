@@ -10,7 +10,7 @@ use std::time::Instant;
 use jframe::{DecodeError, Decoder, Event, PREFIX_LEN};
 
 use super::Dir;
-use super::report::Frame;
+use super::report::FrameReport;
 use crate::MAX_HEADER;
 use crate::client::identify;
 
@@ -20,7 +20,7 @@ pub(super) type Pending = Arc<Mutex<VecDeque<Instant>>>;
 
 /// What the next bytes of a direction are.
 #[derive(Debug)]
-pub(super) enum Step<'i> {
+pub(super) enum Seen<'i> {
     /// Bytes after a bad frame: no frames any more.
     Raw(&'i [u8]),
     /// More of a head, held until it is complete.
@@ -31,7 +31,7 @@ pub(super) enum Step<'i> {
     /// Body bytes of the current frame ([`Track::body_done`] once it is whole).
     Body(&'i [u8]),
     /// A bad frame, and why; its bytes are held in [`Track::head`]. The
-    /// rest of the direction is [`Step::Raw`].
+    /// rest of the direction is [`Seen::Raw`].
     Bad(String),
 }
 
@@ -105,9 +105,9 @@ impl Track {
     }
 
     /// Takes the next step's bytes off `input` (not empty).
-    pub(super) fn next<'i>(&mut self, input: &mut &'i [u8]) -> Step<'i> {
+    pub(super) fn next<'i>(&mut self, input: &mut &'i [u8]) -> Seen<'i> {
         if self.raw {
-            return Step::Raw(std::mem::take(input));
+            return Seen::Raw(std::mem::take(input));
         }
         if let Some(left) = self.body_left {
             // The decoder streams (or skips) this body; it is fed no
@@ -120,7 +120,7 @@ impl Track {
             self.preview
                 .extend_from_slice(now.get(..room.min(now.len())).unwrap_or_default());
             self.body_left = Some(left.saturating_sub(now.len() as u64));
-            return Step::Body(now);
+            return Seen::Body(now);
         }
         let (used, event) = self.decoder.feed(input);
         // The frame's head, once core has parsed it: its length
@@ -159,14 +159,14 @@ impl Track {
         *input = rest;
         self.head.extend_from_slice(now);
         match found {
-            None => Step::HeadPart,
+            None => Seen::HeadPart,
             Some(Ok((len, data_size, welcome, note))) => {
                 self.welcome = welcome;
                 self.note = note;
                 self.data_size = data_size;
                 self.request_at = None;
                 self.body_left = Some(data_size);
-                Step::Head { len, data_size }
+                Seen::Head { len, data_size }
             }
             Some(Err(e)) => {
                 let what = identify(&self.head)
@@ -181,7 +181,7 @@ impl Track {
                 };
                 self.count += 1;
                 self.raw = true;
-                Step::Bad(why)
+                Seen::Bad(why)
             }
         }
     }
@@ -193,7 +193,7 @@ impl Track {
 
     /// The current frame is whole: count it, pair a reply with its
     /// request, and describe it.
-    pub(super) fn frame(&mut self, conn: u64, fault: Option<String>) -> Frame<'_> {
+    pub(super) fn frame(&mut self, conn: u64, fault: Option<String>) -> FrameReport<'_> {
         self.count += 1;
         let now = Instant::now();
         if let Ok(mut q) = self.pending.lock() {
@@ -207,7 +207,7 @@ impl Track {
                 self.request_at = q.pop_front();
             }
         }
-        Frame {
+        FrameReport {
             conn,
             dir: self.dir,
             n: self.count,

@@ -165,7 +165,7 @@ fn worker<S: Service + 'static>(
     state: &Arc<State>,
 ) {
     let local = LocalSet::new();
-    let pool = std::rc::Rc::new(Pool::default());
+    let pool = std::rc::Rc::new(BufferPool::default());
     local.block_on(rt, async move {
         while let Some(job) = jobs.recv().await {
             match job {
@@ -229,7 +229,7 @@ async fn serve_admitted<S: Service>(
     conn: &Conn,
     slot: Registration,
     client: SocketAddr,
-    pool: &Pool,
+    pool: &BufferPool,
     service: S,
 ) {
     let _slot = slot;
@@ -373,11 +373,11 @@ async fn reply_busy(stream: TcpStream, busy: &Refusal, write_ms: u64) {
 
 /// A worker's free connection buffers.
 #[derive(Debug, Default)]
-struct Pool {
+struct BufferPool {
     free: std::cell::RefCell<Vec<Vec<u8>>>,
 }
 
-impl Pool {
+impl BufferPool {
     fn take(&self) -> Vec<u8> {
         self.free
             .borrow_mut()
@@ -398,7 +398,7 @@ impl Pool {
 async fn connection<S: Service>(
     shared: &Shared,
     conn: &Conn,
-    pool: &Pool,
+    pool: &BufferPool,
     service: S,
 ) -> io::Result<End> {
     let config = shared.config.session();
