@@ -136,7 +136,7 @@ fn four_clients_50_round_trips_each_through_a_10_percent_lossy_wire() {
                 let addr = sim.addr;
                 scope.spawn(move || {
                     let mut conn = retry(Duration::from_secs(10), || {
-                        TcpClient::connect(&addr, Duration::from_secs(60))
+                        TcpClient::connect(addr, Duration::from_secs(60))
                     });
                     for i in 0..50u32 {
                         let body: Vec<u8> = (0..512u32)
