@@ -209,8 +209,8 @@ fn conformance_through_the_forwarded_port() {
 /// connection idle longest, and one that never sent a byte counts as idle.
 /// `silent` such connections fill the device's pool (8 connections plus
 /// its spare, the default); the next client must still be served at once,
-/// not after the device's 30 s idle timeout (it was 31.5 s with 8 silent
-/// peers, 63.7 s with 16, before the pool made room).
+/// not after the device's idle timeout (it was 31.5 s with 8 silent
+/// peers, 63.7 s with 16, with a 30 s timeout, before the pool made room).
 fn silent_peers_do_not_delay(silent: usize) -> Duration {
     let sim = HostSim::start(&[]);
     wait_ready(sim.addr);

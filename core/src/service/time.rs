@@ -143,16 +143,24 @@ impl Timeouts {
         write_ms: 30_000,
     };
 
-    /// A device's: 30 s idle, 10 s for a header, a body at 256 B/s after
-    /// 30 s (a lossy link's retransmissions, whose timer starts at 1 s and
-    /// doubles, must not cut a body a 30 s socket timeout would not), 30 s
-    /// for a write.
+    /// A device's: 120 s idle, 10 s for a header, a body at 256 B/s after
+    /// 30 s, 120 s for a write.
+    ///
+    /// The idle and write limits must outlast a lossy link's
+    /// retransmissions: the timer starts at 1 s and doubles (RFC 6298, as
+    /// smoltcp does it), and a round fails when the segment or its ACK is
+    /// lost (about 1 in 5 at 10 % loss), so five failed rounds, 31 s, are
+    /// not rare over a few hundred replies, while seven (127 s) are. A long
+    /// idle limit costs a device no slot: a full pool closes the connection
+    /// idle longest. The body's grace (a body segment lost five times is
+    /// 1 in 100,000 at 10 % loss) shrinks to 2 s while the pool is full
+    /// ([`Session::squeeze`](super::Session::squeeze)).
     pub const DEVICE: Timeouts = Timeouts {
-        idle_ms: 30_000,
+        idle_ms: 120_000,
         header_ms: 10_000,
         body_grace_ms: 30_000,
         body_min_rate: 256,
-        write_ms: 30_000,
+        write_ms: 120_000,
     };
 
     /// No deadlines at all (tests, or a transport that bounds time itself).

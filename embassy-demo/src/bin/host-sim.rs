@@ -72,8 +72,9 @@ struct Args {
     /// Put the device on this TAP interface instead of the virtual wire (needs root).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["drop", "corrupt", "delay", "mtu"])]
     tap: Option<String>,
-    /// Idle timeout of a device connection, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    /// Idle timeout of a device connection, in seconds (default: the
+    /// device's, `Timeouts::DEVICE`).
+    #[arg(long, value_name = "SECS", default_value_t = jframe::service::Timeouts::DEVICE.idle_ms / 1000, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout: u64,
     /// Idle limit of a forwarded connection, in seconds: closed when nothing moved either way for this long.
     #[arg(long, value_name = "SECS", default_value_t = forward::DEFAULT_IDLE.as_secs(),

@@ -33,7 +33,7 @@ use embedded_io_async::Read;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default idle limit of a forwarded connection: nothing moved either way
 /// for this long (the device's own idle timeout is shorter).
-pub const DEFAULT_IDLE: Duration = Duration::from_secs(120);
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(150);
 
 /// Hands accepted clients to free forwarders: `N` forwarders, each waiting
 /// on its own [`Signal`], and a queue of the free ones that only the accept
