@@ -235,7 +235,7 @@ async fn accept(
             return Poll::Pending;
         }
         if slot.state() == SlotState::Handshake {
-            slot.handshake_over(SlotState::Listening);
+            slot.handshake_over();
         }
         match state {
             // Listen (again, after a failed handshake) until a client comes.

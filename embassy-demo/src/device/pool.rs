@@ -153,11 +153,10 @@ impl PoolSlot<'_> {
     /// with no other slot listening, the connection idle longest between
     /// frames is evicted; false if none is idle (the newcomer gets `busy`).
     pub(super) fn make_room(&self) -> bool {
-        let others = self.all.iter().enumerate().filter(|(i, _)| *i != self.me);
-        let full = !others
-            .clone()
+        let full = !self
+            .others()
             .any(|(_, c)| matches!(c.get(), SlotState::Listening | SlotState::Arming));
-        let idle = others.map(|(i, c)| match c.get() {
+        let idle = self.others().map(|(i, c)| match c.get() {
             SlotState::Idle(since) => (i, Some(since)),
             _ => (i, None),
         });
@@ -174,8 +173,8 @@ impl PoolSlot<'_> {
                 // Every connection is inside a frame: their bodies lose the
                 // grace meant for a lossy link (core's squeeze), so that
                 // trickled bodies cannot keep newcomers at `busy`.
-                for (i, cell) in self.all.iter().enumerate() {
-                    if i != self.me && cell.get() == SlotState::Busy {
+                for (_, cell) in self.others() {
+                    if cell.get() == SlotState::Busy {
                         cell.squeezed.lock(|c| c.set(true));
                         cell.wake.signal(());
                     }
@@ -187,8 +186,13 @@ impl PoolSlot<'_> {
 
     /// Whether another slot is in a handshake.
     pub(super) fn handshake_elsewhere(&self) -> bool {
-        let others = self.all.iter().enumerate().filter(|(i, _)| *i != self.me);
-        others.clone().any(|(_, c)| c.get() == SlotState::Handshake)
+        self.others().any(|(_, c)| c.get() == SlotState::Handshake)
+    }
+
+    /// The other slots of the pool, with their indices.
+    fn others(&self) -> impl Iterator<Item = (usize, &SlotCell)> {
+        let me = self.me;
+        self.all.iter().enumerate().filter(move |(i, _)| *i != me)
     }
 
     /// Waits (at most `limit`) until no other slot is in a handshake, so
@@ -202,11 +206,12 @@ impl PoolSlot<'_> {
         .await;
     }
 
-    /// This slot's handshake is over: the slots waiting to listen may.
-    pub(super) fn handshake_over(&self, next: SlotState) {
-        self.set(next);
-        for (i, cell) in self.all.iter().enumerate() {
-            if i != self.me && cell.get() == SlotState::Arming {
+    /// This slot's handshake is over (its socket listens again, or the
+    /// connection is up): the slots waiting to listen may.
+    pub(super) fn handshake_over(&self) {
+        self.set(SlotState::Listening);
+        for (_, cell) in self.others() {
+            if cell.get() == SlotState::Arming {
                 cell.wake.signal(());
             }
         }
