@@ -82,7 +82,8 @@ fn silent_connections_make_room_for_a_newcomer_on_both_drivers() {
         );
         // The connection idle longest made room: `busy` (the answer to a
         // request that might have crossed the close), then closed.
-        let (header, _) = read_raw_frame(&mut silent[0]).expect("busy before the close");
+        let (header, _) = read_raw_frame(&mut silent[0])
+            .unwrap_or_else(|e| panic!("{driver:?}: no busy before the close: {e}"));
         assert!(
             header.contains(r#""status":"busy""#),
             "{driver:?}: {header}"

@@ -197,6 +197,10 @@ impl<C: Tracked> Drop for Registration<C> {
 /// idle state, and whether it was asked to make room.
 #[derive(Debug)]
 pub(super) struct Published {
+    /// When the connection was accepted: its session starts then, not
+    /// when its thread or task first runs (they run in any order, and the
+    /// connection that came first must stay the one idle longest).
+    accepted: Instant,
     /// Milliseconds of [`Instant`] since when idle; [`BUSY`] while not.
     idle: AtomicU64,
     evicted: AtomicBool,
@@ -210,11 +214,17 @@ impl Published {
     /// says otherwise (a peer that never sends is idle since it came).
     pub(super) fn accepted(at: Instant) -> Self {
         let state = Published {
+            accepted: at,
             idle: AtomicU64::new(BUSY),
             evicted: AtomicBool::new(false),
         };
         state.set_idle(Some(at));
         state
+    }
+
+    /// When the connection was accepted: the `now` its session starts at.
+    pub(super) fn accepted_at(&self) -> Instant {
+        self.accepted
     }
 
     /// Publishes the session's [`jframe::service::Session::idle_since`].

@@ -226,7 +226,7 @@ fn serve<S: Service>(shared: &Shared, conn: &ConnEntry, service: S) -> io::Resul
         frame: &mut frame,
         tx: &mut tx,
     };
-    let mut session = Session::new(buffers, service, &cfg.session(), now());
+    let mut session = Session::new(buffers, service, &cfg.session(), conn.state.accepted_at());
     let (mut read_wait, mut write_wait) = (Armed::default(), Armed::default());
     loop {
         if let Some(end) = conn.state.sync(&mut session, &shared.stopping) {

@@ -423,7 +423,9 @@ async fn connection<S: Service>(
         let buffers = Buffers { rx, frame, tx };
         let mut session = match (parked.take(), services.take()) {
             (Some(p), _) => p.resume(buffers),
-            (None, Some(services)) => Session::new(buffers, services, &config, now()),
+            (None, Some(services)) => {
+                Session::new(buffers, services, &config, conn.state.accepted_at())
+            }
             (None, None) => return Err(io::Error::other("session lost")),
         };
         // Boxed: the loop's state (its timers, its I/O futures) lives only
