@@ -92,19 +92,9 @@ pub fn assert_conforms(addr: SocketAddr) {
         ..jframe_std::conform::Options::default()
     };
     let outcomes = jframe_std::conform::run_tcp(addr, &opts);
-    assert!(!outcomes.is_empty());
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.result.is_err())
-        .map(|o| o.to_string())
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failed.len(),
-        outcomes.len(),
-        failed.join("\n")
-    );
+    if let Err(failed) = jframe_std::conform::report::all_pass(&outcomes, false) {
+        panic!("{failed}");
+    }
 }
 
 /// `python3` with these arguments, or a panic that says it is needed.

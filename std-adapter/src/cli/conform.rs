@@ -151,7 +151,7 @@ pub fn run(a: ConformArgs, ctx: &Ctx) -> Result<ExitCode> {
         fs::write(path, report::junit(&outcomes))
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
     }
-    Ok(if all.fail > 0 || (a.strict && all.non_strict > 0) {
+    Ok(if all.failed(a.strict) > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

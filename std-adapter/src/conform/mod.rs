@@ -276,6 +276,16 @@ impl Verdict {
             Verdict::Fail => "fail",
         }
     }
+
+    /// Whether this verdict fails a run: a failure always, a non-strict
+    /// pass in a `strict` run (as h2spec's strict mode).
+    pub fn fails(self, strict: bool) -> bool {
+        match self {
+            Verdict::Pass => false,
+            Verdict::NonStrict => strict,
+            Verdict::Fail => true,
+        }
+    }
 }
 
 impl fmt::Display for Verdict {

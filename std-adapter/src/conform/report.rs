@@ -39,6 +39,48 @@ impl Counts {
     pub fn total(&self) -> usize {
         self.pass + self.non_strict + self.fail
     }
+
+    /// Cases that fail the run ([`Verdict::fails`]).
+    pub fn failed(&self, strict: bool) -> usize {
+        self.fail + if strict { self.non_strict } else { 0 }
+    }
+}
+
+/// Whether a run passed (`strict`: non-strict passes fail it): its counts,
+/// or, when some case failed, a message that lists each failed case on a
+/// line of its own. What a test that plays the table against its own
+/// server asserts.
+///
+/// # Example
+///
+/// ```no_run
+/// use jframe_std::conform::{self, Options, report};
+///
+/// let outcomes = conform::run_tcp("127.0.0.1:5000".parse()?, &Options::default());
+/// if let Err(failed) = report::all_pass(&outcomes, false) {
+///     panic!("{failed}");
+/// }
+/// # Ok::<(), std::net::AddrParseError>(())
+/// ```
+pub fn all_pass(outcomes: &[Outcome], strict: bool) -> Result<Counts, String> {
+    let counts = Counts::of(outcomes);
+    if counts.total() == 0 {
+        return Err("no case ran".to_string());
+    }
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.verdict().fails(strict))
+        .map(|o| o.to_string())
+        .collect();
+    if failed.is_empty() {
+        return Ok(counts);
+    }
+    Err(format!(
+        "{} of {} cases failed:\n{}",
+        failed.len(),
+        counts.total(),
+        failed.join("\n")
+    ))
 }
 
 impl fmt::Display for Counts {
@@ -227,6 +269,26 @@ mod tests {
         assert!(x.contains("verdict: non-strict"), "{x}");
         assert!(!x.contains('\u{1}'));
         assert_eq!(xml_escape("a'b\u{ffff}"), "a&apos;b\\u{ffff}");
+    }
+
+    #[test]
+    fn all_pass_names_each_failure_and_is_strict_on_request() {
+        let pass = outcome("tcp/a", Group::Framing, Ok(()), &[]);
+        let non_strict = outcome("tcp/b", Group::Framing, Ok(()), &["no status"]);
+        let fail = outcome("tcp/c", Group::Demo, Err("got nothing"), &[]);
+        let two = [pass.clone(), non_strict.clone()];
+        assert_eq!(all_pass(&two, false).map(|c| c.passed()), Ok(2));
+        let strict = all_pass(&two, true).unwrap_err();
+        assert!(strict.starts_with("1 of 2 cases failed:\n"), "{strict}");
+        assert!(strict.contains("tcp/b"), "{strict}");
+        let failed = all_pass(&[pass, non_strict, fail], false).unwrap_err();
+        assert!(failed.starts_with("1 of 3 cases failed:\n"), "{failed}");
+        assert!(
+            failed.contains("tcp/c") && !failed.contains("tcp/a"),
+            "{failed}"
+        );
+        assert_eq!(all_pass(&[], false), Err("no case ran".to_string()));
+        assert_eq!(Counts::of(&two).failed(true), 1);
     }
 
     #[cfg(feature = "cli")]

@@ -139,21 +139,7 @@ pub fn get_fixture() -> (tempfile::TempDir, PathBuf, Vec<GetExpect>) {
 /// server's replies also follow what SPEC asks of senders), or at least
 /// does what SPEC requires.
 pub fn assert_all_pass(what: &str, outcomes: &[jframe_std::conform::Outcome], strict: bool) {
-    use jframe_std::conform::Verdict;
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter(|o| match o.verdict() {
-            Verdict::Pass => false,
-            Verdict::NonStrict => strict,
-            Verdict::Fail => true,
-        })
-        .map(|o| o.to_string())
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{what}: {} of {} cases failed:\n{}",
-        failed.len(),
-        outcomes.len(),
-        failed.join("\n")
-    );
+    if let Err(failed) = jframe_std::conform::report::all_pass(outcomes, strict) {
+        panic!("{what}: {failed}");
+    }
 }
