@@ -9,7 +9,7 @@ use common::{block_on, frame};
 use jframe::service::engine::{asynch, blocking};
 use jframe::service::{
     Answer, Buffers, Clock, Config, Demo, End, Instant, Limits, Refusal, Request, Service, Source,
-    SourceError,
+    SourceError, Storage,
 };
 use jframe::{Decoder, Event, Header, Status, encode_frame};
 
@@ -776,16 +776,12 @@ impl Clock for SendLink {
 /// `.await` (only the decoder's own). x86_64 sizes; Cortex-M's are smaller.
 #[test]
 fn async_engine_future_stays_small() {
-    let (mut rx, mut fr, mut tx) = ([0u8; 64], [0u8; 256], [0u8; 256]);
+    let mut memory = Storage::<64, 256, 256>::new();
     let mut link = SendLink;
     let mut ext = Demo::new();
     let config = Config::default();
-    let buffers = Buffers {
-        rx: &mut rx,
-        frame: &mut fr,
-        tx: &mut tx,
-    };
-    let future = jframe::service::engine::asynch::serve(&mut link, buffers, &mut ext, &config);
+    let future =
+        jframe::service::engine::asynch::serve(&mut link, memory.buffers(), &mut ext, &config);
     let size = core::mem::size_of_val(&future);
     let header = core::mem::size_of::<Header>();
     let session = core::mem::size_of::<jframe::service::Session<'_, &mut Demo>>();

@@ -5,7 +5,7 @@ mod common;
 
 use common::frame;
 use jframe::service::{
-    Buffers, Config, Deadline, Demo, End, HEAD_RESERVE, Instant, Session, Timeouts,
+    Config, Deadline, Demo, End, HEAD_RESERVE, Instant, Session, Storage, Timeouts,
 };
 
 const T: Timeouts = Timeouts {
@@ -22,12 +22,8 @@ fn at(ms: u64) -> Instant {
 
 /// Runs `f` on a session over device-sized buffers (256 B each).
 fn with_session<R>(f: impl FnOnce(&mut Session<'_, Demo>) -> R) -> R {
-    let (mut rx, mut fr, mut tx) = ([0u8; 256], [0u8; 256], [0u8; 256]);
-    let buffers = Buffers {
-        rx: &mut rx,
-        frame: &mut fr,
-        tx: &mut tx,
-    };
+    let mut memory = Storage::<256, 256, 256>::new();
+    let buffers = memory.buffers();
     let config = Config {
         timeouts: T,
         ..Config::default()
@@ -207,17 +203,12 @@ fn stop_and_evict_end_between_frames_only() {
 
 #[test]
 fn a_parked_session_keeps_its_clocks() {
-    let (mut rx, mut fr, mut tx) = ([0u8; 256], [0u8; 256], [0u8; 256]);
+    let mut memory = Storage::<256, 256, 256>::new();
     let config = Config {
         timeouts: T,
         ..Config::default()
     };
-    let buffers = Buffers {
-        rx: &mut rx,
-        frame: &mut fr,
-        tx: &mut tx,
-    };
-    let mut s = Session::new(buffers, Demo::new(), &config, at(0));
+    let mut s = Session::new(memory.buffers(), Demo::new(), &config, at(0));
     let f = frame(r#"{"data_size":1}"#, b"a");
     assert_eq!(
         feed(&mut s, &f, at(300)),
@@ -226,23 +217,15 @@ fn a_parked_session_keeps_its_clocks() {
     let parked = s.park().expect("idle");
     assert_eq!(parked.idle_since(), Some(at(300)));
     assert_eq!(parked.poll_timeout(), Some(at(1300)));
-    let (mut rx, mut fr, mut tx) = ([0u8; 256], [0u8; 256], [0u8; 256]);
-    let buffers = Buffers {
-        rx: &mut rx,
-        frame: &mut fr,
-        tx: &mut tx,
-    };
+    let mut memory = Storage::<256, 256, 256>::new();
+    let buffers = memory.buffers();
     let mut s = parked.resume(buffers);
     assert_eq!(s.poll_timeout(), Some(at(1300)));
     s.handle_timeout(at(1300));
     assert_eq!(s.finished(), Some(End::TimedOut(Deadline::Idle)));
     // A session inside a frame does not park.
-    let (mut rx, mut fr, mut tx) = ([0u8; 256], [0u8; 256], [0u8; HEAD_RESERVE]);
-    let buffers = Buffers {
-        rx: &mut rx,
-        frame: &mut fr,
-        tx: &mut tx,
-    };
+    let mut memory = Storage::<256, 256, HEAD_RESERVE>::new();
+    let buffers = memory.buffers();
     let mut s = Session::new(buffers, Demo::new(), &config, at(0));
     feed(&mut s, &f[..2], at(1));
     assert!(s.park().is_err());

@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use jframe::service::{Buffers, Config, Demo, Instant, Limits, Session, Timeouts};
+use jframe::service::{Config, Demo, Instant, Limits, Session, Storage, Timeouts};
 use jframe_std::server::{Config as ServerConfig, Driver, Server};
 use jframe_tests::HostSim;
 use proptest::prelude::*;
@@ -117,12 +117,8 @@ fn bytes(r: &Req) -> Vec<u8> {
 
 /// The core session on the device's buffer sizes, fed `chunks`.
 fn core_replies(stream: &[u8], chunks: &[usize]) -> Vec<u8> {
-    let (mut rx, mut fr, mut tx) = ([0u8; 256], [0u8; 256], [0u8; 256]);
-    let buffers = Buffers {
-        rx: &mut rx,
-        frame: &mut fr,
-        tx: &mut tx,
-    };
+    let mut memory = Storage::<256, 256, 256>::new();
+    let buffers = memory.buffers();
     let config = Config {
         limits: Limits {
             max_header: 256,

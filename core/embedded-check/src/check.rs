@@ -3,7 +3,7 @@
 //! runs), driven by a loop that moves bytes and passes the time, then
 //! verify the replies with the decoder.
 
-use jframe::service::{Buffers, Config, Demo, End, Instant, Limits, Session, Timeouts};
+use jframe::service::{Config, Demo, End, Instant, Limits, Session, Storage, Timeouts};
 use jframe::{CompactHeader, Decoder, Event, Status};
 
 /// The replies the requests of `main.rs` must get, in order.
@@ -44,12 +44,8 @@ fn copy(dst: &mut [u8], src: &[u8]) {
 fn serve_all(input: &[u8], chunk: usize, wire: &mut [u8]) -> Option<usize> {
     // A small frame buffer, so that the last request's body is streamed
     // (Head + BodyChunk) while the others arrive whole.
-    let (mut rx, mut frame, mut tx) = ([0u8; 64], [0u8; 64], [0u8; 256]);
-    let buffers = Buffers {
-        rx: &mut rx,
-        frame: &mut frame,
-        tx: &mut tx,
-    };
+    let mut memory = Storage::<64, 64, 256>::new();
+    let buffers = memory.buffers();
     let config = Config {
         limits: Limits {
             max_header: 64,

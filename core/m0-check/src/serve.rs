@@ -6,7 +6,7 @@
 //! `no_std`, no allocation: fixed buffers on the stack, sized for a 16 KiB
 //! Cortex-M0.
 
-use jframe::service::{Buffers, Config, Demo, End, Instant, Limits, Session, Timeouts};
+use jframe::service::{Config, Demo, End, Instant, Limits, Session, Storage, Timeouts};
 
 /// Socket reads land here (small, so pipelined requests span reads).
 pub const RX: usize = 128;
@@ -32,12 +32,8 @@ fn copy(dst: &mut [u8], src: &[u8]) {
 /// connection on its own (a fatal header, `Bye!`, a reply sent to it, or a
 /// failure) rather than because the client closed or went silent.
 pub fn serve_in_memory(input: &[u8], chunk: usize, close: bool, out: &mut [u8]) -> (usize, bool) {
-    let (mut rx, mut frame, mut tx) = ([0u8; RX], [0u8; FRAME], [0u8; TX]);
-    let buffers = Buffers {
-        rx: &mut rx,
-        frame: &mut frame,
-        tx: &mut tx,
-    };
+    let mut memory = Storage::<RX, FRAME, TX>::new();
+    let buffers = memory.buffers();
     let config = Config {
         limits: Limits::default(),
         timeouts: Timeouts::NONE,

@@ -10,7 +10,8 @@
 //! on time bounds its own reads (a socket timeout), or drives the session
 //! itself, as jframe's servers do.
 
-use super::session::{Buffers, Config, End, Session};
+use super::buffers::Buffers;
+use super::session::{Config, End, Session};
 use super::time::Instant;
 
 /// What the one-call drivers need besides reading and writing.

@@ -24,6 +24,7 @@
 
 pub mod admission;
 pub mod api;
+mod buffers;
 pub mod datagram;
 pub mod demo;
 mod end;
@@ -37,9 +38,10 @@ pub mod transform;
 
 pub use admission::{Admission, Refused, admit};
 pub use api::{Answer, Either, Fallback, NoKeys, Reply, Request, Service, Source, SourceError};
+pub use buffers::{Buffers, Storage};
 pub use demo::Demo;
 pub use engine::Clock;
 pub use request::{Limits, Message, Refusal};
-pub use session::{Buffers, Config, End, HEAD_RESERVE, Parked, Session};
+pub use session::{Config, End, HEAD_RESERVE, Parked, Session};
 pub use time::{Deadline, Instant, Timeouts};
 pub use transform::Transform;

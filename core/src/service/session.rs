@@ -81,6 +81,7 @@ use crate::encoder::EncodeError;
 use crate::header::Status;
 
 use super::api::{Service, Source, SourceError};
+use super::buffers::Buffers;
 use super::out::Out;
 use super::request::{Limits, Refusal, finished_reply};
 use super::respond::{After, Responder, Work};
@@ -111,20 +112,6 @@ pub struct Config<'a> {
     /// Sent as an `ok` frame marked `"welcome": true` when the session
     /// starts (seed 001's `Welcome!`).
     pub welcome: Option<&'a [u8]>,
-}
-
-/// The buffers a session works in.
-#[derive(Debug)]
-pub struct Buffers<'b> {
-    /// Socket reads land here ([`Session::receive_buffer`]).
-    pub rx: &'b mut [u8],
-    /// A frame that arrives in pieces is gathered here: its header (so this
-    /// is also the largest header the session takes) and a body that fits
-    /// after it; larger bodies stream.
-    pub frame: &'b mut [u8],
-    /// Replies are gathered here ([`Session::transmit`]); at least
-    /// [`HEAD_RESERVE`] bytes, more to batch pipelined replies.
-    pub tx: &'b mut [u8],
 }
 
 /// One connection's protocol state; see the [module docs](self).

@@ -47,7 +47,7 @@ use crate::stats;
 
 mod pool;
 use jframe::service::{
-    Buffers, Config, End, Instant, Limits, Refusal, Refused, Service, Session, Timeouts,
+    Config, End, Instant, Limits, Refusal, Refused, Service, Session, Storage, Timeouts,
 };
 use pool::SlotState;
 pub use pool::{Pool, PoolSlot};
@@ -357,15 +357,8 @@ pub async fn serve_connection<T: Read + Write, S: Service>(
     slot: Option<PoolSlot<'_>>,
     service: S,
 ) -> End<T::Error> {
-    let mut rx = [0u8; RX_BUF];
-    let mut frame = [0u8; FRAME_BUF];
-    let mut tx = [0u8; TX_BUF];
-    let buffers = Buffers {
-        rx: &mut rx,
-        frame: &mut frame,
-        tx: &mut tx,
-    };
-    let mut session = Session::new(buffers, service, &config.session(), now());
+    let mut memory = Storage::<RX_BUF, FRAME_BUF, TX_BUF>::new();
+    let mut session = Session::new(memory.buffers(), service, &config.session(), now());
     let evicted = || slot.is_some_and(|s| s.state() == SlotState::Evicted);
     let squeezed = || slot.is_some_and(|s| s.cell().squeezed.lock(|c| c.replace(false)));
     loop {
