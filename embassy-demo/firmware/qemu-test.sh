@@ -7,7 +7,8 @@
 # Builds the firmware, boots it in QEMU in the background with its port 7
 # forwarded to a free 127.0.0.1 port, runs qemu_client.py against it (frames
 # of 0 B..64 KiB with echo and upper, 4 concurrent connections, a seed-002
-# Python peer, malformed frames per SPEC.md), then `jframe conform` (the
+# Python peer, malformed frames per SPEC.md, vanishing clients, a full pool,
+# 9 clients on the 4-slot pool), then `jframe conform` (the
 # SPEC conformance table of jframe-std, TCP cases), and stops QEMU. Bounded by
 # QEMU_TEST_TIMEOUT seconds (default 300). Exits non-zero on any failure.
 # Needs qemu-system-arm and python3; installs qemu as root when missing.

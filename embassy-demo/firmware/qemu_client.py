@@ -29,6 +29,7 @@ import time
 HOST = "127.0.0.1"
 IO_TIMEOUT = 20.0  # seconds per socket operation
 MAX_REPLY_HEADER = 4096
+SLOTS = 4  # the firmware's connections (CONNECTIONS in src/main.rs)
 
 
 class Failure(Exception):
@@ -216,6 +217,149 @@ def check_seed_peer(port, deadline):
     return "Python seed-002 peer (upper by default, old `size` key)"
 
 
+def first_reply(port, op, body):
+    """One request on a new connection: its reply, or None when the device
+    closed before a byte (a newcomer it had no slot for). A reply cut after
+    its first byte is a Failure: SPEC allows an answer or a clean close,
+    never a cut."""
+    sock = socket.create_connection((HOST, port), timeout=IO_TIMEOUT)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.sendall(frame({"data_size": len(body), "op": op}, body))
+        try:
+            first = sock.recv(1)
+        except ConnectionResetError:
+            return sock, None
+        if not first:
+            return sock, None
+        try:
+            rest = recv_exact(sock, 3)
+            (hlen,) = struct.unpack("<i", first + rest)
+            header = json.loads(recv_exact(sock, hlen))
+            reply = header, recv_exact(sock, header["data_size"])
+        except (EOFError, ConnectionResetError) as e:
+            raise Failure(f"a reply cut short: {e!r}") from e
+        return sock, reply
+    except BaseException:
+        sock.close()
+        raise
+
+
+def served(port, body, deadline):
+    """A fresh client retried (on `busy` or a close before any byte) until
+    it is served; returns the seconds it took."""
+    start = time.monotonic()
+    while True:
+        sock, reply = first_reply(port, "echo", body)
+        if reply is not None:
+            header, _ = reply
+            if header.get("status") == "ok":
+                check_reply("fresh client", reply, "echo", body)
+                close(sock)
+                return time.monotonic() - start
+            if header.get("status") != "busy":
+                raise Failure(f"fresh client: {header}")
+        sock.close()
+        if time.monotonic() > deadline:
+            raise Failure(f"a fresh client not served within {time.monotonic() - start:.0f} s")
+        time.sleep(0.2)
+
+
+def check_vanishing(port, deadline, clients=50):
+    """Clients that send half a frame and vanish: each one's slot comes
+    back within the device's deadlines, and a fresh client is served."""
+    half = frame({"data_size": 5, "op": "echo"})[:12]
+    for _ in range(clients):
+        sock = socket.create_connection((HOST, port), timeout=IO_TIMEOUT)
+        try:
+            sock.sendall(half)
+        except OSError:
+            pass
+        sock.close()
+    waited = served(port, b"fresh", min(deadline, time.monotonic() + 120))
+    return f"{clients} clients sent half a frame and vanished; a fresh one served after {waited:.1f} s"
+
+
+def check_full_pool(port, deadline, slots):
+    """Every slot inside a frame (a whole request and half the next in one
+    write): a newcomer is told `busy`; then each held frame completes."""
+    held = []
+    try:
+        for i in range(slots):
+            sock = connect(port, deadline)
+            half = frame({"data_size": 2, "op": "echo"})
+            sock.sendall(frame({"data_size": 2, "op": "echo"}, b"go") + half[:10])
+            check_reply(f"held {i}", read_reply(sock), "echo", b"go")
+            held.append((sock, half))
+        sock, reply = first_reply(port, "echo", b"newcomer")
+        sock.close()
+        if reply is None or reply[0].get("status") != "busy":
+            raise Failure(f"a newcomer to a full pool: want busy, got {reply}")
+        for i, (sock, half) in enumerate(held):
+            sock.sendall(half[10:] + b"hi")
+            check_reply(f"held {i} completed", read_reply(sock), "echo", b"hi")
+    finally:
+        for sock, _ in held:
+            close(sock)
+    return f"{slots} connections inside a frame; a newcomer got busy; all {slots} completed"
+
+
+def check_crowd(port, deadline, clients=9, rounds=50):
+    """More clients than slots, each doing round trips: the pool evicts the
+    connection idle longest for a newcomer. A request on a connection
+    already served gets its reply or `busy`, never a close with no answer;
+    a client told `busy` (or closed before its first reply) reconnects."""
+    errors = []
+    counts = {"busy": 0, "reconnects": 0}
+    lock = threading.Lock()
+
+    def run(c):
+        try:
+            sock, served_here = None, False
+            k = 0
+            while k < rounds:
+                if time.monotonic() > deadline:
+                    raise Failure(f"round {k} not done by the deadline")
+                body = f"client {c} round {k}".encode()
+                if sock is None:
+                    sock, reply = first_reply(port, "echo", body)
+                    served_here = False
+                    if reply is None:
+                        sock.close()
+                        sock = None
+                        with lock:
+                            counts["reconnects"] += 1
+                        time.sleep(0.05)
+                        continue
+                else:
+                    try:
+                        reply = request(sock, "echo", body)
+                    except (EOFError, ConnectionResetError) as e:
+                        raise Failure(f"round {k}: closed with no answer after {'a reply' if served_here else 'connecting'}: {e!r}") from e
+                if reply[0].get("status") == "busy":
+                    with lock:
+                        counts["busy"] += 1
+                    sock.close()
+                    sock = None
+                    continue
+                check_reply(f"client {c} round {k}", reply, "echo", body)
+                served_here = True
+                k += 1
+            close(sock)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(f"client {c}: {e!r}")
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(1.0, deadline - time.monotonic()))
+    if errors or any(t.is_alive() for t in threads):
+        raise Failure("; ".join(errors) or "a client hung")
+    return (f"{clients} clients x {rounds} round trips on the pool: all served "
+            f"({counts['busy']} busy, {counts['reconnects']} closed before a reply, each retried)")
+
+
 def expect_error(sock, status, what):
     header, body = read_reply(sock)
     if header.get("status") != status or body:
@@ -308,6 +452,9 @@ def run_tests(port, deadline_s):
         ("concurrency", lambda: check_concurrent(port, deadline, rng)),
         ("seed peer", lambda: check_seed_peer(port, deadline)),
         ("malformed", lambda: check_malformed(port, deadline, rng)),
+        ("vanishing", lambda: check_vanishing(port, deadline)),
+        ("full pool", lambda: check_full_pool(port, deadline, SLOTS)),
+        ("crowd", lambda: check_crowd(port, deadline)),
     ]
     failed = 0
     for name, check in checks:
