@@ -421,29 +421,49 @@ async fn connection<S: Service>(
         let (rx, rest) = buf.split_at_mut(RX);
         let (tx, frame) = rest.split_at_mut(TX);
         let buffers = Buffers { rx, frame, tx };
-        let mut session = match (parked.take(), services.take()) {
+        let session = match (parked.take(), services.take()) {
             (Some(p), _) => p.resume(buffers),
             (None, Some(services)) => {
                 Session::new(buffers, services, &config, conn.state.accepted_at())
             }
             (None, None) => return Err(io::Error::other("session lost")),
         };
-        // Boxed: the loop's state (its timers, its I/O futures) lives only
-        // while the connection has work, like its buffers.
-        match Box::pin(run(&mut session, conn, shared)).await {
-            Ok(None) => match session.park() {
-                Ok(p) => parked = Some(p),
-                // `run` parks only an idle session.
-                Err(_) => return Err(io::Error::other("session could not park")),
-            },
-            Ok(Some(end)) => {
-                drop(session);
+        // Boxed: the session (1.8 KB with the std services) and the loop's
+        // state (its timers, its I/O futures) live on the heap only while
+        // the connection has work, like its buffers. An idle connection's
+        // task holds only its `Parked` state.
+        match Box::pin(work(session, conn, shared)).await? {
+            Step::Parked(p) => parked = Some(p),
+            Step::Ended(end) => {
                 pool.give(buf);
                 return Ok(end);
             }
-            Err(e) => return Err(e),
         }
         pool.give(buf);
+    }
+}
+
+/// How a spell of work on a connection ended.
+enum Step<X> {
+    /// Idle between frames: parked, its buffers free.
+    Parked(Parked<X>),
+    /// The session ended.
+    Ended(End),
+}
+
+/// Runs `session` until it ends or can park.
+async fn work<X: Service>(
+    mut session: Session<'_, X>,
+    conn: &Conn,
+    shared: &Shared,
+) -> io::Result<Step<X>> {
+    match run(&mut session, conn, shared).await? {
+        Some(end) => Ok(Step::Ended(end)),
+        None => session
+            .park()
+            .map(Step::Parked)
+            // `run` returns `None` only for an idle session.
+            .map_err(|_| io::Error::other("session could not park")),
     }
 }
 
