@@ -29,7 +29,6 @@ import time
 HOST = "127.0.0.1"
 IO_TIMEOUT = 20.0  # seconds per socket operation
 MAX_REPLY_HEADER = 4096
-RESETS = []
 SLOTS = 4  # the firmware's connections (CONNECTIONS in src/main.rs)
 
 
@@ -54,9 +53,10 @@ def recv_exact(sock, n):
     return b"".join(chunks)
 
 
-def read_reply(sock):
-    """One reply frame: (header dict, body bytes)."""
-    (hlen,) = struct.unpack("<i", recv_exact(sock, 4))
+def read_reply(sock, first=b""):
+    """One reply frame: (header dict, body bytes); `first` is what was
+    already read of its length prefix."""
+    (hlen,) = struct.unpack("<i", first + recv_exact(sock, 4 - len(first)))
     if not 2 <= hlen <= MAX_REPLY_HEADER:
         raise Failure(f"reply header length {hlen} out of range")
     header = json.loads(recv_exact(sock, hlen))
@@ -165,32 +165,45 @@ def check_sizes(port, deadline, rng):
     return f"frames of 0 B..64 KiB byte-exact ({len(SIZES)} sizes x echo, upper) + pipelining"
 
 
+def in_parallel(clients, run, timeout):
+    """Runs run(i) for each client on its own thread; a Failure names every
+    client that raised, or says one hung past `timeout` seconds."""
+    errors = []
+
+    def guarded(i):
+        try:
+            run(i)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(f"client {i}: {e!r}")
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    end = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.1, end - time.monotonic()))
+    if errors or any(t.is_alive() for t in threads):
+        raise Failure("; ".join(errors) or "a client hung")
+
+
 def check_concurrent(port, deadline, rng, clients=4, rounds=12):
     socks = [connect(port, deadline) for _ in range(clients)]
     barrier = threading.Barrier(clients, timeout=IO_TIMEOUT)
-    errors = []
     seeds = [rng.getrandbits(32) for _ in range(clients)]
 
     def run(i):
         r = random.Random(seeds[i])
-        try:
-            barrier.wait()  # all four connections are open and served at once
-            for k in range(rounds):
-                op = "echo" if k % 2 == 0 else "upper"
-                body = payload(r, r.choice([0, 10, 700, 1500, 5000, 20000]))
-                check_reply(f"client {i} round {k}", request(socks[i], op, body), op, body)
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(f"client {i}: {e!r}")
+        barrier.wait()  # all four connections are open and served at once
+        for k in range(rounds):
+            op = "echo" if k % 2 == 0 else "upper"
+            body = payload(r, r.choice([0, 10, 700, 1500, 5000, 20000]))
+            check_reply(f"client {i} round {k}", request(socks[i], op, body), op, body)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(IO_TIMEOUT * rounds)
-    for s in socks:
-        close(s)
-    if errors or any(t.is_alive() for t in threads):
-        raise Failure("; ".join(errors) or "a client hung")
+    try:
+        in_parallel(clients, run, IO_TIMEOUT * rounds)
+    finally:
+        for s in socks:
+            close(s)
     return f"{clients} concurrent connections x {rounds} frames"
 
 
@@ -218,55 +231,47 @@ def check_seed_peer(port, deadline):
     return "Python seed-002 peer (upper by default, old `size` key)"
 
 
-def first_reply(port, op, body, reset_ok):
-    """One request on a new connection: its reply, or None when the device
-    closed before a byte (a newcomer it had no slot for). A reply cut after
-    its first byte is a Failure: SPEC allows an answer or a clean close,
-    never a cut. A reset before any byte is a Failure unless `reset_ok`:
-    with every socket taken, the device refuses a SYN with a reset, which
+def first_reply(port, op, body, counts, deadline):
+    """One request on a new connection, retried until a reply comes: the
+    socket and its reply (`ok` or `busy`). A device with no slot closes
+    before a byte, or, with every socket taken, refuses the SYN, which
     QEMU's user network (that has already accepted the host's connection)
-    passes on as a reset of an accepted connection."""
-    sock = socket.create_connection((HOST, port), timeout=IO_TIMEOUT)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.sendall(frame({"data_size": len(body), "op": op}, body))
+    passes on as a reset; both are retried and counted in `counts`
+    ("closed", "reset"). A reply cut after its first byte is a Failure:
+    SPEC allows an answer or a clean close, never a cut."""
+    while True:
+        sock = socket.create_connection((HOST, port), timeout=IO_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
+            sock.sendall(frame({"data_size": len(body), "op": op}, body))
             first = sock.recv(1)
         except ConnectionResetError:
-            if not reset_ok:
-                raise Failure("reset before any reply") from None
-            RESETS.append(1)
-            return sock, None
-        if not first:
-            return sock, None
-        try:
-            rest = recv_exact(sock, 3)
-            (hlen,) = struct.unpack("<i", first + rest)
-            header = json.loads(recv_exact(sock, hlen))
-            reply = header, recv_exact(sock, header["data_size"])
-        except (EOFError, ConnectionResetError) as e:
-            raise Failure(f"a reply cut short: {e!r}") from e
-        return sock, reply
-    except BaseException:
+            first = None
+        if first:
+            try:
+                return sock, read_reply(sock, first)
+            except (EOFError, ConnectionResetError) as e:
+                sock.close()
+                raise Failure(f"a reply cut short: {e!r}") from e
         sock.close()
-        raise
+        counts["reset" if first is None else "closed"] += 1
+        if time.monotonic() > deadline:
+            raise Failure(f"no reply by the deadline ({counts})")
+        time.sleep(0.05)
 
 
 def served(port, body, deadline):
-    """A fresh client retried (on `busy` or a close before any byte) until
-    it is served; returns the seconds it took."""
+    """A fresh client, retried on `busy` (and by first_reply) until it is
+    served: the seconds it took, and the attempts that got no reply."""
     start = time.monotonic()
+    counts = {"busy": 0, "closed": 0, "reset": 0}
     while True:
-        sock, reply = first_reply(port, "echo", body, reset_ok=False)
-        if reply is not None:
-            header, _ = reply
-            if header.get("status") == "ok":
-                check_reply("fresh client", reply, "echo", body)
-                close(sock)
-                return time.monotonic() - start
-            if header.get("status") != "busy":
-                raise Failure(f"fresh client: {header}")
-        sock.close()
+        sock, reply = first_reply(port, "echo", body, counts, deadline)
+        close(sock)
+        if reply[0].get("status") != "busy":
+            check_reply("fresh client", reply, "echo", body)
+            return time.monotonic() - start, counts
+        counts["busy"] += 1
         if time.monotonic() > deadline:
             raise Failure(f"a fresh client not served within {time.monotonic() - start:.0f} s")
         time.sleep(0.2)
@@ -283,8 +288,9 @@ def check_vanishing(port, deadline, clients=50):
         except OSError:
             pass
         sock.close()
-    waited = served(port, b"fresh", min(deadline, time.monotonic() + 120))
-    return f"{clients} clients sent half a frame and vanished; a fresh one served after {waited:.1f} s"
+    waited, counts = served(port, b"fresh", min(deadline, time.monotonic() + 120))
+    return (f"{clients} clients sent half a frame and vanished; a fresh one served after "
+            f"{waited:.1f} s (attempts before: {counts})")
 
 
 def check_full_pool(port, deadline, slots):
@@ -298,10 +304,12 @@ def check_full_pool(port, deadline, slots):
             sock.sendall(frame({"data_size": 2, "op": "echo"}, b"go") + half[:10])
             check_reply(f"held {i}", read_reply(sock), "echo", b"go")
             held.append((sock, half))
-        sock, reply = first_reply(port, "echo", b"newcomer", reset_ok=False)
+        # The spare socket answers at once: no attempt may go unanswered.
+        counts = {"closed": 0, "reset": 0}
+        sock, reply = first_reply(port, "echo", b"newcomer", counts, deadline)
         sock.close()
-        if reply is None or reply[0].get("status") != "busy":
-            raise Failure(f"a newcomer to a full pool: want busy, got {reply}")
+        if reply[0].get("status") != "busy" or any(counts.values()):
+            raise Failure(f"a newcomer to a full pool: want busy at once, got {reply} after {counts}")
         for i, (sock, half) in enumerate(held):
             sock.sendall(half[10:] + b"hi")
             check_reply(f"held {i} completed", read_reply(sock), "echo", b"hi")
@@ -316,55 +324,39 @@ def check_crowd(port, deadline, clients=9, rounds=50):
     connection idle longest for a newcomer. A request on a connection
     already served gets its reply or `busy`, never a close with no answer;
     a client told `busy` (or closed before its first reply) reconnects."""
-    errors = []
-    counts = {"busy": 0, "reconnects": 0}
-    lock = threading.Lock()
+    each = [{"busy": 0, "closed": 0, "reset": 0} for _ in range(clients)]
 
     def run(c):
-        try:
-            sock, served_here = None, False
-            k = 0
-            while k < rounds:
+        # A connection kept open has been served: its requests must get a
+        # reply or `busy`.
+        counts = each[c]
+        sock = None
+        k = 0
+        while k < rounds:
+            body = f"client {c} round {k}".encode()
+            if sock is None:
+                sock, reply = first_reply(port, "echo", body, counts, deadline)
+            else:
+                try:
+                    reply = request(sock, "echo", body)
+                except (EOFError, ConnectionResetError) as e:
+                    raise Failure(f"round {k}: closed with no answer after a reply: {e!r}") from e
+            if reply[0].get("status") == "busy":
+                counts["busy"] += 1
+                sock.close()
+                sock = None
                 if time.monotonic() > deadline:
                     raise Failure(f"round {k} not done by the deadline")
-                body = f"client {c} round {k}".encode()
-                if sock is None:
-                    sock, reply = first_reply(port, "echo", body, reset_ok=True)
-                    served_here = False
-                    if reply is None:
-                        sock.close()
-                        sock = None
-                        with lock:
-                            counts["reconnects"] += 1
-                        time.sleep(0.05)
-                        continue
-                else:
-                    try:
-                        reply = request(sock, "echo", body)
-                    except (EOFError, ConnectionResetError) as e:
-                        raise Failure(f"round {k}: closed with no answer after {'a reply' if served_here else 'connecting'}: {e!r}") from e
-                if reply[0].get("status") == "busy":
-                    with lock:
-                        counts["busy"] += 1
-                    sock.close()
-                    sock = None
-                    continue
-                check_reply(f"client {c} round {k}", reply, "echo", body)
-                served_here = True
-                k += 1
-            close(sock)
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(f"client {c}: {e!r}")
+                continue
+            check_reply(f"client {c} round {k}", reply, "echo", body)
+            k += 1
+        close(sock)
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(max(1.0, deadline - time.monotonic()))
-    if errors or any(t.is_alive() for t in threads):
-        raise Failure("; ".join(errors) or "a client hung")
+    in_parallel(clients, run, max(1.0, deadline - time.monotonic()))
+    total = {key: sum(c[key] for c in each) for key in each[0]}
     return (f"{clients} clients x {rounds} round trips on the pool: all served "
-            f"({counts['busy']} busy, {counts['reconnects']} closed before a reply, each retried; {len(RESETS)} of those were resets)")
+            f"({total['busy']} busy; before a first reply {total['closed']} closed and "
+            f"{total['reset']} reset, each retried)")
 
 
 def expect_error(sock, status, what):

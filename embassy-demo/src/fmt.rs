@@ -6,7 +6,6 @@
 //! `core::fmt` into the firmware. So an argument must be both `Debug` (for
 //! `log`'s `{:?}`) and `defmt::Format`: log numbers and the stack's and
 //! core's own types, which derive both.
-#![allow(unused_macros)]
 
 /// One message at `$level`, to whichever backend the features pick.
 macro_rules! emit {

@@ -310,7 +310,7 @@ fn spawn_virtual(
     spawner.spawn(wire_task(wire)?);
     spawner.spawn(port_net_task(device_runner)?);
     spawner.spawn(port_net_task(host_runner)?);
-    spawn_echo(spawner, device, config)?;
+    spawn_device(spawner, device, config)?;
     let target = Target::Stack {
         stack: host,
         device: IpEndpoint::new(DEVICE_IP.into(), config.port),
@@ -334,12 +334,12 @@ fn spawn_tap(
         seed,
     );
     spawner.spawn(tap_net_task(runner)?);
-    spawn_echo(spawner, device, config)?;
+    spawn_device(spawner, device, config)?;
     let target = Target::Kernel(SocketAddr::from((DEVICE_IP.octets(), config.port)));
     spawn_forward(spawner, target, fwd, listener)
 }
 
-fn spawn_echo(
+fn spawn_device(
     spawner: Spawner,
     device: Stack<'static>,
     config: &'static DeviceConfig,

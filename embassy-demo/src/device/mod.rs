@@ -13,8 +13,9 @@
 //!   properly. Firmware and the host simulator spawn several slots on the
 //!   same port, because a single socket that re-accepts in a loop leaves a
 //!   gap in which a reconnecting client is reset.
-//! - [`Pool`] is what the slots share: each one's state (listening, idle
-//!   between frames since when, busy in a frame). The pool keeps one socket
+//! - [`Pool`] is what the slots share: each one's state (`SlotState`:
+//!   arming, listening, in a TCP handshake, idle between frames since when,
+//!   busy in a frame). The pool keeps one socket
 //!   spare: when a client takes the last listening socket, the connection
 //!   idle longest between frames is closed so the next client finds a
 //!   listener, and when no connection is idle the newcomer is answered

@@ -185,7 +185,7 @@ impl PoolSlot<'_> {
     }
 
     /// Whether another slot is in a handshake.
-    pub(super) fn handshake_elsewhere(&self) -> bool {
+    fn handshake_elsewhere(&self) -> bool {
         self.others().any(|(_, c)| c.get() == SlotState::Handshake)
     }
 
