@@ -104,6 +104,12 @@ impl Config {
         }
     }
 
+    /// How long a `busy` reply may take to write: the write timeout, but
+    /// at most a second (a refused peer gets no patience).
+    pub(super) fn busy_write_ms(&self) -> u64 {
+        self.timeouts().write_ms.min(1000)
+    }
+
     /// The `busy` refusal for a connection over a limit.
     pub(super) fn busy(&self, why: Busy) -> Refusal {
         let mut r = Refusal::text(jframe::Status::Busy, "");

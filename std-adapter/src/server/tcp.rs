@@ -27,7 +27,7 @@ pub(super) fn accept_loop<S: Service + 'static>(
     make: &super::Make<S>,
 ) {
     let (reject_tx, reject_rx) = sync_channel::<Rejected>(64);
-    let write_ms = shared.config.timeouts().write_ms.min(1000);
+    let write_ms = shared.config.busy_write_ms();
     let rejector = thread::Builder::new()
         .name("busy".into())
         .stack_size(CONN_STACK)

@@ -83,14 +83,12 @@ pub(super) async fn connection<S: Service>(
         // state (its timers, its I/O futures) live on the heap only while
         // the connection has work, like its buffers. An idle connection's
         // task holds only its `Parked` state.
-        match Box::pin(work(session, conn, shared)).await? {
-            Step::Parked(p) => parked = Some(p),
-            Step::Ended(end) => {
-                pool.give(buf);
-                return Ok(end);
-            }
-        }
+        let step = Box::pin(work(session, conn, shared)).await;
         pool.give(buf);
+        match step? {
+            Step::Parked(p) => parked = Some(p),
+            Step::Ended(end) => return Ok(end),
+        }
     }
 }
 
@@ -126,6 +124,7 @@ async fn run<X: Service>(
     shared: &Shared,
 ) -> io::Result<Option<End>> {
     loop {
+        // Every wait below ends here: a deadline that passed is handled.
         session.handle_timeout(now());
         if let Some(end) = conn.state.sync(session, &shared.stopping) {
             return Ok(Some(end));
@@ -137,7 +136,7 @@ async fn run<X: Service>(
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     ::tokio::select! {
                         ready = conn.stream.writable() => ready?,
-                        () = sleep_until(session.poll_timeout()) => session.handle_timeout(now()),
+                        () = sleep_until(session.poll_timeout()) => {}
                     }
                 }
                 Err(e) => return Err(e),
@@ -154,7 +153,7 @@ async fn run<X: Service>(
                 ::tokio::select! {
                     ready = conn.stream.readable() => ready?,
                     () = conn.wake.notified() => {}
-                    () = sleep_until(session.poll_timeout()) => session.handle_timeout(now()),
+                    () = sleep_until(session.poll_timeout()) => {}
                 }
             }
             Err(e) => return Err(e),

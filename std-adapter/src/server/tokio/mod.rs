@@ -91,6 +91,22 @@ struct State {
     busy_replies: AtomicUsize,
 }
 
+impl State {
+    /// Takes one of the [`MAX_BUSY_REPLIES`] places, if one is free.
+    fn reserve_busy(&self) -> bool {
+        if self.busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
+            return true;
+        }
+        self.release_busy();
+        false
+    }
+
+    /// Gives back a place taken by [`State::reserve_busy`].
+    fn release_busy(&self) {
+        self.busy_replies.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 type Registration = connections::Registration<Conn>;
 
 /// Work for a worker thread.
@@ -180,33 +196,24 @@ fn worker<S: Service + 'static>(
                         let Some(client) = super::proxy_refusal(read, peer, close) else {
                             return;
                         };
-                        let conn = Arc::new(Conn {
-                            stream,
-                            state: Published::accepted(now()),
-                            wake: Notify::new(),
-                        });
-                        match state.conns.admit(client.ip(), cfg, || conn.clone()) {
-                            Ok(slot) => {
+                        match register(&shared, &state, stream, client) {
+                            Admitted::Serve(conn, slot) => {
                                 serve_admitted(&shared, &conn, slot, client, &pool, make()).await;
                             }
-                            Err(why) => {
-                                log::debug!(
-                                    "{client}: {why:?} connection limit reached, replying busy"
-                                );
-                                crate::metrics::refused(why.into());
-                                let write_ms = cfg.timeouts().write_ms.min(1000);
-                                if let Ok(conn) = Arc::try_unwrap(conn) {
-                                    reply_busy(conn.stream, &cfg.busy(why), write_ms).await;
-                                }
+                            Admitted::Busy(stream, why) if state.reserve_busy() => {
+                                reply_busy(stream, &cfg.busy(why), cfg.busy_write_ms()).await;
+                                state.release_busy();
                             }
+                            // Over the cap of `busy` replies: closed.
+                            Admitted::Busy(..) | Admitted::Closed => {}
                         }
                     });
                 }
                 Job::Busy(stream, busy) => {
-                    let (state, write_ms) = (state.clone(), shared.config.timeouts().write_ms);
+                    let (state, write_ms) = (state.clone(), shared.config.busy_write_ms());
                     ::tokio::task::spawn_local(async move {
-                        reply_busy(stream, &busy, write_ms.min(1000)).await;
-                        state.busy_replies.fetch_sub(1, Ordering::SeqCst);
+                        reply_busy(stream, &busy, write_ms).await;
+                        state.release_busy();
                     });
                 }
             }
@@ -278,6 +285,40 @@ fn admit<S>(
             .send(Job::Proxied(stream, peer, make.clone()))
             .map_err(|_| io::Error::other("worker gone"));
     }
+    match register(shared, state, stream, peer) {
+        // On failure the job (its slot, its stream) is dropped: closed.
+        Admitted::Serve(conn, slot) => jobs
+            .send(Job::Serve(conn, slot, peer, make.clone()))
+            .map_err(|_| io::Error::other("worker gone")),
+        Admitted::Busy(stream, why) if state.reserve_busy() => {
+            if jobs
+                .send(Job::Busy(stream, shared.config.busy(why)))
+                .is_err()
+            {
+                state.release_busy();
+            }
+            Ok(())
+        }
+        // Over the cap of `busy` replies: closed.
+        Admitted::Busy(..) | Admitted::Closed => Ok(()),
+    }
+}
+
+/// What [`register`] makes of a connection.
+enum Admitted {
+    /// Registered: serve it.
+    Serve(Arc<Conn>, Registration),
+    /// Over a limit: answer `busy`, if the cap on such replies allows.
+    Busy(TcpStream, super::Busy),
+    /// Nothing to answer with (not reached: a refused connection is never
+    /// registered, so its stream comes back).
+    Closed,
+}
+
+/// Registers the connection of `client` (making room by core's rule), or
+/// says why not, logged and counted here for both paths (direct, and
+/// behind a PROXY header).
+fn register(shared: &Shared, state: &State, stream: TcpStream, client: SocketAddr) -> Admitted {
     let conn = Arc::new(Conn {
         stream,
         state: Published::accepted(now()),
@@ -285,29 +326,16 @@ fn admit<S>(
     });
     match state
         .conns
-        .admit(peer.ip(), &shared.config, || conn.clone())
+        .admit(client.ip(), &shared.config, || conn.clone())
     {
-        // On failure the job (its slot, its stream) is dropped: closed.
-        Ok(slot) => jobs
-            .send(Job::Serve(conn, slot, peer, make.clone()))
-            .map_err(|_| io::Error::other("worker gone")),
+        Ok(slot) => Admitted::Serve(conn, slot),
         Err(why) => {
-            log::debug!("{peer}: {why:?} connection limit reached, replying busy");
+            log::debug!("{client}: {why:?} connection limit reached, replying busy");
             crate::metrics::refused(why.into());
-            let Ok(conn) = Arc::try_unwrap(conn) else {
-                return Ok(());
-            };
-            if state.busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
-                if jobs
-                    .send(Job::Busy(conn.stream, shared.config.busy(why)))
-                    .is_err()
-                {
-                    state.busy_replies.fetch_sub(1, Ordering::SeqCst);
-                }
-            } else {
-                state.busy_replies.fetch_sub(1, Ordering::SeqCst);
+            match Arc::try_unwrap(conn) {
+                Ok(conn) => Admitted::Busy(conn.stream, why),
+                Err(_) => Admitted::Closed,
             }
-            Ok(())
         }
     }
 }
