@@ -185,11 +185,14 @@ fn pull<S: Source>(out: &mut [u8], limit: usize, mut reply: S) -> Option<usize> 
     Some(end)
 }
 
-/// An error reply: with its message within `limit`, else the bare status.
+/// An error reply within `limit` ([`Refusal::encode_head`]: with its
+/// message if it fits, else the bare status); when even that does not fit
+/// within `limit`, the bare status, which is always answered.
 fn encode_refusal(refusal: &Refusal, out: &mut [u8], limit: usize) -> Option<usize> {
-    if let Some(n) = out.get_mut(..limit).and_then(|within| {
-        encode_reply_head(within, refusal.status, 0, Some(&refusal.message)).ok()
-    }) {
+    if let Some(n) = out
+        .get_mut(..limit)
+        .and_then(|within| refusal.encode_head(within).ok())
+    {
         return Some(n);
     }
     let bare = out.get_mut(..BARE_ERROR_MAX.min(out.len()))?;
