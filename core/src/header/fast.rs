@@ -17,14 +17,6 @@ pub(super) struct Compact<'a> {
     pub(super) len: usize,
 }
 
-/// Fast path for the headers nearly every peer sends: `{"data_size":N}`,
-/// optionally followed by `,"key":"value"` pairs (jframe writes
-/// `{"data_size":12,"op":"echo"}`; Python's `json.dumps` adds a space after
-/// `:` and `,`), with keys and values of plain printable ASCII: no escape,
-/// no control byte. In that shape matching the bytes is a full validation.
-/// Anything else (`None`) takes the general scanner, which also names the
-/// error: a leading zero, a `size` or `data_size` key again, a duplicate
-/// key, a value too long for its field, more than [`COMPACT_KEYS`] keys.
 /// The commonest header of all, `{"data_size":N}` or `{"data_size": N}`,
 /// matched on its own: no pairs to set up.
 #[inline]
@@ -41,6 +33,14 @@ pub(super) fn only_data_size(json: &[u8]) -> Option<u64> {
     json::parse_size(digits)
 }
 
+/// Fast path for the headers nearly every peer sends: `{"data_size":N}`,
+/// optionally followed by `,"key":"value"` pairs (jframe writes
+/// `{"data_size":12,"op":"echo"}`; Python's `json.dumps` adds a space after
+/// `:` and `,`), with keys and values of plain printable ASCII: no escape,
+/// no control byte. In that shape matching the bytes is a full validation.
+/// Anything else (`None`) takes the general scanner, which also names the
+/// error: a leading zero, a `size` or `data_size` key again, a duplicate
+/// key, a value too long for its field, more than [`COMPACT_KEYS`] keys.
 #[inline]
 pub(super) fn compact(json: &[u8]) -> Option<Compact<'_>> {
     // Fixed-size comparisons: a few word loads, no call to memcmp.

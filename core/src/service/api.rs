@@ -159,7 +159,6 @@ impl<H: serde::Serialize, B: AsRef<[u8]>> Source for Reply<H, B> {
 pub struct NoKeys {}
 
 /// A service: see the [module docs](self).
-// A refusal is the error reply itself, built once per refused request.
 ///
 /// # Example
 ///
@@ -189,6 +188,7 @@ pub struct NoKeys {}
 /// let n = datagram::answer(&request, &mut out, &mut Shout, &Limits::default()).unwrap();
 /// assert!(out[..n].ends_with(b"HI"));
 /// ```
+// A refusal is the error reply itself, built once per refused request.
 #[allow(clippy::result_large_err)]
 pub trait Service {
     /// What requests' headers are parsed into.

@@ -58,7 +58,7 @@ impl<X: Service> Responder<'_, '_, X> {
         Ok(After::Continue)
     }
 
-    /// A request whose body arrived whole (it fits the room: see `advance`).
+    /// A request whose body arrived whole (it fits the room: see `Session::advance`).
     pub(super) fn whole(&mut self, header: &X::Header, body: &[u8]) -> Result<After, End> {
         let planned = plan(header, Some(body), self.limits, self.service, self.refusal);
         match planned {
