@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 16's figures (benchmarks, not tests), all on 127.0.0.0/8:
+# Operational figures (benchmarks, not tests), all on 127.0.0.0/8:
 #   1. through HAProxy (deploy/haproxy.cfg: PROXY v2 to a tokio and a
 #      threads backend) versus the same load direct to one server, side by
 #      side: req/s, and server CPU per request (utime + stime from
@@ -7,7 +7,7 @@
 #      own apart);
 #   2. --metrics on versus off, CPU per request at pipeline 16 (alternated,
 #      ROUNDS times each);
-#   3. the tokio engine's concurrent connections (C100K, default 100,000),
+#   3. the tokio driver's concurrent connections (C100K, default 100,000),
 #      each served twice while all are open, with the server's peak RSS;
 #      several source addresses (127.0.0.2..) pass the ephemeral-port range,
 #      and nofile is raised (hard limit too, as root).
@@ -81,7 +81,7 @@ if [[ "$SKIP" != *" 2 "* ]]; then
   start off "$bin/jframe" serve --listen 127.0.0.1:0 --driver tokio; off="$addr"; off_pid=$last_pid
   start on "$bin/jframe" serve --listen 127.0.0.1:0 --driver tokio --metrics 127.0.0.1:0; on="$addr"; on_pid=$last_pid
   echo
-  echo "## 2. --metrics off vs on, tokio engine, pipeline 16 ($ROUNDS rounds each, alternated)"
+  echo "## 2. --metrics off vs on, tokio driver, pipeline 16 ($ROUNDS rounds each, alternated)"
   echo
   echo "| round | off req/s | off cpu us/req | on req/s | on cpu us/req | on / off cpu |"
   echo "|---|---|---|---|---|---|"
@@ -98,7 +98,7 @@ fi
 
 if [[ "$SKIP" != *" 3 "* ]]; then
   echo
-  echo "## 3. tokio engine: connections open at once, each served twice"
+  echo "## 3. tokio driver: connections open at once, each served twice"
   echo
   echo "nofile: soft $(ulimit -n), hard $(ulimit -Hn)"
   # One descriptor per connection on each side (client and server are one

@@ -61,8 +61,10 @@ pub(super) struct Framed {
     /// Expected reply bodies of the batch, back to back, and where each ends.
     want: Vec<u8>,
     ends: Vec<usize>,
-    /// Replies of the current batch received and verified so far.
+    /// Replies of the current batch received and verified so far, and
+    /// the bytes of their requests and replies.
     pub(super) answered: usize,
+    pub(super) answered_bytes: u64,
 }
 
 impl Framed {
@@ -76,6 +78,7 @@ impl Framed {
             want: Vec::new(),
             ends: Vec::new(),
             answered: 0,
+            answered_bytes: 0,
         })
     }
 
@@ -98,17 +101,17 @@ impl Framed {
             self.ends.push(self.want.len());
         }
         self.answered = 0;
+        self.answered_bytes = 0;
         self.s.flush()?;
-        let mut bytes = 0u64;
         let mut from = 0;
         for i in 0..self.ends.len() {
             let to = self.ends.get(i).copied().unwrap_or(from);
             let got = self.reply(from, to)?;
-            bytes += (cfg.size + got) as u64;
+            self.answered_bytes += (cfg.size + got) as u64;
             self.answered += 1;
             from = to;
         }
-        Ok(bytes)
+        Ok(self.answered_bytes)
     }
 
     /// Whether `e` ended the batch with the server closing the connection

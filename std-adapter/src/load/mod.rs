@@ -306,30 +306,22 @@ fn worker(
         };
         match result {
             Ok(bytes) => {
-                let us = u64::try_from(t0.elapsed().as_micros())
-                    .unwrap_or(u64::MAX)
-                    .max(1);
-                let _ = tally.hist.record_n(us, count as u64);
-                tally.requests += count as u64;
-                tally.bytes += bytes;
+                tally.replies(count, micros(t0), bytes);
                 live.requests.fetch_add(count as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 let answered = match c {
                     Conn::Framed(f) if cfg.reconnect && f.closed_between_frames(&e) => {
-                        Some(f.answered)
+                        Some((f.answered, f.answered_bytes))
                     }
                     _ => None,
                 };
-                if let Some(answered) = answered {
+                if let Some((answered, bytes)) = answered {
                     // The answered requests count; the rest go again on a
                     // new connection.
                     log::debug!("load: {e} after {answered} of {count} replies; reconnecting");
                     if answered > 0 {
-                        let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        let _ = tally.hist.record_n(us.max(1), answered as u64);
-                        tally.requests += answered as u64;
-                        tally.bytes += 2 * (cfg.size * answered) as u64;
+                        tally.replies(answered, micros(t0), bytes);
                         live.requests.fetch_add(answered as u64, Ordering::Relaxed);
                     }
                     let unanswered = (count - answered) as u64;
@@ -359,4 +351,9 @@ const MAX_CLOSES_IN_A_ROW: u32 = 200;
 /// probe saw the close): with `reconnect`, retried rather than an error.
 fn closed_while_connecting(e: &io::Error) -> bool {
     crate::peer_closed(e)
+}
+
+/// Microseconds since `t0`.
+fn micros(t0: Instant) -> u64 {
+    u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX)
 }

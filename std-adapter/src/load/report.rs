@@ -144,6 +144,14 @@ impl Tally {
         }
     }
 
+    /// Counts `n` verified replies that took `us` microseconds as a batch,
+    /// `bytes` sent and received for them.
+    pub(super) fn replies(&mut self, n: usize, us: u64, bytes: u64) {
+        let _ = self.hist.record_n(us.max(1), n as u64);
+        self.requests += n as u64;
+        self.bytes += bytes;
+    }
+
     /// Counts an error by its cause.
     pub(super) fn error(&mut self, cause: String) {
         self.errors += 1;

@@ -44,7 +44,9 @@ impl<'a> Relay<'a> {
             out,
             track: Track::new(dir, started, pending, cfg.preview),
             faults: FrameFaults::new(&cfg.faults, conn, dir),
-            outbuf: Vec::with_capacity(16 * 1024),
+            // Grows only when faults queue bytes: a transparent relay
+            // writes straight from its read buffer.
+            outbuf: Vec::new(),
             read_at: started,
             forwarded: 0,
         }
