@@ -95,6 +95,9 @@ pub mod codec;
 pub mod conform;
 pub mod files;
 #[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod json_line;
+#[cfg(feature = "cli")]
 pub mod load;
 pub mod metrics;
 #[cfg(feature = "cli")]

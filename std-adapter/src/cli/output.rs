@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use jframe::Status;
 use jframe_std::client;
+use jframe_std::json_line::json_line;
 use serde_json::Value;
 
 use crate::Ctx;
@@ -37,34 +38,6 @@ pub fn open(path: Option<&Path>) -> Result<Box<dyn Write>> {
         )),
         _ => Box::new(io::stdout()),
     })
-}
-
-/// A JSON object whose keys keep the order given (a `serde_json::Value`
-/// object would sort them): the `-H` keys of a request header, and the
-/// fields of a JSON line.
-pub struct Ordered<'a, K>(pub &'a [(K, Value)]);
-
-impl<K: AsRef<str>> serde::Serialize for Ordered<'_, K> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            map.serialize_entry(k.as_ref(), v)?;
-        }
-        map.end()
-    }
-}
-
-/// One JSON object on one line, its keys in the order given; `Null`
-/// values are left out.
-fn json_line(fields: &[(&str, Value)]) -> String {
-    let kept: Vec<(&str, Value)> = fields
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .cloned()
-        .collect();
-    // Keys are strings and values JSON already: this cannot fail.
-    serde_json::to_string(&Ordered(&kept)).unwrap_or_default()
 }
 
 fn base64(data: &[u8]) -> String {

@@ -15,7 +15,9 @@ use clap::Args;
 use jframe_std::client::{TcpClient, UdpClient};
 use serde_json::Value;
 
-use crate::output::{Ordered, OutputArgs, Show};
+use jframe_std::json_line::Ordered;
+
+use crate::output::{OutputArgs, Show};
 use crate::{Ctx, args};
 
 const SEND_EXAMPLES: &str = "\

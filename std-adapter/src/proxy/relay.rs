@@ -239,7 +239,8 @@ impl<'a> Relay<'a> {
             }
         }
         // With faults, what is queued goes out before the end: the server
-        // must see the cut-short frame as the client sent it.
+        // must see the cut-short frame as its fault lets it out (whole, or
+        // not at all when the fault drops it).
         let _ = self.flush(to);
     }
 }

@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use jframe::PREFIX_LEN;
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use crate::json_line::json_line;
 
 use super::Dir;
 
@@ -165,9 +167,11 @@ impl Report<'_> {
     /// and closing a connection are not).
     pub(super) fn json(&self) -> Option<String> {
         Some(match self {
-            Report::UpstreamFailed { conn, why, .. } => {
-                json!({"conn": conn, "event": "upstream_failed", "error": why}).to_string()
-            }
+            Report::UpstreamFailed { conn, why, .. } => json_line(&[
+                ("conn", (*conn).into()),
+                ("event", "upstream_failed".into()),
+                ("error", why.to_string().into()),
+            ]),
             Report::Opened { .. } | Report::Closed { .. } => return None,
             Report::Frame(f) => {
                 let header: Value =
@@ -198,27 +202,34 @@ impl Report<'_> {
                 why,
                 seen,
                 fault,
-            } => json!({
-                "conn": conn, "dir": dir.name(), "n": n, "t_ms": round3(*t_ms),
-                "error": why, "bytes": preview_text(seen, 64), "fault": fault,
-            })
-            .to_string(),
+            } => json_line(&[
+                ("conn", (*conn).into()),
+                ("dir", dir.name().into()),
+                ("n", (*n).into()),
+                ("t_ms", round3(*t_ms).into()),
+                ("error", why.to_string().into()),
+                ("bytes", preview_text(seen, 64).into()),
+                ("fault", fault.clone().map_or(Value::Null, Value::from)),
+            ]),
             Report::Raw {
                 conn,
                 dir,
                 t_ms,
                 bytes,
                 preview,
-            } => json!({
-                "conn": conn, "dir": dir.name(), "t_ms": round3(*t_ms),
-                "raw_size": bytes.len(), "preview": preview_text(bytes, *preview),
-            })
-            .to_string(),
-            Report::CutShort { conn, dir, held } => json!({
-                "conn": conn, "dir": dir.name(), "error": CUT_SHORT,
-                "bytes": preview_text(held, 64),
-            })
-            .to_string(),
+            } => json_line(&[
+                ("conn", (*conn).into()),
+                ("dir", dir.name().into()),
+                ("t_ms", round3(*t_ms).into()),
+                ("raw_size", bytes.len().into()),
+                ("preview", preview_text(bytes, *preview).into()),
+            ]),
+            Report::CutShort { conn, dir, held } => json_line(&[
+                ("conn", (*conn).into()),
+                ("dir", dir.name().into()),
+                ("error", CUT_SHORT.into()),
+                ("bytes", preview_text(held, 64).into()),
+            ]),
         })
     }
 
@@ -231,22 +242,6 @@ impl Report<'_> {
             let _ = w.flush();
         }
     }
-}
-
-/// A JSON object on one line with its keys in the order given (a
-/// `serde_json::Value` object would sort them); `Null` values are left out.
-fn json_line(fields: &[(&str, Value)]) -> String {
-    let mut s = String::from("{");
-    for (k, v) in fields.iter().filter(|(_, v)| !v.is_null()) {
-        if s.len() > 1 {
-            s.push(',');
-        }
-        s.push_str(&Value::from(*k).to_string());
-        s.push(':');
-        s.push_str(&v.to_string());
-    }
-    s.push('}');
-    s
 }
 
 fn round3(x: f64) -> f64 {
