@@ -97,7 +97,7 @@ pub fn encode_request_head<T: serde::Serialize + ?Sized>(
         op,
         extra,
     };
-    let mut head = vec![0u8; PREFIX_LEN + MAX_HEADER as usize];
+    let mut head = vec![0u8; crate::SCRATCH];
     let n = jframe::encode_head_with(&mut head, &header).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidInput,

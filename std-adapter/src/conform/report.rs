@@ -42,7 +42,14 @@ impl Counts {
 
     /// Cases that fail the run ([`Verdict::fails`]).
     pub fn failed(&self, strict: bool) -> usize {
-        self.fail + if strict { self.non_strict } else { 0 }
+        [
+            (Verdict::Fail, self.fail),
+            (Verdict::NonStrict, self.non_strict),
+        ]
+        .iter()
+        .filter(|(v, _)| v.fails(strict))
+        .map(|(_, n)| n)
+        .sum()
     }
 }
 

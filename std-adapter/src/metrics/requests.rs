@@ -226,7 +226,7 @@ pub(super) fn render(out: &mut String) {
     let name = REQUEST_DURATION_SECONDS;
     let _ = writeln!(
         out,
-        "# HELP {name} from the read that brought a request to its reply handed to the socket"
+        "# HELP {name} from the service's call to its reply's head encoded for sending (a streamed body goes out after)"
     );
     let _ = writeln!(out, "# TYPE {name} histogram");
     for (o, op) in OPS.iter().enumerate() {

@@ -92,13 +92,18 @@ impl Config {
         }
     }
 
+    /// The header and body limits, for sessions and datagrams alike.
+    pub(super) fn limits(&self) -> Limits {
+        Limits {
+            max_header: crate::MAX_HEADER,
+            max_body: self.max_body,
+        }
+    }
+
     /// A session's settings: these limits and deadlines, and the welcome.
     pub(super) fn session(&self) -> service::Config<'_> {
         service::Config {
-            limits: Limits {
-                max_header: crate::MAX_HEADER,
-                max_body: self.max_body,
-            },
+            limits: self.limits(),
             timeouts: self.timeouts(),
             welcome: self.welcome.as_deref().map(str::as_bytes),
         }

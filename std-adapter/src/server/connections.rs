@@ -14,20 +14,34 @@ use jframe::service::{Admission, Instant, admit};
 
 use super::{Busy, Config};
 
-/// A connection as the registry tracks it.
+/// A connection as the registry tracks it: what its driver publishes,
+/// and how to wake it and shut its socket; the rest follows.
 pub(super) trait Tracked {
-    /// Since when its session has waited between frames with nothing to
-    /// send ([`jframe::service::Session::idle_since`]), if it does.
-    fn idle_since(&self) -> Option<Instant>;
-    /// Asks its session to end between frames to make room (once).
-    fn evict(&self);
-    /// Whether it was asked to make room.
-    fn is_evicted(&self) -> bool;
+    /// What its driver publishes of its session.
+    fn state(&self) -> &Published;
     /// Wakes it if it waits between frames, so that it sees the server
-    /// stopping.
+    /// stopping or an eviction.
     fn wake(&self);
     /// Shuts its socket down.
     fn shutdown(&self, how: Shutdown);
+
+    /// Since when its session has waited between frames with nothing to
+    /// send ([`jframe::service::Session::idle_since`]), if it does.
+    fn idle_since(&self) -> Option<Instant> {
+        self.state().idle_since()
+    }
+
+    /// Asks its session to end between frames to make room (once).
+    fn evict(&self) {
+        if self.state().evict() {
+            self.wake();
+        }
+    }
+
+    /// Whether it was asked to make room.
+    fn is_evicted(&self) -> bool {
+        self.state().is_evicted()
+    }
 }
 
 #[derive(Debug)]
@@ -80,7 +94,7 @@ impl<C: Tracked> Connections<C> {
         let key = client_key(client);
         let from_client = reg.per_client.get(&key).copied().unwrap_or(0);
         if from_client >= config.max_conns_per_client {
-            return Err(Busy::Client);
+            return Err(refused(client, Busy::Client));
         }
         // Sessions already asked to make room are on their way out (only
         // counted when the registry is at its limit: no walk per accept).
@@ -89,7 +103,7 @@ impl<C: Tracked> Connections<C> {
         match admit(full, live.map(|c| (c, c.idle_since()))) {
             Admission::Admit => {}
             Admission::Evict(victim) => victim.evict(),
-            Admission::Busy => return Err(Busy::Server),
+            Admission::Busy => return Err(refused(client, Busy::Server)),
         }
         crate::metrics::connection_opened();
         let id = reg.next_id;
@@ -191,6 +205,14 @@ impl<C: Tracked> Drop for Registration<C> {
             self.conns.drained.notify_all();
         }
     }
+}
+
+/// A connection over a limit, logged and counted once for every driver;
+/// the driver answers it `busy`.
+fn refused(client: IpAddr, why: Busy) -> Busy {
+    log::debug!("{client}: {why:?} connection limit reached, replying busy");
+    crate::metrics::refused(why.into());
+    why
 }
 
 /// What a connection's driver publishes for the registry: its session's

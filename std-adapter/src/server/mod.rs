@@ -101,18 +101,8 @@ struct ConnEntry {
 }
 
 impl connections::Tracked for ConnEntry {
-    fn idle_since(&self) -> Option<Instant> {
-        self.state.idle_since()
-    }
-
-    fn evict(&self) {
-        if self.state.evict() {
-            self.wake();
-        }
-    }
-
-    fn is_evicted(&self) -> bool {
-        self.state.is_evicted()
+    fn state(&self) -> &connections::Published {
+        &self.state
     }
 
     fn wake(&self) {

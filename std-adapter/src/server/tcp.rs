@@ -121,8 +121,6 @@ impl<S: Service + 'static> Admitter<S> {
         {
             Ok(slot) => slot,
             Err(why) => {
-                log::debug!("{client}: {why:?} connection limit reached, replying busy");
-                crate::metrics::refused(why.into());
                 let stream = entry.stream.clone();
                 if let Err(TrySendError::Full((s, _)) | TrySendError::Disconnected((s, _))) =
                     self.reject.try_send((stream, shared.config.busy(why)))

@@ -6,7 +6,7 @@ use std::net::UdpSocket;
 use std::thread;
 use std::time::Duration;
 
-use jframe::service::{Limits, Service, datagram};
+use jframe::service::{Service, datagram};
 
 use super::Shared;
 
@@ -26,10 +26,7 @@ pub(super) fn serve<S: Service>(sock: &UdpSocket, shared: &Shared, make: &dyn Fn
     let mut datagram = vec![0u8; DATAGRAM];
     let mut reply = vec![0u8; DATAGRAM];
     let mut services = crate::metrics::Metered::new(make());
-    let limits = Limits {
-        max_header: crate::MAX_HEADER,
-        max_body: shared.config.max_body,
-    };
+    let limits = shared.config.limits();
     while !shared.stopping() {
         let (n, src) = match sock.recv_from(&mut datagram) {
             Ok(got) => got,

@@ -61,18 +61,8 @@ struct Conn {
 }
 
 impl connections::Tracked for Conn {
-    fn idle_since(&self) -> Option<Instant> {
-        self.state.idle_since()
-    }
-
-    fn evict(&self) {
-        if self.state.evict() {
-            self.wake.notify_one();
-        }
-    }
-
-    fn is_evicted(&self) -> bool {
-        self.state.is_evicted()
+    fn state(&self) -> &Published {
+        &self.state
     }
 
     fn wake(&self) {
@@ -316,8 +306,8 @@ enum Admitted {
 }
 
 /// Registers the connection of `client` (making room by core's rule), or
-/// says why not, logged and counted here for both paths (direct, and
-/// behind a PROXY header).
+/// says why not: one path for direct connections and those behind a PROXY
+/// header.
 fn register(shared: &Shared, state: &State, stream: TcpStream, client: SocketAddr) -> Admitted {
     let conn = Arc::new(Conn {
         stream,
@@ -329,14 +319,10 @@ fn register(shared: &Shared, state: &State, stream: TcpStream, client: SocketAdd
         .admit(client.ip(), &shared.config, || conn.clone())
     {
         Ok(slot) => Admitted::Serve(conn, slot),
-        Err(why) => {
-            log::debug!("{client}: {why:?} connection limit reached, replying busy");
-            crate::metrics::refused(why.into());
-            match Arc::try_unwrap(conn) {
-                Ok(conn) => Admitted::Busy(conn.stream, why),
-                Err(_) => Admitted::Closed,
-            }
-        }
+        Err(why) => match Arc::try_unwrap(conn) {
+            Ok(conn) => Admitted::Busy(conn.stream, why),
+            Err(_) => Admitted::Closed,
+        },
     }
 }
 
