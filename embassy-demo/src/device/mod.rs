@@ -179,9 +179,7 @@ pub async fn serve_socket<S: Service>(
         // Replies are written in pieces (head, chunks): Nagle would hold
         // each small tail until the peer's delayed ACK.
         socket.set_nagle_enabled(false);
-        slot.cell().wake.reset();
-        slot.cell().squeezed.lock(|c| c.set(false));
-        slot.set(SlotState::Arming);
+        slot.arm();
         slot.wait_for_handshakes(config.write_timeout()).await;
         slot.set(SlotState::Listening);
         if let Err(e) = accept(&mut socket, config.port, slot).await {
@@ -361,7 +359,7 @@ pub async fn serve_connection<T: Read + Write, S: Service>(
     let mut memory = Storage::<RX_BUF, FRAME_BUF, TX_BUF>::new();
     let mut session = Session::new(memory.buffers(), service, &config.session(), now());
     let evicted = || slot.is_some_and(|s| s.state() == SlotState::Evicted);
-    let squeezed = || slot.is_some_and(|s| s.cell().squeezed.lock(|c| c.replace(false)));
+    let squeezed = || slot.is_some_and(|s| s.take_squeezed());
     loop {
         if evicted() {
             session.evict(now());
@@ -389,7 +387,7 @@ pub async fn serve_connection<T: Read + Write, S: Service>(
         }
         let wake = async {
             match slot {
-                Some(slot) => slot.cell().wake.wait().await,
+                Some(slot) => slot.woken().await,
                 None => core::future::pending().await,
             }
         };

@@ -36,9 +36,9 @@ pub(super) struct SlotCell {
     state: Mutex<CriticalSectionRawMutex, Cell<SlotState>>,
     /// The pool was full while this slot's connection was inside a frame
     /// (its session is told to squeeze its body's grace).
-    pub(super) squeezed: Mutex<CriticalSectionRawMutex, Cell<bool>>,
+    squeezed: Mutex<CriticalSectionRawMutex, Cell<bool>>,
     /// Wakes the slot's connection: it was evicted, or squeezed.
-    pub(super) wake: Signal<CriticalSectionRawMutex, ()>,
+    wake: Signal<CriticalSectionRawMutex, ()>,
 }
 
 impl core::fmt::Debug for SlotCell {
@@ -86,6 +86,12 @@ impl SlotCell {
 /// SYN (its SYN-ACK was lost), and reset the client when the ACK of the
 /// other's SYN-ACK reaches it. With the gate every listener was there
 /// before the SYN, so it sits behind the socket that took it.
+///
+/// The gate is best-effort: a slot publishes its handshake when its task
+/// next polls `accept`, one executor turn after the stack took the SYN, so
+/// a slot arming in that turn can still start listening in front of it.
+/// Closing that window needs smoltcp to prefer the socket a segment's four
+/// addresses match over a listener.
 ///
 /// ```
 /// use jframe_embassy_demo::device::Pool;
@@ -137,8 +143,26 @@ pub struct PoolSlot<'p> {
 }
 
 impl PoolSlot<'_> {
-    pub(super) fn cell(&self) -> &SlotCell {
+    fn cell(&self) -> &SlotCell {
         &self.all[self.me]
+    }
+
+    /// A fresh start for a new connection: no wake or squeeze left over
+    /// from the last one, and waiting to listen ([`SlotState::Arming`]).
+    pub(super) fn arm(&self) {
+        self.cell().wake.reset();
+        self.cell().squeezed.lock(|c| c.set(false));
+        self.set(SlotState::Arming);
+    }
+
+    /// Whether the pool squeezed this connection since last asked.
+    pub(super) fn take_squeezed(&self) -> bool {
+        self.cell().squeezed.lock(|c| c.replace(false))
+    }
+
+    /// Waits until the pool wakes this connection (evicted, or squeezed).
+    pub(super) async fn woken(&self) {
+        self.cell().wake.wait().await;
     }
 
     pub(super) fn state(&self) -> SlotState {
