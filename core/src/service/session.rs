@@ -100,7 +100,8 @@ pub const HEAD_RESERVE: usize = 200;
 const OK_HEAD_MAX: usize = 72;
 
 /// What greet adds to a body (`Hello, ` and `!`), at most.
-const GREET_EXTRA: usize = 8;
+const GREET_EXTRA: usize =
+    super::transform::GREET_PREFIX.len() + super::transform::GREET_SUFFIX.len();
 
 /// Settings of one session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

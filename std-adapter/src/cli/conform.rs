@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -68,8 +67,7 @@ pub struct ConformArgs {
 pub fn run(a: ConformArgs, ctx: &Ctx) -> Result<ExitCode> {
     use conform::report::{self, Counts};
 
-    let resolve = |s: &str| -> Result<SocketAddr> { Ok(args::resolve_all(s)?[0]) };
-    let tcp = args::listen_addr(&a.addr).or_else(|_| resolve(&a.addr))?;
+    let tcp = args::listen_addr(&a.addr)?;
     let udp = args::listen_addr_opt(a.udp.as_deref())?;
     let cases = match &a.ok_op {
         Some(op) => {

@@ -48,13 +48,22 @@ pub struct GetArgs {
 /// The part file to remove if the command is interrupted.
 static PART_FILE: Mutex<Option<PathBuf>> = Mutex::new(None);
 
+/// Unregisters the part file being written, if any.
+fn take_part_file() -> Option<PathBuf> {
+    PART_FILE.lock().map(|mut p| p.take()).unwrap_or(None)
+}
+
+/// Removes the part file being written, if any.
+fn discard_part_file() {
+    if let Some(p) = take_part_file() {
+        let _ = fs::remove_file(p);
+    }
+}
+
 /// On SIGINT/SIGTERM: remove the part file, exit 130.
 fn remove_part_file_on_signal() -> Result<()> {
     on_signal(|sig| {
-        let part = PART_FILE.lock().map(|mut p| p.take()).unwrap_or(None);
-        if let Some(p) = part {
-            let _ = fs::remove_file(&p);
-        }
+        discard_part_file();
         eprintln!("jframe: interrupted (signal {sig}); nothing saved");
         std::process::exit(130);
     })
@@ -216,13 +225,12 @@ pub fn run(a: GetArgs, ctx: &Ctx) -> Result<ExitCode> {
             let saved = fs::File::open(&part)
                 .and_then(|f| f.sync_all())
                 .and_then(|()| fs::rename(&part, &out));
-            let part_taken = PART_FILE.lock().map(|mut p| p.take()).unwrap_or(None);
             if let Err(e) = saved {
-                if let Some(p) = part_taken {
-                    let _ = fs::remove_file(p);
-                }
+                discard_part_file();
                 return Err(e).with_context(|| format!("cannot save {}", out.display()));
             }
+            // Saved under its name: no part file left to clean up.
+            take_part_file();
             ctx.note(format_args!(
                 "saved {} ({} bytes, sha256 {})",
                 out.display(),
@@ -232,9 +240,7 @@ pub fn run(a: GetArgs, ctx: &Ctx) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         (Err(e), Target::File { .. }) => {
-            if let Some(p) = PART_FILE.lock().map(|mut p| p.take()).unwrap_or(None) {
-                let _ = fs::remove_file(p);
-            }
+            discard_part_file();
             eprintln!("jframe: {}", failed(&e));
             Ok(ExitCode::FAILURE)
         }
