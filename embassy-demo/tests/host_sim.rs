@@ -251,17 +251,21 @@ fn a_full_pool_of_busy_connections_answers_busy_at_once() {
     let sim = HostSim::start(&[]);
     wait_ready(sim.addr);
     // Eight connections in the middle of a body (one byte of 1000 sent):
-    // the device's 8 connections are all inside a frame.
-    let mut frame = raw_frame(r#"{"data_size": 1000, "op": "echo"}"#, b"");
-    frame.push(b'x');
+    // the device's 8 connections are all inside a frame. The partial frame
+    // follows a whole request in the same write, so once that request is
+    // answered the device holds the partial one (no sleep to guess when).
+    let mut bytes = raw_frame(r#"{"data_size": 2, "op": "echo"}"#, b"go");
+    bytes.extend_from_slice(&raw_frame(r#"{"data_size": 1000, "op": "echo"}"#, b""));
+    bytes.push(b'x');
     let held: Vec<TcpStream> = (0..8)
         .map(|_| {
             let mut s = connect(sim.addr);
-            s.write_all(&frame).expect("send a partial frame");
+            s.write_all(&bytes).expect("send a partial frame");
+            let (_, body) = next_reply(&s).expect("the first reply");
+            assert_eq!(body, b"go");
             s
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
     let start = Instant::now();
     let stream = connect(sim.addr);
     let (header, _) = round_trip(&stream, Op::Echo, b"hi").expect("a busy reply, not a close");
